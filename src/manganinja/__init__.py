@@ -1,0 +1,26 @@
+"""manganinja: reference-guided line art colorization (MangaNinja, CVPR 2025).
+
+The heavy parts (torch, diffusers) load on first use, so ``from manganinja import PointPairs``
+stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from manganinja.points import PointPair, PointPairs
+
+__version__ = "0.1.0"
+
+__all__ = ["MangaNinjaPipeline", "PointPair", "PointPairs", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from manganinja.pipeline import MangaNinjaPipeline
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MangaNinjaPipeline":
+        from manganinja.pipeline import MangaNinjaPipeline
+
+        return MangaNinjaPipeline
+    raise AttributeError(f"module 'manganinja' has no attribute {name!r}")

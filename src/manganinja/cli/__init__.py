@@ -1,0 +1,25 @@
+"""Command line: a thin layer over the library API.
+
+Each area registers its commands on :data:`app` (or a sub-app) in its own module below; this file
+only assembles them. Keep library logic out of these modules.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="manganinja",
+    help="Reference-guided line art colorization (MangaNinja).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules: importing one registers its commands on `app`.
+# (none yet)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,167 @@
+"""Image input/output shared by every part of the package.
+
+One place decides how a file becomes a PIL image (EXIF orientation, size limits, clear errors)
+and how results are written (atomically: a crash never leaves a half-written file behind).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+#: Largest image (in pixels) accepted by default: an A3 page at 600 dpi is about 70 MP.
+MAX_IMAGE_PIXELS = 80_000_000
+
+
+class ImageInputError(ValueError):
+    """An input image could not be used; the message names the image and the reason."""
+
+
+def load_image(
+    image: ImageInput,
+    *,
+    name: str = "image",
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+) -> Image.Image:
+    """Open ``image`` (a path, a PIL image or an ``HxW[xC]`` uint8 array) as a PIL image.
+
+    EXIF orientation is applied, the mode is left as stored (callers convert), and the image is
+    fully decoded so that a truncated file fails here rather than later.
+
+    Raises:
+        ImageInputError: the file is missing, unreadable, not an image, empty (0 pixels) or larger
+            than ``max_pixels``. The message names ``name`` and the path.
+    """
+    if isinstance(image, Image.Image):
+        img = image
+        where = f"{name} (PIL image)"
+    elif isinstance(image, np.ndarray):
+        where = f"{name} (array of shape {tuple(image.shape)})"
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise ImageInputError(f"{where}: expected a non-empty HxW or HxWxC array")
+        arr = image
+        if arr.dtype != np.uint8:
+            if np.issubdtype(arr.dtype, np.floating):
+                arr = (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            else:
+                raise ImageInputError(f"{where}: dtype {arr.dtype} is not uint8 or float")
+        img = Image.fromarray(arr)
+    else:
+        path = Path(image)
+        where = f"{name} '{path}'"
+        if not path.exists():
+            raise ImageInputError(f"{where}: file not found")
+        if path.is_dir():
+            raise ImageInputError(f"{where}: is a directory, expected an image file")
+        if path.stat().st_size == 0:
+            raise ImageInputError(f"{where}: file is empty (0 bytes)")
+        try:
+            with Image.open(path) as opened:
+                _check_size(opened.size, where, max_pixels)
+                opened.load()
+                img = opened.copy()
+                exif = opened.getexif()
+        except ImageInputError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise ImageInputError(f"{where}: cannot be read as an image ({exc})") from exc
+        except Image.DecompressionBombError as exc:  # pragma: no cover - guarded by _check_size
+            raise ImageInputError(f"{where}: too large ({exc})") from exc
+        if exif and exif.get(0x0112, 1) != 1:
+            img = ImageOps.exif_transpose(img)
+    _check_size(img.size, where, max_pixels)
+    return img
+
+
+def _check_size(size: tuple[int, int], where: str, max_pixels: int | None) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageInputError(f"{where}: image has zero size ({width}x{height})")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageInputError(
+            f"{where}: {width}x{height} = {width * height} pixels is over the limit of "
+            f"{max_pixels} pixels; downscale it first or raise the limit"
+        )
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Convert any PIL mode to RGB; transparent pixels are composited on ``background``."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (*background, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        gray = (np.clip(arr / peak, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    return image.convert("RGB")
+
+
+def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> Path:
+    """Write ``image`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    The format follows the suffix. Parent folders are created. Returns the final path.
+    """
+    path = Path(path)
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if not path.suffix:
+        raise ValueError(f"output path '{path}' has no file extension (e.g. .png)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"output path '{path}': unknown image extension '{path.suffix}'")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            image.save(handle, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
+    """Write ``data`` to ``path`` atomically (same-folder temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def fit_long_side(size: tuple[int, int], long_side: int, multiple: int = 64) -> tuple[int, int]:
+    """Processing size for an image of ``size`` = (width, height).
+
+    The long side becomes ``long_side``, the aspect ratio is kept, and each side is rounded to
+    the nearest multiple of ``multiple`` (at least ``multiple``).
+    """
+    if long_side < multiple:
+        raise ValueError(f"resolution {long_side} is below the minimum of {multiple}")
+    width, height = size
+    scale = long_side / max(width, height)
+
+    def snap(v: float) -> int:
+        return max(multiple, int(round(v / multiple)) * multiple)
+
+    return snap(width * scale), snap(height * scale)
