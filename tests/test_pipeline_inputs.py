@@ -100,5 +100,5 @@ def test_malformed_points_file(tmp_path):
 def test_wrong_latents_shape(pipe, images):
     import torch
 
-    with pytest.raises(ValueError, match=r"latents of shape \(1, 4, 4, 4\) given; this line art needs \(1, 4, 10, 8\)"):
+    with pytest.raises(ValueError, match=r"latents of shape \(1, 4, 4, 4\) given; this line art needs \(1, 4, 8, 8\)"):
         run(pipe, images, latents=torch.zeros(1, 4, 4, 4))
