@@ -239,12 +239,29 @@ def region_colors(
     winner = np.zeros(len(uniq), dtype=bool)
     winner[best_bin] = True
     in_best = winner[inverse]
-    wl = lab[in_best]
-    n = np.bincount(wl, minlength=count + 1).astype(np.float64)
+    # Refine: mean of the mode bin, then mean of the pixels within ``tol`` of it (a color split
+    # between two bins by noise is recovered unbiased).
+    estimate = _label_mean(lab[in_best], px[in_best], count)
+    tol = 3 << shift >> 2
+    for _ in range(2):
+        near = np.abs(px.astype(np.int16) - estimate[lab].astype(np.int16)).max(axis=1) <= tol
+        estimate = _label_mean(lab[near], px[near], count, fallback=estimate)
+    has = votes > 0
+    colors[has] = np.clip(np.rint(estimate[has]), 0, 255).astype(np.uint8)
+    return colors, votes
+
+
+def _label_mean(
+    lab: np.ndarray, px: np.ndarray, count: int, fallback: np.ndarray | None = None
+) -> np.ndarray:
+    """float64 ``(count + 1, 3)``: mean of ``px`` (``(N, 3)``) per label ``lab`` (``(N,)``); labels
+    without pixels take ``fallback`` (or 0)."""
+    n = np.bincount(lab, minlength=count + 1).astype(np.float64)
     sums = np.stack(
-        [np.bincount(wl, weights=px[in_best, c].astype(np.float64), minlength=count + 1) for c in range(3)],
+        [np.bincount(lab, weights=px[:, c].astype(np.float64), minlength=count + 1) for c in range(3)],
         axis=1,
     )
+    out = np.zeros((count + 1, 3)) if fallback is None else fallback.astype(np.float64).copy()
     has = n > 0
-    colors[has] = np.clip(np.rint(sums[has] / n[has, None]), 0, 255).astype(np.uint8)
-    return colors, votes
+    out[has] = sums[has] / n[has, None]
+    return out
