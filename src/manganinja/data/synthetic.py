@@ -268,13 +268,18 @@ def _shadow_color(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (int(r * 0.70), int(g * 0.70), int(min(255, b * 0.78 + 12)))
 
 
-def _random_palette(rng: np.random.Generator, min_dist: float = 28.0) -> dict[str, tuple[int, int, int]]:
-    """Flat colours for every slot; all colours (and their shadows) pairwise distinct.
+def _random_palette(
+    rng: np.random.Generator, min_dist: float = 20.0, tries: int = 40
+) -> dict[str, tuple[int, int, int]]:
+    """Flat colours for every slot, resampled until all colours and their shadows are distinct.
 
-    Every colour is kept well away from the black of the outlines.
+    Returns the first palette whose colours (shadow colours included) are pairwise at least
+    ``min_dist`` apart in RGB, or the most separated of ``tries`` palettes. Every colour is kept
+    well away from the black of the outlines.
     """
     best: dict[str, tuple[int, int, int]] = {}
-    for _ in range(60):
+    best_dist = -1.0
+    for _ in range(tries):
         pal = {
             "skin": _hsv(rng.uniform(0.03, 0.09), rng.uniform(0.10, 0.40), rng.uniform(0.85, 1.0)),
             "hair": _hsv(rng.uniform(0, 1), rng.uniform(0.3, 0.9), rng.uniform(0.35, 0.95)),
@@ -292,10 +297,11 @@ def _random_palette(rng: np.random.Generator, min_dist: float = 28.0) -> dict[st
             "prop": _hsv(rng.uniform(0, 1), rng.uniform(0.2, 0.6), rng.uniform(0.45, 0.8)),
         }
         colors = np.array(list(pal.values()) + [_shadow_color(c) for c in pal.values()], float)
-        dist = np.linalg.norm(colors[:, None] - colors[None], axis=2)
+        dist = np.sqrt(((colors[:, None] - colors[None]) ** 2).sum(-1))
         np.fill_diagonal(dist, np.inf)
-        best = pal
-        if dist.min() >= min_dist:
+        if dist.min() > best_dist:
+            best, best_dist = pal, float(dist.min())
+        if best_dist >= min_dist:
             break
     return best
 
