@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from manganinja.cli import app
-from manganinja.data.synthetic import SyntheticDataError, check_dataset_args, write_dataset
+from manganinja.data.synthetic import SyntheticDataError, write_dataset
 
 
 @app.command("synth")
@@ -22,7 +22,6 @@ def synth(
 ) -> None:
     """Generate pairs of frames of procedural characters with line art and exact point pairs."""
     try:
-        check_dataset_args(out, pairs, size, seed, overwrite)
         path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
     except SyntheticDataError as exc:
         typer.echo(f"error: {exc}", err=True)

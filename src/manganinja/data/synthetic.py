@@ -47,7 +47,7 @@ from manganinja.images import save_image, write_bytes_atomic
 from manganinja.points import PointPairs
 
 #: Bump when the same seed would produce different bytes.
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 GENERATOR_NAME = "manganinja.data.synthetic"
 
 #: Part-map value of pixels that belong to no part (background).
@@ -136,8 +136,8 @@ class SyntheticPair:
     Attributes:
         reference: RGB reference frame with black outlines, ``(H, W, 3)`` uint8.
         target: RGB target frame (the colour ground truth for ``lineart``), ``(H, W, 3)`` uint8.
-        reference_mask / target_mask: character foreground (its parts, not background or the
-            prop), ``(H, W)`` bool.
+        reference_mask / target_mask: character foreground, ``(H, W)`` bool: its parts and the
+            outline pixels around them (not the background, nor the prop in front of it).
         lineart: white lines (255) on black (0): exactly the outline pixels of ``target``.
         lineart_soft: anti-aliased version (rendered at 2x, area-downsampled), values 0..255.
         lineart_binary: ``lineart_soft`` thresholded at 128, values {0, 255}.
@@ -645,6 +645,14 @@ def _render_frame(character: Character, pose: FramePose, size: int, lut: np.ndar
     return _Frame(parts_map, shade, flat, image, lines)
 
 
+def _character_mask(frame: _Frame, n_parts: int, outer_width: int) -> np.ndarray:
+    """Foreground ``(H, W)`` bool: the character's parts plus the outline pixels around them."""
+    body = (frame.parts >= 1) & (frame.parts <= n_parts)
+    near = cv2.dilate(body.astype(np.uint8), _disk(outer_width + 2)).astype(bool)
+    prop_only = frame.parts == OCCLUDER_ID
+    return body | (frame.lines & near & ~prop_only)
+
+
 def _soft_lineart(character: Character, pose: FramePose, size: int, inner_width: int,
                   outer_width: int) -> np.ndarray:
     """Anti-aliased line art ``(size, size)`` uint8: outlines at 2x, area-downsampled."""
@@ -661,10 +669,10 @@ def _soft_lineart(character: Character, pose: FramePose, size: int, inner_width:
 
 def _interior_distance(frame: _Frame) -> np.ndarray:
     """Distance (px) of each pixel to the nearest outline or colour-region boundary."""
-    region = frame.parts.astype(np.int32) * 2 + frame.shade
-    blocked = frame.lines | _boundary(region)
-    blocked[:, 1:] |= _boundary(region)[:, :-1]  # both sides of each boundary
-    blocked[1:, :] |= _boundary(region)[:-1, :]
+    edge = _boundary(frame.parts.astype(np.int32) * 2 + frame.shade)
+    blocked = frame.lines | edge
+    blocked[:, 1:] |= edge[:, :-1]  # both sides of each boundary
+    blocked[1:, :] |= edge[:-1, :]
     return cv2.distanceTransform((~blocked).astype(np.uint8), cv2.DIST_L2, 5)
 
 
@@ -809,8 +817,8 @@ def generate_pair(
     return SyntheticPair(
         reference=ref.image,
         target=tgt.image,
-        reference_mask=(ref.parts >= 1) & (ref.parts <= n_parts),
-        target_mask=(tgt.parts >= 1) & (tgt.parts <= n_parts),
+        reference_mask=_character_mask(ref, n_parts, outer_w),
+        target_mask=_character_mask(tgt, n_parts, outer_w),
         lineart=line_u8,
         lineart_soft=soft,
         lineart_binary=np.where(soft >= 128, 255, 0).astype(np.uint8),
