@@ -1,4 +1,4 @@
-"""``manganinja synth``: write a synthetic cel-animation data set (see manganinja.data.synthetic)."""
+"""``manganinja synth``: write a synthetic cel-animation data set (manganinja.data.synthetic)."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ How it is exact:
 * Each part has a known 3x3 affine per frame (rest coordinates -> pixels). A target pixel on part
   ``p`` maps to the reference by ``A_ref[p] @ inv(A_tgt[p])``. A point is kept only if the rounded
   reference pixel belongs to the same part and the same shading side, and both pixels are at least
-  ``point_margin`` pixels away from any outline and any colour-region boundary. The colour of the
-  target at a kept point therefore equals the colour of the reference at its pair (tests check it
-  for every point, shaded colours included).
+  ``SynthOptions.margin`` pixels (2 px; 1 px below size 128) away from any outline and any
+  colour-region boundary. The colour of the target at a kept point therefore equals the colour of
+  the reference at its pair (tests check it for every point, shaded colours included).
 
 Coordinates are ``(x, y)`` = (column, row) pixel indices as in :mod:`manganinja.points`.
 """
@@ -47,7 +47,7 @@ from manganinja.images import save_image, write_bytes_atomic
 from manganinja.points import PointPairs
 
 #: Bump when the same seed would produce different bytes.
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 GENERATOR_NAME = "manganinja.data.synthetic"
 
 #: Part-map value of pixels that belong to no part (background).
@@ -85,12 +85,14 @@ class SynthOptions:
 
     ``size`` is the side of the square images in pixels (a multiple of 8, at least 64).
     ``n_points`` is how many correspondences to return (fewer only when the visible overlap is too
-    small to hold them; tiny sizes).
+    small to hold them; mostly at size 64). ``point_margin`` is the least distance in pixels from
+    a point to any outline or colour boundary, in both frames; ``None`` means 2 px for sizes
+    >= 128 and 1 px below (a point then still has all four neighbours in its own colour region).
     """
 
     size: int = 256
     n_points: int = 50
-    point_margin: float = 2.0
+    point_margin: float | None = None
     flip_prob: float = 0.3
     shading_prob: float = 0.6
     background_prob: float = 0.5
@@ -100,12 +102,19 @@ class SynthOptions:
     global_rotation_deg: float = 15.0
     joint_scale: float = 1.0
 
+    @property
+    def margin(self) -> float:
+        """The point margin in pixels that applies at :attr:`size`."""
+        if self.point_margin is not None:
+            return float(self.point_margin)
+        return 2.0 if self.size >= 128 else 1.0
+
     def validate(self) -> None:
         """Raise :class:`SyntheticDataError` naming the first bad value."""
         check_size(self.size)
         if not isinstance(self.n_points, int) or self.n_points < 1:
             raise SyntheticDataError(f"n_points must be an integer >= 1, got {self.n_points!r}")
-        if not self.point_margin >= 1.0:
+        if self.point_margin is not None and not self.point_margin >= 1.0:
             raise SyntheticDataError(f"point_margin must be >= 1 pixel, got {self.point_margin!r}")
         for name in ("flip_prob", "shading_prob", "background_prob", "occlusion_prob",
                      "crop_prob", "hide_accessory_prob"):
@@ -285,7 +294,8 @@ def _random_palette(
             "hair": _hsv(rng.uniform(0, 1), rng.uniform(0.3, 0.9), rng.uniform(0.35, 0.95)),
             "eye": _hsv(rng.uniform(0, 1), rng.uniform(0.5, 1.0), rng.uniform(0.55, 0.95)),
             "pupil": _hsv(rng.uniform(0, 1), rng.uniform(0.3, 0.7), rng.uniform(0.22, 0.35)),
-            "mouth": _hsv(rng.uniform(-0.04, 0.03), rng.uniform(0.45, 0.75), rng.uniform(0.75, 0.95)),
+            "mouth": _hsv(rng.uniform(-0.04, 0.03), rng.uniform(0.45, 0.75),
+                          rng.uniform(0.75, 0.95)),
             "shirt": _hsv(rng.uniform(0, 1), rng.uniform(0.0, 0.8), rng.uniform(0.5, 1.0)),
             "bottom": _hsv(rng.uniform(0, 1), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.85)),
             "shoe": _hsv(rng.uniform(0, 1), rng.uniform(0.2, 0.8), rng.uniform(0.3, 0.7)),
@@ -355,7 +365,8 @@ def random_character(rng: np.random.Generator, shading_prob: float = 0.6) -> Cha
     neck_pivot = (0.0, shoulder_y)
     # back hair mass (behind everything)
     back_ry = head_ry * (rng.uniform(1.9, 2.6) if long_hair else rng.uniform(1.1, 1.3))
-    back = _ellipse(hc[0], hc[1] - head_ry + back_ry * 0.95, head_r * rng.uniform(1.15, 1.4), back_ry)
+    back_rx = head_r * rng.uniform(1.15, 1.4)
+    back = _ellipse(hc[0], hc[1] - head_ry + back_ry * 0.95, back_rx, back_ry)
     add("hair_back", back, "hair", "head", hc, 6, 0.006, shade=True)
     # legs
     leg_x = waist_w * 0.28
@@ -367,8 +378,8 @@ def random_character(rng: np.random.Generator, shading_prob: float = 0.6) -> Cha
             "skin" if skirt else "bottom", "torso", hip, 20, shade=True)
         add(f"shin_{side}", _capsule(*knee, np.pi / 2, shin_l, leg_w * 0.9),
             "sock" if skirt else "bottom", f"thigh_{side}", knee, 25, shade=True)
-        add(f"shoe_{side}", _ellipse(ankle[0] + sx * 0.02, ankle[1] + 0.015, leg_w * 0.95, leg_w * 0.5),
-            "shoe", f"shin_{side}", ankle, 10)
+        shoe = _ellipse(ankle[0] + sx * 0.02, ankle[1] + 0.015, leg_w * 0.95, leg_w * 0.5)
+        add(f"shoe_{side}", shoe, "shoe", f"shin_{side}", ankle, 10)
     # torso
     torso = np.array([[-torso_w / 2, shoulder_y], [torso_w / 2, shoulder_y],
                       [waist_w / 2, hip_y], [-waist_w / 2, hip_y]])
@@ -515,7 +526,8 @@ def _pose(
         scale *= float(rng.uniform(1.4, 1.9))
         focus_y = float(rng.uniform(0.3, 0.45))
         cx += float(rng.uniform(-0.12, 0.12)) * size
-    g = _trans(cx, cy) @ _rot(rotation) @ _scale(-scale if flip else scale, scale) @ _trans(0.0, -focus_y)
+    mirror = _scale(-scale if flip else scale, scale)
+    g = _trans(cx, cy) @ _rot(rotation) @ mirror @ _trans(0.0, -focus_y)
     affines = tuple(g @ resolve(p.name) for p in character.parts)
     params = dict(scale=round(scale / size, 4), rotation_deg=round(rotation, 3), flip=flip,
                   crop=crop, center=[round(cx, 2), round(cy, 2)], joint_angles_deg=angles)
@@ -765,7 +777,10 @@ def generate_pair(
         options = SynthOptions(**{**asdict(options), "size": check_size(size)})
     options.validate()
     size = options.size
-    rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) else np.random.default_rng(rng_or_seed)
+    if isinstance(rng_or_seed, np.random.Generator):
+        rng = rng_or_seed
+    else:
+        rng = np.random.default_rng(rng_or_seed)
 
     character = random_character(rng, options.shading_prob)
     k = size / 256.0
@@ -794,7 +809,7 @@ def generate_pair(
     tgt = _render_frame(character, tgt_pose, size, lut, inner_w, outer_w)
     soft = _soft_lineart(character, tgt_pose, size, inner_w, outer_w)
     ref_pts, tgt_pts, point_parts = _sample_points(
-        rng, character, ref, tgt, ref_pose, tgt_pose, options.n_points, options.point_margin)
+        rng, character, ref, tgt, ref_pose, tgt_pose, options.n_points, options.margin)
 
     names = tuple(p.name for p in character.parts)
     n_parts = len(names)
@@ -806,7 +821,8 @@ def generate_pair(
         palette={k2: list(v) for k2, v in character.palette.items()},
         traits=character.traits,
         shaded=character.shaded,
-        parts=[dict(name=p.name, color=p.color, shaded=p.shade is not None) for p in character.parts],
+        parts=[dict(name=p.name, color=p.color, shaded=p.shade is not None)
+               for p in character.parts],
         line_width=dict(inner=inner_w, outer=outer_w),
         reference=dict(**ref_params, hidden=hidden, occluder=occlude, background=ref_bg),
         target=dict(**tgt_params, background=tgt_bg),
