@@ -17,11 +17,11 @@ def flat_drawing(size: int = 192, seed: int = 0, n_shapes: int = 10, thick: int 
     line art (1 = line). Shapes are random polygons and ellipses, painted in order."""
     rng = np.random.default_rng(seed)
     rgb = np.full((size, size, 3), 255, np.uint8)
-    margin = size // 8
     for i in range(n_shapes):
         color = PALETTE[i % len(PALETTE)]
-        cx, cy = (int(v) for v in rng.integers(margin, size - margin, 2))
-        r = int(rng.integers(size // 12, size // 5))
+        r = int(rng.integers(size // 12, size // 6))
+        # Keep shapes well inside, so a rotated, shrunk copy still holds them whole.
+        cx, cy = (int(v) for v in rng.integers(size // 5 + r, size - size // 5 - r, 2))
         if i % 2 == 0:
             k = int(rng.integers(3, 7))
             ang = np.sort(rng.uniform(0, 2 * np.pi, k))
@@ -57,14 +57,15 @@ def transformed(rgb: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def annotated_points(
-    target_lines: np.ndarray, matrix: np.ndarray, n: int = 50, seed: int = 0, clearance: float = 3.0
+    target: np.ndarray, matrix: np.ndarray, n: int = 50, seed: int = 0, clearance: float = 3.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` target pixels at least ``clearance`` px from any line, and their exact reference
-    positions (inverse of ``matrix``); returns ``(target_xy, reference_xy)``, each ``(n, 2)``."""
+    """``n`` pixels on the shapes of ``target`` (RGB; not white paper) at least ``clearance`` px
+    from any line, and their exact reference positions (inverse of ``matrix``); returns
+    ``(target_xy, reference_xy)``, each ``(n, 2)``."""
     rng = np.random.default_rng(seed)
-    paper = (target_lines < 0.5).astype(np.uint8)
+    paper = (lines_of(target) < 0.5).astype(np.uint8)
     dist = cv2.distanceTransform(paper, cv2.DIST_L2, 5)
-    ys, xs = np.nonzero(dist >= clearance)
+    ys, xs = np.nonzero((dist >= clearance) & (target.min(axis=2) < 250))
     pick = rng.choice(len(ys), n, replace=False)
     target = np.stack([xs[pick], ys[pick]], 1).astype(np.float64)
     inv = cv2.invertAffineTransform(matrix)

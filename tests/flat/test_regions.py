@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from manganinja.flat.regions import (
+    LINE_THRESHOLD,
     Regions,
     RegionsError,
     fill_under_lines,
@@ -39,8 +40,8 @@ def test_grid_cells_are_separate_regions() -> None:
             cell_labels.add(int(cell[0, 0]))
     assert len(cell_labels) == 16
     areas = regions.areas()
-    assert areas[0] == int((art >= 0.4).sum())
-    assert areas[1:].sum() == int((art < 0.4).sum())
+    assert areas[0] == int((art >= LINE_THRESHOLD).sum())
+    assert areas[1:].sum() == int((art < LINE_THRESHOLD).sum())
 
 
 def _shapes_with_gaps(gap: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -62,7 +63,7 @@ def test_small_gaps_are_closed(gap: int) -> None:
     assert all(v > 0 for v in inside)
     assert len(set(inside)) == 3, f"gap {gap}: regions leaked into each other: {inside}"
     # No paper pixel is left unlabeled, and the gap pixels were given to some region.
-    assert (regions.labels[art < 0.4] > 0).all()
+    assert (regions.labels[art < LINE_THRESHOLD] > 0).all()
 
 
 def test_without_gap_closing_the_gaps_leak() -> None:
@@ -99,7 +100,7 @@ def test_no_closed_region_is_one_region() -> None:
     art[20, 10:40] = 1.0  # an open stroke
     regions = label_regions(art)
     assert regions.count == 1
-    assert (regions.labels[art < 0.4] == 1).all()
+    assert (regions.labels[art < LINE_THRESHOLD] == 1).all()
 
 
 def test_blank_and_all_line_pages() -> None:

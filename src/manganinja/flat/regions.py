@@ -22,6 +22,12 @@ import cv2
 import numpy as np
 
 
+#: A pixel counts as line where the line art is at least this (the model also drops values <= 0.24).
+LINE_THRESHOLD = 0.25
+#: Default radius of the gap-closing ball, in pixels (closes gaps up to about 7 pixels).
+GAP_RADIUS = 3
+
+
 class RegionsError(ValueError):
     """The line art cannot be split into regions; the message names the bad value."""
 
@@ -90,8 +96,8 @@ def disk(radius: int) -> np.ndarray:
 def label_regions(
     lineart: np.ndarray,
     *,
-    line_threshold: float = 0.4,
-    gap_radius: int = 2,
+    line_threshold: float = LINE_THRESHOLD,
+    gap_radius: int = GAP_RADIUS,
     grow_rings: int | None = None,
 ) -> Regions:
     """Split a line art into the regions its lines enclose, closing small gaps.
@@ -102,7 +108,8 @@ def label_regions(
         gap_radius: radius in pixels of the "ball": gaps up to about ``2 * gap_radius + 1`` pixels
             wide are treated as closed. 0 disables gap closing.
         grow_rings: how many 4-connected rings a sealed region may grow back over paper pixels
-            (default ``gap_radius + 2``); more rings let labels creep further into open gaps.
+            (default ``2 * gap_radius + 2``: a 4-connected ring reaches diagonal corners
+            at half speed); more rings let labels creep further into open gaps.
 
     Returns:
         :class:`Regions` with int32 labels (0 on lines, 1..count on paper).
@@ -116,7 +123,7 @@ def label_regions(
         raise RegionsError(f"line_threshold must be in (0, 1], got {line_threshold}")
     if gap_radius < 0:
         raise RegionsError(f"gap_radius must be >= 0, got {gap_radius}")
-    rings = gap_radius + 2 if grow_rings is None else grow_rings
+    rings = 2 * gap_radius + 2 if grow_rings is None else grow_rings
     if rings < 0:
         raise RegionsError(f"grow_rings must be >= 0, got {grow_rings}")
 
@@ -191,6 +198,26 @@ def fill_under_lines(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def voter_mask(regions: Regions, step: int) -> np.ndarray:
+    """bool ``(H, W)``: the pixels that vote for region colors on a big page: every ``step``-th
+    pixel in both directions, plus every pixel of regions small enough (under ``64 * step**2``
+    pixels) that thinning would cost them their votes. ``step <= 1`` keeps every pixel."""
+    h, w = regions.shape
+    if step <= 1:
+        return np.ones((h, w), bool)
+    mask = np.zeros((h, w), bool)
+    mask[::step, ::step] = True
+    small = regions.areas() < 64 * step * step
+    small[0] = False
+    return mask | small[regions.labels]
+
+
+def vote_step(shape: tuple[int, int], pixels_per_vote_side: int = 1024) -> int:
+    """Sub-sampling step for :func:`voter_mask`: 1 up to ``pixels_per_vote_side`` on the long side,
+    then about one vote per ``(long side / pixels_per_vote_side)**2`` pixels."""
+    return max(1, int(round(max(shape) / pixels_per_vote_side)))
+
+
 def region_colors(
     labels: np.ndarray,
     count: int,
@@ -229,7 +256,10 @@ def region_colors(
     q = px >> shift
     code = (q[:, 0].astype(np.int64) << (2 * bits)) | (q[:, 1].astype(np.int64) << bits) | q[:, 2]
     key = lab << (3 * bits) | code
+    if count < (1 << (32 - 3 * bits)):
+        key = key.astype(np.uint32)  # sorts about twice as fast as int64
     uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    uniq = uniq.astype(np.int64)
     uniq_lab = uniq >> (3 * bits)
     # Per region, the bin with the most pixels (ties: the lowest code).
     order = np.lexsort((-counts, uniq_lab))
@@ -243,8 +273,9 @@ def region_colors(
     # between two bins by noise is recovered unbiased).
     estimate = _label_mean(lab[in_best], px[in_best], count)
     tol = 3 << shift >> 2
+    px16 = px.astype(np.int16)
     for _ in range(2):
-        near = np.abs(px.astype(np.int16) - estimate[lab].astype(np.int16)).max(axis=1) <= tol
+        near = np.abs(px16 - estimate[lab].astype(np.int16)).max(axis=1) <= tol
         estimate = _label_mean(lab[near], px[near], count, fallback=estimate)
     has = votes > 0
     colors[has] = np.clip(np.rint(estimate[has]), 0, 255).astype(np.uint8)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from manganinja.flat.layers import Layers, split_layers
-from manganinja.flat.regions import Regions, label_regions, region_colors
+from manganinja.flat.regions import GAP_RADIUS, Regions, label_regions, region_colors, vote_step, voter_mask
 from manganinja.images import ImageInput, load_image, to_rgb
 
 
@@ -34,7 +34,7 @@ def snap_layers(
     keep_shading: bool = False,
     *,
     regions: Regions | None = None,
-    gap_radius: int = 2,
+    gap_radius: int = GAP_RADIUS,
 ) -> Layers:
     """Snap ``color`` to the regions of ``lineart``; returns composite, color and line layers.
 
@@ -76,7 +76,7 @@ def robust_region_colors(regions: Regions, rgb: np.ndarray, band: float = 3.0) -
     deepest = np.zeros(regions.count + 1, np.float32)
     np.maximum.at(deepest, regions.labels.ravel(), dist.ravel())
     need = np.minimum(np.float32(band), 0.7 * deepest)
-    valid = dist >= need[regions.labels]
+    valid = (dist >= need[regions.labels]) & voter_mask(regions, vote_step(regions.shape))
     colors, votes = region_colors(regions.labels, regions.count, rgb, valid)
     return colors
 
@@ -101,7 +101,7 @@ def snap_to_regions(
     keep_shading: bool = False,
     *,
     regions: Regions | None = None,
-    gap_radius: int = 2,
+    gap_radius: int = GAP_RADIUS,
 ) -> np.ndarray:
     """uint8 ``(H, W, 3)`` composite of :func:`snap_layers` (flat fills, original lines on top) at
     the line art's size ``(H, W)``; ``color`` may be any size (uint8 RGB array, PIL image, path)."""
