@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +22,8 @@ import pytest
 from PIL import Image
 
 from manganinja.images import save_image
-from manganinja.webui import FLAT, NINJA, UiLimits, build_app, serve
+from manganinja.data.synthetic import generate_pair
+from manganinja.webui import FLAT, NINJA, UiLimits, build_app, flat_engine, serve
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +32,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-#: (reference (x, y), line art (x, y)) in image pixels of the synthetic pair below.
-CLICKS = [((40, 40), (40, 40)), ((110, 50), (110, 50)), ((80, 100), (80, 100))]
+#: Synthetic pair used by the tests: seed and side (pixels).
+SEED, SIZE = 0, 128
 TIMEOUT_MS = 20_000
 
 
@@ -43,45 +45,17 @@ def require_chromium() -> None:
         pytest.skip(message)
 
 
-def synthetic_pair(folder: Path) -> tuple[Path, Path]:
-    """A 160x128 reference (three colored shapes with black outlines on light paper) and its
-    line art (the outlines, black on white)."""
-    h, w = 128, 160
-    ref = np.full((h, w, 3), 235, np.uint8)
-    line = np.full((h, w), 255, np.uint8)
-    shapes = [
-        ("circle", (40, 40), 22, (220, 40, 40)),
-        ("rect", (90, 25, 140, 75), None, (40, 80, 220)),
-        ("circle", (80, 100), 18, (40, 180, 60)),
-    ]
-    for kind, a, b, color in shapes:
-        for img, fill in ((ref, color), (ref, None), (line, None)):
-            stroke = (0, 0, 0) if img.ndim == 3 else 0
-            if kind == "circle":
-                if fill is not None:
-                    cv2.circle(img, a, b, fill, -1)
-                cv2.circle(img, a, b, stroke, 2)
-            else:
-                if fill is not None:
-                    cv2.rectangle(img, a[:2], a[2:], fill, -1)
-                cv2.rectangle(img, a[:2], a[2:], stroke, 2)
-    return save_image(ref, folder / "reference.png"), save_image(line, folder / "lineart.png")
-
-
-class StandInEngine:
-    """Test stand-in: paints every closed region of the line art with the reference's mean
-    color (lines stay black)."""
-
-    name = FLAT
-
-    def prepare(self, references):
-        return np.asarray(references[0].convert("RGB"), np.float32).reshape(-1, 3).mean(0)
-
-    def colorize(self, prepared, lineart, points=None):
-        lines = np.asarray(lineart.convert("L")) > 127
-        out = np.zeros((*lines.shape, 3), np.uint8)
-        out[~lines] = np.rint(prepared).astype(np.uint8)
-        return Image.fromarray(out)
+def synthetic_pair(folder: Path) -> tuple[Path, Path, list[tuple[tuple[int, int], tuple[int, int]]]]:
+    """A synthetic reference and line art (white on black) written as PNGs, and three of the
+    pair's true correspondences, spread out: ``[(reference (x, y), line art (x, y)), ...]``."""
+    pair = generate_pair(SEED, size=SIZE)
+    ref = save_image(pair.reference, folder / "reference.png")
+    line = save_image(pair.lineart, folder / "lineart.png")
+    pts = list(pair.points)
+    chosen = [pts[0], pts[len(pts) // 2], pts[-1]]
+    clicks = [(tuple(int(v) for v in p.reference), tuple(int(v) for v in p.lineart)) for p in chosen]
+    assert len({c[1] for c in clicks}) == 3
+    return ref, line, clicks
 
 
 def free_port() -> int:
@@ -157,11 +131,11 @@ def load_pair(page, ref: Path, line: Path) -> None:
     page.locator("#ref-view img").wait_for()
     upload(page, "line-upload", line)
     page.locator("#line-view img").wait_for()
-    wait_status(page, "line art: 160x128")
+    wait_status(page, f"line art: {SIZE}x{SIZE}")
 
 
-def click_pairs(page) -> None:
-    for n, (ref_xy, line_xy) in enumerate(CLICKS, start=1):
+def click_pairs(page, clicks) -> None:
+    for n, (ref_xy, line_xy) in enumerate(clicks, start=1):
         click_image_pixel(page, "ref-view", ref_xy)
         wait_status(page, f"Pair {n}: reference point")
         click_image_pixel(page, "line-view", line_xy)
@@ -187,55 +161,80 @@ def generate_and_check(page, tmp_path: Path, shot: Path) -> np.ndarray:
     out = tmp_path / "result.png"
     out.write_bytes(data)
     result = np.asarray(Image.open(out).convert("RGB"))
-    assert result.shape == (128, 160, 3)
+    assert result.shape == (SIZE, SIZE, 3)
     assert result.std() > 5, "result is blank"
     page.screenshot(path=str(shot), full_page=True)
     downloads = page.locator("#downloads").inner_text()
-    for name in ("colorized", "colorized_color", "colorized_lines"):
+    for name in ("colorized", "layers_color", "layers_lines"):
         assert name in downloads
     assert shot.stat().st_size > 10_000
     return result
 
 
-def run_flow(page, tmp_path: Path, ref: Path, line: Path) -> np.ndarray:
+def run_flow(page, tmp_path: Path) -> np.ndarray:
+    """Upload, click three pairs, check the export, undo one, colorize; returns the result."""
+    ref, line, clicks = synthetic_pair(tmp_path)
     load_pair(page, ref, line)
-    click_pairs(page)
+    click_pairs(page, clicks)
     data = exported_points(page, tmp_path)
-    assert [(p["reference"], p["lineart"]) for p in data["pairs"]] == [
-        (list(r), list(l)) for r, l in CLICKS
-    ]
+    assert [(tuple(p["reference"]), tuple(p["lineart"])) for p in data["pairs"]] == clicks
     page.locator("#undo").click()
     wait_status(page, "Pair 3 removed")
     data = exported_points(page, tmp_path)
-    assert len(data["pairs"]) == 2
+    assert [(tuple(p["reference"]), tuple(p["lineart"])) for p in data["pairs"]] == clicks[:2]
     return generate_and_check(page, tmp_path, tmp_path / "webui.png")
 
 
 def test_click_pairs_export_undo_generate_flat(tmp_path: Path) -> None:
     require_chromium()
-    ref, line = synthetic_pair(tmp_path)
-    with running_app({FLAT: StandInEngine()}, tmp_path) as url, browser_page(url) as page:
-        result = run_flow(page, tmp_path, ref, line)
-    # The stand-in paints the shapes' insides with the reference's mean color.
-    assert (np.abs(result[40, 40].astype(int) - result[100, 80].astype(int)).max()) <= 2
+    with running_app({FLAT: flat_engine()}, tmp_path) as url, browser_page(url) as page:
+        result = run_flow(page, tmp_path)
+        page.locator("#status").get_by_text("Done: flat, 2 pair(s)").wait_for()
+    # The weight-free engine paints regions, keeping the line art's black lines.
+    lines = np.asarray(Image.open(tmp_path / "lineart.png").convert("L")) > 200
+    assert result[lines].mean() < 60
+    assert len(np.unique(result[~lines].reshape(-1, 3), axis=0)) > 2
+
+
+def test_click_pairs_export_undo_generate_tiny_model(tmp_path: Path) -> None:
+    require_chromium()
+    from manganinja.engines import NinjaEngine, NinjaSettings
+    from manganinja.models.factory import build_pipeline
+
+    ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
+    with running_app({NINJA: ninja, FLAT: flat_engine()}, tmp_path) as url, browser_page(url) as page:
+        page.locator("#engine").get_by_text("ninja").wait_for()
+        run_flow(page, tmp_path)
+        page.locator("#status").get_by_text("Done: ninja, 2 pair(s)").wait_for()
 
 
 def test_bad_inputs_show_messages_and_app_keeps_running(tmp_path: Path) -> None:
     require_chromium()
-    ref, line = synthetic_pair(tmp_path)
+    ref, line, _ = synthetic_pair(tmp_path)
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")
     big = save_image(np.zeros((200, 200, 3), np.uint8), tmp_path / "big.png")
     limits = UiLimits(max_pixels=150 * 150)
-    with running_app({FLAT: StandInEngine()}, tmp_path, limits) as url, browser_page(url) as page:
+    with running_app({FLAT: flat_engine()}, tmp_path, limits) as url, browser_page(url) as page:
         page.locator("#generate").click()
         page.get_by_text("upload a line art before colorizing").first.wait_for()
         upload(page, "ref-upload", notes)
         page.get_by_text("'notes.png': cannot be read as an image").first.wait_for()
         upload(page, "line-upload", big)
-        page.get_by_text("200x200", exact=False).first.wait_for()
-        page.get_by_text("limit", exact=False).first.wait_for()
+        page.get_by_text("200x200 = 40000 pixels is over the limit of 22500").first.wait_for()
         # Still serving: the normal flow works afterwards in the same page.
         load_pair(page, ref, line)
         click_image_pixel(page, "line-view", (40, 40))
         page.get_by_text("click the reference first").first.wait_for()
+
+
+def test_missing_chromium_skips_locally_and_fails_in_ci(monkeypatch, tmp_path: Path) -> None:
+    this = sys.modules[__name__]
+
+    monkeypatch.setattr(this, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="browser tests need Debian's chromium"):
+        this.require_chromium()
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        this.require_chromium()

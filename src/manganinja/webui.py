@@ -377,35 +377,68 @@ class Colorizer:
 
 
 def write_outputs(result: np.ndarray, layers: Any, lineart: np.ndarray, folder: Path) -> list[Path]:
-    """Write ``colorized.png`` (and ``colorized_color.png`` / ``colorized_lines.png`` when
-    ``layers`` is given) atomically into ``folder``; returns the paths."""
+    """Write the result files atomically into ``folder`` and return their paths.
+
+    ``colorized.png`` is ``result`` (uint8 ``(H, W, 3)``). With ``layers``
+    (:class:`~manganinja.flat.layers.Layers` of ``lineart``, float ``(H, W)`` white lines):
+    ``colorized_color.png`` and ``colorized_lines.png`` when ``result`` is their composite (snapped),
+    else ``layers.png``, ``layers_color.png``, ``layers_lines.png`` (a recomposable version next
+    to the unsnapped result)."""
     from manganinja.flat.layers import write_layers
     from manganinja.images import save_image
 
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / "colorized.png"
     if layers is None:
-        return [save_image(result, out)]
-    paths = write_layers(out, result if np.array_equal(result, layers.composite) else None, layers.color, lineart)
-    if not np.array_equal(result, layers.composite):
-        # The model's own result stays the main download; the layers recompose to their own composite.
-        paths["composite"] = save_image(layers.composite, folder / "colorized_layers_composite.png")
-        return [save_image(result, out), paths["composite"], paths["color"], paths["lines"]]
-    return [paths["composite"], paths["color"], paths["lines"]]
+        return [save_image(result, folder / "colorized.png")]
+    if np.array_equal(result, layers.composite):
+        return list(write_layers(folder / "colorized.png", result, layers.color, lineart).values())
+    return [save_image(result, folder / "colorized.png"),
+            *write_layers(folder / "layers.png", layers.composite, layers.color, lineart).values()]
 
 
 # ----------------------------------------------------------------------------------------------
 # Gradio app
 
 
-def default_engines(ninja: Engine | None = None) -> dict[str, Engine]:
-    """``{"ninja": ninja, "flat": ...}`` (ninja only when given)."""
-    from manganinja.engines import FlatEngine  # type: ignore[attr-defined]
+class FlatAdapter:
+    """The weight-free engine (:func:`manganinja.flat.engine.colorize_flat`) behind the
+    :class:`~manganinja.engines.Engine` protocol, until ``manganinja.engines`` has its own.
 
+    ``colorize_flat`` takes one reference: the first one is used, with the pairs that point into
+    it (pairs of other references are left out, with a log message)."""
+
+    name = FLAT
+
+    def prepare(self, references: Sequence[Any]) -> list[np.ndarray]:
+        from manganinja.engines import references_rgb
+
+        return [np.asarray(r) for r in references_rgb(references)]
+
+    def colorize(self, prepared: list[np.ndarray], lineart: Any, points: PointPairs | None = None) -> Image.Image:
+        from manganinja.flat.engine import colorize_flat
+
+        if points is not None:
+            kept = PointPairs(p for p in points if p.reference_index == 0)
+            if len(kept) < len(points):
+                log.info("flat engine: %d pair(s) on other references left out", len(points) - len(kept))
+            points = kept if len(kept) else None
+        return Image.fromarray(colorize_flat(prepared[0], lineart, points).composite)
+
+
+def flat_engine() -> Engine:
+    """``manganinja.engines.FlatEngine()`` when it exists, else :class:`FlatAdapter`."""
+    import manganinja.engines as engines
+
+    cls = getattr(engines, "FlatEngine", None)
+    return cls() if cls is not None else FlatAdapter()
+
+
+def default_engines(ninja: Engine | None = None) -> dict[str, Engine]:
+    """``{"ninja": ninja, "flat": ...}`` (ninja only when given, and then the default)."""
     engines: dict[str, Engine] = {}
     if ninja is not None:
         engines[NINJA] = ninja
-    engines[FLAT] = FlatEngine()
+    engines[FLAT] = flat_engine()
     return engines
 
 
