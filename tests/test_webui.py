@@ -33,6 +33,7 @@ from manganinja.webui import (
     with_lineart,
     with_points,
     with_references,
+    with_suggestions,
     write_outputs,
 )
 
@@ -133,3 +134,14 @@ def test_build_app_has_the_queue_and_limits() -> None:
     demo = build_app({FLAT: flat_engine()}, limits=UiLimits(max_upload_mb=3))
     assert demo.manganinja_limits.max_upload_bytes == 3 * 1024 * 1024
     assert demo._queue.default_concurrency_limit == 1
+
+
+def test_suggestions_are_appended_for_review(session) -> None:
+    from manganinja.flat.engine import suggest_points
+
+    s, _ = add_click(session, REFERENCE, (40, 40))
+    s, _ = add_click(s, LINEART, (41, 41))
+    s = with_suggestions(s, suggest_points, 4)
+    assert 1 < len(s.pairs) <= 5 and s.pairs[0] == PointPair((40, 40), (41, 41))
+    with pytest.raises(PointsError, match="cannot suggest 0"):
+        with_suggestions(s, suggest_points, 0)

@@ -33,8 +33,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 #: Synthetic pair used by the tests: seed and side (pixels).
-SEED, SIZE = 0, 128
+SEED, SIZE = 0, 192
 TIMEOUT_MS = 20_000
+#: Set to a path (e.g. docs/images/webui.png) to also save the page's screenshot there.
+SCREENSHOT_ENV = "MANGANINJA_WEBUI_SCREENSHOT"
 
 
 def require_chromium() -> None:
@@ -164,6 +166,8 @@ def generate_and_check(page, tmp_path: Path, shot: Path) -> np.ndarray:
     assert result.shape == (SIZE, SIZE, 3)
     assert result.std() > 5, "result is blank"
     page.screenshot(path=str(shot), full_page=True)
+    if os.environ.get(SCREENSHOT_ENV):  # refresh the README's picture
+        shutil.copyfile(shot, os.environ[SCREENSHOT_ENV])
     downloads = page.locator("#downloads").inner_text()
     for name in ("colorized", "layers_color", "layers_lines"):
         assert name in downloads
@@ -190,6 +194,10 @@ def test_click_pairs_export_undo_generate_flat(tmp_path: Path) -> None:
     with running_app({FLAT: flat_engine()}, tmp_path) as url, browser_page(url) as page:
         result = run_flow(page, tmp_path)
         page.locator("#status").get_by_text("Done: flat, 2 pair(s)").wait_for()
+        # Suggestions from the weight-free matcher are appended for review.
+        page.locator("#suggest").click()
+        wait_status(page, "Suggested")
+        assert len(exported_points(page, tmp_path)["pairs"]) > 2
     # The weight-free engine paints regions, keeping the line art's black lines.
     lines = np.asarray(Image.open(tmp_path / "lineart.png").convert("L")) > 200
     assert result[lines].mean() < 60
@@ -214,14 +222,14 @@ def test_bad_inputs_show_messages_and_app_keeps_running(tmp_path: Path) -> None:
     notes = tmp_path / "notes.png"
     notes.write_text("not an image")
     big = save_image(np.zeros((200, 200, 3), np.uint8), tmp_path / "big.png")
-    limits = UiLimits(max_pixels=150 * 150)
+    limits = UiLimits(max_pixels=SIZE * SIZE)
     with running_app({FLAT: flat_engine()}, tmp_path, limits) as url, browser_page(url) as page:
         page.locator("#generate").click()
         page.get_by_text("upload a line art before colorizing").first.wait_for()
         upload(page, "ref-upload", notes)
         page.get_by_text("'notes.png': cannot be read as an image").first.wait_for()
         upload(page, "line-upload", big)
-        page.get_by_text("200x200 = 40000 pixels is over the limit of 22500").first.wait_for()
+        page.get_by_text(f"200x200 = 40000 pixels is over the limit of {SIZE * SIZE}").first.wait_for()
         # Still serving: the normal flow works afterwards in the same page.
         load_pair(page, ref, line)
         click_image_pixel(page, "line-view", (40, 40))

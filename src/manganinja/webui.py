@@ -231,6 +231,23 @@ def with_points(session: Session, points: PointPairs, limits: UiLimits = UiLimit
     return replace(session, pairs=tuple(points), pending=None)
 
 
+def with_suggestions(session: Session, suggest: SuggestFn, k: int, limits: UiLimits = UiLimits()) -> Session:
+    """Append up to ``k`` pairs suggested between the shown reference and the line art (kept
+    within ``limits.max_pairs``); the pending click is dropped.
+
+    Raises:
+        PointsError: no images yet, or ``k`` < 1.
+    """
+    if not session.references or session.lineart is None:
+        raise PointsError("upload a reference and a line art first")
+    room = limits.max_pairs - len(session.pairs)
+    if k < 1 or room < 1:
+        raise PointsError(f"cannot suggest {k} pair(s): {len(session.pairs)} of at most {limits.max_pairs} pairs are used")
+    found = suggest(session.references[session.active], session.lineart, min(k, room))
+    new = [replace(p, reference_index=session.active) for p in found]
+    return with_points(session, PointPairs(list(session.pairs) + new), limits)
+
+
 def points_json(session: Session) -> str:
     """The pairs as point-file JSON (image pixels)."""
     pairs = session.points.to_dict()["pairs"]
@@ -244,7 +261,7 @@ def points_json(session: Session) -> str:
 
 
 def _marker_radius(size: tuple[int, int]) -> int:
-    return max(4, round(max(size) / 80))
+    return max(5, round(max(size) / 50))
 
 
 def _draw(image: Image.Image, markers: Sequence[tuple[int, tuple[float, float]]]) -> Image.Image:
@@ -572,15 +589,11 @@ def build_app(
         try:
             if colorizer.suggest is None:
                 raise ValueError("point suggestions need the weight-free engine (manganinja.flat.engine)")
-            if not session.references or session.lineart is None:
-                raise ValueError("upload a reference and a line art first")
-            ref = session.references[session.active]
-            found = colorizer.suggest(ref, session.lineart, int(k))
-            found = PointPairs(dataclasses.replace(p, reference_index=session.active) for p in found)
-            session = with_points(session, PointPairs(list(session.pairs) + list(found)), limits)
+            before = len(session.pairs)
+            session = with_suggestions(session, colorizer.suggest, int(k or 0), limits)
         except ValueError as exc:
             return warn(session, exc)
-        return view(session, f"Suggested {len(found)} pair(s); review them, delete wrong ones.")
+        return view(session, f"Suggested {len(session.pairs) - before} pair(s); review them and delete wrong ones.")
 
     def on_generate(session: Session, engine: str, steps: float, g_ref: float, g_pt: float,
                     seed: float, snap: bool, layers: bool, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
