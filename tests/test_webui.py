@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from manganinja.webui import (
     delete_pair,
     flat_engine,
     points_json,
+    prepare_lineart,
     read_upload,
     render_lineart,
     render_reference,
@@ -145,3 +147,22 @@ def test_suggestions_are_appended_for_review(session) -> None:
     assert 1 < len(s.pairs) <= 5 and s.pairs[0] == PointPair((40, 40), (41, 41))
     with pytest.raises(PointsError, match="cannot suggest 0"):
         with_suggestions(s, suggest_points, 0)
+
+
+def test_clicks_on_a_second_reference_carry_its_index(session, pair) -> None:
+    s = with_references(session, [Image.fromarray(pair.reference), Image.fromarray(pair.target[:80])], UiLimits())
+    s = replace(s, active=1)
+    s, _ = add_click(s, REFERENCE, (10, 70))
+    with pytest.raises(PointsError, match="outside the 96x80 image"):
+        add_click(s, REFERENCE, (10, 85))
+    s, _ = add_click(s, LINEART, (20, 20))
+    assert s.pairs == (PointPair((10, 70), (20, 20), reference_index=1),)
+    assert json.loads(points_json(s))["pairs"][0]["reference_index"] == 1
+
+
+def test_extract_lineart_from_a_color_picture(pair) -> None:
+    lines = prepare_lineart(Image.fromarray(pair.target), extract=True)
+    assert lines.shape == (96, 96) and lines.dtype == np.float32
+    assert 0.01 < (lines > 0.5).mean() < 0.5
+    same = prepare_lineart(Image.fromarray(255 - pair.lineart), extract=False)  # ink on paper
+    assert np.array_equal(same > 0.5, pair.lineart > 127)

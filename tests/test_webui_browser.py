@@ -97,8 +97,10 @@ def upload(page, elem_id: str, path: Path) -> None:
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
 
 
-def status_text(page) -> str:
-    return page.locator("#status").inner_text()
+def import_points(page, path: Path) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.locator("#import").click()
+    chooser.value.set_files(str(path))
 
 
 def wait_status(page, text: str) -> None:
@@ -158,7 +160,7 @@ def generate_and_check(page, tmp_path: Path, shot: Path) -> np.ndarray:
     img = page.locator("#result-view img").first
     img.wait_for()
     src = img.get_attribute("src")
-    assert src
+    assert src and "gradio_api/file=" in src  # the route that refuses files outside the uploads
     data = page.request.get(src if src.startswith("http") else page.url.rstrip("/") + "/" + src.lstrip("/")).body()
     out = tmp_path / "result.png"
     out.write_bytes(data)
@@ -230,10 +232,24 @@ def test_bad_inputs_show_messages_and_app_keeps_running(tmp_path: Path) -> None:
         page.get_by_text("'notes.png': cannot be read as an image").first.wait_for()
         upload(page, "line-upload", big)
         page.get_by_text(f"200x200 = 40000 pixels is over the limit of {SIZE * SIZE}").first.wait_for()
+        # Files outside the uploads are not served.
+        for path in ("/etc/passwd", str(ref)):
+            response = page.request.get(f"{url}gradio_api/file={path}")
+            assert response.status >= 400 and b"root:" not in response.body()
         # Still serving: the normal flow works afterwards in the same page.
         load_pair(page, ref, line)
         click_image_pixel(page, "line-view", (40, 40))
         page.get_by_text("click the reference first").first.wait_for()
+        # Point files: one outside the images is refused with its pair named, a good one imported.
+        bad_points = tmp_path / "bad_points.json"
+        bad_points.write_text(json.dumps({"pairs": [{"reference": [5, 5], "lineart": [500, 5]}]}))
+        import_points(page, bad_points)
+        page.get_by_text("(500, 5) is outside").first.wait_for()
+        good_points = tmp_path / "points.json"
+        good_points.write_text(json.dumps({"pairs": [{"reference": [5, 6], "lineart": [7, 8]}]}))
+        import_points(page, good_points)
+        wait_status(page, "Imported 1 pair(s)")
+        assert exported_points(page, tmp_path)["pairs"] == [{"reference": [5, 6], "lineart": [7, 8]}]
 
 
 def test_missing_chromium_skips_locally_and_fails_in_ci(monkeypatch, tmp_path: Path) -> None:
