@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image

@@ -14,7 +14,6 @@ pixels (:class:`UiLimits`), only uploaded files are read, and requests are queue
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
