@@ -12,6 +12,8 @@ import os
 import shutil
 import socket
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -261,3 +263,48 @@ def test_missing_chromium_skips_locally_and_fails_in_ci(monkeypatch, tmp_path: P
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
         this.require_chromium()
+
+
+class OverlapProbe:
+    """Wraps an engine; records how many ``colorize`` calls ran at once (each lasts >= 1 s)."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.name = engine, engine.name
+        self.active = self.max_active = self.calls = 0
+        self.lock = threading.Lock()
+
+    def prepare(self, references):
+        return self.engine.prepare(references)
+
+    def colorize(self, prepared, lineart, points=None):
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            time.sleep(1.0)
+            return self.engine.colorize(prepared, lineart, points)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_two_users_are_queued_not_run_at_once(tmp_path: Path) -> None:
+    """Two users colorize at once: the second waits in the queue, the engine never runs twice at
+    the same time, both get their result."""
+    require_chromium()
+    ref, line, _ = synthetic_pair(tmp_path)
+    probe = OverlapProbe(flat_engine())
+    with running_app({FLAT: probe}, tmp_path) as url, browser_page(url) as first:
+        second = first.context.browser.new_page()  # a separate context: another user
+        second.set_default_timeout(TIMEOUT_MS)
+        second.goto(url)
+        for page in (first, second):
+            load_pair(page, ref, line)
+        first.locator("#generate").click()
+        second.locator("#generate").click()
+        # Gradio's queue holds the second request while the first runs (and says so).
+        second.locator("#result-view").get_by_text("queue", exact=False).first.wait_for(timeout=5_000)
+        for page in (first, second):
+            wait_status(page, "Done: flat, 0 pair(s)")
+    assert probe.calls == 2 and probe.max_active == 1
