@@ -40,6 +40,7 @@ class NinjaSettings:
     seed: int = 0
     resolution: int = 512
     reference_mode: str = "concat"
+    lineart_polarity: str = "auto"
     latents: torch.Tensor | None = field(default=None, repr=False)
     progress: bool = True
 
@@ -71,6 +72,7 @@ class NinjaEngine:
             generator=torch.Generator().manual_seed(s.seed),
             latents=s.latents,
             resolution=s.resolution,
+            lineart_polarity=s.lineart_polarity,
             progress=s.progress,
         ).images[0]
 

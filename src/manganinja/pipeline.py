@@ -18,6 +18,7 @@ from transformers import CLIPVisionModelWithProjection
 
 from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
+from manganinja.lineart import extract_lineart, find_official_extractor, normalize_lineart
 from manganinja.models.condition import ConditionTokens
 from manganinja.models.point_net import PointNet
 from manganinja.models.reference_attention import (
@@ -114,6 +115,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
         if writers != readers:
             raise ValueError("reference and denoising U-Nets have different transformer blocks; they must share an architecture")
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
+        #: Official line-art extractor weights (``sk_model.pth``), found by ``from_official``.
+        self.extractor_weights: Path | None = None
 
     # ------------------------------------------------------------------------------------------
     # Loading
@@ -197,6 +200,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
             condition_tokens=condition_tokens,
             scheduler=scheduler,
         )
+        pipe.extractor_weights = find_official_extractor(layout.root)
         return pipe.to_dtype(torch_dtype)
 
     def to_dtype(self, dtype: torch.dtype) -> "MangaNinjaPipeline":
@@ -401,10 +405,16 @@ class MangaNinjaPipeline(DiffusionPipeline):
         reference_mode: ReferenceMode = "concat",
         reference_encoding: ReferenceEncoding | None = None,
         max_points: int | None = 24,
+        lineart_polarity: str = "auto",
+        extractor: str = "auto",
+        extractor_weights: str | Path | None = None,
         return_dict: bool = True,
     ) -> MangaNinjaPipelineOutput | tuple:
-        """Colorize ``lineart`` (white lines on black, or any line art once normalization is
-        available) after ``reference`` (one picture or a list).
+        """Colorize ``lineart`` (any polarity; normalized with
+        :func:`~manganinja.lineart.normalize_lineart`, ``lineart_polarity`` overrides the
+        detection) or the line art extracted from ``image`` (``extractor``: "auto", "xdog" or
+        "informative"; the official extractor's weights are found in an official checkpoint
+        folder or given as ``extractor_weights``) after ``reference`` (one picture or a list).
 
         Steps: 1. check inputs; 2. line-art condition at the processing size (long side
         ``resolution``, multiples of 64); 3. reference encoding (once; pass
@@ -423,13 +433,16 @@ class MangaNinjaPipeline(DiffusionPipeline):
         )
         combine = get_guidance(guidance)
         if src_img is not None:
-            raise NotImplementedError(
-                "`image=` needs line-art extraction, which is not available yet; pass `lineart=` "
-                "(white lines on black) instead"
-            )
-        line = _lineart_map(line_img)
-        lineart_size = (line.shape[1], line.shape[0])
-        size = fit_long_side(lineart_size, resolution)
+            # Like the official tool: the picture is brought to the processing size, then the
+            # line art is extracted from it.
+            lineart_size = src_img.size
+            size = fit_long_side(lineart_size, resolution)
+            weights = extractor_weights if extractor_weights is not None else self.extractor_weights
+            line = extract_lineart(to_rgb(src_img).resize(size, PIL.Image.Resampling.BICUBIC), extractor, weights)
+        else:
+            line = normalize_lineart(line_img, polarity=lineart_polarity)
+            lineart_size = (line.shape[1], line.shape[0])
+            size = fit_long_side(lineart_size, resolution)
 
         # 2. Line-art condition
         cond = self.lineart_condition(line, size)
@@ -526,11 +539,6 @@ def _as_list(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
-
-
-def _lineart_map(image: PIL.Image.Image) -> np.ndarray:
-    """Line map (H, W) float32 in [0, 1] from a white-on-black line art."""
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
 
 
 def stitch_references(refs: Sequence[PIL.Image.Image]) -> tuple[PIL.Image.Image, list[tuple[int, int, float]]]:

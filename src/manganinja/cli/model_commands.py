@@ -71,6 +71,9 @@ def colorize(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16."),
     latents: Optional[Path] = typer.Option(None, "--latents", help="Initial noise (.safetensors, [1,4,h/8,w/8])."),
+    polarity: str = typer.Option("auto", "--polarity", help="Line-art polarity: auto, dark-on-light or light-on-dark."),
+    extractor: str = typer.Option("auto", "--extractor", help="For --image: auto, xdog or informative."),
+    extractor_weights: Optional[Path] = typer.Option(None, "--extractor-weights", help="sk_model.pth of the official extractor."),
     snap: bool = typer.Option(False, "--snap/--no-snap", help="Snap colors to the line art's regions."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo pages whose output exists."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
@@ -108,7 +111,7 @@ def colorize(
         settings = NinjaSettings(
             steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
             guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
-            latents=initial, progress=not quiet,
+            lineart_polarity=polarity, latents=initial, progress=not quiet,
         )
         if steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
@@ -129,7 +132,8 @@ def colorize(
                 num_inference_steps=steps, guidance_scale_ref=guidance_ref,
                 guidance_scale_point=guidance_point, guidance=guidance,
                 generator=torch.Generator().manual_seed(seed), latents=initial,
-                resolution=resolution, progress=not quiet,
+                resolution=resolution, progress=not quiet, extractor=extractor,
+                extractor_weights=extractor_weights,
             ).images[0]
     else:
         def colorize_page(page: Path):  # noqa: ANN202
