@@ -39,6 +39,10 @@ CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POI
 
 ReferenceMode = Literal["concat", "stitch"]
 
+#: Default steps: the official DDIM setting, and the fast mode's multistep solver.
+EXACT_STEPS = 50
+FAST_STEPS = 20
+
 
 def clip_image_processor() -> Any:
     """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
@@ -211,8 +215,49 @@ class MangaNinjaPipeline(DiffusionPipeline):
         return self
 
     # ------------------------------------------------------------------------------------------
+    # Memory and speed switches
+    # ------------------------------------------------------------------------------------------
+    def enable_reference_offload(self, enabled: bool = True) -> None:
+        """Keep the reference-stage models (reference U-Net, CLIP vision encoder) on the CPU and
+        bring them to the accelerator only while a reference is encoded; the bank they produce
+        stays. Saves their weights' memory during sampling (about 3.8 GB at SD1.5 size in fp16)."""
+        self._reference_offload = enabled
+        if enabled:
+            self.reference_unet.to("cpu")
+            self.image_encoder.to("cpu")
+
+    def set_attention_chunk(self, query_chunk: int | None) -> None:
+        """Attention slicing for the self-attention of both U-Nets: compute ``query_chunk``
+        queries at a time (same result, lower peak memory). ``None`` turns it off."""
+        if query_chunk is not None and query_chunk < 1:
+            raise ValueError(f"query_chunk must be >= 1 or None, got {query_chunk!r}")
+        self.reference_state.query_chunk = query_chunk
+
+    def enable_vae_tiling(self) -> None:
+        """Decode/encode large images in tiles (diffusers' VAE tiling)."""
+        self.vae.enable_tiling()
+
+    def compile(self, **compile_kwargs: Any) -> None:
+        """``torch.compile`` the networks that run every step (denoising U-Net, ControlNet)."""
+        self.denoising_unet = torch.compile(self.denoising_unet, **compile_kwargs)
+        self.controlnet = torch.compile(self.controlnet, **compile_kwargs)
+
+    def _reference_models(self, device: torch.device | str) -> None:
+        if getattr(self, "_reference_offload", False):
+            self.reference_unet.to(device)
+            self.image_encoder.to(device)
+
+    # ------------------------------------------------------------------------------------------
     # Inputs
     # ------------------------------------------------------------------------------------------
+    @property
+    def _execution_device(self) -> torch.device:  # type: ignore[override]
+        """Where sampling runs: the denoising U-Net's device (reference models may be offloaded)."""
+        hook_device = super()._execution_device
+        if hook_device.type != "cpu":
+            return hook_device
+        return self.denoising_unet.device
+
     @staticmethod
     def check_inputs(
         references: Sequence[PIL.Image.Image],
@@ -299,6 +344,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         else:
             pictures = refs
             placements = [(0, 0, 1.0)] * len(refs)
+        self._reference_models(self._execution_device)
         tokens = torch.cat([self.clip_token(p) for p in pictures]).mean(dim=0, keepdim=True)
         state = self.reference_state
         state.clear()
@@ -320,6 +366,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
             bank = state.bank
         finally:
             state.clear()
+            self._reference_models("cpu")
         return ReferenceEncoding(
             bank=bank,
             cond_token=tokens,
@@ -376,6 +423,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         dtype: torch.dtype,
         generator: torch.Generator | None,
         latents: torch.Tensor | None,
+        scheduler: SchedulerMixin | None = None,
     ) -> torch.Tensor:
         """Initial noise (B, 4, h, w), drawn on the CPU from ``generator`` unless ``latents`` is
         given, then scaled by the scheduler's initial sigma."""
@@ -384,7 +432,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         elif tuple(latents.shape) != tuple(shape):
             raise ValueError(f"latents of shape {tuple(latents.shape)} given; this line art needs {tuple(shape)}")
         latents = latents.to(device=self._execution_device, dtype=dtype)
-        return latents * self.scheduler.init_noise_sigma
+        return latents * (scheduler or self.scheduler).init_noise_sigma
 
     @torch.no_grad()
     def __call__(
@@ -393,7 +441,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         lineart: ImageInput | None = None,
         image: ImageInput | None = None,
         points: PointPairs | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance_scale_ref: float = 9.0,
         guidance_scale_point: float = 15.0,
         guidance: str = "official",
@@ -408,6 +456,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         lineart_polarity: str = "auto",
         extractor: str = "auto",
         extractor_weights: str | Path | None = None,
+        fast: bool = False,
         return_dict: bool = True,
     ) -> MangaNinjaPipelineOutput | tuple:
         """Colorize ``lineart`` (any polarity; normalized with
@@ -421,8 +470,14 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``reference_encoding`` from :meth:`encode_reference` to reuse it across pages);
         4. point embeddings; 5. initial latents; 6. denoising loop (ControlNet at batch 2, U-Net at
         batch 3, guidance); 7. decode to uint8 and resize to the line art's size.
+
+        ``fast=True`` samples with DPM-Solver++ (default 20 steps) instead of the official DDIM
+        (default 50 steps); combine with fp16/bf16 weights and :meth:`compile` on a GPU.
         """
         # 1. Inputs
+        if num_inference_steps is None:
+            num_inference_steps = FAST_STEPS if fast else EXACT_STEPS
+        scheduler = fast_scheduler(self.scheduler) if fast else self.scheduler
         if reference is None and reference_encoding is None:
             raise ValueError("a reference image (or a reference_encoding) is required")
         line_img = None if lineart is None else load_image(lineart, name="lineart")
@@ -457,7 +512,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
 
         # 5. Latents
         latent_shape = (1, self.denoising_unet.config.in_channels, size[1] // self.vae_scale_factor, size[0] // self.vae_scale_factor)
-        latents = self.prepare_latents(latent_shape, self.denoising_unet.dtype, generator, latents)
+        latents = self.prepare_latents(latent_shape, self.denoising_unet.dtype, generator, latents, scheduler)
 
         # 6. Denoising loop
         device, dtype = self._execution_device, self.denoising_unet.dtype
@@ -467,17 +522,17 @@ class MangaNinjaPipeline(DiffusionPipeline):
         rows = torch.tensor([CONTROLNET_ROW[b] for b in GUIDANCE_BRANCHES], device=device)
         unet_context = controlnet_context[rows]
         branch_index = {b: i for i, b in enumerate(GUIDANCE_BRANCHES)}
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        step_kwargs = _scheduler_step_kwargs(self.scheduler, generator)
+        scheduler.set_timesteps(num_inference_steps, device=device)
+        step_kwargs = _scheduler_step_kwargs(scheduler, generator)
         state = self.reference_state
         state.bank = encoding.bank
         state.branches = GUIDANCE_BRANCHES
         state.points = embeddings
         try:
             self.set_progress_bar_config(disable=not progress)
-            with self.progress_bar(total=len(self.scheduler.timesteps)) as bar:
-                for t in self.scheduler.timesteps:
-                    model_input = self.scheduler.scale_model_input(latents, t)
+            with self.progress_bar(total=len(scheduler.timesteps)) as bar:
+                for t in scheduler.timesteps:
+                    model_input = scheduler.scale_model_input(latents, t)
                     down, mid = self.controlnet(
                         model_input.expand(2, -1, -1, -1),
                         t,
@@ -501,7 +556,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
                         guidance_scale_ref,
                         guidance_scale_point,
                     )
-                    latents = self.scheduler.step(noise, t, latents, **step_kwargs, return_dict=False)[0]
+                    latents = scheduler.step(noise, t, latents, **step_kwargs, return_dict=False)[0]
                     bar.update()
         finally:
             state.clear()
@@ -579,6 +634,13 @@ def _placed_xy(pairs: PointPairs, encoding: ReferenceEncoding) -> np.ndarray:
         xy[i, 0] = x0 + (xy[i, 0] + 0.5) * s - 0.5
         xy[i, 1] = y0 + (xy[i, 1] + 0.5) * s - 0.5
     return xy
+
+
+def fast_scheduler(scheduler: SchedulerMixin) -> SchedulerMixin:
+    """DPM-Solver++ (2nd order multistep) built from ``scheduler``'s noise schedule."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    return DPMSolverMultistepScheduler.from_config(scheduler.config, algorithm_type="dpmsolver++", solver_order=2)
 
 
 def _scheduler_step_kwargs(scheduler: SchedulerMixin, generator: torch.Generator | None) -> dict[str, Any]:
