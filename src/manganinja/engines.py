@@ -33,7 +33,7 @@ class Engine(Protocol):
 class NinjaSettings:
     """Sampling settings of the model engine (official defaults)."""
 
-    steps: int = 50
+    steps: int | None = None  # None: 50 (exact) or 20 (fast)
     guidance_scale_ref: float = 9.0
     guidance_scale_point: float = 15.0
     guidance: str = "official"
@@ -41,6 +41,7 @@ class NinjaSettings:
     resolution: int = 512
     reference_mode: str = "concat"
     lineart_polarity: str = "auto"
+    fast: bool = False
     latents: torch.Tensor | None = field(default=None, repr=False)
     progress: bool = True
 
@@ -73,6 +74,7 @@ class NinjaEngine:
             latents=s.latents,
             resolution=s.resolution,
             lineart_polarity=s.lineart_polarity,
+            fast=s.fast,
             progress=s.progress,
         ).images[0]
 
@@ -82,10 +84,17 @@ def load_pipeline(
     official: str | Path | None = None,
     device: str = "auto",
     dtype: str = "fp32",
+    offload: str = "none",
+    attention_chunk: int | None = None,
+    vae_tiling: bool = False,
+    compile: bool = False,
 ) -> Any:
     """Load a converted model folder (``model``, or a Hugging Face id for users with network)
     or the official layout (``official``), on ``device`` ("auto", "cpu", "cuda", "cuda:1") in
-    ``dtype`` ("fp32", "fp16", "bf16")."""
+    ``dtype`` ("fp32", "fp16", "bf16"). ``offload``: "none", "reference" (reference models
+    leave the accelerator once the bank is made) or "model" (diffusers' model CPU offload)."""
+    if offload not in ("none", "reference", "model"):
+        raise ValueError(f"offload must be 'none', 'reference' or 'model', got {offload!r}")
     from manganinja.pipeline import MangaNinjaPipeline
 
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -104,7 +113,18 @@ def load_pipeline(
         if not path.exists() and (str(model).startswith((".", "/")) or path.suffix):
             raise ValueError(f"model folder '{model}' not found")
         pipe = MangaNinjaPipeline.from_pretrained(str(model), torch_dtype=dtypes[dtype])
-    return pipe.to(device)
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+        if offload == "reference":
+            pipe.enable_reference_offload()
+    pipe.set_attention_chunk(attention_chunk)
+    if vae_tiling:
+        pipe.enable_vae_tiling()
+    if compile:
+        pipe.compile()
+    return pipe
 
 
 def references_rgb(references: Sequence[ImageInput]) -> list[Image.Image]:

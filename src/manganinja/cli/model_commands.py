@@ -61,7 +61,11 @@ def colorize(
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
     model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
-    steps: int = typer.Option(50, "--steps", help="Denoising steps."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default 50; 20 with --fast)."),
+    fast: bool = typer.Option(False, "--fast", help="DPM-Solver++ 20 steps; on a GPU also fp16 and torch.compile."),
+    offload: str = typer.Option("none", "--offload", help="none, reference or model (CPU offload)."),
+    attention_chunk: Optional[int] = typer.Option(None, "--attention-chunk", help="Attention slicing: queries per slice."),
+    vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Tile the VAE (large outputs)."),
     guidance_ref: float = typer.Option(9.0, "--guidance-ref", help="Reference guidance scale."),
     guidance_point: float = typer.Option(15.0, "--guidance-point", help="Point guidance scale."),
     guidance: str = typer.Option("official", "--guidance", help="Guidance formula: official or paper."),
@@ -111,15 +115,20 @@ def colorize(
         settings = NinjaSettings(
             steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
             guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
-            lineart_polarity=polarity, latents=initial, progress=not quiet,
+            lineart_polarity=polarity, fast=fast, latents=initial, progress=not quiet,
         )
-        if steps < 1:
+        if steps is not None and steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
         # One process per device under `accelerate launch` / torchrun; pages are sharded below.
         state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
         if device == "auto":
             device = str(state.device)
-        engine = NinjaEngine(load_pipeline(model, official, device, dtype), settings)
+        on_gpu = device.startswith("cuda")
+        if fast and on_gpu and dtype == "fp32":
+            dtype = "fp16"
+        pipe = load_pipeline(model, official, device, dtype, offload=offload, attention_chunk=attention_chunk,
+                             vae_tiling=vae_tiling, compile=fast and on_gpu)
+        engine = NinjaEngine(pipe, settings)
         prepared = engine.prepare(reference)
     except (ValueError, ImageInputError, PointsError, CheckpointError) as exc:
         fail(str(exc))
@@ -130,7 +139,7 @@ def colorize(
             return engine.pipe(
                 reference_encoding=prepared, image=page, points=pairs,
                 num_inference_steps=steps, guidance_scale_ref=guidance_ref,
-                guidance_scale_point=guidance_point, guidance=guidance,
+                guidance_scale_point=guidance_point, guidance=guidance, fast=fast,
                 generator=torch.Generator().manual_seed(seed), latents=initial,
                 resolution=resolution, progress=not quiet, extractor=extractor,
                 extractor_weights=extractor_weights,
