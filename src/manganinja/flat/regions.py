@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 
 #: A pixel counts as line where the line art is at least this (the model also drops values <= 0.24).
@@ -196,6 +197,22 @@ def fill_under_lines(labels: np.ndarray) -> np.ndarray:
     out = labels.astype(np.int32, copy=True)
     out[zero] = lookup[nearest[zero]]
     return out
+
+
+def interior_voters(regions: Regions, band: float = 3.0) -> np.ndarray:
+    """bool ``(H, W)``: the pixels of each region far enough from the lines to vote for its color.
+
+    Pixels next to lines are darkened, blended or misaligned, so only pixels at least ``band``
+    pixels from a line vote, or, in a region narrower than that, those at least 0.7 of its deepest
+    pixel's distance (every region keeps some voters).
+    """
+    paper = (~regions.line_mask).astype(np.uint8)
+    dist = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
+    deepest = np.zeros(regions.count + 1, np.float32)
+    if regions.count:
+        deepest[1:] = ndimage.maximum(dist, regions.labels, index=np.arange(1, regions.count + 1))
+    need = np.minimum(np.float32(band), 0.7 * deepest)
+    return (dist >= need[regions.labels]) & (regions.labels > 0)
 
 
 def voter_mask(regions: Regions, step: int) -> np.ndarray:

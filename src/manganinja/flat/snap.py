@@ -18,7 +18,15 @@ import cv2
 import numpy as np
 
 from manganinja.flat.layers import Layers, split_layers
-from manganinja.flat.regions import GAP_RADIUS, Regions, label_regions, region_colors, vote_step, voter_mask
+from manganinja.flat.regions import (
+    GAP_RADIUS,
+    Regions,
+    interior_voters,
+    label_regions,
+    region_colors,
+    vote_step,
+    voter_mask,
+)
 from manganinja.images import ImageInput, load_image, to_rgb
 
 
@@ -55,30 +63,15 @@ def snap_layers(
     if np.asarray(lineart).shape != (h, w):
         raise ValueError(f"regions of shape {(h, w)} do not match line art {np.asarray(lineart).shape}")
     up = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-    colors = robust_region_colors(regions, up, band=3.0 * max(h / rgb.shape[0], w / rgb.shape[1]))
+    # Blur and line darkening reach further the more the result was upsampled.
+    band = 3.0 * max(h / rgb.shape[0], w / rgb.shape[1])
+    valid = interior_voters(regions, band) & voter_mask(regions, vote_step(regions.shape))
+    colors, _ = region_colors(regions.labels, regions.count, up, valid)
     filled = regions.filled_labels()
     flat = colors[filled]
     if keep_shading:
         flat = _keep_lightness(flat, up, filled, regions.count)
     return split_layers(flat, np.asarray(lineart, dtype=np.float32))
-
-
-def robust_region_colors(regions: Regions, rgb: np.ndarray, band: float = 3.0) -> np.ndarray:
-    """uint8 ``(count + 1, 3)``: each region's color in ``rgb`` (uint8 ``(H, W, 3)`` at the
-    regions' size), voted by its pixels farthest from the lines.
-
-    Pixels near lines are darkened and blended in blurred results, so only pixels at least
-    ``band`` pixels from a line vote, or, in a region narrower than that, those at least 0.7 of
-    its deepest pixel's distance. Regions with no paper pixel keep 0.
-    """
-    paper = (~regions.line_mask).astype(np.uint8)
-    dist = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
-    deepest = np.zeros(regions.count + 1, np.float32)
-    np.maximum.at(deepest, regions.labels.ravel(), dist.ravel())
-    need = np.minimum(np.float32(band), 0.7 * deepest)
-    valid = (dist >= need[regions.labels]) & voter_mask(regions, vote_step(regions.shape))
-    colors, votes = region_colors(regions.labels, regions.count, rgb, valid)
-    return colors
 
 
 def _keep_lightness(flat: np.ndarray, up: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
