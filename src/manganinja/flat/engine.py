@@ -326,7 +326,7 @@ def colorize_flat(
     filled = regions.filled_labels()
     color_layer = colors[filled]
     if two_tone:
-        second, has_two = _second_tone(regions, warped, interior & ~background, colors)
+        second, has_two = _second_tone(regions, warped, interior, colors)
         has_two[list(by_region)] = False
         has_two[empty] = False
         _paint_second_tone(color_layer, filled, warped, warp_ok, colors, second, has_two)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 
 #: A pixel counts as line where the line art is at least this (the model also drops values <= 0.24).
@@ -208,11 +207,18 @@ def interior_voters(regions: Regions, band: float = 3.0) -> np.ndarray:
     """
     paper = (~regions.line_mask).astype(np.uint8)
     dist = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
-    deepest = np.zeros(regions.count + 1, np.float32)
-    if regions.count:
-        deepest[1:] = ndimage.maximum(dist, regions.labels, index=np.arange(1, regions.count + 1))
-    need = np.minimum(np.float32(band), 0.7 * deepest)
-    return (dist >= need[regions.labels]) & (regions.labels > 0)
+    labels = regions.labels
+    deep = dist >= band
+    need = np.full(regions.count + 1, band, np.float32)
+    narrow = np.bincount(labels[deep], minlength=regions.count + 1) == 0
+    narrow[0] = False
+    if narrow.any():
+        # Only narrow regions need their deepest distance; they hold few pixels.
+        sel = narrow[labels]
+        deepest = np.zeros(regions.count + 1, np.float32)
+        np.maximum.at(deepest, labels[sel], dist[sel])
+        need[narrow] = 0.7 * deepest[narrow]
+    return (dist >= need[labels]) & (labels > 0)
 
 
 def voter_mask(regions: Regions, step: int) -> np.ndarray:
