@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from manganinja.cli import app
 from manganinja.flat.engine import FlatEngineError, colorize_flat, suggest_points
+from manganinja.flat.inputs import FlatInputError
 from manganinja.images import ImageInputError
 from manganinja.points import PointPairs, PointsError
 
@@ -130,7 +131,7 @@ def test_points_outside_images_are_dropped_or_refused(pair: dict) -> None:
 def test_bad_inputs_have_clear_errors(tmp_path) -> None:
     with pytest.raises(ImageInputError, match="not found"):
         colorize_flat(tmp_path / "missing.png", np.zeros((8, 8), np.float32))
-    with pytest.raises(FlatEngineError, match="NaN"):
+    with pytest.raises(FlatInputError, match="NaN"):
         colorize_flat(np.zeros((8, 8, 3), np.uint8), np.full((8, 8), np.nan, np.float32))
     with pytest.raises(FlatEngineError, match="k must be"):
         suggest_points(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32), 0)

@@ -26,6 +26,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
 from manganinja.flat.layers import compose
 from manganinja.flat.match import Mapping, Matches, fit_mapping, match_features
 from manganinja.flat.regions import (
@@ -39,7 +40,7 @@ from manganinja.flat.regions import (
     vote_step,
     voter_mask,
 )
-from manganinja.images import ImageInput, load_image, to_rgb
+from manganinja.images import ImageInput
 from manganinja.points import PointPairs, PointsError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 EXTRACT_LONG_SIDE = 1024
 
 
-class FlatEngineError(ValueError):
+class FlatEngineError(FlatInputError):
     """Inputs the flat engine cannot use; the message names the bad value."""
 
 
@@ -121,25 +122,6 @@ class _Reference:
     def regions(self) -> Regions:
         """Regions of the reference's line art (only needed to sample user points)."""
         return label_regions(self.lines, gap_radius=self.gap_radius)
-
-
-def load_rgb(image: ImageInput, name: str) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` RGB of a path, PIL image or array (alpha composited on white)."""
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-        return image
-    return np.asarray(to_rgb(load_image(image, name=name)), dtype=np.uint8)
-
-
-def load_lines(lineart: ImageInput, name: str = "line art") -> np.ndarray:
-    """float32 ``(H, W)`` line art in [0, 1] (1 = line): float arrays pass through, anything else
-    goes through :func:`manganinja.lineart.normalize_lineart`."""
-    if isinstance(lineart, np.ndarray) and lineart.ndim == 2 and np.issubdtype(lineart.dtype, np.floating):
-        if not np.isfinite(lineart).all():
-            raise FlatEngineError(f"{name}: contains NaN or infinite values")
-        return np.clip(lineart, 0.0, 1.0).astype(np.float32, copy=False)
-    from manganinja.lineart import normalize_lineart
-
-    return normalize_lineart(lineart)
 
 
 def background_mask(rgb: np.ndarray, tolerance: int = 24) -> tuple[np.ndarray, np.ndarray]:
