@@ -54,6 +54,13 @@ def test_white_on_black_is_passed_through_exactly() -> None:
     )
 
 
+def test_official_lineart_is_passed_through_exactly(official_cases: Path) -> None:
+    path = official_cases / "hz1_lineart_official.png"
+    img = Image.open(path)
+    assert detect_polarity(path) == "light-on-dark"
+    np.testing.assert_array_equal(normalize_lineart(path), np.asarray(img.convert("L"), np.float32) / 255.0)
+
+
 def test_white_on_black_with_gray_paper_is_untouched() -> None:
     a = np.maximum(drawing(), 30).astype(np.uint8)  # dark gray paper, not pure black
     np.testing.assert_array_equal(normalize_lineart(a), as_float(a))

@@ -63,15 +63,9 @@ def _gray_and_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         if alpha.min() < 1.0:
             return gray, alpha
         return gray, None
-    if img.mode in ("L", "RGB"):
+    if img.mode in ("1", "L", "RGB"):
         return np.asarray(img.convert("L"), dtype=np.float32) / 255.0, None
-    if img.mode == "1":
-        return np.asarray(img.convert("L"), dtype=np.float32) / 255.0, None
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
-        return np.clip(arr / peak, 0.0, 1.0).astype(np.float32), None
-    # CMYK, YCbCr, LAB, HSV, P without transparency, ...
+    # 16-bit, CMYK, YCbCr, LAB, HSV, P without transparency, ... (to 8 bits, as the model reads)
     return np.asarray(to_rgb(img).convert("L"), dtype=np.float32) / 255.0, None
 
 
