@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from manganinja.flat.layers import Layers
 from manganinja.images import ImageInput, load_image, to_rgb
-from manganinja.points import PointPairs
+from manganinja.lineart import normalize_lineart
+from manganinja.points import PointPairs, PointsError
 
 
 class Engine(Protocol):
@@ -42,6 +44,10 @@ class NinjaSettings:
     reference_mode: str = "concat"
     lineart_polarity: str = "auto"
     fast: bool = False
+    #: Snap the model's colors to the line art's regions at full resolution (flat fills, the
+    #: original lines on top); ``keep_shading`` keeps the lightness variation inside regions.
+    snap: bool = True
+    keep_shading: bool = False
     latents: torch.Tensor | None = field(default=None, repr=False)
     progress: bool = True
 
@@ -60,7 +66,8 @@ class NinjaEngine:
         s = self.settings
         return self.pipe.encode_reference(list(references), resolution=s.resolution, mode=s.reference_mode)
 
-    def colorize(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+    def sample(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+        """The model's own output (no snapping), resized to the line art's size."""
         s = self.settings
         return self.pipe(
             reference_encoding=prepared,
@@ -77,6 +84,67 @@ class NinjaEngine:
             fast=s.fast,
             progress=s.progress,
         ).images[0]
+
+    def layers(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Layers:
+        """Composite, fills and lines: the model's output snapped to the line art's regions."""
+        from manganinja.flat.snap import snap_layers
+
+        lines = normalize_lineart(load_image(lineart, name="lineart"), self.settings.lineart_polarity)
+        return snap_layers(self.sample(prepared, lines, points), lines, keep_shading=self.settings.keep_shading)
+
+    def colorize(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+        if not self.settings.snap:
+            return self.sample(prepared, lineart, points)
+        return Image.fromarray(self.layers(prepared, lineart, points).composite)
+
+
+@dataclass
+class FlatPrepared:
+    """References for the weight-free engine: one RGB picture (several are stitched side by
+    side) and where each reference sits on it."""
+
+    picture: Image.Image
+    placements: list[tuple[int, int, float]]
+
+
+class FlatEngine:
+    """The weight-free engine (:func:`manganinja.flat.engine.colorize_flat`): line-art feature
+    matching, a thin-plate-spline warp and region fills; point pairs are obeyed. Several
+    references are stitched side by side, as in the model's ``stitch`` mode."""
+
+    name = "flat"
+
+    def __init__(self, lineart_polarity: str = "auto", two_tone: bool = True) -> None:
+        self.lineart_polarity = lineart_polarity
+        self.two_tone = two_tone
+
+    def prepare(self, references: Sequence[ImageInput]) -> FlatPrepared:
+        from manganinja.pipeline import stitch_references
+
+        refs = references_rgb(references)
+        if not refs:
+            raise ValueError("at least one reference image is required")
+        if len(refs) == 1:
+            return FlatPrepared(refs[0], [(0, 0, 1.0)])
+        canvas, placements = stitch_references(refs)
+        return FlatPrepared(canvas, placements)
+
+    def layers(self, prepared: FlatPrepared, lineart: ImageInput, points: PointPairs | None = None) -> Layers:
+        from manganinja.flat.engine import colorize_flat
+        from manganinja.flat.layers import split_layers
+        from manganinja.pipeline import stitched_points
+
+        lines = normalize_lineart(load_image(lineart, name="lineart"), self.lineart_polarity)
+        if points is not None:
+            for k in sorted(set(points.reference_indices.tolist())):
+                if k >= len(prepared.placements):
+                    raise PointsError(f"reference_index {k} but only {len(prepared.placements)} reference image(s) given")
+            points = stitched_points(points, prepared.placements)
+        result = colorize_flat(prepared.picture, lines, points, two_tone=self.two_tone)
+        return split_layers(result.color_layer, lines)
+
+    def colorize(self, prepared: FlatPrepared, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+        return Image.fromarray(self.layers(prepared, lineart, points).composite)
 
 
 def load_pipeline(

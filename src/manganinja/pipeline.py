@@ -627,13 +627,20 @@ def _canvas_size(encoding: ReferenceEncoding) -> tuple[int, int]:
     return width, height
 
 
-def _placed_xy(pairs: PointPairs, encoding: ReferenceEncoding) -> np.ndarray:
+def stitched_points(pairs: PointPairs, placements: Sequence[tuple[int, int, float]]) -> PointPairs:
+    """Move each pair's reference point onto the stitched canvas of :func:`stitch_references`
+    (pixel centres scaled by the reference's ``scale``, shifted by its ``(x0, y0)``); all pairs
+    then point into that one canvas (``reference_index`` 0)."""
     xy = pairs.reference_xy.copy()
     for i, k in enumerate(pairs.reference_indices):
-        x0, y0, s = encoding.placements[k]
+        x0, y0, s = placements[k]
         xy[i, 0] = x0 + (xy[i, 0] + 0.5) * s - 0.5
         xy[i, 1] = y0 + (xy[i, 1] + 0.5) * s - 0.5
-    return xy
+    return PointPairs.from_arrays(xy, pairs.lineart_xy)
+
+
+def _placed_xy(pairs: PointPairs, encoding: ReferenceEncoding) -> np.ndarray:
+    return stitched_points(pairs, encoding.placements).reference_xy
 
 
 def fast_scheduler(scheduler: SchedulerMixin) -> SchedulerMixin:
