@@ -13,6 +13,7 @@ from PIL import Image
 from manganinja.evaluation import benchmark as B
 from manganinja.evaluation.engines import FunctionEngine, make_engine
 from manganinja.evaluation.report import summary_table, write_report
+from manganinja.lineart import extract_lineart
 from manganinja.points import PointPairs
 
 SIZE = 64
@@ -49,10 +50,11 @@ def make_benchmark(root: Path, n: int = 3) -> Path:
     return root
 
 
-def canny_extractor(image: Image.Image) -> np.ndarray:
-    """Stand-in line-art extractor for these tests: Canny edges, white on black."""
-    gray = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY)
-    return (cv2.Canny(gray, 30, 90) / 255.0).astype(np.float32)
+def xdog(image: Image.Image) -> np.ndarray:
+    return extract_lineart(image, method="xdog")
+
+
+XDOG = "manganinja.lineart.extract_lineart(method='xdog')"
 
 
 def baselines():
@@ -91,7 +93,7 @@ def test_protocol_both_directions_and_point_split(tmp_path):
         return np.zeros((*lineart.shape, 3), np.uint8)
 
     rows, problems = B.evaluate(root, tmp_path / "res", [FunctionEngine("spy", spy)],
-                                canny_extractor, "canny-test", guide_points=2, seeds=[0])
+                                xdog, XDOG, guide_points=2, seeds=[0])
     assert problems == []
     keys = {B.run_key(r) for r in rows}
     assert keys == {(p, d, "spy", k, 0) for p in ("0000", "0001") for d in B.DIRECTIONS for k in (0, 2)}
@@ -112,15 +114,15 @@ def test_protocol_both_directions_and_point_split(tmp_path):
 
 def test_baselines_and_resume_give_the_same_table(tmp_path):
     root = make_benchmark(tmp_path / "bench", n=3)
-    full, _ = B.evaluate(root, tmp_path / "full", baselines(), canny_extractor, "canny-test",
+    full, _ = B.evaluate(root, tmp_path / "full", baselines(), xdog, XDOG,
                          guide_points=2)
     assert len(full) == 3 * 2 * 2 * 2
-    part, _ = B.evaluate(root, tmp_path / "part", baselines(), canny_extractor, "canny-test",
+    part, _ = B.evaluate(root, tmp_path / "part", baselines(), xdog, XDOG,
                          guide_points=2, max_new_runs=7)
     assert len(part) == 7
     calls = []
     counting = [FunctionEngine(e.name, lambda r, l, p, e=e: calls.append(1) or e.fn(r, l, p)) for e in baselines()]
-    resumed, _ = B.evaluate(root, tmp_path / "part", counting, canny_extractor, "canny-test",
+    resumed, _ = B.evaluate(root, tmp_path / "part", counting, xdog, XDOG,
                             guide_points=2)
     assert len(calls) == len(full) - 7  # finished runs are not repeated
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
@@ -142,7 +144,7 @@ def test_bad_pairs_are_reported_and_the_rest_evaluated(tmp_path):
     data["pairs"][1]["lineart"] = [500, 3]
     (root / "0002" / "points.json").write_text(json.dumps(data))
     out = tmp_path / "res"
-    rows, problems = B.evaluate(root, out, baselines(), canny_extractor, "canny-test")
+    rows, problems = B.evaluate(root, out, baselines(), xdog, XDOG)
     assert {r["pair"] for r in rows} == {"0003"}
     messages = {p["pair"]: p["message"] for p in problems}
     assert set(messages) == {"0000", "0001", "0002"}
@@ -159,16 +161,16 @@ def test_bad_pairs_are_reported_and_the_rest_evaluated(tmp_path):
 
 def test_missing_manifest_and_changed_settings(tmp_path):
     with pytest.raises(B.BenchmarkError, match="manifest.json"):
-        B.evaluate(tmp_path, tmp_path / "res", baselines(), canny_extractor, "canny-test")
+        B.evaluate(tmp_path, tmp_path / "res", baselines(), xdog, XDOG)
     root = make_benchmark(tmp_path / "bench", n=1)
-    B.evaluate(root, tmp_path / "res", baselines(), canny_extractor, "canny-test")
+    B.evaluate(root, tmp_path / "res", baselines(), xdog, XDOG)
     with pytest.raises(B.BenchmarkError, match="extractor"):
-        B.evaluate(root, tmp_path / "res", baselines(), canny_extractor, "other")
+        B.evaluate(root, tmp_path / "res", baselines(), xdog, "other")
 
 
 def test_mean_color_paints_the_silhouette(tmp_path):
     img, mask, _ = draw_character((0, 0), ((200, 30, 30), (200, 30, 30)))
-    lineart = canny_extractor(Image.fromarray(img))
+    lineart = xdog(Image.fromarray(img))
     out = make_engine("mean-color")(Image.fromarray(img), lineart, None)
     assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
     inside = (out != 255).any(axis=2)

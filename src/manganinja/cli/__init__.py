@@ -19,6 +19,7 @@ app = typer.Typer(
 # Command modules: importing one registers its commands on `app`.
 from manganinja.cli import model_commands  # noqa: E402,F401
 from manganinja.cli import lineart_commands, points_commands  # noqa: E402,F401
+from manganinja.cli import benchmark_commands  # noqa: E402,F401
 
 
 def main() -> None:

@@ -147,6 +147,8 @@ def lineart_to_pil(lineart: np.ndarray) -> Image.Image:
 
 def _ninja(model: str | None = None, steps: int = 20, seed: int = 0, device: str | None = None,
            **extra: Any) -> FunctionEngine:
+    """The model. ``extra`` goes to the pipeline call as is (e.g. ``resolution``,
+    ``guidance_scale_ref``); every run uses ``torch.Generator().manual_seed(seed)``."""
     if not model:
         raise EngineError("engine 'ninja' needs --model: a diffusers folder or the official checkpoints folder")
     path = Path(model)
@@ -171,6 +173,7 @@ def _ninja(model: str | None = None, steps: int = 20, seed: int = 0, device: str
             num_inference_steps=steps,
             generator=torch.Generator().manual_seed(seed),
             output_type="np",
+            progress=False,
             **extra,
         )
         return np.asarray(out.images[0])
