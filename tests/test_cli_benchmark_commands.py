@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typer.testing import CliRunner
 
 from manganinja.cli import app
@@ -41,3 +43,25 @@ def test_evaluate_cli_errors_exit_2(tmp_path):
     result = runner.invoke(app, ["evaluate", "--data", str(root), "--out", str(tmp_path / "r"),
                                  "--engine", "reference", "--clip", str(tmp_path / "noclip")])
     assert result.exit_code == 2 and "noclip" in result.output
+
+
+def test_synthetic_benchmark_with_baselines_10_pairs(tmp_path):
+    """The README's out-of-the-box path: 10 synthetic pairs, both baselines, CPU (timed in the
+    README, not here)."""
+    data, out = tmp_path / "synth10", tmp_path / "res"
+    made = runner.invoke(app, ["benchmark", "synth", "--out", str(data), "--pairs", "10"])
+    assert made.exit_code == 0, made.output
+    manifest = json.loads((data / "manifest.json").read_text())
+    assert manifest["format"] == "manganinja-benchmark" and len(manifest["pairs"]) == 10
+    first = data / manifest["pairs"][0]
+    assert {p.name for p in first.iterdir()} == {"a.png", "b.png", "a_mask.png", "b_mask.png", "points.json"}
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--out", str(out), "--engine",
+                                 "reference", "--engine", "mean-color", "--guide-points", "5"])
+    assert result.exit_code == 0, result.output
+    rows = (out / "runs.csv").read_text().splitlines()
+    assert len(rows) == 1 + 10 * 2 * 2 * 2
+    assert "0 problems" in result.output
+    # exact synthetic points: 50 per pair, 5 guide, 45 scored in every run
+    assert all(line.split(",")[6] == "45" for line in rows[1:])
+    again = runner.invoke(app, ["benchmark", "synth", "--out", str(data), "--pairs", "3"])
+    assert again.exit_code == 2 and "--overwrite" in again.output

@@ -25,6 +25,24 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+@benchmark_app.command("synth")
+def synth(
+    out: Path = typer.Option(..., "--out", help="Benchmark folder to write."),
+    pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator."),
+    size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (multiple of 8)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing benchmark folder."),
+) -> None:
+    """Write a benchmark folder of synthetic pairs (masks and exact annotated points included)."""
+    from manganinja.evaluation.benchmark import write_synthetic_benchmark
+
+    try:
+        write_synthetic_benchmark(out, pairs=pairs, seed=seed, size=size, overwrite=overwrite)
+    except ValueError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {pairs} pairs to {out}")
+
+
 def _extractor(method: str) -> tuple[Any, str]:
     try:
         from manganinja.lineart import extract_lineart

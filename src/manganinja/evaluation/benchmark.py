@@ -498,3 +498,59 @@ def _evaluate(
 def _finish(rows: list[dict[str, Any]], problems: Mapping[Any, dict[str, str]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     ordered = sorted(rows, key=run_key)
     return ordered, list(problems.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic benchmark
+# ---------------------------------------------------------------------------------------------
+def write_synthetic_benchmark(out: str | os.PathLike, pairs: int, seed: int = 0, size: int = 256,
+                              overwrite: bool = False) -> Path:
+    """Write a benchmark folder of ``pairs`` synthetic pairs (:mod:`manganinja.data.synthetic`).
+
+    Pair ``i`` (folder ``pair_{i:05d}``) is ``generate_pair(default_rng([seed, i]), size)``:
+    ``a`` = its reference frame, ``b`` = its target frame, their character masks, and its exact
+    point pairs (``reference`` in a, ``lineart`` in b). Built in a temporary sibling folder and
+    moved into place, so an error leaves nothing at ``out``. An existing non-empty ``out`` is
+    refused unless ``overwrite`` and it is a benchmark folder (has a manifest of this format).
+
+    Raises:
+        BenchmarkError: bad output folder; SyntheticDataError (a ValueError): bad size or seed.
+    """
+    import shutil
+    import tempfile
+
+    from manganinja.data.synthetic import (GENERATOR_NAME, GENERATOR_VERSION, check_dataset_args,
+                                           generate_pair, pair_dir_name)
+
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            is_benchmark = read_manifest(out).get("format") == FORMAT_NAME
+        except BenchmarkError:
+            is_benchmark = False
+        if not (overwrite and is_benchmark):
+            raise BenchmarkError(
+                f"output folder '{out}' is not empty"
+                + ("; pass --overwrite to replace it" if is_benchmark else " and is no benchmark folder")
+            )
+    check_dataset_args(out.parent / f".{out.name}.check", pairs, size, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        names = []
+        for i in range(int(pairs)):
+            pair = generate_pair(np.random.default_rng([int(seed), i]), size=size)
+            name = pair_dir_name(i)
+            write_pair(tmp, name, pair.reference, pair.target, pair.reference_mask,
+                       pair.target_mask, pair.points)
+            names.append(name)
+        write_manifest(tmp, names, generator=GENERATOR_NAME, generator_version=GENERATOR_VERSION,
+                       seed=int(seed), size=int(size), rng="numpy.random.default_rng([seed, pair_index])")
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
