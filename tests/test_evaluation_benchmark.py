@@ -180,3 +180,19 @@ def test_mean_color_paints_the_silhouette(tmp_path):
     # mean foreground color: every non-white pixel of the reference (fill and black outline)
     expected = np.round(img[(img != 255).any(axis=2)].mean(axis=0))
     assert (out[inside] == expected).all()
+
+
+def test_each_seed_is_a_run_and_reaches_a_seeded_engine(tmp_path):
+    root = make_benchmark(tmp_path / "bench", n=1)
+    got = []
+
+    def noisy(reference, lineart, points, seed):
+        got.append(seed)
+        return np.random.default_rng(seed).integers(0, 256, (*lineart.shape, 3), dtype=np.uint8)
+
+    rows, _ = B.evaluate(root, tmp_path / "res", [FunctionEngine("noisy", noisy, seeded=True)],
+                         xdog, XDOG, seeds=[0, 7])
+    assert sorted(got) == [0, 0, 7, 7]
+    assert {(r["direction"], r["seed"]) for r in rows} == {(d, s) for d in B.DIRECTIONS for s in (0, 7)}
+    by_seed = {r["seed"]: r["psnr"] for r in rows if r["direction"] == "a->b"}
+    assert by_seed[0] != by_seed[7]

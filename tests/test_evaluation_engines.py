@@ -59,13 +59,13 @@ def test_ninja_adapter_matches_the_pipeline(official_tiny):
     from manganinja import MangaNinjaPipeline
 
     ckpt = official_tiny / "checkpoints"
-    engine = make_engine("ninja", model=str(ckpt), steps=1, seed=3, resolution=64)
+    engine = make_engine("ninja", model=str(ckpt), steps=1, resolution=64)
     assert engine.settings["loader"] == "from_official" and engine.settings["steps"] == 1
     ref = Image.open(official_tiny / "inputs" / "reference.png").convert("RGB")
     line_img = Image.open(official_tiny / "inputs" / "lineart.png").convert("L")
     lineart = np.asarray(line_img, np.float32) / 255.0
     points = PointPairs.from_json(official_tiny / "inputs" / "points.json")
-    got = engine(ref, lineart, points)
+    got = engine(ref, lineart, points, seed=3)
     assert got.shape == (*lineart.shape, 3) and got.dtype == np.uint8
     pipe = MangaNinjaPipeline.from_official(ckpt)
     expected = pipe(reference=ref, lineart=line_img, points=points, num_inference_steps=1,
@@ -73,4 +73,5 @@ def test_ninja_adapter_matches_the_pipeline(official_tiny):
                     progress=False).images[0]
     np.testing.assert_array_equal(got, expected)
     # no points differs from points (the point branch is live)
-    assert not np.array_equal(engine(ref, lineart, None), got)
+    assert not np.array_equal(engine(ref, lineart, None, seed=3), got)
+    assert not np.array_equal(engine(ref, lineart, points, seed=4), got)  # the run's seed is used

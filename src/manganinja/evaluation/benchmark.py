@@ -469,7 +469,7 @@ def _evaluate(
                              else np.zeros((0, 2)))
                 start = time.perf_counter()
                 try:
-                    result = engine(reference, lineart, guide)
+                    result = engine(reference, lineart, guide, seed=seed)
                 except (EngineError, ValueError) as exc:
                     problem(name, "engine", f"{engine_name}: {exc}", key)
                     continue

@@ -3,7 +3,9 @@
 Every engine has one signature::
 
     engine(reference: PIL.Image (RGB), lineart: float32 (H, W) in [0, 1] (white lines on black),
-           points: PointPairs | None) -> uint8 (H, W, 3) RGB at the line art's size
+           points: PointPairs | None, seed: int = 0) -> uint8 (H, W, 3) RGB at the line art's size
+
+``seed`` is the run's seed (the benchmark passes it); deterministic engines ignore it.
 
 ``points`` use ``reference`` = (x, y) on the reference image and ``lineart`` = (x, y) on the line
 art, both in those images' pixels.
@@ -58,23 +60,30 @@ class Engine(Protocol):
     settings: dict[str, Any]
 
     def __call__(
-        self, reference: Image.Image, lineart: np.ndarray, points: PointPairs | None
+        self, reference: Image.Image, lineart: np.ndarray, points: PointPairs | None, seed: int = 0
     ) -> np.ndarray: ...
 
 
 @dataclass
 class FunctionEngine:
-    """An engine made of a plain function and the settings that describe it."""
+    """An engine made of a plain function and the settings that describe it.
+
+    ``fn(reference, lineart, points)``; a ``seeded`` engine's function also takes ``seed=`` (the
+    run's seed, e.g. for the diffusion noise); the others are deterministic and ignore it.
+    """
 
     name: str
-    fn: Callable[[Image.Image, np.ndarray, PointPairs | None], np.ndarray]
+    fn: Callable[..., np.ndarray]
     settings: dict[str, Any] = field(default_factory=dict)
+    seeded: bool = False
 
     def __call__(
-        self, reference: Image.Image, lineart: np.ndarray, points: PointPairs | None
+        self, reference: Image.Image, lineart: np.ndarray, points: PointPairs | None, seed: int = 0
     ) -> np.ndarray:
+        _check_lineart(lineart)
         height, width = lineart.shape
-        out = np.asarray(self.fn(reference, lineart, points))
+        extra = {"seed": int(seed)} if self.seeded else {}
+        out = np.asarray(self.fn(reference, lineart, points, **extra))
         return as_uint8_rgb(out, (width, height), self.name)
 
 
@@ -145,10 +154,10 @@ def lineart_to_pil(lineart: np.ndarray) -> Image.Image:
     return Image.fromarray((np.clip(lineart, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), mode="L")
 
 
-def _ninja(model: str | None = None, steps: int = 20, seed: int = 0, device: str | None = None,
+def _ninja(model: str | None = None, steps: int = 20, device: str | None = None,
            **extra: Any) -> FunctionEngine:
     """The model. ``extra`` goes to the pipeline call as is (e.g. ``resolution``,
-    ``guidance_scale_ref``); every run uses ``torch.Generator().manual_seed(seed)``."""
+    ``guidance_scale_ref``); a run with seed ``s`` uses ``torch.Generator().manual_seed(s)``."""
     if not model:
         raise EngineError("engine 'ninja' needs --model: a diffusers folder or the official checkpoints folder")
     path = Path(model)
@@ -164,8 +173,7 @@ def _ninja(model: str | None = None, steps: int = 20, seed: int = 0, device: str
         device = "cuda" if torch.cuda.is_available() else "cpu"
     pipe = pipe.to(device)
 
-    def run(reference: Image.Image, lineart: np.ndarray, points: PointPairs | None) -> np.ndarray:
-        _check_lineart(lineart)
+    def run(reference: Image.Image, lineart: np.ndarray, points: PointPairs | None, seed: int) -> np.ndarray:
         out = pipe(
             reference=reference,
             lineart=lineart_to_pil(lineart),
@@ -179,8 +187,8 @@ def _ninja(model: str | None = None, steps: int = 20, seed: int = 0, device: str
         return np.asarray(out.images[0])
 
     settings = {"model": str(path), "loader": "from_official" if official else "from_pretrained",
-                "steps": steps, "seed": seed, "device": device, **extra}
-    return FunctionEngine("ninja", run, settings)
+                "steps": steps, "device": device, **extra}
+    return FunctionEngine("ninja", run, settings, seeded=True)
 
 
 def _flat(**options: Any) -> FunctionEngine:
