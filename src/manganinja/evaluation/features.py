@@ -46,16 +46,19 @@ def _embedder(model: object, processor: object, take: Callable[[object], object]
     return embed
 
 
+def _load_pretrained(path: str | os.PathLike, what: str, model_cls: type, processor_cls: type) -> tuple[object, object]:
+    folder = _folder(path, what)
+    try:
+        return model_cls.from_pretrained(folder), processor_cls.from_pretrained(folder)  # type: ignore[attr-defined]
+    except (OSError, ValueError) as exc:
+        raise FeatureModelError(f"{what} model folder '{folder}': cannot be loaded ({exc})") from exc
+
+
 def load_clip_embedder(path: str | os.PathLike, device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
     """CLIP image embedder from a local folder (``CLIPVisionModelWithProjection``)."""
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
-    folder = _folder(path, "CLIP")
-    try:
-        model = CLIPVisionModelWithProjection.from_pretrained(folder)
-        processor = CLIPImageProcessor.from_pretrained(folder)
-    except (OSError, ValueError) as exc:
-        raise FeatureModelError(f"CLIP model folder '{folder}': cannot be loaded ({exc})") from exc
+    model, processor = _load_pretrained(path, "CLIP", CLIPVisionModelWithProjection, CLIPImageProcessor)
     return _embedder(model, processor, lambda out: out.image_embeds[0], device)
 
 
@@ -63,12 +66,7 @@ def load_dino_embedder(path: str | os.PathLike, device: str = "cpu") -> Callable
     """DINO / DINOv2 [CLS] embedder from a local folder (``AutoModel``)."""
     from transformers import AutoImageProcessor, AutoModel
 
-    folder = _folder(path, "DINO")
-    try:
-        model = AutoModel.from_pretrained(folder)
-        processor = AutoImageProcessor.from_pretrained(folder)
-    except (OSError, ValueError) as exc:
-        raise FeatureModelError(f"DINO model folder '{folder}': cannot be loaded ({exc})") from exc
+    model, processor = _load_pretrained(path, "DINO", AutoModel, AutoImageProcessor)
 
     def take(out: object) -> object:
         pooled = getattr(out, "pooler_output", None)
