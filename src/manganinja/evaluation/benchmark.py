@@ -447,7 +447,11 @@ def _evaluate(
             todo = [key for key in wanted if key[1] == direction and key not in done]
             if not todo:
                 continue
-            lineart = np.asarray(extractor(target), dtype=np.float32)
+            try:
+                lineart = np.asarray(extractor(target), dtype=np.float32)
+            except ValueError as exc:
+                problem(name, "lineart", f"{direction}: {exc}")
+                continue
             if lineart.shape != (target.size[1], target.size[0]):
                 raise BenchmarkError(
                     f"the line-art extractor returned shape {lineart.shape} for a "
