@@ -450,7 +450,7 @@ def _evaluate(
             try:
                 lineart = np.asarray(extractor(target), dtype=np.float32)
             except ValueError as exc:
-                problem(name, "lineart", f"{direction}: {exc}")
+                problem(name, "lineart", str(exc), (name, direction, "", "", ""))
                 continue
             if lineart.shape != (target.size[1], target.size[0]):
                 raise BenchmarkError(
