@@ -21,6 +21,7 @@ from manganinja.cli import model_commands  # noqa: E402,F401
 from manganinja.cli import lineart_commands, points_commands  # noqa: E402,F401
 from manganinja.cli import benchmark_commands  # noqa: E402,F401
 from manganinja.cli import synth_commands  # noqa: E402,F401
+from manganinja.cli import flat_commands  # noqa: E402,F401  (points suggest)
 
 
 def main() -> None:
