@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-from manganinja.cli import app
-
-points_app = typer.Typer(help="Point pairs between a reference and a line art.", no_args_is_help=True)
-app.add_typer(points_app, name="points")
+from manganinja.cli.points_commands import points_app  # one `points` group (draw, suggest)
 
 
 @points_app.command("suggest")
