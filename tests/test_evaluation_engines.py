@@ -75,3 +75,17 @@ def test_ninja_adapter_matches_the_pipeline(official_tiny):
     # no points differs from points (the point branch is live)
     assert not np.array_equal(engine(ref, lineart, None, seed=3), got)
     assert not np.array_equal(engine(ref, lineart, points, seed=4), got)  # the run's seed is used
+
+
+def test_flat_engine_runs_on_a_synthetic_pair():
+    from manganinja.data.synthetic import generate_pair
+    from manganinja.flat.engine import colorize_flat
+
+    pair = generate_pair(np.random.default_rng([0, 1]), size=128)
+    lineart = (pair.lineart > 0).astype(np.float32)
+    ref = Image.fromarray(pair.reference)
+    engine = make_engine("flat")
+    assert engine.settings == {"output": "composite"}
+    got = engine(ref, lineart, pair.points[:5])
+    assert got.shape == (128, 128, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, colorize_flat(ref, lineart, points=pair.points[:5]).composite)

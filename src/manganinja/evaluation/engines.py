@@ -24,7 +24,8 @@ Registered engines (:data:`ENGINE_NAMES`):
 - ``ninja``: the MangaNinja model (:class:`manganinja.MangaNinjaPipeline`), from a diffusers
   folder (``from_pretrained``) or the official checkpoint layout (``from_official``, detected by
   its ``MangaNinjia/`` folder). Needs the weights.
-- ``flat``: the weight-free engine of :mod:`manganinja.flat`.
+- ``flat``: the weight-free engine, :func:`manganinja.flat.engine.colorize_flat` (its
+  ``composite``: fills with the line art's lines on top); settings go to it as keywords.
 
 :func:`make_engine` builds one; each engine carries ``name`` and ``settings`` (recorded in the
 benchmark's summary).
@@ -198,9 +199,9 @@ def _flat(**options: Any) -> FunctionEngine:
         raise EngineError(f"engine 'flat' is not available in this installation ({exc})") from exc
 
     def run(reference: Image.Image, lineart: np.ndarray, points: PointPairs | None) -> np.ndarray:
-        return np.asarray(colorize_flat(reference, lineart, points=points, **options))
+        return colorize_flat(reference, lineart, points=points, **options).composite
 
-    return FunctionEngine("flat", run, dict(options))
+    return FunctionEngine("flat", run, {"output": "composite", **options})
 
 
 def _plain(name: str, fn: Callable[..., np.ndarray]) -> Callable[..., FunctionEngine]:
