@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from manganinja.cli import app
 from manganinja.flat.engine import FlatEngineError, colorize_flat, suggest_points
+from manganinja.flat.inputs import FlatInputError
+from manganinja.flat.layers import compose
 from manganinja.images import ImageInputError
 from manganinja.points import PointPairs, PointsError
 
@@ -44,6 +46,8 @@ def test_similarity_pair_colored_right_at_90_percent_of_50_points(pair: dict) ->
     assert d.mapping in ("tps", "affine") and not d.fell_back and d.n_inliers >= 12 and d.n_matches >= d.n_inliers
     assert result.composite.shape == (256, 256, 3) and result.color_layer.shape == (256, 256, 3)
     assert result.labels.shape == (256, 256) and d.n_regions == result.labels.max()
+    # Its layers recompose: composite == black lines over the color layer.
+    assert (compose(result.color_layer, pair["lines"]) == result.composite).all()
     # The mapping agrees with the true transform at the annotated points (within 3 pixels).
     err = np.linalg.norm(result.mapping(pair["target_xy"]) - pair["ref_xy"], axis=1)
     assert np.median(err) < 3.0
@@ -130,7 +134,7 @@ def test_points_outside_images_are_dropped_or_refused(pair: dict) -> None:
 def test_bad_inputs_have_clear_errors(tmp_path) -> None:
     with pytest.raises(ImageInputError, match="not found"):
         colorize_flat(tmp_path / "missing.png", np.zeros((8, 8), np.float32))
-    with pytest.raises(FlatEngineError, match="NaN"):
+    with pytest.raises(FlatInputError, match="NaN"):
         colorize_flat(np.zeros((8, 8, 3), np.uint8), np.full((8, 8), np.nan, np.float32))
     with pytest.raises(FlatEngineError, match="k must be"):
         suggest_points(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.float32), 0)

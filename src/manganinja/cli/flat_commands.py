@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-# One `points` group: `points draw` lives in points_commands (registering a second group named
-# "points" would hide it).
 from manganinja.cli.points_commands import points_app
 
 

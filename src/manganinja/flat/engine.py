@@ -26,20 +26,21 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
 from manganinja.flat.layers import compose
 from manganinja.flat.match import Mapping, Matches, fit_mapping, match_features
 from manganinja.flat.regions import (
     GAP_RADIUS,
     LINE_THRESHOLD,
     Regions,
-    disk,
     fill_under_lines,
+    interior_voters,
     label_regions,
     region_colors,
     vote_step,
     voter_mask,
 )
-from manganinja.images import ImageInput, load_image, to_rgb
+from manganinja.images import ImageInput
 from manganinja.points import PointPairs, PointsError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 EXTRACT_LONG_SIDE = 1024
 
 
-class FlatEngineError(ValueError):
+class FlatEngineError(FlatInputError):
     """Inputs the flat engine cannot use; the message names the bad value."""
 
 
@@ -108,7 +109,7 @@ class FlatResult:
 class _Reference:
     rgb: np.ndarray  # uint8 (H, W, 3)
     lines: np.ndarray  # float32 (H, W), 1 = line
-    line_mask: np.ndarray  # bool (H, W), lines slightly thickened
+    line_mask: np.ndarray  # bool (H, W)
     background: np.ndarray  # bool (H, W)
     background_color: np.ndarray  # uint8 (3,)
     gap_radius: int = GAP_RADIUS
@@ -121,25 +122,6 @@ class _Reference:
     def regions(self) -> Regions:
         """Regions of the reference's line art (only needed to sample user points)."""
         return label_regions(self.lines, gap_radius=self.gap_radius)
-
-
-def load_rgb(image: ImageInput, name: str) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` RGB of a path, PIL image or array (alpha composited on white)."""
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-        return image
-    return np.asarray(to_rgb(load_image(image, name=name)), dtype=np.uint8)
-
-
-def load_lines(lineart: ImageInput, name: str = "line art") -> np.ndarray:
-    """float32 ``(H, W)`` line art in [0, 1] (1 = line): float arrays pass through, anything else
-    goes through :func:`manganinja.lineart.normalize_lineart`."""
-    if isinstance(lineart, np.ndarray) and lineart.ndim == 2 and np.issubdtype(lineart.dtype, np.floating):
-        if not np.isfinite(lineart).all():
-            raise FlatEngineError(f"{name}: contains NaN or infinite values")
-        return np.clip(lineart, 0.0, 1.0).astype(np.float32, copy=False)
-    from manganinja.lineart import normalize_lineart
-
-    return normalize_lineart(lineart)
 
 
 def background_mask(rgb: np.ndarray, tolerance: int = 24) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +155,7 @@ def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
             lines = cv2.resize(extract_lineart(small, method="xdog"), (w, h), interpolation=cv2.INTER_LINEAR)
         else:
             lines = extract_lineart(rgb, method="xdog")
-    line_mask = cv2.dilate((lines >= LINE_THRESHOLD).astype(np.uint8), disk(1)) > 0
+    line_mask = lines >= LINE_THRESHOLD
     background, bg_color = background_mask(rgb)
     return _Reference(rgb, lines, line_mask, background, bg_color, gap_radius)
 
@@ -238,6 +220,7 @@ def colorize_flat(
     gap_radius: int = GAP_RADIUS,
     background_share: float = 0.25,
     strict_points: bool = False,
+    two_tone: bool = True,
 ) -> FlatResult:
     """Color ``lineart`` from ``reference`` without any model weights.
 
@@ -251,6 +234,9 @@ def colorize_flat(
             its voting pixels is not reference background; else with the background color.
         strict_points: raise :class:`~manganinja.points.PointsError` for an unusable pair instead
             of dropping it with a warning.
+        two_tone: keep cel shading: a region whose warped colors have a clear second tone (at
+            least a fifth of its votes, far from the first) is painted pixel by pixel with the
+            nearer of its two tones (as in the warped reference).
 
     Returns:
         :class:`FlatResult` at the line art's size.
@@ -296,17 +282,17 @@ def colorize_flat(
     masks = np.dstack([ref.line_mask, ref.background, np.ones_like(ref.line_mask)]).astype(np.uint8)
     masks = cv2.remap(masks, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     del map_x, map_y
-    valid = (masks[..., 0] == 0) & (masks[..., 2] == 1) & voter_mask(regions, vote_step((h, w)))
-    foreground = valid & (masks[..., 1] == 0)
+    warp_ok = (masks[..., 0] == 0) & (masks[..., 2] == 1)  # off the reference's lines, inside it
+    valid = warp_ok & voter_mask(regions, vote_step((h, w)))
+    background = masks[..., 1] > 0
     del masks
-
-    # Region colors: character votes first, background when the character hardly votes.
-    fg_colors, fg_votes = region_colors(regions.labels, regions.count, warped, foreground)
-    all_colors, all_votes = region_colors(regions.labels, regions.count, warped, valid)
-    use_fg = (fg_votes > 0) & (fg_votes >= background_share * all_votes)
-    colors = np.where(use_fg[:, None], fg_colors, all_colors)
-    empty = all_votes == 0
-    empty[0] = False
+    interior = valid & interior_voters(regions)
+    colors, empty = _vote_colors(regions, warped, interior, background, background_share)
+    if empty.any():
+        # Regions whose interior lands on reference lines: let all their pixels vote.
+        loose, still_empty = _vote_colors(regions, warped, valid, background, background_share)
+        colors[empty] = loose[empty]
+        empty &= still_empty
     if empty.any():
         colors = _borrow_nearest(regions, colors, empty, ref.background_color)
         _warn(diag, f"{int(empty.sum())} region(s) map outside the reference or onto its lines "
@@ -321,6 +307,11 @@ def colorize_flat(
         colors[label] = point_colors[members[0]]
     filled = regions.filled_labels()
     color_layer = colors[filled]
+    if two_tone:
+        second, has_two = _second_tone(regions, warped, interior, colors)
+        has_two[list(by_region)] = False
+        has_two[empty] = False
+        _paint_second_tone(color_layer, filled, warped, warp_ok, colors, second, has_two)
     for label, members in by_region.items():
         if len(members) > 1:
             _split_region(color_layer, filled == label, pairs.lineart_xy[members],
@@ -340,6 +331,57 @@ def colorize_flat(
         matches=matches,
         diagnostics=diag,
     )
+
+
+def _vote_colors(
+    regions: Regions, warped: np.ndarray, valid: np.ndarray, background: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Region colors from the warped reference: the character's pixels decide when they are at
+    least ``share`` of a region's votes, else all votes (the background) do. Returns uint8
+    ``(count + 1, 3)`` colors and bool ``(count + 1,)``: regions that got no vote."""
+    fg_colors, fg_votes = region_colors(regions.labels, regions.count, warped, valid & ~background)
+    all_colors, all_votes = region_colors(regions.labels, regions.count, warped, valid)
+    use_fg = (fg_votes > 0) & (fg_votes >= share * all_votes)
+    empty = all_votes == 0
+    empty[0] = False
+    return np.where(use_fg[:, None], fg_colors, all_colors), empty
+
+
+def _second_tone(
+    regions: Regions, warped: np.ndarray, voters: np.ndarray, first: np.ndarray,
+    min_share: float = 0.2, tolerance: int = 32, min_votes: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's second color: the dominant color of its voters farther than ``tolerance``
+    levels (any channel) from ``first`` (uint8 ``(count + 1, 3)``). Returns uint8 ``(count + 1,
+    3)`` and bool ``(count + 1,)``: regions where that color holds at least ``min_share`` of the
+    votes (and ``min_votes`` pixels)."""
+    far = np.abs(warped.astype(np.int16) - first[regions.labels].astype(np.int16)).max(axis=2) > tolerance
+    second, n2 = region_colors(regions.labels, regions.count, warped, voters & far)
+    n_all = np.bincount(regions.labels[voters].ravel(), minlength=regions.count + 1)
+    has = (n2 >= min_votes) & (n2 >= min_share * np.maximum(n_all, 1))
+    has[0] = False
+    return second, has
+
+
+def _paint_second_tone(
+    layer: np.ndarray, filled: np.ndarray, warped: np.ndarray, valid: np.ndarray,
+    first: np.ndarray, second: np.ndarray, has_two: np.ndarray,
+) -> None:
+    """In place: pixels of two-tone regions (``has_two[filled]``) whose warped color is nearer
+    ``second`` than ``first`` take ``second``; pixels without a valid warped color take the tone of
+    the nearest valid pixel; a 5x5 median removes speckles."""
+    two = has_two[filled]
+    if not two.any():
+        return
+    c1 = first[filled].astype(np.int16)
+    c2 = second[filled].astype(np.int16)
+    w = warped.astype(np.int16)
+    nearer_second = np.abs(w - c2).max(axis=2) < np.abs(w - c1).max(axis=2)
+    tone = np.where(valid, np.where(nearer_second, 2, 1), 0).astype(np.int32)
+    tone = fill_under_lines(tone).astype(np.uint8)
+    tone = cv2.medianBlur(tone, 5)
+    paint = two & (tone == 2)
+    layer[paint] = second[filled[paint]]
 
 
 def _split_region(layer: np.ndarray, mask: np.ndarray, xy: np.ndarray, colors: np.ndarray) -> None:

@@ -198,6 +198,29 @@ def fill_under_lines(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def interior_voters(regions: Regions, band: float = 3.0) -> np.ndarray:
+    """bool ``(H, W)``: the pixels of each region far enough from the lines to vote for its color.
+
+    Pixels next to lines are darkened, blended or misaligned, so only pixels at least ``band``
+    pixels from a line vote, or, in a region narrower than that, those at least 0.7 of its deepest
+    pixel's distance (every region keeps some voters).
+    """
+    paper = (~regions.line_mask).astype(np.uint8)
+    dist = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
+    labels = regions.labels
+    deep = dist >= band
+    need = np.full(regions.count + 1, band, np.float32)
+    narrow = np.bincount(labels[deep], minlength=regions.count + 1) == 0
+    narrow[0] = False
+    if narrow.any():
+        # Only narrow regions need their deepest distance; they hold few pixels.
+        sel = narrow[labels]
+        deepest = np.zeros(regions.count + 1, np.float32)
+        np.maximum.at(deepest, labels[sel], dist[sel])
+        need[narrow] = 0.7 * deepest[narrow]
+    return (dist >= need[labels]) & (labels > 0)
+
+
 def voter_mask(regions: Regions, step: int) -> np.ndarray:
     """bool ``(H, W)``: the pixels that vote for region colors on a big page: every ``step``-th
     pixel in both directions, plus every pixel of regions small enough (under ``64 * step**2``

@@ -7,9 +7,9 @@ region (the color layer has no holes), and the original lines are drawn on top (
 line strength). With ``keep_shading`` each pixel keeps the result's lightness variation around its
 region's median lightness, so shading survives while hue and saturation are flat.
 
-Memory: a handful of ``(H, W)`` arrays at the line art's size (about 60 bytes per pixel at the
-peak, ~0.5 GB for an A4 600 dpi scan is NOT needed: an A4 300 dpi scan, 2480x3508, peaks near
-0.5 GB).
+Memory: a handful of ``(H, W)`` arrays at the line art's size; only a subsample of pixels votes
+on big pages (:func:`manganinja.flat.regions.voter_mask`). An A4 300 dpi line art (2480x3508)
+peaks at about 0.5 GB resident for the whole process (``benchmarks/bench_flat.py``).
 """
 
 from __future__ import annotations
@@ -18,19 +18,22 @@ import cv2
 import numpy as np
 
 from manganinja.flat.layers import Layers, split_layers
-from manganinja.flat.regions import GAP_RADIUS, Regions, label_regions, region_colors, vote_step, voter_mask
-from manganinja.images import ImageInput, load_image, to_rgb
-
-
-def _as_rgb(color: ImageInput | np.ndarray, name: str) -> np.ndarray:
-    if isinstance(color, np.ndarray) and color.dtype == np.uint8 and color.ndim == 3 and color.shape[2] == 3:
-        return color
-    return np.asarray(to_rgb(load_image(color, name=name)), dtype=np.uint8)
+from manganinja.flat.regions import (
+    GAP_RADIUS,
+    Regions,
+    interior_voters,
+    label_regions,
+    region_colors,
+    vote_step,
+    voter_mask,
+)
+from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
+from manganinja.images import ImageInput
 
 
 def snap_layers(
     color: ImageInput | np.ndarray,
-    lineart: np.ndarray,
+    lineart: ImageInput | np.ndarray,
     keep_shading: bool = False,
     *,
     regions: Regions | None = None,
@@ -40,7 +43,8 @@ def snap_layers(
 
     Args:
         color: RGB result of any size (uint8 ``(h, w, 3)`` array, PIL image or path).
-        lineart: float32 ``(H, W)`` in [0, 1], 1 = line, at full resolution.
+        lineart: float32 ``(H, W)`` in [0, 1], 1 = line, at full resolution (or a line-art
+            image, normalized with :func:`manganinja.lineart.normalize_lineart`).
         keep_shading: keep the result's lightness variation inside each region.
         regions: precomputed :func:`label_regions` of ``lineart`` (computed when None).
         gap_radius: gap-closing radius for :func:`label_regions` when ``regions`` is None.
@@ -48,37 +52,23 @@ def snap_layers(
     Returns:
         :class:`~manganinja.flat.layers.Layers` at the line art's size ``(H, W)``.
     """
-    rgb = _as_rgb(color, "color")
+    rgb = load_rgb(color, "color")
+    lines = load_lines(lineart)
     if regions is None:
-        regions = label_regions(lineart, gap_radius=gap_radius)
+        regions = label_regions(lines, gap_radius=gap_radius)
     h, w = regions.shape
-    if np.asarray(lineart).shape != (h, w):
-        raise ValueError(f"regions of shape {(h, w)} do not match line art {np.asarray(lineart).shape}")
+    if lines.shape != (h, w):
+        raise FlatInputError(f"regions of shape {(h, w)} do not match the line art's {lines.shape}")
     up = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-    colors = robust_region_colors(regions, up, band=3.0 * max(h / rgb.shape[0], w / rgb.shape[1]))
+    # Blur and line darkening reach further the more the result was upsampled.
+    band = 3.0 * max(h / rgb.shape[0], w / rgb.shape[1])
+    valid = interior_voters(regions, band) & voter_mask(regions, vote_step(regions.shape))
+    colors, _ = region_colors(regions.labels, regions.count, up, valid)
     filled = regions.filled_labels()
     flat = colors[filled]
     if keep_shading:
         flat = _keep_lightness(flat, up, filled, regions.count)
-    return split_layers(flat, np.asarray(lineart, dtype=np.float32))
-
-
-def robust_region_colors(regions: Regions, rgb: np.ndarray, band: float = 3.0) -> np.ndarray:
-    """uint8 ``(count + 1, 3)``: each region's color in ``rgb`` (uint8 ``(H, W, 3)`` at the
-    regions' size), voted by its pixels farthest from the lines.
-
-    Pixels near lines are darkened and blended in blurred results, so only pixels at least
-    ``band`` pixels from a line vote, or, in a region narrower than that, those at least 0.7 of
-    its deepest pixel's distance. Regions with no paper pixel keep 0.
-    """
-    paper = (~regions.line_mask).astype(np.uint8)
-    dist = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
-    deepest = np.zeros(regions.count + 1, np.float32)
-    np.maximum.at(deepest, regions.labels.ravel(), dist.ravel())
-    need = np.minimum(np.float32(band), 0.7 * deepest)
-    valid = (dist >= need[regions.labels]) & voter_mask(regions, vote_step(regions.shape))
-    colors, votes = region_colors(regions.labels, regions.count, rgb, valid)
-    return colors
+    return split_layers(flat, lines)
 
 
 def _keep_lightness(flat: np.ndarray, up: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -97,7 +87,7 @@ def _keep_lightness(flat: np.ndarray, up: np.ndarray, labels: np.ndarray, count:
 
 def snap_to_regions(
     color: ImageInput | np.ndarray,
-    lineart: np.ndarray,
+    lineart: ImageInput | np.ndarray,
     keep_shading: bool = False,
     *,
     regions: Regions | None = None,
