@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from manganinja.data.synthetic import generate_pair
+from manganinja.engines import FlatEngine
 from manganinja.images import save_image
 from manganinja.points import PointPair, PointPairs, PointsError
 from manganinja.webui import (
@@ -25,7 +26,7 @@ from manganinja.webui import (
     build_app,
     clear_points,
     delete_pair,
-    flat_engine,
+
     points_json,
     prepare_lineart,
     read_upload,
@@ -38,7 +39,6 @@ from manganinja.webui import (
     with_suggestions,
     write_outputs,
 )
-
 
 @pytest.fixture(scope="module")
 def pair():
@@ -117,7 +117,7 @@ def test_new_references_drop_pairs_and_markers_are_drawn(session, pair) -> None:
 
 
 def test_colorize_flat_with_layers_writes_recomposable_files(session, tmp_path) -> None:
-    colorizer = Colorizer({FLAT: flat_engine()})
+    colorizer = Colorizer({FLAT: FlatEngine()})
     with pytest.raises(ValueError, match="upload a line art"):
         colorizer.colorize(with_lineart(session, None), GenerateSettings())
     with pytest.raises(ValueError, match="engine 'ninja' is not available"):
@@ -133,7 +133,7 @@ def test_colorize_flat_with_layers_writes_recomposable_files(session, tmp_path) 
 
 
 def test_build_app_has_the_queue_and_limits() -> None:
-    demo = build_app({FLAT: flat_engine()}, limits=UiLimits(max_upload_mb=3))
+    demo = build_app({FLAT: FlatEngine()}, limits=UiLimits(max_upload_mb=3))
     assert demo.manganinja_limits.max_upload_bytes == 3 * 1024 * 1024
     assert demo._queue.default_concurrency_limit == 1
 
@@ -166,3 +166,19 @@ def test_extract_lineart_from_a_color_picture(pair) -> None:
     assert 0.01 < (lines > 0.5).mean() < 0.5
     same = prepare_lineart(Image.fromarray(255 - pair.lineart), extract=False)  # ink on paper
     assert np.array_equal(same > 0.5, pair.lineart > 127)
+
+
+def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
+    from manganinja.engines import NinjaEngine, NinjaSettings
+    from manganinja.models.factory import build_pipeline
+
+    ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
+    colorizer = Colorizer({"ninja": ninja})
+    raw, layers = colorizer.colorize(session, GenerateSettings(engine="ninja", steps=1, snap=False, layers=True))
+    assert raw.shape == (96, 96, 3) and not np.array_equal(raw, layers.composite)
+    names = sorted(p.name for p in write_outputs(raw, layers, session.lineart, tmp_path / "raw"))
+    assert names == ["colorized.png", "layers.png", "layers_color.png", "layers_lines.png"]
+    snapped, layers = colorizer.colorize(session, GenerateSettings(engine="ninja", steps=1, snap=True, layers=True))
+    assert np.array_equal(snapped, layers.composite)
+    # Snapped: one flat color per region (the region under a pixel off the lines has one color).
+    assert len(np.unique(snapped.reshape(-1, 3), axis=0)) < len(np.unique(raw.reshape(-1, 3), axis=0))

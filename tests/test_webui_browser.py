@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from manganinja.images import save_image
 from manganinja.data.synthetic import generate_pair
-from manganinja.webui import FLAT, NINJA, UiLimits, build_app, flat_engine, serve
+from manganinja.engines import FlatEngine
+from manganinja.images import save_image
+from manganinja.webui import FLAT, NINJA, UiLimits, build_app, serve
 
 pytestmark = pytest.mark.browser
 
@@ -172,7 +173,7 @@ def generate_and_check(page, tmp_path: Path, shot: Path) -> np.ndarray:
     if os.environ.get(SCREENSHOT_ENV):  # refresh the README's picture
         shutil.copyfile(shot, os.environ[SCREENSHOT_ENV])
     downloads = page.locator("#downloads").inner_text()
-    for name in ("colorized", "layers_color", "layers_lines"):
+    for name in ("colorized", "colorized_color", "colorized_lines"):
         assert name in downloads
     assert shot.stat().st_size > 10_000
     return result
@@ -194,7 +195,7 @@ def run_flow(page, tmp_path: Path) -> np.ndarray:
 
 def test_click_pairs_export_undo_generate_flat(tmp_path: Path) -> None:
     require_chromium()
-    with running_app({FLAT: flat_engine()}, tmp_path) as url, browser_page(url) as page:
+    with running_app({FLAT: FlatEngine()}, tmp_path) as url, browser_page(url) as page:
         result = run_flow(page, tmp_path)
         page.locator("#status").get_by_text("Done: flat, 2 pair(s)").wait_for()
         # Suggestions from the weight-free matcher are appended for review.
@@ -213,7 +214,7 @@ def test_click_pairs_export_undo_generate_tiny_model(tmp_path: Path) -> None:
     from manganinja.models.factory import build_pipeline
 
     ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
-    with running_app({NINJA: ninja, FLAT: flat_engine()}, tmp_path) as url, browser_page(url) as page:
+    with running_app({NINJA: ninja, FLAT: FlatEngine()}, tmp_path) as url, browser_page(url) as page:
         page.locator("#engine").get_by_text("ninja").wait_for()
         run_flow(page, tmp_path)
         page.locator("#status").get_by_text("Done: ninja, 2 pair(s)").wait_for()
@@ -226,7 +227,7 @@ def test_bad_inputs_show_messages_and_app_keeps_running(tmp_path: Path) -> None:
     notes.write_text("not an image")
     big = save_image(np.zeros((200, 200, 3), np.uint8), tmp_path / "big.png")
     limits = UiLimits(max_pixels=SIZE * SIZE)
-    with running_app({FLAT: flat_engine()}, tmp_path, limits) as url, browser_page(url) as page:
+    with running_app({FLAT: FlatEngine()}, tmp_path, limits) as url, browser_page(url) as page:
         page.locator("#generate").click()
         page.get_by_text("upload a line art before colorizing").first.wait_for()
         upload(page, "ref-upload", notes)
@@ -294,7 +295,7 @@ def test_two_users_are_queued_not_run_at_once(tmp_path: Path) -> None:
     the same time, both get their result."""
     require_chromium()
     ref, line, _ = synthetic_pair(tmp_path)
-    probe = OverlapProbe(flat_engine())
+    probe = OverlapProbe(FlatEngine())
     with running_app({FLAT: probe}, tmp_path) as url, browser_page(url) as first:
         second = first.context.browser.new_page()  # a separate context: another user
         second.set_default_timeout(TIMEOUT_MS)

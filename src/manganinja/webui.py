@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from manganinja.engines import Engine, NinjaEngine, NinjaSettings
+from manganinja.engines import Engine, FlatEngine, NinjaEngine, NinjaSettings
 from manganinja.images import ImageInputError, fit_long_side, load_image, to_rgb
 from manganinja.points import PointPair, PointPairs, PointsError
 from manganinja.points_draw import draw_marker
@@ -314,24 +314,26 @@ def describe(session: Session, resolution: int | None) -> str:
 
 @dataclass(frozen=True)
 class GenerateSettings:
-    """The page's settings. ``steps``/``guidance_*``/``seed`` apply to the model engine."""
+    """The page's settings. ``steps``/``guidance_*``/``seed``/``snap`` apply to the model engine
+    (the weight-free engine always fills regions); ``layers`` adds color and line layers."""
 
     engine: str = FLAT
     steps: int = 50
     guidance_scale_ref: float = 9.0
     guidance_scale_point: float = 15.0
     seed: int = 0
-    snap: bool = False
+    snap: bool = True
     layers: bool = True
 
 
 def configured(engine: Engine, settings: GenerateSettings) -> Engine:
-    """``engine`` with the page's sampling settings (a new :class:`NinjaEngine` sharing the loaded
+    """``engine`` with the page's settings (a new :class:`NinjaEngine` sharing the loaded
     pipeline); other engines are returned as they are."""
     if isinstance(engine, NinjaEngine):
         s = replace(
             engine.settings, steps=int(settings.steps), guidance_scale_ref=float(settings.guidance_scale_ref),
             guidance_scale_point=float(settings.guidance_scale_point), seed=int(settings.seed),
+            snap=bool(settings.snap),
         )
         return NinjaEngine(engine.pipe, s)
     return engine
@@ -378,18 +380,21 @@ class Colorizer:
             else:
                 prepared = engine.prepare(list(session.references))
                 self._cache[settings.engine] = (session.reference_keys, prepared)
+            # Engines that fill regions give their layers directly; an unsnapped model result
+            # is shown as sampled, with a recomposable (shading-keeping) layer set beside it.
+            fills_regions = not isinstance(engine, NinjaEngine) or settings.snap
+            if settings.layers and fills_regions and hasattr(engine, "layers"):
+                layers = engine.layers(prepared, lineart_img, points)
+                return layers.composite, layers
             result = engine.colorize(prepared, lineart_img, points)
         rgb = np.asarray(to_rgb(result))
         if rgb.shape[:2] != (h, w):
             rgb = np.asarray(to_rgb(result).resize((w, h), Image.Resampling.LANCZOS))
-        layers = None
-        if settings.snap or settings.layers:
-            from manganinja.flat.snap import snap_layers
+        if not settings.layers:
+            return rgb, None
+        from manganinja.flat.snap import snap_layers
 
-            layers = snap_layers(rgb, session.lineart, keep_shading=not settings.snap)
-            if settings.snap:
-                rgb = layers.composite
-        return rgb, (layers if settings.layers else None)
+        return rgb, snap_layers(rgb, session.lineart, keep_shading=True)
 
 
 def write_outputs(result: np.ndarray, layers: Any, lineart: np.ndarray, folder: Path) -> list[Path]:
@@ -416,45 +421,12 @@ def write_outputs(result: np.ndarray, layers: Any, lineart: np.ndarray, folder: 
 # Gradio app
 
 
-class FlatAdapter:
-    """The weight-free engine (:func:`manganinja.flat.engine.colorize_flat`) behind the
-    :class:`~manganinja.engines.Engine` protocol, until ``manganinja.engines`` has its own.
-
-    ``colorize_flat`` takes one reference: the first one is used, with the pairs that point into
-    it (pairs of other references are left out, with a log message)."""
-
-    name = FLAT
-
-    def prepare(self, references: Sequence[Any]) -> list[np.ndarray]:
-        from manganinja.engines import references_rgb
-
-        return [np.asarray(r) for r in references_rgb(references)]
-
-    def colorize(self, prepared: list[np.ndarray], lineart: Any, points: PointPairs | None = None) -> Image.Image:
-        from manganinja.flat.engine import colorize_flat
-
-        if points is not None:
-            kept = PointPairs(p for p in points if p.reference_index == 0)
-            if len(kept) < len(points):
-                log.info("flat engine: %d pair(s) on other references left out", len(points) - len(kept))
-            points = kept if len(kept) else None
-        return Image.fromarray(colorize_flat(prepared[0], lineart, points).composite)
-
-
-def flat_engine() -> Engine:
-    """``manganinja.engines.FlatEngine()`` when it exists, else :class:`FlatAdapter`."""
-    import manganinja.engines as engines
-
-    cls = getattr(engines, "FlatEngine", None)
-    return cls() if cls is not None else FlatAdapter()
-
-
 def default_engines(ninja: Engine | None = None) -> dict[str, Engine]:
     """``{"ninja": ninja, "flat": ...}`` (ninja only when given, and then the default)."""
     engines: dict[str, Engine] = {}
     if ninja is not None:
         engines[NINJA] = ninja
-    engines[FLAT] = flat_engine()
+    engines[FLAT] = FlatEngine()
     return engines
 
 
@@ -493,8 +465,8 @@ def build_app(
     defaults = GenerateSettings(engine=names[0])
     if isinstance(colorizer.engines.get(NINJA), NinjaEngine):
         ns: NinjaSettings = colorizer.engines[NINJA].settings  # type: ignore[attr-defined]
-        defaults = replace(defaults, steps=ns.steps, guidance_scale_ref=ns.guidance_scale_ref,
-                           guidance_scale_point=ns.guidance_scale_point, seed=ns.seed)
+        defaults = replace(defaults, steps=ns.steps or (20 if ns.fast else 50), guidance_scale_ref=ns.guidance_scale_ref,
+                           guidance_scale_point=ns.guidance_scale_point, seed=ns.seed, snap=ns.snap)
     out_root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="manganinja-ui-"))
     out_root.mkdir(parents=True, exist_ok=True)
     resolution = colorizer.resolution()
@@ -655,7 +627,8 @@ def build_app(
                 g_pt = gr.Slider(0, 30, value=defaults.guidance_scale_point, step=0.5, label="Point guidance (model)")
                 seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
             with gr.Row():
-                snap = gr.Checkbox(value=defaults.snap, label="Snap colors to line-art regions", elem_id="snap")
+                snap = gr.Checkbox(value=defaults.snap, label="Snap the model's colors to line-art regions (ninja)",
+                                   elem_id="snap")
                 layers = gr.Checkbox(value=defaults.layers, label="Layers (color, lines) for download", elem_id="layers")
         generate_btn = gr.Button("Colorize", variant="primary", elem_id="generate")
 
