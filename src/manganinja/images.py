@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Callable, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -126,30 +126,25 @@ def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> Path
         image = Image.fromarray(image)
     if not path.suffix:
         raise ValueError(f"output path '{path}' has no file extension (e.g. .png)")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"output path '{path}': unknown image extension '{path.suffix}'")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format=fmt)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return _write_atomic(path, lambda handle: image.save(handle, format=fmt))
 
 
 def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
     """Write ``data`` to ``path`` atomically (same-folder temporary file, then rename)."""
-    path = Path(path)
+    return _write_atomic(Path(path), lambda handle: handle.write(data))
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Create parent folders, ``write`` into a temporary file beside ``path``, then rename it
+    over ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
         _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

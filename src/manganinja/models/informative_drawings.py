@@ -95,27 +95,20 @@ class InformativeDrawingsGenerator(nn.Module):
 
 def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
     """Raise :class:`ExtractorWeightsError` listing missing keys, unexpected keys and shape
-    mismatches between ``state_dict`` and ``model``; nothing is loaded."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = [
-        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(expected) & set(state_dict))
-        if not isinstance(state_dict[k], torch.Tensor) or state_dict[k].shape != expected[k].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    if mismatched:
-        problems.append(f"shape mismatches {mismatched}")
-    if problems:
+    mismatches between ``state_dict`` and ``model`` (the shared strict check of
+    :func:`manganinja.models.loading.check_state_dict`); nothing is loaded."""
+    from manganinja.models.loading import CheckpointError
+    from manganinja.models.loading import check_state_dict as strict_check
+
+    bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ExtractorWeightsError(f"{source}: values of {bad[:4]} are not tensors")
+    try:
+        strict_check(model, dict(state_dict), source)
+    except CheckpointError as exc:
         raise ExtractorWeightsError(
-            f"{source} does not match the informative-drawings generator "
-            f"({N_RESIDUAL_BLOCKS} residual blocks): " + "; ".join(problems)
-        )
+            f"{exc} (the informative-drawings generator with {N_RESIDUAL_BLOCKS} residual blocks)"
+        ) from None
 
 
 def generator_from_state_dict(
