@@ -28,11 +28,11 @@ def require_shared(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def official_tiny() -> Path:
     return require_shared(OFFICIAL_TINY)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def official_cases() -> Path:
     return require_shared(OFFICIAL_CASES)

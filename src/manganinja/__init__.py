@@ -19,8 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    # Lazy so that importing the package does not import torch. diffusers' loader also looks
+    # up the custom components (PointNet, ConditionTokens) here when reading a saved pipeline.
     if name == "MangaNinjaPipeline":
         from manganinja.pipeline import MangaNinjaPipeline
 
         return MangaNinjaPipeline
+    if name == "PointNet":
+        from manganinja.models.point_net import PointNet
+
+        return PointNet
+    if name == "ConditionTokens":
+        from manganinja.models.condition import ConditionTokens
+
+        return ConditionTokens
     raise AttributeError(f"module 'manganinja' has no attribute {name!r}")

@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 # Command modules: importing one registers its commands on `app`.
-# (none yet)
+from manganinja.cli import model_commands  # noqa: E402,F401
 
 
 def main() -> None:

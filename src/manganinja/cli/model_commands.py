@@ -1,0 +1,152 @@
+"""``manganinja convert`` and ``manganinja colorize``."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from manganinja.cli import app
+
+log = logging.getLogger("manganinja")
+
+
+def fail(message: str) -> None:
+    """Print a one-line error and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def convert(
+    official: Path = typer.Option(..., "--official", help="Official checkpoint folder (StableDiffusion/, models/, MangaNinjia/)."),
+    output: Path = typer.Option(..., "--output", help="Folder for the converted model (diffusers layout, safetensors)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
+) -> None:
+    """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
+    from manganinja.models.loading import CheckpointError
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        fail(f"output folder '{output}' exists and is not empty; pass --overwrite to replace it")
+    try:
+        pipe = MangaNinjaPipeline.from_official(official)
+    except CheckpointError as exc:
+        fail(str(exc))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        pipe.save_pretrained(staging)
+        if output.exists():
+            shutil.rmtree(output)
+        staging.rename(output)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def colorize(
+    reference: list[Path] = typer.Option(..., "--reference", "-r", help="Reference image; repeat for several."),
+    lineart: Optional[list[str]] = typer.Option(None, "--lineart", "-l", help="Line art file(s), folder or glob; more pages may follow as arguments."),
+    pages: Optional[list[str]] = typer.Argument(None, help="More line-art pages (after --lineart)."),
+    image: Optional[Path] = typer.Option(None, "--image", help="A color/gray picture to extract line art from."),
+    points: Optional[Path] = typer.Option(None, "--points", "-p", help="Point pairs JSON."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output image (one page)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
+    official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
+    steps: int = typer.Option(50, "--steps", help="Denoising steps."),
+    guidance_ref: float = typer.Option(9.0, "--guidance-ref", help="Reference guidance scale."),
+    guidance_point: float = typer.Option(15.0, "--guidance-point", help="Point guidance scale."),
+    guidance: str = typer.Option("official", "--guidance", help="Guidance formula: official or paper."),
+    seed: int = typer.Option(0, "--seed"),
+    resolution: int = typer.Option(512, "--resolution", help="Processing long side (multiple of 64)."),
+    reference_mode: str = typer.Option("concat", "--reference-mode", help="Several references: concat or stitch."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16."),
+    latents: Optional[Path] = typer.Option(None, "--latents", help="Initial noise (.safetensors, [1,4,h/8,w/8])."),
+    snap: bool = typer.Option(False, "--snap/--no-snap", help="Snap colors to the line art's regions."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo pages whose output exists."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Colorize line art after one or more references (one page or a whole chapter)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from manganinja.batch import expand_pages, output_paths, run_pages, shard
+    from manganinja.engines import NinjaEngine, NinjaSettings, load_pipeline
+    from manganinja.images import ImageInputError, save_image
+    from manganinja.models.loading import CheckpointError
+    from manganinja.points import PointPairs, PointsError
+
+    sources = list(lineart or []) + list(pages or [])
+    if image is not None and sources:
+        fail("give either --lineart pages or --image, not both")
+    if image is None and not sources:
+        fail("give --lineart (one or more pages) or --image")
+    if (output is None) == (output_dir is None):
+        fail("give exactly one of --output (one page) or --output-dir (many pages)")
+    if snap:
+        fail("--snap needs the region engine, which is not available in this build")
+    try:
+        page_paths = [image] if image is not None else expand_pages(sources)
+        if output is not None and len(page_paths) != 1:
+            fail(f"--output takes one page but {len(page_paths)} were given; use --output-dir")
+        outputs = [output] if output is not None else output_paths(page_paths, output_dir)  # type: ignore[arg-type]
+        pairs = PointPairs.from_json(points) if points is not None else None
+        initial = None
+        if latents is not None:
+            tensors = load_file(str(latents))
+            initial = tensors["initial_noise"] if "initial_noise" in tensors else next(iter(tensors.values()))
+        settings = NinjaSettings(
+            steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
+            guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
+            latents=initial, progress=not quiet,
+        )
+        if steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {steps}")
+        engine = NinjaEngine(load_pipeline(model, official, device, dtype), settings)
+        prepared = engine.prepare(reference)
+    except (ValueError, ImageInputError, PointsError, CheckpointError) as exc:
+        fail(str(exc))
+
+    from accelerate import PartialState
+
+    state = PartialState()
+    mine = shard(list(zip(page_paths, outputs)), state.process_index, state.num_processes)
+    if image is not None:
+        def colorize_page(page: Path):  # noqa: ANN202
+            return engine.pipe(
+                reference_encoding=prepared, image=page, points=pairs,
+                num_inference_steps=steps, guidance_scale_ref=guidance_ref,
+                guidance_scale_point=guidance_point, guidance=guidance,
+                generator=torch.Generator().manual_seed(seed), latents=initial,
+                resolution=resolution, progress=not quiet,
+            ).images[0]
+    else:
+        def colorize_page(page: Path):  # noqa: ANN202
+            return engine.colorize(prepared, page, pairs)
+
+    results = run_pages(
+        [p for p, _ in mine], [o for _, o in mine], colorize_page,
+        overwrite=overwrite or output is not None, progress=not quiet and len(mine) > 1,
+        write=lambda img, path: save_image(img, path),
+    )
+    failed = [r for r in results if r.status == "failed"]
+    done = sum(r.status == "done" for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
+    prefix = f"[process {state.process_index}] " if state.num_processes > 1 else ""
+    for r in failed:
+        typer.echo(f"{prefix}failed: {r.page}: {r.error}", err=True)
+    if len(results) == 1 and not failed:
+        typer.echo(f"{prefix}wrote {results[0].output}")
+    else:
+        typer.echo(f"{prefix}{done} written, {skipped} skipped (already done), {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,572 @@
+"""MangaNinjaPipeline: reference-guided line art colorization on stock diffusers modules."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal, Sequence
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DiffusionPipeline, UNet2DConditionModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+from transformers import CLIPVisionModelWithProjection
+
+from manganinja.guidance import get_guidance
+from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
+from manganinja.models.condition import ConditionTokens
+from manganinja.models.point_net import PointNet
+from manganinja.models.reference_attention import (
+    GUIDANCE_BRANCHES,
+    Branch,
+    PointEmbeddings,
+    ReferenceState,
+    install_reference_processors,
+)
+from manganinja.points import PointPairs, PointsError, point_map
+
+#: Line-art condition values at or below this are set to 0 (the official preprocessing).
+LINEART_THRESHOLD = 0.24
+
+#: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
+#: (row 0: unconditional token, row 1: reference token); REF and POINT share row 1.
+CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POINT: 1}
+
+ReferenceMode = Literal["concat", "stitch"]
+
+
+def clip_image_processor() -> Any:
+    """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
+    import transformers
+
+    cls = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
+    return cls()
+
+
+@dataclass
+class MangaNinjaPipelineOutput(BaseOutput):
+    """``images``: list of PIL images, or of uint8 (H, W, 3) arrays for ``output_type="np"``,
+    at the line art's input size."""
+
+    images: list[Any]
+
+
+@dataclass
+class ReferenceEncoding:
+    """What is computed once per set of references and reused for every step and every page.
+
+    ``bank[name]``: per self-attention block, one (1, M_k, C) tensor per encoded reference image.
+    ``cond_token``: (1, 1, D) CLIP image embedding. ``input_sizes``: (width, height) of each
+    reference as given. ``map_sizes``: (width, height) of each encoded picture (one for
+    ``stitch``). ``placements``: per reference, (x0, y0, scale) of its place in the encoded
+    picture (identity for ``concat``), used to move point coordinates.
+    """
+
+    bank: dict[str, list[torch.Tensor]]
+    cond_token: torch.Tensor
+    input_sizes: list[tuple[int, int]]
+    map_sizes: list[tuple[int, int]]
+    placements: list[tuple[int, int, float]]
+    mode: str
+
+
+class MangaNinjaPipeline(DiffusionPipeline):
+    """Colorize a line art from one or more colored references, optionally pinned by point pairs.
+
+    Components: a reference U-Net (writes the attention bank once per reference), a denoising
+    U-Net (reads it), a line-art ControlNet, a PointNet, a VAE, a CLIP vision encoder with its
+    image processor, the unconditional token and a scheduler (DDIM by default).
+    """
+
+    model_cpu_offload_seq = "image_encoder->vae->reference_unet->point_net->controlnet->denoising_unet"
+
+    def __init__(
+        self,
+        vae: AutoencoderKL,
+        reference_unet: UNet2DConditionModel,
+        denoising_unet: UNet2DConditionModel,
+        controlnet: ControlNetModel,
+        point_net: PointNet,
+        image_encoder: CLIPVisionModelWithProjection,
+        feature_extractor: Any,
+        condition_tokens: ConditionTokens,
+        scheduler: SchedulerMixin,
+    ) -> None:
+        super().__init__()
+        self.register_modules(
+            vae=vae,
+            reference_unet=reference_unet,
+            denoising_unet=denoising_unet,
+            controlnet=controlnet,
+            point_net=point_net,
+            image_encoder=image_encoder,
+            feature_extractor=feature_extractor,
+            condition_tokens=condition_tokens,
+            scheduler=scheduler,
+        )
+        self.reference_state = ReferenceState()
+        writers = install_reference_processors(reference_unet, self.reference_state, "write")
+        readers = install_reference_processors(denoising_unet, self.reference_state, "read")
+        if writers != readers:
+            raise ValueError("reference and denoising U-Nets have different transformer blocks; they must share an architecture")
+        self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
+
+    # ------------------------------------------------------------------------------------------
+    # Loading
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_official(
+        cls, checkpoints_dir: str | Path, torch_dtype: torch.dtype = torch.float32
+    ) -> "MangaNinjaPipeline":
+        """Load the official release layout (see :mod:`manganinja.models.loading`), strictly.
+
+        The U-Nets, ControlNet and PointNet come from ``MangaNinjia/*.pth`` (the SD1.5 U-Net and
+        the original ControlNet supply only their configs); only the reference U-Net's unused
+        ``conv_norm_out``/``conv_out`` may be absent (they are zero-filled). The unconditional
+        token is computed from the CLIP text encoder, which is then dropped.
+        """
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        from manganinja.models.condition import empty_prompt_token
+        from manganinja.models.loading import (
+            CheckpointError,
+            OfficialLayout,
+            build_strict,
+            load_state_dict_file,
+            read_json,
+        )
+        from manganinja.models.point_net import point_net_config_from_state_dict
+
+        layout = OfficialLayout(Path(checkpoints_dir))
+        layout.check()
+        unet_config = read_json(layout.sd_unet / "config.json")
+        unet_config["in_channels"] = 4
+        denoising_unet = build_strict(
+            UNet2DConditionModel,
+            unet_config,
+            load_state_dict_file(layout.weights("denoising_unet")),
+            f"'{layout.weights('denoising_unet')}'",
+        )
+        reference_unet = build_strict(
+            UNet2DConditionModel,
+            unet_config,
+            load_state_dict_file(layout.weights("reference_unet")),
+            f"'{layout.weights('reference_unet')}'",
+            zero_fill=("conv_norm_out.", "conv_out."),
+        )
+        controlnet_config = read_json(layout.controlnet / "config.json")
+        controlnet_config["in_channels"] = 4
+        controlnet = build_strict(
+            ControlNetModel,
+            controlnet_config,
+            load_state_dict_file(layout.weights("controlnet")),
+            f"'{layout.weights('controlnet')}'",
+        )
+        point_state = load_state_dict_file(layout.weights("point_net"))
+        try:
+            point_config = point_net_config_from_state_dict(point_state)
+        except ValueError as exc:
+            raise CheckpointError(f"'{layout.weights('point_net')}': {exc}") from exc
+        point_net = build_strict(PointNet, point_config, point_state, f"'{layout.weights('point_net')}'")
+
+        vae = AutoencoderKL.from_pretrained(layout.vae)
+        scheduler = DDIMScheduler.from_pretrained(layout.scheduler)
+        with _quiet_transformers():
+            # The official CLIP folder holds a whole CLIPModel: each tower skips the other's keys.
+            image_encoder = CLIPVisionModelWithProjection.from_pretrained(layout.clip)
+            text_encoder = CLIPTextModel.from_pretrained(layout.clip)
+            tokenizer = CLIPTokenizer.from_pretrained(layout.clip)
+        token = empty_prompt_token(text_encoder, tokenizer)
+        del text_encoder, tokenizer
+        condition_tokens = ConditionTokens(dim=token.shape[-1])
+        with torch.no_grad():
+            condition_tokens.uncond.copy_(token)
+
+        pipe = cls(
+            vae=vae,
+            reference_unet=reference_unet,
+            denoising_unet=denoising_unet,
+            controlnet=controlnet,
+            point_net=point_net,
+            image_encoder=image_encoder,
+            feature_extractor=clip_image_processor(),
+            condition_tokens=condition_tokens,
+            scheduler=scheduler,
+        )
+        return pipe.to_dtype(torch_dtype)
+
+    def to_dtype(self, dtype: torch.dtype) -> "MangaNinjaPipeline":
+        """Cast every model component to ``dtype`` (in place); returns ``self``."""
+        for component in self.components.values():
+            if isinstance(component, torch.nn.Module) and any(p.dtype != dtype for p in component.parameters()):
+                component.to(dtype=dtype)
+        return self
+
+    # ------------------------------------------------------------------------------------------
+    # Inputs
+    # ------------------------------------------------------------------------------------------
+    @staticmethod
+    def check_inputs(
+        references: Sequence[PIL.Image.Image],
+        lineart: PIL.Image.Image | None,
+        image: PIL.Image.Image | None,
+        points: PointPairs | None,
+        num_inference_steps: int,
+        guidance_scale_ref: float,
+        guidance_scale_point: float,
+        output_type: str,
+        resolution: int,
+        reference_mode: str,
+    ) -> None:
+        """Raise ``ValueError`` naming the first bad argument."""
+        if (lineart is None) == (image is None):
+            raise ValueError("give exactly one of `lineart` (a line art) or `image` (a picture to extract line art from)")
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
+        for name, value in (("guidance_scale_ref", guidance_scale_ref), ("guidance_scale_point", guidance_scale_point)):
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if output_type not in ("pil", "np"):
+            raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
+        if not isinstance(resolution, int) or resolution < 64:
+            raise ValueError(f"resolution must be an integer >= 64, got {resolution!r}")
+        if reference_mode not in ("concat", "stitch"):
+            raise ValueError(f"reference_mode must be 'concat' or 'stitch', got {reference_mode!r}")
+        if points is not None and not isinstance(points, PointPairs):
+            raise ValueError(f"points must be a PointPairs or None, got {type(points).__name__}")
+
+    def lineart_condition(self, lineart: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """ControlNet condition from a line map (H, W) in [0, 1] (1 = line): resized to ``size``
+        = (width, height), values <= 0.24 zeroed, 3 channels, mapped to [-1, 1]: (1, 3, h, w)."""
+        line = np.asarray(lineart, dtype=np.float32)
+        if (line.shape[1], line.shape[0]) != tuple(size):
+            resized = PIL.Image.fromarray(line, mode="F").resize(size, PIL.Image.Resampling.BICUBIC)
+            line = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+        cond = torch.from_numpy(line.copy())
+        cond[cond <= LINEART_THRESHOLD] = 0
+        cond = cond[None, None].repeat(1, 3, 1, 1) * 2 - 1
+        return cond.to(device=self._execution_device, dtype=self.controlnet.dtype)
+
+    def _image_tensor(self, image: PIL.Image.Image, size: tuple[int, int]) -> torch.Tensor:
+        """RGB picture resized to ``size`` (bicubic) as (1, 3, h, w) in [-1, 1]."""
+        if image.size != tuple(size):
+            image = image.resize(size, PIL.Image.Resampling.BICUBIC)
+        arr = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0 * 2.0 - 1.0
+        return torch.from_numpy(arr)[None].to(device=self._execution_device, dtype=self.vae.dtype)
+
+    @torch.no_grad()
+    def clip_token(self, image: PIL.Image.Image) -> torch.Tensor:
+        """CLIP ``image_embeds`` of ``image`` (default preprocessing), shape (1, 1, D)."""
+        pixels = self.feature_extractor(images=image, return_tensors="pt").pixel_values
+        pixels = pixels.to(device=self._execution_device, dtype=self.image_encoder.dtype)
+        return self.image_encoder(pixels).image_embeds[:, None, :]
+
+    # ------------------------------------------------------------------------------------------
+    # Reference encoding (once per set of references)
+    # ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_reference(
+        self,
+        reference: ImageInput | Sequence[ImageInput],
+        resolution: int = 512,
+        mode: ReferenceMode = "concat",
+    ) -> ReferenceEncoding:
+        """Run the CLIP encoder, the VAE and the reference U-Net (batch 1, timestep 0) once per
+        reference picture and keep the attention bank.
+
+        ``mode="concat"``: each reference is encoded on its own at ``resolution`` and the banks
+        are concatenated along tokens; the context token is the mean CLIP embedding.
+        ``mode="stitch"`` (the paper): references are placed side by side on one canvas (scaled to
+        a common height) that is encoded once; point coordinates move with each reference.
+        """
+        refs = [to_rgb(load_image(r, name=f"reference {i}")) for i, r in enumerate(_as_list(reference))]
+        if not refs:
+            raise ValueError("at least one reference image is required")
+        if mode not in ("concat", "stitch"):
+            raise ValueError(f"reference_mode must be 'concat' or 'stitch', got {mode!r}")
+        input_sizes = [r.size for r in refs]
+        if mode == "stitch" and len(refs) > 1:
+            canvas, placements = stitch_references(refs)
+            pictures = [canvas]
+        else:
+            pictures = refs
+            placements = [(0, 0, 1.0)] * len(refs)
+        tokens = torch.cat([self.clip_token(p) for p in pictures]).mean(dim=0, keepdim=True)
+        state = self.reference_state
+        state.clear()
+        state.recording = True
+        map_sizes = []
+        try:
+            for picture in pictures:
+                size = fit_long_side(picture.size, resolution)
+                map_sizes.append(size)
+                pixels = self._image_tensor(picture, size)
+                latents = self.vae.encode(pixels).latent_dist.mode() * self.vae.config.scaling_factor
+                timestep = torch.zeros((), device=latents.device, dtype=torch.long)
+                self.reference_unet(
+                    latents.to(self.reference_unet.dtype),
+                    timestep,
+                    encoder_hidden_states=tokens.to(self.reference_unet.dtype),
+                    return_dict=False,
+                )
+            bank = state.bank
+        finally:
+            state.clear()
+        return ReferenceEncoding(
+            bank=bank,
+            cond_token=tokens,
+            input_sizes=input_sizes,
+            map_sizes=map_sizes,
+            placements=placements,
+            mode=mode if len(refs) > 1 else "concat",
+        )
+
+    def point_embeddings(
+        self,
+        points: PointPairs | None,
+        encoding: ReferenceEncoding,
+        lineart_size: tuple[int, int],
+        map_size: tuple[int, int],
+    ) -> PointEmbeddings:
+        """PointNet embeddings of the line-art map (drawn at ``map_size``) and of each encoded
+        reference picture's map. With no points the maps are all zeros (the official behaviour:
+        the point branch still sees PointNet's response to an empty map)."""
+        pairs = points if points is not None else PointPairs()
+        values = np.arange(1, len(pairs) + 1)
+        target = point_map(pairs.lineart_xy, lineart_size, map_size, values)
+        ref_maps = []
+        if encoding.mode == "stitch":
+            xy = _placed_xy(pairs, encoding)
+            canvas_size = _canvas_size(encoding)
+            ref_maps.append(point_map(xy, canvas_size, encoding.map_sizes[0], values))
+        else:
+            for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
+                own = pairs.reference_indices == k
+                ref_maps.append(point_map(pairs.reference_xy[own], size, map_sz, values[own]))
+        device, dtype = self._execution_device, self.point_net.dtype
+
+        def encode(m: np.ndarray) -> list[torch.Tensor]:
+            return self.point_net(torch.from_numpy(m)[None, None].to(device=device, dtype=dtype))
+
+        return PointEmbeddings(target=encode(target), reference=[encode(m) for m in ref_maps])
+
+    # ------------------------------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------------------------------
+    def prepare_latents(
+        self,
+        shape: tuple[int, int, int, int],
+        dtype: torch.dtype,
+        generator: torch.Generator | None,
+        latents: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Initial noise (B, 4, h, w), drawn on the CPU from ``generator`` unless ``latents`` is
+        given, then scaled by the scheduler's initial sigma."""
+        if latents is None:
+            latents = torch.randn(shape, generator=generator, dtype=torch.float32)
+        elif tuple(latents.shape) != tuple(shape):
+            raise ValueError(f"latents of shape {tuple(latents.shape)} given; this line art needs {tuple(shape)}")
+        latents = latents.to(device=self._execution_device, dtype=dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        reference: ImageInput | Sequence[ImageInput] | None = None,
+        lineart: ImageInput | None = None,
+        image: ImageInput | None = None,
+        points: PointPairs | None = None,
+        num_inference_steps: int = 50,
+        guidance_scale_ref: float = 9.0,
+        guidance_scale_point: float = 15.0,
+        guidance: str = "official",
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        progress: bool = True,
+        resolution: int = 512,
+        reference_mode: ReferenceMode = "concat",
+        reference_encoding: ReferenceEncoding | None = None,
+        max_points: int | None = 24,
+        return_dict: bool = True,
+    ) -> MangaNinjaPipelineOutput | tuple:
+        """Colorize ``lineart`` (white lines on black, or any line art once normalization is
+        available) after ``reference`` (one picture or a list).
+
+        Steps: 1. check inputs; 2. line-art condition at the processing size (long side
+        ``resolution``, multiples of 64); 3. reference encoding (once; pass
+        ``reference_encoding`` from :meth:`encode_reference` to reuse it across pages);
+        4. point embeddings; 5. initial latents; 6. denoising loop (ControlNet at batch 2, U-Net at
+        batch 3, guidance); 7. decode to uint8 and resize to the line art's size.
+        """
+        # 1. Inputs
+        if reference is None and reference_encoding is None:
+            raise ValueError("a reference image (or a reference_encoding) is required")
+        line_img = None if lineart is None else load_image(lineart, name="lineart")
+        src_img = None if image is None else load_image(image, name="image")
+        self.check_inputs(
+            [], line_img, src_img, points, num_inference_steps, guidance_scale_ref,
+            guidance_scale_point, output_type, resolution, reference_mode,
+        )
+        combine = get_guidance(guidance)
+        if src_img is not None:
+            raise NotImplementedError(
+                "`image=` needs line-art extraction, which is not available yet; pass `lineart=` "
+                "(white lines on black) instead"
+            )
+        line = _lineart_map(line_img)
+        lineart_size = (line.shape[1], line.shape[0])
+        size = fit_long_side(lineart_size, resolution)
+
+        # 2. Line-art condition
+        cond = self.lineart_condition(line, size)
+
+        # 3. References
+        encoding = reference_encoding or self.encode_reference(reference, resolution, reference_mode)
+        if points is not None:
+            points.validate(encoding.input_sizes, lineart_size, max_pairs=max_points)
+
+        # 4. Points
+        embeddings = self.point_embeddings(points, encoding, lineart_size, size)
+
+        # 5. Latents
+        latent_shape = (1, self.denoising_unet.config.in_channels, size[1] // self.vae_scale_factor, size[0] // self.vae_scale_factor)
+        latents = self.prepare_latents(latent_shape, self.denoising_unet.dtype, generator, latents)
+
+        # 6. Denoising loop
+        device, dtype = self._execution_device, self.denoising_unet.dtype
+        uncond = self.condition_tokens(1).to(device=device, dtype=dtype)
+        cond_token = encoding.cond_token.to(device=device, dtype=dtype)
+        controlnet_context = torch.cat([uncond, cond_token])
+        rows = torch.tensor([CONTROLNET_ROW[b] for b in GUIDANCE_BRANCHES], device=device)
+        unet_context = controlnet_context[rows]
+        branch_index = {b: i for i, b in enumerate(GUIDANCE_BRANCHES)}
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        step_kwargs = _scheduler_step_kwargs(self.scheduler, generator)
+        state = self.reference_state
+        state.bank = encoding.bank
+        state.branches = GUIDANCE_BRANCHES
+        state.points = embeddings
+        try:
+            self.set_progress_bar_config(disable=not progress)
+            with self.progress_bar(total=len(self.scheduler.timesteps)) as bar:
+                for t in self.scheduler.timesteps:
+                    model_input = self.scheduler.scale_model_input(latents, t)
+                    down, mid = self.controlnet(
+                        model_input.expand(2, -1, -1, -1),
+                        t,
+                        encoder_hidden_states=controlnet_context,
+                        controlnet_cond=cond.expand(2, -1, -1, -1),
+                        return_dict=False,
+                    )
+                    eps = self.denoising_unet(
+                        model_input.expand(len(GUIDANCE_BRANCHES), -1, -1, -1),
+                        t,
+                        encoder_hidden_states=unet_context,
+                        down_block_additional_residuals=[d[rows] for d in down],
+                        mid_block_additional_residual=mid[rows],
+                        return_dict=False,
+                    )[0]
+                    parts = eps.split(1)
+                    noise = combine(
+                        parts[branch_index[Branch.UNCOND]],
+                        parts[branch_index[Branch.REF]],
+                        parts[branch_index[Branch.POINT]],
+                        guidance_scale_ref,
+                        guidance_scale_point,
+                    )
+                    latents = self.scheduler.step(noise, t, latents, **step_kwargs, return_dict=False)[0]
+                    bar.update()
+        finally:
+            state.clear()
+
+        # 7. Decode
+        decoded = self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor, return_dict=False)[0]
+        decoded = decoded.clamp(-1.0, 1.0).float().cpu().numpy()[0]
+        array = ((decoded + 1.0) / 2.0 * 255.0).astype(np.uint8).transpose(1, 2, 0)
+        result = PIL.Image.fromarray(array)
+        if result.size != lineart_size:
+            result = result.resize(lineart_size, PIL.Image.Resampling.BICUBIC)
+        self.maybe_free_model_hooks()
+        images = [result if output_type == "pil" else np.asarray(result)]
+        if not return_dict:
+            return (images,)
+        return MangaNinjaPipelineOutput(images=images)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report (expected unused keys) for the block's duration."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _lineart_map(image: PIL.Image.Image) -> np.ndarray:
+    """Line map (H, W) float32 in [0, 1] from a white-on-black line art."""
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def stitch_references(refs: Sequence[PIL.Image.Image]) -> tuple[PIL.Image.Image, list[tuple[int, int, float]]]:
+    """Place ``refs`` side by side on one white canvas, each scaled to the tallest height.
+
+    Returns the canvas and, per reference, ``(x0, y0, scale)``: a point ``(x, y)`` of reference
+    ``k`` lands at ``(x0 + x * scale, y0 + y * scale)`` on the canvas.
+    """
+    height = max(r.size[1] for r in refs)
+    placements = []
+    scaled = []
+    x = 0
+    for r in refs:
+        scale = height / r.size[1]
+        width = max(1, int(round(r.size[0] * scale)))
+        scaled.append(r.resize((width, height), PIL.Image.Resampling.BICUBIC) if scale != 1 else r)
+        placements.append((x, 0, scale))
+        x += width
+    canvas = PIL.Image.new("RGB", (x, height), (255, 255, 255))
+    for img, (x0, y0, _) in zip(scaled, placements):
+        canvas.paste(img, (x0, y0))
+    return canvas, placements
+
+
+def _canvas_size(encoding: ReferenceEncoding) -> tuple[int, int]:
+    width = 0
+    height = 0
+    for (w, h), (x0, y0, s) in zip(encoding.input_sizes, encoding.placements):
+        width = max(width, x0 + int(round(w * s)))
+        height = max(height, y0 + int(round(h * s)))
+    return width, height
+
+
+def _placed_xy(pairs: PointPairs, encoding: ReferenceEncoding) -> np.ndarray:
+    xy = pairs.reference_xy.copy()
+    for i, k in enumerate(pairs.reference_indices):
+        x0, y0, s = encoding.placements[k]
+        xy[i, 0] = x0 + (xy[i, 0] + 0.5) * s - 0.5
+        xy[i, 1] = y0 + (xy[i, 1] + 0.5) * s - 0.5
+    return xy
+
+
+def _scheduler_step_kwargs(scheduler: SchedulerMixin, generator: torch.Generator | None) -> dict[str, Any]:
+    params = set(inspect.signature(scheduler.step).parameters)
+    return {"generator": generator} if "generator" in params and generator is not None else {}
+
+
+__all__ = ["MangaNinjaPipeline", "MangaNinjaPipelineOutput", "ReferenceEncoding", "PointsError"]

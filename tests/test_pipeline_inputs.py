@@ -1,0 +1,104 @@
+"""Bad input to the pipeline gets a clear error naming the bad value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from manganinja import PointPairs
+from manganinja.images import ImageInputError
+from manganinja.models.factory import build_pipeline
+from manganinja.points import PointsError
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return build_pipeline("tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    ref = Image.fromarray(rng.integers(0, 255, (64, 48, 3), dtype=np.uint8))
+    line = np.zeros((80, 64), np.uint8)
+    line[::9, :] = 255
+    return ref, Image.fromarray(line)
+
+
+def run(pipe, images, **kw):
+    ref, line = images
+    args = dict(reference=ref, lineart=line, num_inference_steps=1, resolution=64, progress=False)
+    args.update(kw)
+    return pipe(**args)
+
+
+def test_output_has_lineart_size_and_is_deterministic(pipe, images):
+    import torch
+
+    a = run(pipe, images, output_type="np", generator=torch.Generator().manual_seed(3)).images[0]
+    b = run(pipe, images, output_type="np", generator=torch.Generator().manual_seed(3)).images[0]
+    assert a.shape == (80, 64, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert run(pipe, images).images[0].size == (64, 80)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_inference_steps": 0}, "num_inference_steps must be an integer >= 1, got 0"),
+        ({"guidance_scale_ref": -1.0}, "guidance_scale_ref must be a finite number >= 0, got -1.0"),
+        ({"guidance_scale_point": float("nan")}, "guidance_scale_point"),
+        ({"output_type": "latent"}, "output_type must be 'pil' or 'np', got 'latent'"),
+        ({"resolution": 32}, "resolution must be an integer >= 64, got 32"),
+        ({"guidance": "classic"}, "'classic'"),
+        ({"reference_mode": "mosaic"}, "'mosaic'"),
+    ],
+)
+def test_bad_arguments(pipe, images, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run(pipe, images, **kwargs)
+
+
+def test_lineart_and_image_are_exclusive(pipe, images):
+    with pytest.raises(ValueError, match="exactly one of `lineart`"):
+        run(pipe, images, image=images[0])
+
+
+def test_points_outside_the_image_are_named(pipe, images):
+    pts = PointPairs.from_arrays([[10, 10]], [[70, 5]])
+    with pytest.raises(PointsError, match=r"pair 1 line-art point \(70, 5\) is outside the 64x80 image"):
+        run(pipe, images, points=pts)
+    pts = PointPairs.from_arrays([[48, 10]], [[5, 5]])
+    with pytest.raises(PointsError, match=r"pair 1 reference point \(48, 10\) is outside the 48x64 image"):
+        run(pipe, images, points=pts)
+
+
+def test_unreadable_and_empty_images(pipe, images, tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageInputError, match="empty.png'.*empty"):
+        run(pipe, images, lineart=empty)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"this is not a png")
+    with pytest.raises(ImageInputError, match="junk.png'.*cannot be read"):
+        run(pipe, images, reference=junk)
+    with pytest.raises(ImageInputError, match="file not found"):
+        run(pipe, images, reference=tmp_path / "missing.png")
+
+
+def test_malformed_points_file(tmp_path):
+    bad = tmp_path / "points.json"
+    bad.write_text('{"pairs": [{"reference": [1, 2], "lineart": [3')
+    with pytest.raises(PointsError, match="malformed JSON at line 1"):
+        PointPairs.from_json(bad)
+    bad.write_text('{"pairs": [{"reference": [1, 2], "lineart": "x"}]}')
+    with pytest.raises(PointsError, match="pair 1 'lineart': expected \\[x, y\\]"):
+        PointPairs.from_json(bad)
+
+
+def test_wrong_latents_shape(pipe, images):
+    import torch
+
+    with pytest.raises(ValueError, match=r"latents of shape \(1, 4, 4, 4\) given; this line art needs \(1, 4, 8, 8\)"):
+        run(pipe, images, latents=torch.zeros(1, 4, 4, 4))
