@@ -104,6 +104,10 @@ def test_drops_blank_their_conditions(synth_root):
     assert s["drop_reference"] and s["drop_points"] and s["drop_lineart"]
     assert torch.all(s["lineart"] == -1)
     assert s["reference_points"].abs().sum() == 0 and s["target_points"].abs().sum() == 0
+    no_ref = PairDataset([SyntheticPairSource(synth_root)], config(drop=DropConfig(reference=1.0, points=0.0, lineart=0.0)))
+    s = no_ref[(0, 0)]
+    assert s["drop_reference"] and not s["drop_points"] and s["num_points"] == 0
+    assert s["reference_points"].abs().sum() == 0
     kept = PairDataset([SyntheticPairSource(synth_root)], config())[(0, 0)]
     assert not kept["drop_lineart"] and kept["lineart"].max() == 1
 

@@ -14,7 +14,7 @@ Tensors of a sample (``R`` = ``config.resolution``):
   in [0, 1], values <= 0.24 set to 0, repeated to 3 channels, mapped to [-1, 1]. All -1 (no line)
   when the line art is dropped.
 - ``reference_points`` / ``target_points``: float32 (1, R, R), value i at pair i (1-based), zeros
-  elsewhere; all zeros when the points are dropped or the sample has no pair.
+  elsewhere; all zeros when the points or the reference are dropped, or the sample has no pair.
 - ``drop_reference`` / ``drop_points`` / ``drop_lineart``: bool; the trainer replaces the reference
   by the unconditional branch when ``drop_reference`` is set.
 - ``num_points``: int, pairs drawn in the maps.
@@ -47,12 +47,10 @@ from manganinja.data.augment import (
 from manganinja.data.matching import MatcherConfig, cached_match, sample_pairs
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
+from manganinja.pipeline import LINEART_THRESHOLD
 from manganinja.points import PointPairs, point_map
 
 logger = logging.getLogger(__name__)
-
-#: The model zeroes line-art condition values at or below this (official preprocessing).
-LINEART_CUTOFF = 0.24
 
 LineartExtractor = Callable[[np.ndarray], np.ndarray]
 
@@ -195,8 +193,8 @@ def to_signed_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 def lineart_condition(lines: np.ndarray) -> torch.Tensor:
     """Line map float (H, W) in [0, 1] (white lines on black) -> the ControlNet condition
-    float32 (3, H, W) in [-1, 1]: values <= :data:`LINEART_CUTOFF` set to 0 first."""
-    lines = np.where(lines <= LINEART_CUTOFF, 0.0, lines).astype(np.float32)
+    float32 (3, H, W) in [-1, 1]: values <= ``LINEART_THRESHOLD`` (0.24) set to 0 first."""
+    lines = np.where(lines <= LINEART_THRESHOLD, 0.0, lines).astype(np.float32)
     t = torch.from_numpy(lines)[None].repeat(3, 1, 1)
     return t * 2.0 - 1.0
 
@@ -296,7 +294,7 @@ class PairDataset(Dataset):
         # 4. condition dropping
         flags = draw_drop_flags(cfg.drop, rng)
         size = (res, res)
-        if flags.points or len(rxy) == 0:
+        if flags.points or flags.reference or len(rxy) == 0:  # no reference: points mean nothing
             ref_map = np.zeros((res, res), np.float32)
             tgt_map = np.zeros((res, res), np.float32)
             n_points = 0
@@ -320,22 +318,43 @@ class PairDataset(Dataset):
 
 
 class StepSampler(Sampler):
-    """Yields ``(index, step)`` keys for a ``DataLoader`` over :class:`PairDataset`: ``batch_size``
-    keys per step, indices from seeded random permutations of the data set (epoch after epoch),
-    starting at ``start_step`` (resume: the data position is a pure function of the step)."""
+    """Yields ``(index, step)`` keys for a ``DataLoader`` over :class:`PairDataset`.
 
-    def __init__(self, num_pairs: int, batch_size: int, seed: int = 0, start_step: int = 0, total_steps: int | None = None) -> None:
+    Per optimizer step, each of ``num_replicas`` processes draws ``accumulation`` micro-batches
+    of ``batch_size`` keys; this sampler yields the keys of process ``rank``, steps
+    ``start_step .. total_steps-1`` (endless when ``total_steps`` is None). Pair indices come from
+    seeded random permutations of the data set, epoch after epoch, so the data position is a pure
+    function of the step (resume = start at the saved step).
+    """
+
+    def __init__(
+        self,
+        num_pairs: int,
+        batch_size: int,
+        seed: int = 0,
+        start_step: int = 0,
+        total_steps: int | None = None,
+        accumulation: int = 1,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
         if num_pairs < 1:
             raise DatasetError("cannot sample from an empty data set")
+        if not 0 <= rank < num_replicas:
+            raise DatasetError(f"rank {rank} out of range for {num_replicas} processes")
         self.n = num_pairs
         self.batch_size = batch_size
         self.seed = seed
         self.start_step = start_step
         self.total_steps = total_steps
+        self.accumulation = accumulation
+        self.num_replicas = num_replicas
+        self.rank = rank
 
-    def position(self, step: int) -> int:
-        """Index in the endless stream of draws of the first sample of ``step``."""
-        return step * self.batch_size
+    def position(self, step: int, micro: int = 0) -> int:
+        """Index, in the endless stream of draws, of this process's first key of micro-batch
+        ``micro`` of ``step``."""
+        return ((step * self.accumulation + micro) * self.num_replicas + self.rank) * self.batch_size
 
     def key(self, draw: int) -> int:
         """Pair index of the ``draw``-th sample (epoch-wise seeded permutations)."""
@@ -347,11 +366,13 @@ class StepSampler(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         step = self.start_step
         while self.total_steps is None or step < self.total_steps:
-            for k in range(self.batch_size):
-                yield self.key(self.position(step) + k), step
+            for micro in range(self.accumulation):
+                base = self.position(step, micro)
+                for k in range(self.batch_size):
+                    yield self.key(base + k), step
             step += 1
 
     def __len__(self) -> int:
         if self.total_steps is None:
             raise TypeError("an endless StepSampler has no length")
-        return max(0, self.total_steps - self.start_step) * self.batch_size
+        return max(0, self.total_steps - self.start_step) * self.accumulation * self.batch_size
