@@ -325,6 +325,27 @@ class MangaNinjaPipeline(DiffusionPipeline):
             mode=mode if len(refs) > 1 else "concat",
         )
 
+    @staticmethod
+    def point_maps(
+        points: PointPairs | None,
+        encoding: ReferenceEncoding,
+        lineart_size: tuple[int, int],
+        map_size: tuple[int, int],
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Point maps: the line art's (H, W) at ``map_size`` = (width, height), and one per
+        encoded reference picture at its encoded size. Pair ``i`` is drawn with value ``i + 1``
+        on the line art and on the map of its reference (moved onto the canvas for ``stitch``)."""
+        pairs = points if points is not None else PointPairs()
+        values = np.arange(1, len(pairs) + 1)
+        target = point_map(pairs.lineart_xy, lineart_size, map_size, values)
+        if encoding.mode == "stitch":
+            return target, [point_map(_placed_xy(pairs, encoding), _canvas_size(encoding), encoding.map_sizes[0], values)]
+        refs = []
+        for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
+            own = pairs.reference_indices == k
+            refs.append(point_map(pairs.reference_xy[own], size, map_sz, values[own]))
+        return target, refs
+
     def point_embeddings(
         self,
         points: PointPairs | None,
@@ -332,27 +353,15 @@ class MangaNinjaPipeline(DiffusionPipeline):
         lineart_size: tuple[int, int],
         map_size: tuple[int, int],
     ) -> PointEmbeddings:
-        """PointNet embeddings of the line-art map (drawn at ``map_size``) and of each encoded
-        reference picture's map. With no points the maps are all zeros (the official behaviour:
-        the point branch still sees PointNet's response to an empty map)."""
-        pairs = points if points is not None else PointPairs()
-        values = np.arange(1, len(pairs) + 1)
-        target = point_map(pairs.lineart_xy, lineart_size, map_size, values)
-        ref_maps = []
-        if encoding.mode == "stitch":
-            xy = _placed_xy(pairs, encoding)
-            canvas_size = _canvas_size(encoding)
-            ref_maps.append(point_map(xy, canvas_size, encoding.map_sizes[0], values))
-        else:
-            for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
-                own = pairs.reference_indices == k
-                ref_maps.append(point_map(pairs.reference_xy[own], size, map_sz, values[own]))
+        """PointNet embeddings of :meth:`point_maps`. With no points the maps are all zeros (the
+        official behaviour: the point branch still sees PointNet's response to an empty map)."""
+        target, refs = self.point_maps(points, encoding, lineart_size, map_size)
         device, dtype = self._execution_device, self.point_net.dtype
 
         def encode(m: np.ndarray) -> list[torch.Tensor]:
             return self.point_net(torch.from_numpy(m)[None, None].to(device=device, dtype=dtype))
 
-        return PointEmbeddings(target=encode(target), reference=[encode(m) for m in ref_maps])
+        return PointEmbeddings(target=encode(target), reference=[encode(m) for m in refs])
 
     # ------------------------------------------------------------------------------------------
     # Sampling

@@ -203,11 +203,26 @@ class PointPairs(Sequence[PointPair]):
         self, reference_size: tuple[int, int], lineart_size: tuple[int, int], size: tuple[int, int] = (512, 512)
     ) -> tuple[np.ndarray, np.ndarray]:
         """Official uint8 maps at ``size`` = (width, height), coordinates scaled from the images'
-        sizes (width, height). Only pairs of reference 0 are supported by that format."""
+        sizes (width, height). Only pairs of reference 0 are supported by that format, and two
+        pairs may not share a map pixel (one would be lost): that raises :class:`PointsError`."""
         if any(p.reference_index for p in self._pairs):
             raise PointsError("the official map format holds one reference; some pairs have reference_index > 0")
         if len(self._pairs) > 255:
             raise PointsError(f"{len(self._pairs)} pairs do not fit a uint8 map (at most 255)")
+        for name, xy, src in (
+            ("reference", self.reference_xy, reference_size),
+            ("line-art", self.lineart_xy, lineart_size),
+        ):
+            pix = [tuple(p) for p in scale_xy(xy, src, size).tolist()]
+            first: dict[tuple[int, int], int] = {}
+            for i, p in enumerate(pix):
+                if p in first:
+                    raise PointsError(
+                        f"pairs {first[p] + 1} and {i + 1}: their {name} points fall on the same "
+                        f"pixel {list(p)} of the {size[0]}x{size[1]} official map, which holds one "
+                        "pair per pixel"
+                    )
+                first[p] = i
         ref = point_map(self.reference_xy, reference_size, size).astype(np.uint8)
         line = point_map(self.lineart_xy, lineart_size, size).astype(np.uint8)
         return ref, line
@@ -239,7 +254,7 @@ class PointPairs(Sequence[PointPair]):
         reference index with no reference, two pairs on the same line-art pixel, or more than
         ``max_pairs`` pairs (``None`` disables that limit).
         """
-        if reference_sizes and isinstance(reference_sizes[0], int):
+        if len(reference_sizes) and isinstance(reference_sizes[0], (int, np.integer)):
             reference_sizes = [reference_sizes]  # type: ignore[list-item]
         sizes = list(reference_sizes)  # type: ignore[arg-type]
         if max_pairs is not None and len(self._pairs) > max_pairs:
@@ -257,13 +272,18 @@ class PointPairs(Sequence[PointPair]):
                 )
             _inside(pair.reference, sizes[pair.reference_index], f"{what} reference point")
             _inside(pair.lineart, lineart_size, f"{what} line-art point")
-            key = (int(round(pair.lineart[0])), int(round(pair.lineart[1])))
+            key = _pixel(pair.lineart)
             if key in seen:
                 raise PointsError(
                     f"{what}: line-art point {list(pair.lineart)} duplicates pair {seen[key] + 1}"
                 )
             seen[key] = i
         return self
+
+
+def _pixel(xy: tuple[float, float]) -> tuple[int, int]:
+    """The pixel that holds ``xy`` (half-pixel boundaries go right/down, as in :func:`scale_xy`)."""
+    return int(np.floor(xy[0] + 0.5)), int(np.floor(xy[1] + 0.5))
 
 
 def _inside(xy: tuple[float, float], size: tuple[int, int], what: str) -> None:

@@ -18,6 +18,8 @@ app = typer.Typer(
 
 # Command modules: importing one registers its commands on `app`.
 from manganinja.cli import model_commands  # noqa: E402,F401
+from manganinja.cli import lineart_commands  # noqa: E402,F401
+from manganinja.cli import points_commands  # noqa: E402,F401
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ def colorize(
 ) -> None:
     """Colorize line art after one or more references (one page or a whole chapter)."""
     import torch
+    from accelerate import PartialState
     from safetensors.torch import load_file
 
     from manganinja.batch import expand_pages, output_paths, run_pages, shard
@@ -111,14 +112,15 @@ def colorize(
         )
         if steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
+        # One process per device under `accelerate launch` / torchrun; pages are sharded below.
+        state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
+        if device == "auto":
+            device = str(state.device)
         engine = NinjaEngine(load_pipeline(model, official, device, dtype), settings)
         prepared = engine.prepare(reference)
     except (ValueError, ImageInputError, PointsError, CheckpointError) as exc:
         fail(str(exc))
 
-    from accelerate import PartialState
-
-    state = PartialState()
     mine = shard(list(zip(page_paths, outputs)), state.process_index, state.num_processes)
     if image is not None:
         def colorize_page(page: Path):  # noqa: ANN202
@@ -147,6 +149,6 @@ def colorize(
     if len(results) == 1 and not failed:
         typer.echo(f"{prefix}wrote {results[0].output}")
     else:
-        typer.echo(f"{prefix}{done} written, {skipped} skipped (already done), {len(failed)} failed")
+        typer.echo(f"{prefix}{done} written, {skipped} skipped, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)

@@ -1,0 +1,121 @@
+"""Many pages with one reference through the CLI: resumable, atomic, failure-tolerant, sharded."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from manganinja.batch import expand_pages, output_paths, shard
+from manganinja.cli import app
+from manganinja.models.factory import build_pipeline
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    build_pipeline("tiny", seed=0).save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def chapter(tmp_path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    ref = tmp_path / "ref.png"
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(ref)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for i in range(3):
+        line = np.zeros((64, 64), np.uint8)
+        line[:: 6 + i, :] = 255
+        Image.fromarray(line).save(pages / f"p{i}.png")
+    return ref, pages
+
+
+def colorize(tiny_model, ref, *args):
+    cmd = ["colorize", "--model", str(tiny_model), "--reference", str(ref), "--steps", "1",
+           "--resolution", "64", "--quiet", *map(str, args)]
+    return CliRunner().invoke(app, cmd)
+
+
+def test_pages_are_written_and_rerun_skips_them(tiny_model, chapter, tmp_path):
+    ref, pages = chapter
+    out = tmp_path / "out"
+    res = colorize(tiny_model, ref, "--lineart", pages / "p0.png", pages / "p1.png", pages / "p2.png", "--output-dir", out)
+    assert res.exit_code == 0, res.output
+    assert "3 written, 0 skipped" in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
+    assert res.exit_code == 0 and "0 written, 3 skipped" in res.output
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamp
+    res = colorize(tiny_model, ref, "--lineart", str(pages / "*.png"), "--output-dir", out, "--overwrite")
+    assert res.exit_code == 0 and "3 written, 0 skipped" in res.output
+
+
+def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, tmp_path):
+    ref, pages = chapter
+    (pages / "p1.png").write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
+    assert res.exit_code == 1
+    assert "p1.png" in res.output and "cannot be read" in res.output
+    assert "2 written, 0 skipped, 1 failed" in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p2.png"]  # no partial file
+
+
+def test_cli_bad_input_exits_2_with_message(tiny_model, chapter, tmp_path):
+    ref, pages = chapter
+    res = colorize(tiny_model, ref, "--lineart", pages / "nope.png", "--output", tmp_path / "o.png")
+    assert res.exit_code == 2 and "nope.png': file not found" in res.output
+    res = colorize(tiny_model, ref, "--lineart", pages, "--output", tmp_path / "o.png")
+    assert res.exit_code == 2 and "--output takes one page but 3 were given" in res.output
+    res = colorize(tiny_model, ref, "--lineart", pages / "p0.png", "--output", tmp_path / "o.png", "--steps", "0")
+    assert res.exit_code == 2 and "--steps must be >= 1, got 0" in res.output
+    res = CliRunner().invoke(app, ["colorize", "--model", str(tmp_path / "missing"), "--reference", str(ref),
+                                   "--lineart", str(pages / "p0.png"), "--output", str(tmp_path / "o.png")])
+    assert res.exit_code == 2 and "not found" in res.output
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_page_helpers(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        Image.new("L", (4, 4)).save(tmp_path / d / "x.png")
+    with pytest.raises(ValueError, match="would both be written"):
+        output_paths(expand_pages([tmp_path / "a", tmp_path / "b"]), tmp_path / "out")
+    with pytest.raises(ValueError, match="pattern .* matches no file"):
+        expand_pages([str(tmp_path / "*.jpg")])
+    items = list(range(7))
+    shards = [shard(items, i, 3) for i in range(3)]
+    assert sorted(sum(shards, [])) == items
+    assert all(not set(a) & set(b) for i, a in enumerate(shards) for b in shards[i + 1:])
+
+
+@pytest.mark.slow
+def test_accelerate_launch_shards_pages_across_two_processes(tiny_model, chapter, tmp_path):
+    ref, pages = chapter
+    for i in range(3, 5):
+        shutil.copy(pages / "p0.png", pages / f"p{i}.png")
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # On CPU, accelerate's torchrun launcher (--multi_gpu) starts the processes; each one
+    # detects it has no GPU and joins a gloo group.
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "manganinja", "colorize", "--model", str(tiny_model), "--reference", str(ref),
+           "--lineart", str(pages), "--output-dir", str(out), "--steps", "1", "--resolution", "64", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = {int(p): int(n) for p, n in re.findall(r"\[process (\d)\] (\d+) written", proc.stdout + proc.stderr)}
+    assert written == {0: 3, 1: 2}, proc.stdout + proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(5)]
