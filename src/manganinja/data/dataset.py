@@ -47,6 +47,7 @@ from manganinja.data.augment import (
 from manganinja.data.matching import MatcherConfig, cached_match, sample_pairs
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
+from manganinja.lineart import extract_lineart, normalize_lineart
 from manganinja.pipeline import LINEART_THRESHOLD
 from manganinja.points import PointPairs, point_map
 
@@ -87,12 +88,7 @@ class PairSource(Protocol):
 
 def _read_lineart_file(path: Path) -> np.ndarray:
     """A stored line art as float32 (H, W) in [0, 1], white lines on black (either polarity is
-    accepted on disk)."""
-    try:
-        from manganinja.lineart import normalize_lineart
-    except ImportError:  # the "Inputs" module is not merged yet: detect polarity by the median
-        gray = np.asarray(load_image(path, name="line art").convert("L"), dtype=np.float32) / 255.0
-        return np.ascontiguousarray(1.0 - gray if np.median(gray) > 0.5 else gray)
+    accepted on disk; see :func:`manganinja.lineart.normalize_lineart`)."""
     return normalize_lineart(path)
 
 
@@ -221,15 +217,10 @@ class DataConfig:
 
 
 def default_extractor(config: DataConfig) -> LineartExtractor:
-    """``manganinja.lineart.extract_lineart`` with the configured method and weights."""
+    """:func:`manganinja.lineart.extract_lineart` with the configured method and weights (the
+    official extractor when its weights are given, else the weight-free XDoG)."""
 
     def extract(rgb: np.ndarray) -> np.ndarray:
-        try:
-            from manganinja.lineart import extract_lineart
-        except ImportError as exc:
-            raise DatasetError(
-                "extracting line art from video frames needs manganinja.lineart (not installed)"
-            ) from exc
         return extract_lineart(rgb, method=config.lineart_method, weights=config.lineart_weights)
 
     return extract
