@@ -178,3 +178,19 @@ def test_video_source_extracts_lineart_and_matches_points(tmp_path):
     # a pan of 2 px per frame over 6 frames: targets sit 12 px above their references
     shift = np.median(matches.lineart_xy - matches.reference_xy, axis=0)
     assert shift == pytest.approx([0.0, -12.0], abs=1.0)
+
+
+def test_points_keep_their_colors_on_generated_synthetic_pairs(tmp_path):
+    synthetic = pytest.importorskip("manganinja.data.synthetic")  # branch `synth` until merged
+    root = synthetic.write_dataset(tmp_path / "synth", 4, size=64, seed=0)
+    ds = PairDataset([SyntheticPairSource(root)], config(shuffle=ShuffleSchedule(milestones=((0, 32),))))
+    assert len(ds) == 4
+    seen = 0
+    for i in range(4):
+        s = ds[(i, i)]
+        for k in range(1, s["num_points"] + 1):
+            ry, rx = np.argwhere(s["reference_points"][0].numpy() == k)[0]
+            ty, tx = np.argwhere(s["target_points"][0].numpy() == k)[0]
+            assert torch.equal(s["reference"][:, ry, rx], s["target"][:, ty, tx])
+            seen += 1
+    assert seen > 10

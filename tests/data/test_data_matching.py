@@ -84,3 +84,9 @@ def test_sample_pairs_draws_0_to_24_uniformly():
     assert {len(sample_pairs(few, rng, 24)) for _ in range(200)} == {0, 1, 2}
     sub = sample_pairs(pairs, np.random.default_rng(3), 24)
     assert all(p in list(pairs) for p in sub)
+
+
+def test_distinct_pixel_mask_keeps_one_pair_per_pixel():
+    src = np.array([[1.0, 1.0], [1.2, 0.9], [5.0, 5.0], [7.0, 7.0]])
+    dst = np.array([[3.0, 3.0], [9.0, 9.0], [3.4, 2.6], [8.0, 8.0]])
+    assert matching.distinct_pixel_mask(src, dst).tolist() == [True, False, False, True]

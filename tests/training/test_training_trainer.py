@@ -149,9 +149,9 @@ def test_stage2_changes_only_point_net(synth_root, tmp_path):
 def test_loss_on_a_fixed_batch_drops_when_overfitting(synth_root, tmp_path):
     cfg = tiny_config(synth_root, tmp_path / "fit", learning_rate=1e-3, max_grad_norm=None)
     trainer = Trainer(cfg)
-    batch = fixed_batch(trainer)
+    batch = fixed_batch(trainer, ((0, 0),))
     losses = []
-    for _ in range(12):
+    for _ in range(8):
         loss = trainer.compute_loss(batch, 0, 0)  # same noise and timesteps every time
         loss.backward()
         trainer.optimizer.step()

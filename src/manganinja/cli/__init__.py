@@ -20,6 +20,7 @@ app = typer.Typer(
 from manganinja.cli import model_commands  # noqa: E402,F401
 from manganinja.cli import lineart_commands  # noqa: E402,F401
 from manganinja.cli import points_commands  # noqa: E402,F401
+from manganinja.cli import train_commands  # noqa: E402,F401
 
 
 def main() -> None:

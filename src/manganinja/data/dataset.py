@@ -44,7 +44,7 @@ from manganinja.data.augment import (
     random_flip_rotate,
     shuffle_grid_size,
 )
-from manganinja.data.matching import MatcherConfig, cached_match, sample_pairs
+from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel_mask, sample_pairs
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
 from manganinja.lineart import extract_lineart, normalize_lineart
@@ -281,6 +281,8 @@ class PairDataset(Dataset):
         grid = shuffle_grid_size(step, cfg.shuffle) if rng.random() < cfg.shuffle.probability else 1
         grid = min(grid, res)
         ref, rxy, _ = patch_shuffle(ref, rxy, grid, rng)
+        distinct = distinct_pixel_mask(rxy, txy)  # pairs that fell on a shared pixel at this size
+        rxy, txy = rxy[distinct], txy[distinct]
 
         # 4. condition dropping
         flags = draw_drop_flags(cfg.drop, rng)

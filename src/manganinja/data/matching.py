@@ -90,19 +90,26 @@ def match_sift(reference: np.ndarray, target: np.ndarray, config: MatcherConfig 
     return PointPairs.from_arrays(src[: config.max_matches], dst[: config.max_matches])
 
 
-def _unique_targets(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop matches whose rounded reference or target pixel repeats an earlier one (point maps
-    hold one value per pixel)."""
+def distinct_pixel_mask(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Bool (N,) mask keeping pair i unless its reference pixel or its target pixel (pixel of
+    (x, y) = floor(x + 0.5), floor(y + 0.5), as point maps draw it) repeats an earlier kept
+    pair's: a point map holds one value per pixel."""
+    ps = np.floor(np.asarray(src, dtype=np.float64).reshape(-1, 2) + 0.5).astype(np.int64)
+    pt = np.floor(np.asarray(dst, dtype=np.float64).reshape(-1, 2) + 0.5).astype(np.int64)
     seen_s: set = set()
     seen_t: set = set()
-    keep = []
-    for i, (s, t) in enumerate(zip(np.round(src).astype(int), np.round(dst).astype(int))):
-        ks, kt = tuple(s), tuple(t)
-        if ks in seen_s or kt in seen_t:
+    keep = np.zeros(len(ps), dtype=bool)
+    for i, (s_, t_) in enumerate(zip(map(tuple, ps), map(tuple, pt))):
+        if s_ in seen_s or t_ in seen_t:
             continue
-        seen_s.add(ks)
-        seen_t.add(kt)
-        keep.append(i)
+        seen_s.add(s_)
+        seen_t.add(t_)
+        keep[i] = True
+    return keep
+
+
+def _unique_targets(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = distinct_pixel_mask(src, dst)
     return src[keep], dst[keep]
 
 
