@@ -24,7 +24,7 @@ from manganinja.pipeline import MangaNinjaPipeline  # noqa: E402
 from manganinja.training.config import ConfigError, load_config, resolve_config  # noqa: E402
 from manganinja.training.trainer import STAGE_MODULES, Trainer, TrainingError, build_dataset  # noqa: E402
 
-NO_DROP = {"reference": 0.0, "points": 0.0, "lineart": 0.0}
+pytestmark = pytest.mark.slow  # each Trainer builds tiny models; about a minute in all on 2 cores
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +175,10 @@ def test_no_or_empty_data_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no training pair found in .*empty"):
         build_dataset(resolve_config({"data": {"synthetic": [str(tmp_path / "empty")]}}))
+
+
+def test_step_decay_schedule():
+    from manganinja.training.trainer import step_decay
+
+    assert [step_decay(s, every=30000, factor=0.5) for s in (0, 29999, 30000, 60000, 179999)] == [1, 1, 0.5, 0.25, 0.5**5]
+    assert step_decay(0, every=10, factor=0.5, warmup=4) == 0.25

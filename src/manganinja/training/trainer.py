@@ -93,7 +93,10 @@ def build_pipeline(cfg: TrainConfig) -> Any:
     if m.init == "official":
         return MangaNinjaPipeline.from_official(path)
     if m.init == "pretrained":
-        return MangaNinjaPipeline.from_pretrained(path)
+        try:
+            return MangaNinjaPipeline.from_pretrained(path)
+        except (OSError, RuntimeError, KeyError) as exc:  # missing files, shape mismatches
+            raise TrainingError(f"model.path {path}: cannot load a MangaNinja pipeline: {exc}") from exc
     return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
 
 
@@ -602,11 +605,11 @@ class Trainer:
                 continue
             if t.max_grad_norm is not None:
                 acc.clip_grad_norm_(self.params, t.max_grad_norm)
+            lr = self.lr_scheduler.get_last_lr()[0]  # the rate this step uses
             self.optimizer.step()
             self.lr_scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
             loss_value = float(acc.reduce(torch.tensor(running, device=acc.device), reduction="mean").item())
-            lr = self.lr_scheduler.get_last_lr()[0]
             result.losses.append(loss_value)
             self.step += 1
             steps_run += 1
