@@ -182,3 +182,22 @@ def test_step_decay_schedule():
 
     assert [step_decay(s, every=30000, factor=0.5) for s in (0, 29999, 30000, 60000, 179999)] == [1, 1, 0.5, 0.25, 0.5**5]
     assert step_decay(0, every=10, factor=0.5, warmup=4) == 0.25
+
+
+def test_pretrained_init_from_another_architecture_is_refused(reference_run, tmp_path):
+    import json
+    import shutil
+
+    from manganinja.training.trainer import build_pipeline
+
+    _, result, _ = reference_run
+    other = tmp_path / "other"
+    shutil.copytree(result.final_dir, other)
+    config_path = other / "point_net" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["out_channels"] = [32, 48]
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(TrainingError, match=r"model.path .*other: cannot load .*blocks.1.0"):
+        build_pipeline(resolve_config({"model": {"init": "pretrained", "path": str(other)}}))
+    with pytest.raises(TrainingError, match="model_index.json"):
+        build_pipeline(resolve_config({"model": {"init": "pretrained", "path": str(tmp_path)}}))

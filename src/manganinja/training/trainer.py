@@ -95,7 +95,7 @@ def build_pipeline(cfg: TrainConfig) -> Any:
     if m.init == "pretrained":
         try:
             return MangaNinjaPipeline.from_pretrained(path)
-        except (OSError, RuntimeError, KeyError) as exc:  # missing files, shape mismatches
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:  # missing files, shape mismatches
             raise TrainingError(f"model.path {path}: cannot load a MangaNinja pipeline: {exc}") from exc
     return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
 
