@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from manganinja import PointPairs
@@ -58,6 +59,45 @@ def test_output_has_lineart_size_and_is_deterministic(pipe, images):
 def test_bad_arguments(pipe, images, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run(pipe, images, **kwargs)
+
+
+def _controlnet_condition(pipe, images, **kw):
+    seen = []
+    handle = pipe.controlnet.register_forward_pre_hook(
+        lambda m, a, k: seen.append(k["controlnet_cond"].clone()), with_kwargs=True
+    )
+    try:
+        run(pipe, images, **kw)
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def test_lineart_polarity_is_normalized(pipe, images):
+    ref, line = images
+    inverted = Image.fromarray(255 - np.asarray(line))
+    a = _controlnet_condition(pipe, images)
+    assert torch.equal(_controlnet_condition(pipe, (ref, inverted)), a)
+    forced = _controlnet_condition(pipe, (ref, inverted), lineart_polarity="light-on-dark")
+    assert not torch.equal(forced, a)
+    # the condition is white lines on black in [-1, 1], 3 channels, values <= 0.24 zeroed
+    assert a.shape == (2, 3, 64, 64) and a.min() == -1 and a.max() > 0.5
+    assert not ((a > -1) & (a <= 2 * 0.24 - 1)).any()
+
+
+def test_image_is_extracted_at_processing_size(pipe, images):
+    ref, _ = images
+    rng = np.random.default_rng(2)
+    picture = np.full((96, 64, 3), 230, np.uint8)
+    picture[20:70, 10:50] = (200, 40, 40)
+    picture[40:60, 20:30] = (30, 30, 160)
+    out = pipe(reference=ref, image=Image.fromarray(picture), num_inference_steps=1, resolution=64,
+               progress=False, output_type="np").images[0]
+    assert out.shape == (96, 64, 3)
+    with pytest.raises(ValueError, match="needs the official extractor weights"):
+        pipe(reference=ref, image=Image.fromarray(picture), extractor="informative", num_inference_steps=1,
+             resolution=64, progress=False)
+    del rng
 
 
 def test_lineart_and_image_are_exclusive(pipe, images):

@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from manganinja.flat.layers import Layers
 from manganinja.images import ImageInput, load_image, to_rgb
-from manganinja.points import PointPairs
+from manganinja.lineart import normalize_lineart
+from manganinja.points import PointPairs, PointsError
 
 
 class Engine(Protocol):
@@ -33,13 +35,19 @@ class Engine(Protocol):
 class NinjaSettings:
     """Sampling settings of the model engine (official defaults)."""
 
-    steps: int = 50
+    steps: int | None = None  # None: 50 (exact) or 20 (fast)
     guidance_scale_ref: float = 9.0
     guidance_scale_point: float = 15.0
     guidance: str = "official"
     seed: int = 0
     resolution: int = 512
     reference_mode: str = "concat"
+    lineart_polarity: str = "auto"
+    fast: bool = False
+    #: Snap the model's colors to the line art's regions at full resolution (flat fills, the
+    #: original lines on top); ``keep_shading`` keeps the lightness variation inside regions.
+    snap: bool = True
+    keep_shading: bool = False
     latents: torch.Tensor | None = field(default=None, repr=False)
     progress: bool = True
 
@@ -58,7 +66,8 @@ class NinjaEngine:
         s = self.settings
         return self.pipe.encode_reference(list(references), resolution=s.resolution, mode=s.reference_mode)
 
-    def colorize(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+    def sample(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+        """The model's own output (no snapping), resized to the line art's size."""
         s = self.settings
         return self.pipe(
             reference_encoding=prepared,
@@ -71,8 +80,71 @@ class NinjaEngine:
             generator=torch.Generator().manual_seed(s.seed),
             latents=s.latents,
             resolution=s.resolution,
+            lineart_polarity=s.lineart_polarity,
+            fast=s.fast,
             progress=s.progress,
         ).images[0]
+
+    def layers(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Layers:
+        """Composite, fills and lines: the model's output snapped to the line art's regions."""
+        from manganinja.flat.snap import snap_layers
+
+        lines = normalize_lineart(load_image(lineart, name="lineart"), self.settings.lineart_polarity)
+        return snap_layers(self.sample(prepared, lines, points), lines, keep_shading=self.settings.keep_shading)
+
+    def colorize(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+        if not self.settings.snap:
+            return self.sample(prepared, lineart, points)
+        return Image.fromarray(self.layers(prepared, lineart, points).composite)
+
+
+@dataclass
+class FlatPrepared:
+    """References for the weight-free engine: one RGB picture (several are stitched side by
+    side) and where each reference sits on it."""
+
+    picture: Image.Image
+    placements: list[tuple[int, int, float]]
+
+
+class FlatEngine:
+    """The weight-free engine (:func:`manganinja.flat.engine.colorize_flat`): line-art feature
+    matching, a thin-plate-spline warp and region fills; point pairs are obeyed. Several
+    references are stitched side by side, as in the model's ``stitch`` mode."""
+
+    name = "flat"
+
+    def __init__(self, lineart_polarity: str = "auto", two_tone: bool = True) -> None:
+        self.lineart_polarity = lineart_polarity
+        self.two_tone = two_tone
+
+    def prepare(self, references: Sequence[ImageInput]) -> FlatPrepared:
+        from manganinja.pipeline import stitch_references
+
+        refs = references_rgb(references)
+        if not refs:
+            raise ValueError("at least one reference image is required")
+        if len(refs) == 1:
+            return FlatPrepared(refs[0], [(0, 0, 1.0)])
+        canvas, placements = stitch_references(refs)
+        return FlatPrepared(canvas, placements)
+
+    def layers(self, prepared: FlatPrepared, lineart: ImageInput, points: PointPairs | None = None) -> Layers:
+        from manganinja.flat.engine import colorize_flat
+        from manganinja.flat.layers import split_layers
+        from manganinja.pipeline import stitched_points
+
+        lines = normalize_lineart(load_image(lineart, name="lineart"), self.lineart_polarity)
+        if points is not None:
+            for k in sorted(set(points.reference_indices.tolist())):
+                if k >= len(prepared.placements):
+                    raise PointsError(f"reference_index {k} but only {len(prepared.placements)} reference image(s) given")
+            points = stitched_points(points, prepared.placements)
+        result = colorize_flat(prepared.picture, lines, points, two_tone=self.two_tone)
+        return split_layers(result.color_layer, lines)
+
+    def colorize(self, prepared: FlatPrepared, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+        return Image.fromarray(self.layers(prepared, lineart, points).composite)
 
 
 def load_pipeline(
@@ -80,10 +152,17 @@ def load_pipeline(
     official: str | Path | None = None,
     device: str = "auto",
     dtype: str = "fp32",
+    offload: str = "none",
+    attention_chunk: int | None = None,
+    vae_tiling: bool = False,
+    compile: bool = False,
 ) -> Any:
     """Load a converted model folder (``model``, or a Hugging Face id for users with network)
     or the official layout (``official``), on ``device`` ("auto", "cpu", "cuda", "cuda:1") in
-    ``dtype`` ("fp32", "fp16", "bf16")."""
+    ``dtype`` ("fp32", "fp16", "bf16"). ``offload``: "none", "reference" (reference models
+    leave the accelerator once the bank is made) or "model" (diffusers' model CPU offload)."""
+    if offload not in ("none", "reference", "model"):
+        raise ValueError(f"offload must be 'none', 'reference' or 'model', got {offload!r}")
     from manganinja.pipeline import MangaNinjaPipeline
 
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -102,7 +181,18 @@ def load_pipeline(
         if not path.exists() and (str(model).startswith((".", "/")) or path.suffix):
             raise ValueError(f"model folder '{model}' not found")
         pipe = MangaNinjaPipeline.from_pretrained(str(model), torch_dtype=dtypes[dtype])
-    return pipe.to(device)
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+        if offload == "reference":
+            pipe.enable_reference_offload()
+    pipe.set_attention_chunk(attention_chunk)
+    if vae_tiling:
+        pipe.enable_vae_tiling()
+    if compile:
+        pipe.compile()
+    return pipe
 
 
 def references_rgb(references: Sequence[ImageInput]) -> list[Image.Image]:

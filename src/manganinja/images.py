@@ -108,6 +108,14 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
     return image.convert("RGB")
 
 
+def _publish(tmp: str, path: Path) -> None:
+    """Give the temporary file ordinary permissions (mkstemp makes it 0600) and move it in."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> Path:
     """Write ``image`` to ``path`` atomically (temporary file in the same folder, then rename).
 
@@ -126,7 +134,7 @@ def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> Path
     try:
         with os.fdopen(fd, "wb") as handle:
             image.save(handle, format=fmt)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -142,7 +150,7 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

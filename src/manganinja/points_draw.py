@@ -66,20 +66,33 @@ def draw_points(
     font = ImageFont.load_default(size=max(10, radius * 3))
     draw = ImageDraw.Draw(canvas)
     for number, *centres in marker_centres(pairs, ref_img.size, line_img.size, reference_index):
-        color = pair_color(number - 1)
-        for cx, cy in centres:
-            box = (cx - radius, cy - radius, cx + radius, cy + radius)
-            draw.ellipse(box, outline=(0, 0, 0), width=max(1, radius // 2) + 2)
-            draw.ellipse(box, outline=color, width=max(1, radius // 2))
-            draw.text(
-                (cx + radius + 2, cy - radius - 2),
-                str(number),
-                fill=color,
-                font=font,
-                stroke_width=2,
-                stroke_fill=(0, 0, 0),
-            )
+        for centre in centres:
+            draw_marker(draw, centre, number, radius, font)
     return canvas
+
+
+def draw_marker(
+    draw: ImageDraw.ImageDraw,
+    centre: tuple[float, float],
+    number: int,
+    radius: int,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+) -> None:
+    """Draw pair ``number``'s marker (1-based): a ring of :func:`pair_color` with a black edge,
+    centred on ``centre`` = (x, y) canvas pixels, and the number beside it."""
+    cx, cy = centre
+    color = pair_color(number - 1)
+    box = (cx - radius, cy - radius, cx + radius, cy + radius)
+    draw.ellipse(box, outline=(0, 0, 0), width=max(1, radius // 2) + 2)
+    draw.ellipse(box, outline=color, width=max(1, radius // 2))
+    draw.text(
+        (cx + radius + 2, cy - radius - 2),
+        str(number),
+        fill=color,
+        font=font,
+        stroke_width=2,
+        stroke_fill=(0, 0, 0),
+    )
 
 
 def _panel_height(reference_size: tuple[int, int], lineart_size: tuple[int, int]) -> int:

@@ -99,9 +99,9 @@ def test_each_branch_sees_what_design_says(pipe, monkeypatch):
     calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     real = ra.attention
 
-    def spy(attn, q, k, v, key_mask=None):
+    def spy(attn, q, k, v, key_mask=None, **kw):
         calls.append((q, k, v))
-        return real(attn, q, k, v, key_mask)
+        return real(attn, q, k, v, key_mask, **kw)
 
     ref, line = _inputs()
     encoding = pipe.encode_reference(ref, resolution=64)

@@ -20,6 +20,10 @@ app = typer.Typer(
 from manganinja.cli import model_commands  # noqa: E402,F401
 from manganinja.cli import lineart_commands  # noqa: E402,F401
 from manganinja.cli import points_commands  # noqa: E402,F401
+from manganinja.cli import benchmark_commands  # noqa: E402,F401
+from manganinja.cli import synth_commands  # noqa: E402,F401
+from manganinja.cli import flat_commands  # noqa: E402,F401  (points suggest)
+from manganinja.cli import ui_commands  # noqa: E402,F401
 from manganinja.cli import train_commands  # noqa: E402,F401
 
 

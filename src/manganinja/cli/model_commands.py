@@ -61,7 +61,11 @@ def colorize(
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
     model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
-    steps: int = typer.Option(50, "--steps", help="Denoising steps."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default 50; 20 with --fast)."),
+    fast: bool = typer.Option(False, "--fast", help="DPM-Solver++ 20 steps; on a GPU also fp16 and torch.compile."),
+    offload: str = typer.Option("none", "--offload", help="none, reference or model (CPU offload)."),
+    attention_chunk: Optional[int] = typer.Option(None, "--attention-chunk", help="Attention slicing: queries per slice."),
+    vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Tile the VAE (large outputs)."),
     guidance_ref: float = typer.Option(9.0, "--guidance-ref", help="Reference guidance scale."),
     guidance_point: float = typer.Option(15.0, "--guidance-point", help="Point guidance scale."),
     guidance: str = typer.Option("official", "--guidance", help="Guidance formula: official or paper."),
@@ -71,7 +75,13 @@ def colorize(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32, fp16 or bf16."),
     latents: Optional[Path] = typer.Option(None, "--latents", help="Initial noise (.safetensors, [1,4,h/8,w/8])."),
-    snap: bool = typer.Option(False, "--snap/--no-snap", help="Snap colors to the line art's regions."),
+    polarity: str = typer.Option("auto", "--polarity", help="Line-art polarity: auto, dark-on-light or light-on-dark."),
+    extractor: str = typer.Option("auto", "--extractor", help="For --image: auto, xdog or informative."),
+    extractor_weights: Optional[Path] = typer.Option(None, "--extractor-weights", help="sk_model.pth of the official extractor."),
+    engine_name: str = typer.Option("ninja", "--engine", "-e", help="ninja (the model) or flat (weight-free, no model needed)."),
+    snap: bool = typer.Option(True, "--snap/--no-snap", help="ninja: snap colors to the line art's regions at full resolution."),
+    keep_shading: bool = typer.Option(False, "--keep-shading", help="With --snap: keep the lightness variation inside regions."),
+    layers: bool = typer.Option(False, "--layers", help="Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo pages whose output exists."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
@@ -81,7 +91,8 @@ def colorize(
     from safetensors.torch import load_file
 
     from manganinja.batch import expand_pages, output_paths, run_pages, shard
-    from manganinja.engines import NinjaEngine, NinjaSettings, load_pipeline
+    from manganinja.engines import Engine, FlatEngine, NinjaEngine, NinjaSettings, load_pipeline
+    from manganinja.flat.layers import write_layers
     from manganinja.images import ImageInputError, save_image
     from manganinja.models.loading import CheckpointError
     from manganinja.points import PointPairs, PointsError
@@ -93,8 +104,14 @@ def colorize(
         fail("give --lineart (one or more pages) or --image")
     if (output is None) == (output_dir is None):
         fail("give exactly one of --output (one page) or --output-dir (many pages)")
-    if snap:
-        fail("--snap needs the region engine, which is not available in this build")
+    if engine_name not in ("ninja", "flat"):
+        fail(f"--engine must be 'ninja' or 'flat', got {engine_name!r}")
+    if engine_name == "flat" and (model is not None or official is not None):
+        fail("--engine flat needs no model; drop --model/--official")
+    if engine_name == "flat" and image is not None:
+        fail("--engine flat colorizes line art; extract it first with `manganinja lineart extract`")
+    if layers and engine_name == "ninja" and not snap:
+        fail("--layers needs --snap with the ninja engine (the fills come from the line art's regions)")
     try:
         page_paths = [image] if image is not None else expand_pages(sources)
         if output is not None and len(page_paths) != 1:
@@ -108,15 +125,25 @@ def colorize(
         settings = NinjaSettings(
             steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
             guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
-            latents=initial, progress=not quiet,
+            lineart_polarity=polarity, fast=fast, latents=initial, progress=not quiet,
         )
-        if steps < 1:
+        if steps is not None and steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
         # One process per device under `accelerate launch` / torchrun; pages are sharded below.
         state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
         if device == "auto":
             device = str(state.device)
-        engine = NinjaEngine(load_pipeline(model, official, device, dtype), settings)
+        engine: Engine
+        if engine_name == "flat":
+            engine = FlatEngine(lineart_polarity=polarity)
+        else:
+            on_gpu = device.startswith("cuda")
+            if fast and on_gpu and dtype == "fp32":
+                dtype = "fp16"
+            pipe = load_pipeline(model, official, device, dtype, offload=offload, attention_chunk=attention_chunk,
+                                 vae_tiling=vae_tiling, compile=fast and on_gpu)
+            settings.snap, settings.keep_shading = snap, keep_shading
+            engine = NinjaEngine(pipe, settings)
         prepared = engine.prepare(reference)
     except (ValueError, ImageInputError, PointsError, CheckpointError) as exc:
         fail(str(exc))
@@ -124,21 +151,30 @@ def colorize(
     mine = shard(list(zip(page_paths, outputs)), state.process_index, state.num_processes)
     if image is not None:
         def colorize_page(page: Path):  # noqa: ANN202
-            return engine.pipe(
+            return engine.pipe(  # type: ignore[attr-defined]
                 reference_encoding=prepared, image=page, points=pairs,
                 num_inference_steps=steps, guidance_scale_ref=guidance_ref,
-                guidance_scale_point=guidance_point, guidance=guidance,
+                guidance_scale_point=guidance_point, guidance=guidance, fast=fast,
                 generator=torch.Generator().manual_seed(seed), latents=initial,
-                resolution=resolution, progress=not quiet,
+                resolution=resolution, progress=not quiet, extractor=extractor,
+                extractor_weights=extractor_weights,
             ).images[0]
+    elif layers:
+        def colorize_page(page: Path):  # noqa: ANN202
+            return engine.layers(prepared, page, pairs)  # type: ignore[attr-defined]
     else:
         def colorize_page(page: Path):  # noqa: ANN202
             return engine.colorize(prepared, page, pairs)
 
+    def write(result, path: Path) -> None:  # noqa: ANN001
+        if layers:
+            write_layers(path, result.composite, result.color, result.lines[..., 3].astype("float32") / 255.0)
+        else:
+            save_image(result, path)
+
     results = run_pages(
         [p for p, _ in mine], [o for _, o in mine], colorize_page,
-        overwrite=overwrite or output is not None, progress=not quiet and len(mine) > 1,
-        write=lambda img, path: save_image(img, path),
+        overwrite=overwrite or output is not None, progress=not quiet and len(mine) > 1, write=write,
     )
     failed = [r for r in results if r.status == "failed"]
     done = sum(r.status == "done" for r in results)

@@ -123,7 +123,7 @@ def build_components(size: str = "tiny", seed: int = 0, controlnet_conditioning_
     controlnet = ControlNetModel.from_unet(denoising_unet, **controlnet_kwargs)
     for p in controlnet.parameters():  # from_unet zero-inits the outputs; make them act
         if p.abs().sum() == 0:
-            torch.nn.init.normal_(p, std=0.02)
+            torch.nn.init.normal_(p, std=0.3)
     vae = AutoencoderKL(**(TINY_VAE_CONFIG if tiny else SD15_VAE_CONFIG))
     point_net = PointNet(**(TINY_POINT_NET_CONFIG if tiny else SD15_POINT_NET_CONFIG))
     clip_config = CLIPVisionConfig(**(TINY_CLIP_VISION_CONFIG if tiny else CLIP_L14_VISION_CONFIG))

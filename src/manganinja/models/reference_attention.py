@@ -69,6 +69,8 @@ class ReferenceState:
     points: PointEmbeddings | None = None
     #: Optional (rows,) bool per branch group: False drops the bank for that row (training).
     bank_keep: torch.Tensor | None = None
+    #: Attention slicing: queries per slice (None = all at once). Kept by :meth:`clear`.
+    query_chunk: int | None = None
 
     def clear(self) -> None:
         self.bank = {}
@@ -84,13 +86,21 @@ def attention(
     key_input: torch.Tensor,
     value_input: torch.Tensor,
     key_mask: torch.Tensor | None = None,
+    query_chunk: int | None = None,
 ) -> torch.Tensor:
     """Multi-head attention with ``attn``'s projections, the operations of diffusers'
     ``AttnProcessor2_0`` for a 3-D input.
 
     Shapes: ``query_input`` (B, N, C), ``key_input``/``value_input`` (B, M, C),
-    ``key_mask`` (B, M) bool, True = attend. Returns (B, N, C_out).
+    ``key_mask`` (B, M) bool, True = attend. Returns (B, N, C_out). ``query_chunk`` computes
+    the queries in slices of that many tokens (lower peak memory, same result).
     """
+    if query_chunk is not None and query_input.shape[1] > query_chunk:
+        parts = [
+            attention(attn, q, key_input, value_input, key_mask)
+            for q in query_input.split(query_chunk, dim=1)
+        ]
+        return torch.cat(parts, dim=1)
     batch = query_input.shape[0]
     query = attn.to_q(query_input)
     key = attn.to_k(key_input)
@@ -137,7 +147,7 @@ class ReferenceWriteProcessor:
         _check_plain(attn)
         if self.state.recording:
             self.state.bank.setdefault(self.name, []).append(hidden_states)
-        return attention(attn, hidden_states, hidden_states, hidden_states)
+        return attention(attn, hidden_states, hidden_states, hidden_states, query_chunk=self.state.query_chunk)
 
 
 class ReferenceReadProcessor:
@@ -164,7 +174,7 @@ class ReferenceReadProcessor:
         h = hidden_states
         branches = self.state.branches
         if branches is None:
-            return attention(attn, h, h, h)
+            return attention(attn, h, h, h, query_chunk=self.state.query_chunk)
         if h.shape[0] % len(branches):
             raise ValueError(
                 f"{self.name}: batch of {h.shape[0]} rows does not split into the "
@@ -200,14 +210,15 @@ class ReferenceReadProcessor:
         return mask
 
     def _branch(self, attn: Attention, branch: Branch, h: torch.Tensor) -> torch.Tensor:
+        chunk = self.state.query_chunk
         if branch is Branch.UNCOND:
-            return attention(attn, h, h, h)
+            return attention(attn, h, h, h, query_chunk=chunk)
         rows, tokens, channels = h.shape
         bank, bank_tokens = self._bank(rows, channels)
         mask = self._key_mask(rows, tokens, bank.shape[1], h.device)
         kv = torch.cat([h, bank], dim=1)
         if branch is Branch.REF:
-            return attention(attn, h, kv, kv, mask)
+            return attention(attn, h, kv, kv, mask, query_chunk=chunk)
         points = self.state.points
         if points is None:
             raise RuntimeError(f"{self.name}: POINT branch without point embeddings")
@@ -220,7 +231,7 @@ class ReferenceReadProcessor:
         for part, e in zip(bank.split(bank_tokens, dim=1), e_ref):
             ref_keys.append(part if e is None else part + e)
         k = torch.cat([q, *ref_keys], dim=1)
-        return attention(attn, q, k, kv, mask)
+        return attention(attn, q, k, kv, mask, query_chunk=chunk)
 
 
 def select_embedding(embeddings: Sequence[torch.Tensor], tokens: int, channels: int) -> torch.Tensor | None:

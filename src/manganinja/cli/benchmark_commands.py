@@ -1,0 +1,118 @@
+"""``manganinja benchmark synth`` and ``manganinja evaluate``: the paper's evaluation protocol.
+
+Thin layer over :mod:`manganinja.evaluation`; see :mod:`manganinja.evaluation.benchmark` for the
+folder formats and the protocol.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from manganinja.cli import app
+
+benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+@benchmark_app.command("synth")
+def synth(
+    out: Path = typer.Option(..., "--out", help="Benchmark folder to write."),
+    pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator."),
+    size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (multiple of 8)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing benchmark folder."),
+) -> None:
+    """Write a benchmark folder of synthetic pairs (masks and exact annotated points included)."""
+    from manganinja.evaluation.benchmark import write_synthetic_benchmark
+
+    try:
+        write_synthetic_benchmark(out, pairs=pairs, seed=seed, size=size, overwrite=overwrite)
+    except ValueError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {pairs} pairs to {out}")
+
+
+def _extractor(method: str) -> tuple[Any, str]:
+    try:
+        from manganinja.lineart import extract_lineart
+    except ImportError as exc:
+        raise ValueError(f"the line-art extractor (manganinja.lineart) is not available ({exc})") from exc
+
+    def extract(image: Any) -> Any:
+        return extract_lineart(image, method=method)
+
+    return extract, f"manganinja.lineart.extract_lineart(method={method!r})"
+
+
+@app.command("evaluate")
+def evaluate(
+    data: Path = typer.Option(..., "--data", help="Benchmark folder (manifest.json + pair folders)."),
+    out: Path = typer.Option(..., "--out", help="Results folder (resumed if it exists)."),
+    engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
+    guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance."),
+    seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
+    model: Optional[Path] = typer.Option(None, "--model", help="ninja: diffusers or official checkpoints folder."),
+    steps: int = typer.Option(20, "--steps", min=1, help="ninja: denoising steps."),
+    device: Optional[str] = typer.Option(None, "--device", help="ninja and feature models: torch device."),
+    extractor: str = typer.Option("xdog", "--extractor", help="Line-art extraction method (fixed for a results folder)."),
+    clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP folder for CLIP-I (absent otherwise)."),
+    dino: Optional[Path] = typer.Option(None, "--dino", help="Local DINO/DINOv2 folder for DINO-I (absent otherwise)."),
+    lpips: Optional[Path] = typer.Option(None, "--lpips", help="Local LPIPS weights folder (absent otherwise)."),
+    max_runs: Optional[int] = typer.Option(None, "--max-runs", min=1, help="Stop after this many new runs."),
+    examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png."),
+) -> None:
+    """Run the paper's protocol: both directions, 0 and K guidance points, scored on the foreground."""
+    from manganinja.evaluation import benchmark as B
+    from manganinja.evaluation.engines import make_engine
+    from manganinja.evaluation.report import write_report
+
+    start = time.perf_counter()
+    try:
+        extract, extractor_name = _extractor(extractor)
+        engines = []
+        for name in dict.fromkeys(engine):
+            options: dict[str, Any] = {}
+            if name == "ninja":
+                options = {"model": str(model) if model else None, "steps": steps, "device": device}
+            engines.append(make_engine(name, **options))
+        scorers, names = _scorers(clip, dino, lpips, device or "cpu")
+        rows, problems = B.evaluate(data, out, engines, extract, extractor_name, guide_points, seed,
+                                    scorers, names, max_new_runs=max_runs, progress=True)
+        command = "manganinja " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        summary = write_report(out, rows, problems, data, command=command, examples=examples)
+    except ValueError as exc:
+        _fail(exc)
+    typer.echo(summary.read_text(encoding="utf-8").split("## Settings")[0].rstrip())
+    typer.echo(f"{len(rows)} runs, {len(problems)} problems, {time.perf_counter() - start:.1f} s; "
+               f"results in {out}")
+
+
+def _scorers(clip: Path | None, dino: Path | None, lpips: Path | None, device: str) -> tuple[Any, dict[str, str]]:
+    from manganinja.evaluation.benchmark import Scorers
+
+    kwargs: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    if clip is not None:
+        from manganinja.evaluation.features import load_clip_embedder
+
+        kwargs["clip"], names["clip"] = load_clip_embedder(clip, device), str(clip)
+    if dino is not None:
+        from manganinja.evaluation.features import load_dino_embedder
+
+        kwargs["dino"], names["dino"] = load_dino_embedder(dino, device), str(dino)
+    if lpips is not None:
+        from manganinja.evaluation.features import load_lpips
+
+        kwargs["lpips"], names["lpips"] = load_lpips(lpips, device), str(lpips)
+    return Scorers(**kwargs), names

@@ -1,0 +1,468 @@
+"""The weight-free engine: paint a line art's regions in a reference's colors, no model needed.
+
+Steps (:func:`colorize_flat`):
+
+1. Regions of the line art (:func:`manganinja.flat.regions.label_regions`).
+2. The reference's own line art (:func:`manganinja.lineart.extract_lineart`), its background
+   (the border color, flood-connected to the border) and its regions.
+3. Correspondences: SIFT matches between the two line arts, RANSAC, plus the user's point pairs
+   (:mod:`manganinja.flat.match`), and a mapping line art -> reference (thin-plate spline, else
+   global similarity, else foreground boxes).
+4. The reference warped onto the line art; each region takes the dominant color of the warped
+   pixels that are neither reference lines nor outside the reference, preferring the character
+   over the background when both vote.
+5. A region holding a user's line-art point takes the reference's color at the paired point
+   (sampled in the reference region around it, off its lines).
+6. Lines drawn on top: composite = black lines (alpha = line strength) over the color layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import cv2
+import numpy as np
+
+from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
+from manganinja.flat.layers import compose
+from manganinja.flat.match import Mapping, Matches, fit_mapping, match_features
+from manganinja.flat.regions import (
+    GAP_RADIUS,
+    LINE_THRESHOLD,
+    Regions,
+    fill_under_lines,
+    interior_voters,
+    label_regions,
+    region_colors,
+    vote_step,
+    voter_mask,
+)
+from manganinja.images import ImageInput
+from manganinja.points import PointPairs, PointsError
+
+logger = logging.getLogger(__name__)
+
+#: References with a longer side are line-extracted at this size (matching works at 768 anyway).
+EXTRACT_LONG_SIDE = 1024
+
+
+class FlatEngineError(FlatInputError):
+    """Inputs the flat engine cannot use; the message names the bad value."""
+
+
+@dataclass
+class FlatDiagnostics:
+    """What the engine did.
+
+    Attributes:
+        n_keypoints_reference, n_keypoints_lineart: SIFT keypoints found on each line art.
+        n_matches: matches that passed the ratio and mutual tests.
+        n_inliers: feature matches the final mapping kept.
+        n_user_points: user point pairs used (after dropping unusable ones).
+        mapping: ``"tps"``, ``"affine"`` or ``"bbox"``.
+        fell_back: True when the feature matches could not carry the alignment (few or none):
+            it then comes from a global fit, the user's pairs, or the foregrounds' boxes.
+        n_regions: regions in the line art.
+        warnings: human-readable notes (fallbacks, dropped points, regions with no color).
+    """
+
+    n_keypoints_reference: int = 0
+    n_keypoints_lineart: int = 0
+    n_matches: int = 0
+    n_inliers: int = 0
+    n_user_points: int = 0
+    mapping: str = "bbox"
+    fell_back: bool = True
+    n_regions: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FlatResult:
+    """Output of :func:`colorize_flat`.
+
+    Attributes:
+        composite: uint8 ``(H, W, 3)``: colors with the line art's lines drawn on top.
+        color_layer: uint8 ``(H, W, 3)``: fills only (line pixels take the nearest region's color).
+        labels: int32 ``(H, W)``: region labels (0 = line).
+        region_colors: uint8 ``(count + 1, 3)``: the color of each region (row 0 unused).
+        warped_reference: uint8 ``(H, W, 3)``: the reference warped onto the line art.
+        mapping: the fitted line art -> reference mapping.
+        matches: the feature matches.
+        diagnostics: :class:`FlatDiagnostics`.
+    """
+
+    composite: np.ndarray
+    color_layer: np.ndarray
+    labels: np.ndarray
+    region_colors: np.ndarray
+    warped_reference: np.ndarray
+    mapping: Mapping
+    matches: Matches
+    diagnostics: FlatDiagnostics
+
+
+@dataclass
+class _Reference:
+    rgb: np.ndarray  # uint8 (H, W, 3)
+    lines: np.ndarray  # float32 (H, W), 1 = line
+    line_mask: np.ndarray  # bool (H, W)
+    background: np.ndarray  # bool (H, W)
+    background_color: np.ndarray  # uint8 (3,)
+    gap_radius: int = GAP_RADIUS
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.rgb.shape[1], self.rgb.shape[0])
+
+    @cached_property
+    def regions(self) -> Regions:
+        """Regions of the reference's line art (only needed to sample user points)."""
+        return label_regions(self.lines, gap_radius=self.gap_radius)
+
+
+def background_mask(rgb: np.ndarray, tolerance: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """The background of a picture: pixels within ``tolerance`` levels (every channel) of the
+    border's dominant color and connected to the border. Returns bool ``(H, W)`` and uint8 (3,)."""
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    q = border >> 4
+    codes = (q[:, 0].astype(np.int32) << 8) | (q[:, 1].astype(np.int32) << 4) | q[:, 2]
+    best = np.bincount(codes).argmax()
+    color = np.median(border[codes == best], axis=0).astype(np.uint8)
+    near = (np.abs(rgb.astype(np.int16) - color.astype(np.int16)).max(axis=2) <= tolerance).astype(np.uint8)
+    n, comp = cv2.connectedComponents(near, connectivity=4)
+    on_border = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+    on_border = on_border[on_border > 0]
+    return np.isin(comp, on_border), color
+
+
+def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
+    from manganinja.lineart import BlankLineartWarning, extract_lineart
+
+    rgb = load_rgb(reference, "reference")
+    h, w = rgb.shape[:2]
+    scale = min(1.0, EXTRACT_LONG_SIDE / max(h, w))
+    with warnings.catch_warnings():
+        # A reference without lines is legitimate here: the alignment falls back and says so.
+        warnings.simplefilter("ignore", BlankLineartWarning)
+        if scale < 1.0:
+            # XDoG's parameters scale with the image, so a big reference is extracted smaller
+            # (several times faster) and the lines brought back to full size.
+            small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            lines = cv2.resize(extract_lineart(small, method="xdog"), (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            lines = extract_lineart(rgb, method="xdog")
+    line_mask = lines >= LINE_THRESHOLD
+    background, bg_color = background_mask(rgb)
+    return _Reference(rgb, lines, line_mask, background, bg_color, gap_radius)
+
+
+def _foreground_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    if not mask.any():
+        return (0, 0, mask.shape[1], mask.shape[0])
+    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))  # type: ignore[return-value]
+
+
+def _usable_points(
+    points: PointPairs | None, ref: _Reference, size: tuple[int, int], diag: FlatDiagnostics, strict: bool
+) -> PointPairs:
+    """The pairs that can be used; others are dropped with a warning (or raise when ``strict``)."""
+    if not points:
+        return PointPairs()
+    keep = []
+    for i, pair in enumerate(points):
+        try:
+            if pair.reference_index != 0:
+                raise PointsError(
+                    f"pair {i + 1}: reference_index {pair.reference_index}, but the flat engine "
+                    "takes one reference image"
+                )
+            PointPairs([pair]).validate([ref.size], size, max_pairs=None)
+        except PointsError as exc:
+            if strict:
+                raise
+            message = f"point pair {i + 1} ignored: {exc}"
+            diag.warnings.append(message)
+            logger.warning(message)
+            continue
+        keep.append(pair)
+    return PointPairs(keep)
+
+
+def sample_reference_color(ref: _Reference, xy: tuple[float, float], radius: int | None = None) -> np.ndarray:
+    """uint8 (3,): the reference's color at ``xy``, robustly: the dominant color of the pixels
+    within ``radius`` (default 2% of the long side, at least 3) that lie in the same reference
+    region as ``xy`` and off its lines; falls back to any off-line pixel nearby, then the pixel."""
+    h, w = ref.rgb.shape[:2]
+    r = radius or max(3, int(round(0.02 * max(h, w))))
+    x, y = int(round(xy[0])), int(round(xy[1]))
+    x0, x1, y0, y1 = max(0, x - r), min(w, x + r + 1), max(0, y - r), min(h, y + r + 1)
+    crop = ref.rgb[y0:y1, x0:x1]
+    off_line = ~ref.line_mask[y0:y1, x0:x1]
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    disc = (xx - x) ** 2 + (yy - y) ** 2 <= r * r
+    region = ref.regions.label_at((x, y)) if ref.regions.count else 0
+    for mask in (disc & off_line & (ref.regions.labels[y0:y1, x0:x1] == region), disc & off_line):
+        if mask.sum() >= 3:
+            colors, _ = region_colors(mask.astype(np.int32), 1, crop)
+            return colors[1]
+    return ref.rgb[y, x].copy()
+
+
+def colorize_flat(
+    reference: ImageInput,
+    lineart: ImageInput,
+    points: PointPairs | None = None,
+    *,
+    gap_radius: int = GAP_RADIUS,
+    background_share: float = 0.25,
+    strict_points: bool = False,
+    two_tone: bool = True,
+) -> FlatResult:
+    """Color ``lineart`` from ``reference`` without any model weights.
+
+    Args:
+        reference: the colored reference (path, PIL image or uint8 ``(h, w, 3)`` array).
+        lineart: the line art, float32 ``(H, W)`` in [0, 1] (1 = line), or an image to normalize.
+        points: optional point pairs (reference -> line art, each in its image's pixels); each is
+            trusted by the mapping and forces its region's color.
+        gap_radius: gap-closing radius for the line art's regions (pixels).
+        background_share: a region is painted with character colors when at least this share of
+            its voting pixels is not reference background; else with the background color.
+        strict_points: raise :class:`~manganinja.points.PointsError` for an unusable pair instead
+            of dropping it with a warning.
+        two_tone: keep cel shading: a region whose warped colors have a clear second tone (at
+            least a fifth of its votes, far from the first) is painted pixel by pixel with the
+            nearer of its two tones (as in the warped reference).
+
+    Returns:
+        :class:`FlatResult` at the line art's size.
+    """
+    diag = FlatDiagnostics()
+    lines = load_lines(lineart)
+    h, w = lines.shape
+    regions = label_regions(lines, gap_radius=gap_radius)
+    diag.n_regions = regions.count
+    if regions.count <= 1:
+        _warn(diag, f"the line art has {regions.count} region(s): no closed shapes to fill")
+    ref = _prepare_reference(reference, gap_radius)
+    pairs = _usable_points(points, ref, (w, h), diag, strict_points)
+    diag.n_user_points = len(pairs)
+
+    # Correspondences and mapping.
+    matches = match_features(ref.lines, lines)
+    diag.n_keypoints_reference = matches.n_keypoints_reference
+    diag.n_keypoints_lineart = matches.n_keypoints_lineart
+    diag.n_matches = len(matches)
+    boxes = (_foreground_box(lines >= LINE_THRESHOLD), _foreground_box(~ref.background))
+    mapping = fit_mapping(
+        matches,
+        (w, h),
+        ref.size,
+        user_lineart_xy=pairs.lineart_xy if len(pairs) else None,
+        user_reference_xy=pairs.reference_xy if len(pairs) else None,
+        fallback_boxes=boxes,
+    )
+    diag.mapping = mapping.kind
+    diag.n_inliers = int(mapping.used.sum())
+    diag.fell_back = mapping.fell_back
+    for note in mapping.notes:
+        if mapping.fell_back:
+            _warn(diag, f"alignment: {note}")
+        else:
+            logger.info("alignment: %s", note)
+
+    # Warp the reference (and its line / background / inside masks) onto the line art.
+    map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
+    warped = cv2.remap(ref.rgb, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                       borderValue=tuple(int(v) for v in ref.background_color))
+    masks = np.dstack([ref.line_mask, ref.background, np.ones_like(ref.line_mask)]).astype(np.uint8)
+    masks = cv2.remap(masks, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    del map_x, map_y
+    warp_ok = (masks[..., 0] == 0) & (masks[..., 2] == 1)  # off the reference's lines, inside it
+    valid = warp_ok & voter_mask(regions, vote_step((h, w)))
+    background = masks[..., 1] > 0
+    del masks
+    interior = valid & interior_voters(regions)
+    colors, empty = _vote_colors(regions, warped, interior, background, background_share)
+    if empty.any():
+        # Regions whose interior lands on reference lines: let all their pixels vote.
+        loose, still_empty = _vote_colors(regions, warped, valid, background, background_share)
+        colors[empty] = loose[empty]
+        empty &= still_empty
+    if empty.any():
+        colors = _borrow_nearest(regions, colors, empty, ref.background_color)
+        _warn(diag, f"{int(empty.sum())} region(s) map outside the reference or onto its lines "
+              "only; painted like their nearest colored region", log=False)
+
+    # User points override their regions; a region holding several is split among them.
+    by_region: dict[int, list[int]] = {}
+    for i, pair in enumerate(pairs):
+        by_region.setdefault(regions.label_at(pair.lineart), []).append(i)
+    point_colors = [sample_reference_color(ref, pair.reference) for pair in pairs]
+    for label, members in by_region.items():
+        colors[label] = point_colors[members[0]]
+    filled = regions.filled_labels()
+    color_layer = colors[filled]
+    if two_tone:
+        second, has_two = _second_tone(regions, warped, interior, colors)
+        has_two[list(by_region)] = False
+        has_two[empty] = False
+        _paint_second_tone(color_layer, filled, warped, warp_ok, colors, second, has_two)
+    for label, members in by_region.items():
+        if len(members) > 1:
+            _split_region(color_layer, filled == label, pairs.lineart_xy[members],
+                          np.array([point_colors[i] for i in members]))
+            _warn(diag, f"point pairs {[i + 1 for i in members]} share one region; it is split "
+                  "between them by nearest point", log=False)
+    if regions.count == 0:
+        color_layer[:] = 255
+    composite = compose(color_layer, lines)
+    return FlatResult(
+        composite=composite,
+        color_layer=color_layer,
+        labels=regions.labels,
+        region_colors=colors,
+        warped_reference=warped,
+        mapping=mapping,
+        matches=matches,
+        diagnostics=diag,
+    )
+
+
+def _vote_colors(
+    regions: Regions, warped: np.ndarray, valid: np.ndarray, background: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Region colors from the warped reference: the character's pixels decide when they are at
+    least ``share`` of a region's votes, else all votes (the background) do. Returns uint8
+    ``(count + 1, 3)`` colors and bool ``(count + 1,)``: regions that got no vote."""
+    fg_colors, fg_votes = region_colors(regions.labels, regions.count, warped, valid & ~background)
+    all_colors, all_votes = region_colors(regions.labels, regions.count, warped, valid)
+    use_fg = (fg_votes > 0) & (fg_votes >= share * all_votes)
+    empty = all_votes == 0
+    empty[0] = False
+    return np.where(use_fg[:, None], fg_colors, all_colors), empty
+
+
+def _second_tone(
+    regions: Regions, warped: np.ndarray, voters: np.ndarray, first: np.ndarray,
+    min_share: float = 0.2, tolerance: int = 32, min_votes: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's second color: the dominant color of its voters farther than ``tolerance``
+    levels (any channel) from ``first`` (uint8 ``(count + 1, 3)``). Returns uint8 ``(count + 1,
+    3)`` and bool ``(count + 1,)``: regions where that color holds at least ``min_share`` of the
+    votes (and ``min_votes`` pixels)."""
+    far = np.abs(warped.astype(np.int16) - first[regions.labels].astype(np.int16)).max(axis=2) > tolerance
+    second, n2 = region_colors(regions.labels, regions.count, warped, voters & far)
+    n_all = np.bincount(regions.labels[voters].ravel(), minlength=regions.count + 1)
+    has = (n2 >= min_votes) & (n2 >= min_share * np.maximum(n_all, 1))
+    has[0] = False
+    return second, has
+
+
+def _paint_second_tone(
+    layer: np.ndarray, filled: np.ndarray, warped: np.ndarray, valid: np.ndarray,
+    first: np.ndarray, second: np.ndarray, has_two: np.ndarray,
+) -> None:
+    """In place: pixels of two-tone regions (``has_two[filled]``) whose warped color is nearer
+    ``second`` than ``first`` take ``second``; pixels without a valid warped color take the tone of
+    the nearest valid pixel; a 5x5 median removes speckles."""
+    two = has_two[filled]
+    if not two.any():
+        return
+    c1 = first[filled].astype(np.int16)
+    c2 = second[filled].astype(np.int16)
+    w = warped.astype(np.int16)
+    nearer_second = np.abs(w - c2).max(axis=2) < np.abs(w - c1).max(axis=2)
+    tone = np.where(valid, np.where(nearer_second, 2, 1), 0).astype(np.int32)
+    tone = fill_under_lines(tone).astype(np.uint8)
+    tone = cv2.medianBlur(tone, 5)
+    paint = two & (tone == 2)
+    layer[paint] = second[filled[paint]]
+
+
+def _split_region(layer: np.ndarray, mask: np.ndarray, xy: np.ndarray, colors: np.ndarray) -> None:
+    """Paint the pixels of ``mask`` (bool ``(H, W)``) in ``layer`` (uint8 ``(H, W, 3)``, in place)
+    with the color (``colors``, ``(K, 3)``) of the nearest of the points ``xy`` (``(K, 2)``)."""
+    ys, xs = np.nonzero(mask)
+    d = (xs[:, None] - xy[None, :, 0]) ** 2 + (ys[:, None] - xy[None, :, 1]) ** 2
+    layer[ys, xs] = colors[np.argmin(d, axis=1)]
+
+
+def _borrow_nearest(
+    regions: Regions, colors: np.ndarray, empty: np.ndarray, fallback: np.ndarray
+) -> np.ndarray:
+    """``colors`` with each ``empty`` region (bool ``(count + 1,)``) given the color of the nearest
+    non-empty region (``fallback`` when there is none)."""
+    out = colors.copy()
+    donors = np.where(empty[regions.labels], 0, regions.labels).astype(np.int32)
+    if not donors.any():
+        out[empty] = fallback
+        return out
+    nearest = fill_under_lines(donors)
+    ys, xs = np.nonzero(empty[regions.labels])
+    # One pixel per empty region decides (its first in raster order).
+    labs, first = np.unique(regions.labels[ys, xs], return_index=True)
+    out[labs] = colors[nearest[ys[first], xs[first]]]
+    return out
+
+
+def _warn(diag: FlatDiagnostics, message: str, log: bool = True) -> None:
+    diag.warnings.append(message)
+    if log:
+        logger.warning(message)
+
+
+def suggest_points(
+    reference: ImageInput,
+    lineart: ImageInput,
+    k: int = 12,
+    *,
+    min_spacing: float = 0.05,
+) -> PointPairs:
+    """The ``k`` most reliable feature correspondences, as point pairs for a person to review.
+
+    Candidates are the matches the fitted mapping kept (see :func:`fit_mapping`); each is scored
+    by its Lowe ratio plus its residual under the mapping (relative to the RANSAC threshold), and
+    the best are taken greedily at least ``min_spacing`` x the line art's long side apart (the
+    spacing is halved until ``k`` are found or candidates run out). Points are rounded to pixels.
+
+    Returns:
+        Up to ``k`` :class:`~manganinja.points.PointPairs` (empty, with a logged warning, when the
+        matcher found no reliable correspondence).
+
+    Raises:
+        FlatEngineError: ``k`` is not positive.
+    """
+    if k < 1:
+        raise FlatEngineError(f"k must be >= 1, got {k}")
+    lines = load_lines(lineart)
+    h, w = lines.shape
+    ref = _prepare_reference(reference, gap_radius=GAP_RADIUS)
+    matches = match_features(ref.lines, lines)
+    mapping = fit_mapping(matches, (w, h), ref.size)
+    if mapping.kind == "bbox" or not mapping.used.any():
+        logger.warning("no reliable feature correspondences found; no points suggested (%s)",
+                       "; ".join(mapping.notes))
+        return PointPairs()
+    idx = np.nonzero(mapping.used)[0]
+    thr = 0.02 * float(np.hypot(*ref.size))
+    resid = np.linalg.norm(mapping(matches.lineart_xy[idx]) - matches.reference_xy[idx], axis=1)
+    order = idx[np.argsort(matches.ratio[idx] + resid / thr, kind="stable")]
+    line_xy = np.clip(np.rint(matches.lineart_xy), 0, [w - 1, h - 1])
+    ref_xy = np.clip(np.rint(matches.reference_xy), 0, [ref.size[0] - 1, ref.size[1] - 1])
+    spacing = min_spacing * max(w, h)
+    chosen: list[int] = []
+    while len(chosen) < k and spacing >= 1:
+        for i in order:
+            if len(chosen) >= k:
+                break
+            if i in chosen:
+                continue
+            if all(np.hypot(*(line_xy[i] - line_xy[j])) >= spacing for j in chosen):
+                chosen.append(int(i))
+        spacing /= 2
+    return PointPairs.from_arrays(ref_xy[chosen], line_xy[chosen])

@@ -1,0 +1,684 @@
+"""Web page for interactive colorization: upload references and a line art, click point pairs,
+colorize (Gradio).
+
+The page is a thin layer over the library: images are read with :func:`manganinja.images.load_image`,
+line arts with :mod:`manganinja.lineart`, points are :class:`manganinja.points.PointPairs` in the
+pixels of the uploaded images, and colorization goes through the :class:`manganinja.engines.Engine`
+protocol. The pure functions below (``add_click``, ``undo``, ``render_*``...) hold the page's
+logic; :func:`build_app` only wires them to components.
+
+Safety: the server listens on localhost unless told otherwise, uploads are limited in bytes and
+pixels (:class:`UiLimits`), only uploaded files are read, and requests are queued one at a time
+(``default_concurrency_limit=1``), so a model is never run by two requests at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from manganinja.engines import Engine, FlatEngine, NinjaEngine, NinjaSettings
+from manganinja.images import ImageInputError, fit_long_side, load_image, to_rgb
+from manganinja.points import PointPair, PointPairs, PointsError
+from manganinja.points_draw import draw_marker
+
+log = logging.getLogger("manganinja.webui")
+
+#: Engine names shown in the settings.
+NINJA, FLAT = "ninja", "flat"
+#: Height of the image views in CSS pixels (larger images are shown scaled down; clicks map back
+#: to image pixels).
+VIEW_HEIGHT = 420
+#: Click targets.
+REFERENCE, LINEART = "reference", "lineart"
+
+#: ``suggest(reference RGB, line art float (H, W) white lines, k) -> PointPairs`` (reference index 0).
+SuggestFn = Callable[[Image.Image, np.ndarray, int], PointPairs]
+
+
+class UploadError(ValueError):
+    """An upload the page refuses; the message is shown to the user and names the file."""
+
+
+@dataclass(frozen=True)
+class UiLimits:
+    """What the page accepts. ``max_upload_mb`` is enforced by Gradio before a file is stored
+    and again when it is read; ``max_pixels`` (width x height) when it is read."""
+
+    max_upload_mb: float = 25.0
+    max_pixels: int = 4096 * 4096
+    max_references: int = 4
+    max_pairs: int = 24
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One browser tab's inputs and points (kept in a ``gr.State``; updated by returning copies).
+
+    Attributes:
+        references: RGB reference images, as uploaded (image pixels).
+        reference_keys: a content hash per reference (reuses the engine's prepared references).
+        lineart: float32 ``(H, W)`` in [0, 1], 1 = line, at the uploaded image's size; or None.
+        pairs: the completed point pairs, numbered from 1 in this order.
+        pending: ``(reference_index, (x, y))`` of a reference click waiting for its line-art
+            click, or None.
+        active: index of the reference shown (and clicked).
+    """
+
+    references: tuple[Image.Image, ...] = ()
+    reference_keys: tuple[str, ...] = ()
+    lineart: np.ndarray | None = field(default=None, repr=False)
+    pairs: tuple[PointPair, ...] = ()
+    pending: tuple[int, tuple[float, float]] | None = None
+    active: int = 0
+
+    @property
+    def points(self) -> PointPairs:
+        return PointPairs(self.pairs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Uploads
+
+
+def read_upload(path: str | Path, name: str, limits: UiLimits) -> Image.Image:
+    """Open an uploaded file as a PIL image, within ``limits``.
+
+    Raises:
+        UploadError: too many bytes or pixels, or not an image; the message names the file by
+            its base name (never the server's temp path).
+    """
+    path = Path(path)
+    where = f"{name} '{path.name}'"
+    size = path.stat().st_size if path.is_file() else 0
+    if size > limits.max_upload_bytes:
+        raise UploadError(f"{where}: {size / 2**20:.1f} MB is over the {limits.max_upload_mb:g} MB upload limit")
+    try:
+        return load_image(path, name=name, max_pixels=limits.max_pixels)
+    except ImageInputError as exc:
+        raise UploadError(str(exc).replace(f"'{path}'", f"'{path.name}'")) from exc
+
+
+def content_key(image: Image.Image) -> str:
+    """A hash of an image's size, mode and pixels."""
+    digest = hashlib.sha1(f"{image.size}{image.mode}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def with_references(session: Session, images: Sequence[Image.Image], limits: UiLimits) -> Session:
+    """Replace the references (RGB); pairs and the pending click are cleared, since they point
+    into the old images."""
+    if len(images) > limits.max_references:
+        raise UploadError(f"{len(images)} references given; the page takes at most {limits.max_references}")
+    refs = tuple(to_rgb(im) for im in images)
+    return replace(session, references=refs, reference_keys=tuple(content_key(r) for r in refs),
+                   pairs=(), pending=None, active=0)
+
+
+def prepare_lineart(image: Image.Image, extract: bool) -> np.ndarray:
+    """float32 ``(H, W)`` in [0, 1] white lines from an uploaded line art (any polarity), or
+    drawn from a color/gray picture when ``extract``."""
+    from manganinja.lineart import extract_lineart, normalize_lineart
+
+    return extract_lineart(image) if extract else normalize_lineart(image)
+
+
+def with_lineart(session: Session, lineart: np.ndarray | None) -> Session:
+    """Replace the line art; pairs are kept only when the size is unchanged."""
+    same = (
+        lineart is not None and session.lineart is not None and lineart.shape == session.lineart.shape
+    )
+    return replace(session, lineart=lineart, pairs=session.pairs if same else (), pending=session.pending if same else None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Points
+
+
+def add_click(session: Session, target: str, xy: Sequence[float], limits: UiLimits = UiLimits()) -> tuple[Session, str]:
+    """Apply a click at ``xy`` = (x, y) image pixels on ``target`` (``"reference"``: the shown
+    reference, or ``"lineart"``). A reference click starts (or moves) the pending pair; a
+    line-art click completes it. Returns the new session and a message for the user.
+
+    Raises:
+        PointsError: a line-art click with no pending reference click, a click outside the
+            image, or more than ``limits.max_pairs`` pairs.
+    """
+    x, y = float(xy[0]), float(xy[1])
+    number = len(session.pairs) + 1
+    if target == REFERENCE:
+        if not session.references:
+            raise PointsError("upload a reference first")
+        w, h = session.references[session.active].size
+        _inside((x, y), (w, h), "reference")
+        if len(session.pairs) >= limits.max_pairs:
+            raise PointsError(f"at most {limits.max_pairs} point pairs")
+        return (
+            replace(session, pending=(session.active, (x, y))),
+            f"Pair {number}: reference point ({x:g}, {y:g}); now click the matching spot on the line art.",
+        )
+    if target != LINEART:
+        raise ValueError(f"click target must be 'reference' or 'lineart', got {target!r}")
+    if session.lineart is None:
+        raise PointsError("upload a line art first")
+    if session.pending is None:
+        raise PointsError(f"click the reference first, then the line art (pair {number})")
+    h, w = session.lineart.shape
+    _inside((x, y), (w, h), "line art")
+    index, ref_xy = session.pending
+    pair = PointPair(reference=ref_xy, lineart=(x, y), reference_index=index)
+    return (
+        replace(session, pairs=session.pairs + (pair,), pending=None),
+        f"Pair {number} added: reference {index + 1} ({ref_xy[0]:g}, {ref_xy[1]:g}) -> line art ({x:g}, {y:g}).",
+    )
+
+
+def _inside(xy: tuple[float, float], size: tuple[int, int], what: str) -> None:
+    if not (0 <= xy[0] < size[0] and 0 <= xy[1] < size[1]):
+        raise PointsError(f"{what} click ({xy[0]:g}, {xy[1]:g}) is outside the {size[0]}x{size[1]} image")
+
+
+def undo(session: Session) -> tuple[Session, str]:
+    """Drop the pending reference click, else the last pair."""
+    if session.pending is not None:
+        return replace(session, pending=None), "Pending reference click removed."
+    if not session.pairs:
+        return session, "Nothing to undo."
+    return replace(session, pairs=session.pairs[:-1]), f"Pair {len(session.pairs)} removed."
+
+
+def delete_pair(session: Session, number: int) -> tuple[Session, str]:
+    """Remove pair ``number`` (1-based); later pairs are renumbered.
+
+    Raises:
+        PointsError: no such pair.
+    """
+    if not 1 <= int(number) <= len(session.pairs):
+        raise PointsError(f"there is no pair {number} (pairs: 1..{len(session.pairs)})" if session.pairs else "there are no pairs to delete")
+    i = int(number) - 1
+    return replace(session, pairs=session.pairs[:i] + session.pairs[i + 1:]), f"Pair {number} deleted; later pairs renumbered."
+
+
+def clear_points(session: Session) -> Session:
+    return replace(session, pairs=(), pending=None)
+
+
+def with_points(session: Session, points: PointPairs, limits: UiLimits = UiLimits()) -> Session:
+    """Replace the pairs with ``points`` after checking them against the uploaded images.
+
+    Raises:
+        PointsError: no images yet, or a pair outside its image / of a missing reference.
+    """
+    if not session.references or session.lineart is None:
+        raise PointsError("upload the references and the line art before importing points")
+    h, w = session.lineart.shape
+    points.validate([r.size for r in session.references], (w, h), max_pairs=limits.max_pairs)
+    return replace(session, pairs=tuple(points), pending=None)
+
+
+def with_suggestions(session: Session, suggest: SuggestFn, k: int, limits: UiLimits = UiLimits()) -> Session:
+    """Append up to ``k`` pairs suggested between the shown reference and the line art (kept
+    within ``limits.max_pairs``); the pending click is dropped.
+
+    Raises:
+        PointsError: no images yet, or ``k`` < 1.
+    """
+    if not session.references or session.lineart is None:
+        raise PointsError("upload a reference and a line art first")
+    room = limits.max_pairs - len(session.pairs)
+    if k < 1 or room < 1:
+        raise PointsError(f"cannot suggest {k} pair(s): {len(session.pairs)} of at most {limits.max_pairs} pairs are used")
+    found = suggest(session.references[session.active], session.lineart, min(k, room))
+    new = [replace(p, reference_index=session.active) for p in found]
+    return with_points(session, PointPairs(list(session.pairs) + new), limits)
+
+
+def points_json(session: Session) -> str:
+    """The pairs as point-file JSON (image pixels)."""
+    pairs = session.points.to_dict()["pairs"]
+    if not pairs:
+        return '{"pairs": []}'
+    return '{"pairs": [\n' + ",\n".join("  " + json.dumps(p) for p in pairs) + "\n]}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _marker_radius(size: tuple[int, int]) -> int:
+    return max(5, round(max(size) / 50))
+
+
+def _draw(image: Image.Image, markers: Sequence[tuple[int, tuple[float, float]]]) -> Image.Image:
+    out = image.convert("RGB")
+    radius = _marker_radius(out.size)
+    font = ImageFont.load_default(size=max(10, radius * 3))
+    draw = ImageDraw.Draw(out)
+    for number, xy in markers:
+        draw_marker(draw, xy, number, radius, font)
+    return out
+
+
+def render_reference(session: Session) -> Image.Image | None:
+    """The shown reference with its pairs' markers (and the pending one), in image pixels."""
+    if not session.references:
+        return None
+    markers = [(i + 1, p.reference) for i, p in enumerate(session.pairs) if p.reference_index == session.active]
+    if session.pending is not None and session.pending[0] == session.active:
+        markers.append((len(session.pairs) + 1, session.pending[1]))
+    return _draw(session.references[session.active], markers)
+
+
+def lineart_display(lineart: np.ndarray) -> Image.Image:
+    """Black lines on white (RGB) from float white lines."""
+    return Image.fromarray(np.rint(255.0 - 255.0 * np.clip(lineart, 0, 1)).astype(np.uint8)).convert("RGB")
+
+
+def render_lineart(session: Session) -> Image.Image | None:
+    """The line art (black on white) with all pairs' markers, in image pixels."""
+    if session.lineart is None:
+        return None
+    return _draw(lineart_display(session.lineart), [(i + 1, p.lineart) for i, p in enumerate(session.pairs)])
+
+
+def describe(session: Session, resolution: int | None) -> str:
+    """One line on the inputs' sizes and the model's working size."""
+    parts = [f"reference {i + 1}: {r.width}x{r.height}" for i, r in enumerate(session.references)]
+    if session.lineart is not None:
+        h, w = session.lineart.shape
+        parts.append(f"line art: {w}x{h}")
+        if resolution:
+            ww, hh = fit_long_side((w, h), resolution)
+            parts.append(f"model works at {ww}x{hh}")
+    parts.append(f"{len(session.pairs)} pair(s)")
+    return " · ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
+# Colorizing
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """The page's settings. ``steps``/``guidance_*``/``seed``/``snap`` apply to the model engine
+    (the weight-free engine always fills regions); ``layers`` adds color and line layers."""
+
+    engine: str = FLAT
+    steps: int = 50
+    guidance_scale_ref: float = 9.0
+    guidance_scale_point: float = 15.0
+    seed: int = 0
+    snap: bool = True
+    layers: bool = True
+
+
+def configured(engine: Engine, settings: GenerateSettings) -> Engine:
+    """``engine`` with the page's settings (a new :class:`NinjaEngine` sharing the loaded
+    pipeline); other engines are returned as they are."""
+    if isinstance(engine, NinjaEngine):
+        s = replace(
+            engine.settings, steps=int(settings.steps), guidance_scale_ref=float(settings.guidance_scale_ref),
+            guidance_scale_point=float(settings.guidance_scale_point), seed=int(settings.seed),
+            snap=bool(settings.snap),
+        )
+        return NinjaEngine(engine.pipe, s)
+    return engine
+
+
+@dataclass
+class Colorizer:
+    """The engines behind the page and the references last prepared for each (prepared once per
+    set of references; a lock keeps one colorization at a time even outside Gradio's queue)."""
+
+    engines: Mapping[str, Engine]
+    suggest: SuggestFn | None = None
+    _cache: dict[str, tuple[tuple[str, ...], Any]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def resolution(self) -> int | None:
+        engine = self.engines.get(NINJA)
+        return engine.settings.resolution if isinstance(engine, NinjaEngine) else None
+
+    def colorize(self, session: Session, settings: GenerateSettings) -> tuple[np.ndarray, Any]:
+        """Colorize the session's line art. Returns the uint8 ``(H, W, 3)`` result at the line
+        art's size and the :class:`~manganinja.flat.layers.Layers` (or None when
+        ``settings.layers`` is off).
+
+        Raises:
+            ValueError: missing inputs or an unknown engine (message for the user).
+        """
+        if session.lineart is None:
+            raise ValueError("upload a line art before colorizing")
+        if not session.references:
+            raise ValueError("upload at least one reference before colorizing")
+        if settings.engine not in self.engines:
+            raise ValueError(f"engine {settings.engine!r} is not available (available: {', '.join(self.engines)})")
+        points = session.points if session.pairs else None
+        h, w = session.lineart.shape
+        if points is not None:
+            points.validate([r.size for r in session.references], (w, h))
+        engine = configured(self.engines[settings.engine], settings)
+        lineart_img = Image.fromarray(np.rint(np.clip(session.lineart, 0, 1) * 255).astype(np.uint8))
+        with self._lock:
+            cached = self._cache.get(settings.engine)
+            if cached is not None and cached[0] == session.reference_keys:
+                prepared = cached[1]
+            else:
+                prepared = engine.prepare(list(session.references))
+                self._cache[settings.engine] = (session.reference_keys, prepared)
+            # Engines that fill regions give their layers directly; an unsnapped model result
+            # is shown as sampled, with a recomposable (shading-keeping) layer set beside it.
+            fills_regions = not isinstance(engine, NinjaEngine) or settings.snap
+            if settings.layers and fills_regions and hasattr(engine, "layers"):
+                layers = engine.layers(prepared, lineart_img, points)
+                return layers.composite, layers
+            result = engine.colorize(prepared, lineart_img, points)
+        rgb = np.asarray(to_rgb(result))
+        if rgb.shape[:2] != (h, w):
+            rgb = np.asarray(to_rgb(result).resize((w, h), Image.Resampling.LANCZOS))
+        if not settings.layers:
+            return rgb, None
+        from manganinja.flat.snap import snap_layers
+
+        return rgb, snap_layers(rgb, session.lineart, keep_shading=True)
+
+
+def write_outputs(result: np.ndarray, layers: Any, lineart: np.ndarray, folder: Path) -> list[Path]:
+    """Write the result files atomically into ``folder`` and return their paths.
+
+    ``colorized.png`` is ``result`` (uint8 ``(H, W, 3)``). With ``layers``
+    (:class:`~manganinja.flat.layers.Layers` of ``lineart``, float ``(H, W)`` white lines):
+    ``colorized_color.png`` and ``colorized_lines.png`` when ``result`` is their composite (snapped),
+    else ``layers.png``, ``layers_color.png``, ``layers_lines.png`` (a recomposable version next
+    to the unsnapped result)."""
+    from manganinja.flat.layers import write_layers
+    from manganinja.images import save_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if layers is None:
+        return [save_image(result, folder / "colorized.png")]
+    if np.array_equal(result, layers.composite):
+        return list(write_layers(folder / "colorized.png", result, layers.color, lineart).values())
+    return [save_image(result, folder / "colorized.png"),
+            *write_layers(folder / "layers.png", layers.composite, layers.color, lineart).values()]
+
+
+# ----------------------------------------------------------------------------------------------
+# Gradio app
+
+
+def default_engines(ninja: Engine | None = None) -> dict[str, Engine]:
+    """``{"ninja": ninja, "flat": ...}`` (ninja only when given, and then the default)."""
+    engines: dict[str, Engine] = {}
+    if ninja is not None:
+        engines[NINJA] = ninja
+    engines[FLAT] = FlatEngine()
+    return engines
+
+
+def default_suggest() -> SuggestFn | None:
+    """The weight-free matcher's point suggestions, when installed."""
+    try:
+        from manganinja.flat.engine import suggest_points
+    except ImportError:
+        return None
+    return suggest_points
+
+
+def build_app(
+    engines: Mapping[str, Engine] | None = None,
+    *,
+    suggest: SuggestFn | None = None,
+    limits: UiLimits = UiLimits(),
+    workdir: str | Path | None = None,
+) -> Any:
+    """Build the page (a ``gr.Blocks``; call ``.queue(default_concurrency_limit=1).launch(...)``
+    or use :func:`launch`).
+
+    Args:
+        engines: name -> :class:`~manganinja.engines.Engine`; default: the weight-free engine
+            only. Its first entry is the default choice.
+        suggest: point suggester for the "suggest points" button (default: the weight-free
+            matcher's, when available).
+        limits: upload limits.
+        workdir: where result files are written before Gradio serves them (default: a temp dir).
+    """
+    import gradio as gr
+
+    colorizer = Colorizer(dict(engines) if engines is not None else default_engines(),
+                          suggest=suggest if suggest is not None else default_suggest())
+    names = list(colorizer.engines)
+    defaults = GenerateSettings(engine=names[0])
+    if isinstance(colorizer.engines.get(NINJA), NinjaEngine):
+        ns: NinjaSettings = colorizer.engines[NINJA].settings  # type: ignore[attr-defined]
+        defaults = replace(defaults, steps=ns.steps or (20 if ns.fast else 50), guidance_scale_ref=ns.guidance_scale_ref,
+                           guidance_scale_point=ns.guidance_scale_point, seed=ns.seed, snap=ns.snap)
+    out_root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="manganinja-ui-"))
+    out_root.mkdir(parents=True, exist_ok=True)
+    resolution = colorizer.resolution()
+
+    def export_file(session: Session) -> str | None:
+        if not session.pairs:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="points-", dir=out_root))
+        return str(session.points.to_json(folder / "points.json"))
+
+    def view(session: Session, message: str) -> tuple:
+        n = len(session.references)
+        return (
+            session,
+            render_reference(session),
+            render_lineart(session),
+            points_json(session),
+            gr.update(value=export_file(session)),
+            f"{message}\n\n{describe(session, resolution)}" if message else describe(session, resolution),
+            gr.update(choices=[str(i + 1) for i in range(max(n, 1))], value=str(session.active + 1)),
+        )
+
+    def warn(session: Session, exc: Exception) -> tuple:
+        gr.Warning(str(exc))
+        return view(session, f"⚠ {exc}")
+
+    def on_references(session: Session, files: list | None) -> tuple:
+        """Returns :func:`view`'s outputs and the upload component's (cleared when rejected)."""
+        try:
+            paths = [f if isinstance(f, str) else f.name for f in (files or [])]
+            images = [read_upload(p, f"reference {i + 1}", limits) for i, p in enumerate(paths)]
+            session = with_references(session, images, limits)
+        except ValueError as exc:
+            empty = replace(session, references=(), reference_keys=(), pairs=(), pending=None, active=0)
+            return warn(empty, exc) + (None,)
+        return view(session, f"{len(images)} reference(s) loaded." if images else "") + (gr.update(),)
+
+    def on_lineart(session: Session, file: Any, extract: bool) -> tuple:
+        """Returns :func:`view`'s outputs and the upload component's (cleared when rejected)."""
+        if file is None:
+            return view(with_lineart(session, None), "") + (gr.update(),)
+        try:
+            image = read_upload(file if isinstance(file, str) else file.name, "line art", limits)
+            session = with_lineart(session, prepare_lineart(image, extract))
+        except ValueError as exc:
+            return warn(with_lineart(session, None), exc) + (None,)
+        return view(session, "Line art extracted." if extract else "Line art loaded.") + (gr.update(),)
+
+    def on_pick(session: Session, value: str | None) -> tuple:
+        i = int(value) - 1 if value else 0
+        if 0 <= i < len(session.references):
+            session = replace(session, active=i)
+        return view(session, "")
+
+    def on_click(target: str) -> Callable:
+        def handler(session: Session, evt: gr.SelectData) -> tuple:
+            try:
+                session, message = add_click(session, target, evt.index, limits)
+            except ValueError as exc:
+                return warn(session, exc)
+            return view(session, message)
+
+        # Gradio finds the event-data argument by its annotation object (this module's
+        # annotations are strings).
+        handler.__annotations__ = {"session": Session, "evt": gr.SelectData}
+        return handler
+
+    def on_undo(session: Session) -> tuple:
+        return view(*undo(session))
+
+    def on_delete(session: Session, number: float | None) -> tuple:
+        try:
+            return view(*delete_pair(session, int(number or 0)))
+        except ValueError as exc:
+            return warn(session, exc)
+
+    def on_clear(session: Session) -> tuple:
+        return view(clear_points(session), "All pairs cleared.")
+
+    def on_import(session: Session, file: Any) -> tuple:
+        try:
+            path = file if isinstance(file, str) else file.name
+            if Path(path).stat().st_size > 1_000_000:
+                raise UploadError(f"points file '{Path(path).name}' is over 1 MB")
+            session = with_points(session, PointPairs.from_json(path), limits)
+        except ValueError as exc:
+            return warn(session, exc)
+        return view(session, f"Imported {len(session.pairs)} pair(s).")
+
+    def on_suggest(session: Session, k: float) -> tuple:
+        try:
+            if colorizer.suggest is None:
+                raise ValueError("point suggestions need the weight-free engine (manganinja.flat.engine)")
+            before = len(session.pairs)
+            session = with_suggestions(session, colorizer.suggest, int(k or 0), limits)
+        except ValueError as exc:
+            return warn(session, exc)
+        return view(session, f"Suggested {len(session.pairs) - before} pair(s); review them and delete wrong ones.")
+
+    def on_generate(session: Session, engine: str, steps: float, g_ref: float, g_pt: float,
+                    seed: float, snap: bool, layers: bool, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
+        settings = GenerateSettings(engine=engine, steps=int(steps), guidance_scale_ref=g_ref,
+                                    guidance_scale_point=g_pt, seed=int(seed), snap=snap, layers=layers)
+        progress(0.0, desc=f"colorizing with {engine}")
+        try:
+            result, layer_set = colorizer.colorize(session, settings)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        progress(0.95, desc="writing files")
+        folder = Path(tempfile.mkdtemp(prefix="result-", dir=out_root))
+        files = write_outputs(result, layer_set, session.lineart, folder)  # type: ignore[arg-type]
+        return Image.fromarray(result), [str(p) for p in files], f"Done: {engine}, {len(session.pairs)} pair(s)."
+
+    with gr.Blocks(title="MangaNinja colorization", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "## MangaNinja: colorize a line art after a reference\n"
+            "1. Upload one or more references and a line art (or a picture with *extract line art*). "
+            "2. Click a spot on the reference, then the matching spot on the line art: that is one "
+            "point pair. 3. Colorize. Coordinates are pixels of the uploaded images."
+        )
+        session = gr.State(Session())
+        with gr.Row():
+            with gr.Column():
+                ref_files = gr.File(label="References", file_count="multiple", elem_id="ref-upload")
+                ref_pick = gr.Radio(["1"], value="1", label="Reference shown", elem_id="ref-pick")
+                ref_view = gr.Image(label="Reference: click a spot", interactive=False, type="pil",
+                                    elem_id="ref-view", height=VIEW_HEIGHT, buttons=[])
+            with gr.Column():
+                line_file = gr.File(label="Line art (or a color/gray picture)", elem_id="line-upload")
+                extract = gr.Checkbox(label="Extract line art (upload is a color/gray picture)", value=False,
+                                      elem_id="extract")
+                line_view = gr.Image(label="Line art: click the matching spot", interactive=False, type="pil",
+                                     elem_id="line-view", height=VIEW_HEIGHT, buttons=[])
+            with gr.Column():
+                result_view = gr.Image(label="Result", interactive=False, type="pil", elem_id="result-view", height=VIEW_HEIGHT)
+                downloads = gr.File(label="Downloads (composite and layers)", file_count="multiple",
+                                    interactive=False, elem_id="downloads")
+        status = gr.Markdown("Upload a reference and a line art.", elem_id="status")
+        with gr.Row():
+            undo_btn = gr.Button("Undo", elem_id="undo")
+            delete_no = gr.Number(label="Pair to delete", value=1, precision=0, minimum=1, elem_id="delete-no")
+            delete_btn = gr.Button("Delete pair", elem_id="delete")
+            clear_btn = gr.Button("Clear pairs", elem_id="clear")
+            suggest_k = gr.Number(label="Pairs to suggest", value=5, precision=0, minimum=1,
+                                  maximum=limits.max_pairs, elem_id="suggest-k")
+            suggest_btn = gr.Button("Suggest points", elem_id="suggest")
+        with gr.Row():
+            points_view = gr.Code(value=points_json(Session()), language="json", label="Point pairs (image pixels)",
+                                  interactive=False, max_lines=14, elem_id="points-json")
+            with gr.Column():
+                import_btn = gr.UploadButton("Import points JSON", file_types=[".json"], elem_id="import")
+                export_btn = gr.DownloadButton("Export points JSON", elem_id="export")
+        with gr.Accordion("Settings", open=True):
+            with gr.Row():
+                engine = gr.Radio(names, value=defaults.engine, label="Engine", elem_id="engine")
+                steps = gr.Slider(1, 100, value=defaults.steps, step=1, label="Steps (model)")
+                g_ref = gr.Slider(0, 20, value=defaults.guidance_scale_ref, step=0.5, label="Reference guidance (model)")
+                g_pt = gr.Slider(0, 30, value=defaults.guidance_scale_point, step=0.5, label="Point guidance (model)")
+                seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
+            with gr.Row():
+                snap = gr.Checkbox(value=defaults.snap, label="Snap the model's colors to line-art regions (ninja)",
+                                   elem_id="snap")
+                layers = gr.Checkbox(value=defaults.layers, label="Layers (color, lines) for download", elem_id="layers")
+        generate_btn = gr.Button("Colorize", variant="primary", elem_id="generate")
+
+        outs = [session, ref_view, line_view, points_view, export_btn, status, ref_pick]
+        for event in (ref_files.upload, ref_files.clear):
+            event(on_references, [session, ref_files], outs + [ref_files])
+        for event in (line_file.upload, line_file.clear, extract.input):
+            event(on_lineart, [session, line_file, extract], outs + [line_file])
+        ref_pick.input(on_pick, [session, ref_pick], outs)
+        ref_view.select(on_click(REFERENCE), [session], outs)
+        line_view.select(on_click(LINEART), [session], outs)
+        undo_btn.click(on_undo, [session], outs)
+        delete_btn.click(on_delete, [session, delete_no], outs)
+        clear_btn.click(on_clear, [session], outs)
+        import_btn.upload(on_import, [session, import_btn], outs)
+        suggest_btn.click(on_suggest, [session, suggest_k], outs)
+        generate_btn.click(on_generate, [session, engine, steps, g_ref, g_pt, seed, snap, layers],
+                           [result_view, downloads, status])
+    demo.queue(default_concurrency_limit=1)
+    demo.manganinja_limits = limits  # read by launch()
+    return demo
+
+
+def launch(
+    model: str | Path | None = None,
+    official: str | Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    device: str = "auto",
+    dtype: str = "fp32",
+    limits: UiLimits = UiLimits(),
+    prevent_thread_lock: bool = False,
+) -> Any:
+    """Load the model once (when ``model`` or ``official`` is given), build the page and serve
+    it on ``host``:``port`` (localhost by default). Returns the ``gr.Blocks``."""
+    ninja = None
+    if model is not None or official is not None:
+        from manganinja.engines import load_pipeline
+
+        ninja = NinjaEngine(load_pipeline(model=model, official=official, device=device, dtype=dtype), NinjaSettings())
+    demo = build_app(default_engines(ninja), limits=limits)
+    return serve(demo, host=host, port=port, prevent_thread_lock=prevent_thread_lock)
+
+
+def serve(demo: Any, *, host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False) -> Any:
+    """Serve a page from :func:`build_app` on ``host``:``port`` with its upload limit; with
+    ``prevent_thread_lock`` return at once (the server runs in a thread; ``demo.close()`` stops
+    it). Returns ``demo``."""
+    limits: UiLimits = getattr(demo, "manganinja_limits", UiLimits())
+    demo.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes,
+                prevent_thread_lock=prevent_thread_lock, show_error=True, quiet=True)
+    return demo
