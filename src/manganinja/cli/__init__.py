@@ -24,6 +24,7 @@ from manganinja.cli import benchmark_commands  # noqa: E402,F401
 from manganinja.cli import synth_commands  # noqa: E402,F401
 from manganinja.cli import flat_commands  # noqa: E402,F401  (points suggest)
 from manganinja.cli import ui_commands  # noqa: E402,F401
+from manganinja.cli import train_commands  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,43 @@
+"""``manganinja train``: run a training stage from a YAML config (manganinja.training).
+
+Single process: ``manganinja train --config configs/tiny_cpu.yaml``. Several GPUs or nodes:
+``accelerate launch -m manganinja train --config configs/paper_stage1.yaml`` (accelerate's own
+options choose devices, processes and mixed precision defaults).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from manganinja.cli import app
+
+
+@app.command("train")
+def train(
+    config: Path = typer.Option(..., "--config", help="Training config (YAML); see configs/."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override train.output_dir."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="'latest' or a checkpoint folder (train.resume)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override train.steps."),
+) -> None:
+    """Train MangaNinja (stage 1 or 2, as the config says); checkpoints are resumable."""
+    from manganinja.training.config import load_config
+    from manganinja.training.trainer import train as run_training
+
+    overrides: dict = {"train": {}}
+    if output_dir is not None:
+        overrides["train"]["output_dir"] = str(output_dir)
+    if resume is not None:
+        overrides["train"]["resume"] = resume
+    if steps is not None:
+        overrides["train"]["steps"] = steps
+    try:
+        cfg = load_config(config, overrides)
+        result = run_training(cfg)
+    except ValueError as exc:  # ConfigError, DatasetError, TrainingError, CheckpointError, ...
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    where = result.final_dir or (result.checkpoints[-1] if result.checkpoints else cfg.train.output_dir)
+    typer.echo(f"trained to step {result.step} ({result.seconds_per_step:.3f} s/step); saved {where}")

@@ -1,0 +1,371 @@
+"""Training samples: pair sources (video frame pairs, synthetic pairs) and the torch Dataset.
+
+A sample is addressed by ``(index, step)``: the pair ``index`` and the training ``step`` it is
+drawn for. The step sets the patch-shuffle grid (:func:`~manganinja.data.augment.shuffle_grid_size`)
+and, with the dataset seed, seeds every random choice of the sample, so a sample is the same in
+any worker process and after a resume. Use :class:`StepSampler` to feed such keys to a
+``DataLoader``; a plain ``int`` index means step 0.
+
+Tensors of a sample (``R`` = ``config.resolution``):
+
+- ``reference``: float32 (3, R, R) in [-1, 1] (flipped/rotated, patch-shuffled).
+- ``target``: float32 (3, R, R) in [-1, 1].
+- ``lineart``: float32 (3, R, R) in [-1, 1], the model's ControlNet condition: white lines on black
+  in [0, 1], values <= 0.24 set to 0, repeated to 3 channels, mapped to [-1, 1]. All -1 (no line)
+  when the line art is dropped.
+- ``reference_points`` / ``target_points``: float32 (1, R, R), value i at pair i (1-based), zeros
+  elsewhere; all zeros when the points or the reference are dropped, or the sample has no pair.
+- ``drop_reference`` / ``drop_points`` / ``drop_lineart``: bool; the trainer replaces the reference
+  by the unconditional branch when ``drop_reference`` is set.
+- ``num_points``: int, pairs drawn in the maps.
+- ``grid``: int, the patch-shuffle grid used (1 = none).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Protocol, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from manganinja.data.augment import (
+    DropConfig,
+    FlipRotateConfig,
+    ShuffleSchedule,
+    draw_drop_flags,
+    patch_shuffle,
+    random_flip_rotate,
+    shuffle_grid_size,
+)
+from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel_mask, sample_pairs
+from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
+from manganinja.images import load_image, to_rgb
+from manganinja.lineart import extract_lineart, normalize_lineart
+from manganinja.pipeline import LINEART_THRESHOLD
+from manganinja.points import PointPairs, point_map
+
+logger = logging.getLogger(__name__)
+
+LineartExtractor = Callable[[np.ndarray], np.ndarray]
+
+
+class DatasetError(ValueError):
+    """The data set is empty or malformed (names the root or the file)."""
+
+
+@dataclass
+class RawPair:
+    """One pair before augmentation. ``reference``/``target``: uint8 (H, W, 3) (sizes may
+    differ); ``lineart``: float32 (H, W) of the target's size in [0, 1], white lines on black, or
+    None to extract it from the target; ``points``: exact pairs ("reference" in reference,
+    "lineart" in target pixels), or None to match the frames; ``key``: a stable identity for
+    caches."""
+
+    key: str
+    reference: np.ndarray
+    target: np.ndarray
+    lineart: np.ndarray | None = None
+    points: PointPairs | None = None
+
+
+class PairSource(Protocol):
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> RawPair: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------------
+
+
+def _read_lineart_file(path: Path) -> np.ndarray:
+    """A stored line art as float32 (H, W) in [0, 1], white lines on black (either polarity is
+    accepted on disk; see :func:`manganinja.lineart.normalize_lineart`)."""
+    return normalize_lineart(path)
+
+
+def find_synthetic_pairs(root: str | os.PathLike) -> list[Path]:
+    """Pair folders under ``root`` (recursively): folders holding ``reference.png`` and
+    ``target.png`` (the layout written by ``manganinja synth``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"synthetic data root {root} is not a folder")
+    return sorted(p.parent for p in root.rglob("reference.png") if (p.parent / "target.png").is_file())
+
+
+class SyntheticPairSource:
+    """Pairs written by ``manganinja synth``: one folder per pair with ``reference.png``,
+    ``target.png``, ``lineart.png`` (target's line art), ``points.json`` (exact pairs:
+    "reference" in reference.png, "lineart" in target.png) and ``manifest.json``. A missing
+    ``lineart.png`` is extracted from the target; a missing ``points.json`` means no pairs."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.folders = find_synthetic_pairs(self.root)
+
+    def __len__(self) -> int:
+        return len(self.folders)
+
+    def __getitem__(self, index: int) -> RawPair:
+        folder = self.folders[index]
+        ref = np.asarray(to_rgb(load_image(folder / "reference.png", name="reference")))
+        tgt = np.asarray(to_rgb(load_image(folder / "target.png", name="target")))
+        lineart = _read_lineart_file(folder / "lineart.png") if (folder / "lineart.png").is_file() else None
+        if lineart is not None and lineart.shape != tgt.shape[:2]:
+            raise DatasetError(f"{folder}: lineart.png is {lineart.shape[::-1]}, target.png {tgt.shape[1::-1]}")
+        pts_file = folder / "points.json"
+        points = PointPairs.from_json(pts_file) if pts_file.is_file() else PointPairs()
+        return RawPair(str(folder), ref, tgt, lineart, points)
+
+
+class VideoPairSource:
+    """Frame pairs of the clips under ``root`` (see :mod:`manganinja.data.video_pairs`); the line
+    art is extracted from the target and the points matched (cached) by the dataset."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        settings: PairIndexSettings = PairIndexSettings(),
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.pairs: list[FramePair] = build_pair_index(self.root, settings, cache_dir)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> RawPair:
+        pair = self.pairs[index]
+        frames = read_frames(pair.clip, [pair.reference, pair.target])
+        sig = json.dumps(clip_signature(Path(pair.clip)))
+        key = f"{pair.clip}|{pair.reference}|{pair.target}|{sig}"
+        return RawPair(key, frames[pair.reference], frames[pair.target])
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry helpers
+# --------------------------------------------------------------------------------------------
+
+
+def square_crop_box(width: int, height: int) -> tuple[int, int, int]:
+    """Centre square crop of a ``width x height`` image: ``(x0, y0, side)``."""
+    side = min(width, height)
+    return (width - side) // 2, (height - side) // 2, side
+
+
+def fit_square(image: np.ndarray, resolution: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """Centre-crop ``image`` (H, W[, C]) to a square and resize it to ``resolution``."""
+    h, w = image.shape[:2]
+    x0, y0, side = square_crop_box(w, h)
+    crop = np.ascontiguousarray(image[y0 : y0 + side, x0 : x0 + side])
+    if side == resolution:
+        return crop.copy()
+    return cv2.resize(crop, (resolution, resolution), interpolation=interpolation)
+
+
+def fit_square_points(xy: np.ndarray, width: int, height: int, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Move ``(N, 2)`` points of a ``width x height`` image like :func:`fit_square` moves its
+    pixels; returns ``(points, inside)`` with a bool mask of points still in the square."""
+    x0, y0, side = square_crop_box(width, height)
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    scale = resolution / side
+    out = (xy - [x0, y0] + 0.5) * scale - 0.5
+    inside = (out[:, 0] >= -0.5) & (out[:, 0] < resolution - 0.5) & (out[:, 1] >= -0.5) & (out[:, 1] < resolution - 0.5)
+    return out, inside
+
+
+def to_signed_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+def lineart_condition(lines: np.ndarray) -> torch.Tensor:
+    """Line map float (H, W) in [0, 1] (white lines on black) -> the ControlNet condition
+    float32 (3, H, W) in [-1, 1]: values <= ``LINEART_THRESHOLD`` (0.24) set to 0 first."""
+    lines = np.where(lines <= LINEART_THRESHOLD, 0.0, lines).astype(np.float32)
+    t = torch.from_numpy(lines)[None].repeat(3, 1, 1)
+    return t * 2.0 - 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    """Sample settings. ``max_points``: a sample draws 0..max_points pairs (uniform)."""
+
+    resolution: int = 512
+    max_points: int = 24
+    seed: int = 0
+    shuffle: ShuffleSchedule = field(default_factory=ShuffleSchedule)
+    flip_rotate: FlipRotateConfig = field(default_factory=FlipRotateConfig)
+    drop: DropConfig = field(default_factory=DropConfig)
+    matcher: MatcherConfig = field(default_factory=MatcherConfig)
+    cache_dir: str | None = None
+    lineart_method: str = "auto"
+    lineart_weights: str | None = None
+
+
+def default_extractor(config: DataConfig) -> LineartExtractor:
+    """:func:`manganinja.lineart.extract_lineart` with the configured method and weights (the
+    official extractor when its weights are given, else the weight-free XDoG)."""
+
+    def extract(rgb: np.ndarray) -> np.ndarray:
+        return extract_lineart(rgb, method=config.lineart_method, weights=config.lineart_weights)
+
+    return extract
+
+
+class PairDataset(Dataset):
+    """Training samples from one or more pair sources (concatenated). See the module docstring
+    for the sample layout. Raises :class:`DatasetError` when the sources hold no pair."""
+
+    def __init__(
+        self,
+        sources: Sequence[PairSource],
+        config: DataConfig = DataConfig(),
+        extractor: LineartExtractor | None = None,
+        describe: str = "the configured data",
+    ) -> None:
+        self.sources = list(sources)
+        self.config = config
+        self.extractor = extractor or default_extractor(config)
+        self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
+        if self.offsets[-1] == 0:
+            raise DatasetError(f"no training pair found in {describe}")
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def raw(self, index: int) -> RawPair:
+        if not 0 <= index < len(self):
+            raise IndexError(f"pair {index} out of range ({len(self)} pairs)")
+        s = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return self.sources[s][index - int(self.offsets[s])]
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, step = (int(key), 0) if not isinstance(key, (tuple, list)) else (int(key[0]), int(key[1]))
+        cfg = self.config
+        res = cfg.resolution
+        rng = np.random.default_rng([cfg.seed, step, index])
+        raw = self.raw(index)
+
+        # 1. line art of the target (stored or extracted), points (stored or matched)
+        lines = raw.lineart if raw.lineart is not None else self.extractor(raw.target)
+        points = raw.points
+        if points is None:
+            points = cached_match(raw.key, raw.reference, raw.target, cfg.matcher, cfg.cache_dir)
+        points = sample_pairs(points, rng, cfg.max_points)
+
+        # 2. square crop + resize; keep pairs inside both squares
+        ref = fit_square(raw.reference, res)
+        tgt = fit_square(raw.target, res)
+        lines = fit_square(lines.astype(np.float32), res, cv2.INTER_AREA)
+        rxy, r_in = fit_square_points(points.reference_xy, raw.reference.shape[1], raw.reference.shape[0], res)
+        txy, t_in = fit_square_points(points.lineart_xy, raw.target.shape[1], raw.target.shape[0], res)
+
+        # 3. reference augmentation: flip/rotate, then the progressive patch shuffle
+        ref, rxy, r_kept = random_flip_rotate(ref, rxy, cfg.flip_rotate, rng)
+        keep = r_in & t_in & r_kept
+        rxy, txy = rxy[keep], txy[keep]
+        grid = shuffle_grid_size(step, cfg.shuffle) if rng.random() < cfg.shuffle.probability else 1
+        grid = min(grid, res)
+        ref, rxy, _ = patch_shuffle(ref, rxy, grid, rng)
+        distinct = distinct_pixel_mask(rxy, txy)  # pairs that fell on a shared pixel at this size
+        rxy, txy = rxy[distinct], txy[distinct]
+
+        # 4. condition dropping
+        flags = draw_drop_flags(cfg.drop, rng)
+        size = (res, res)
+        if flags.points or flags.reference or len(rxy) == 0:  # no reference: points mean nothing
+            ref_map = np.zeros((res, res), np.float32)
+            tgt_map = np.zeros((res, res), np.float32)
+            n_points = 0
+        else:
+            ref_map = point_map(rxy, size, size)
+            tgt_map = point_map(txy, size, size)
+            n_points = len(rxy)
+        cond = lineart_condition(np.zeros_like(lines) if flags.lineart else lines)
+        return {
+            "reference": to_signed_tensor(ref),
+            "target": to_signed_tensor(tgt),
+            "lineart": cond,
+            "reference_points": torch.from_numpy(ref_map)[None],
+            "target_points": torch.from_numpy(tgt_map)[None],
+            "drop_reference": flags.reference,
+            "drop_points": flags.points,
+            "drop_lineart": flags.lineart,
+            "num_points": n_points,
+            "grid": grid,
+        }
+
+
+class StepSampler(Sampler):
+    """Yields ``(index, step)`` keys for a ``DataLoader`` over :class:`PairDataset`.
+
+    Per optimizer step, each of ``num_replicas`` processes draws ``accumulation`` micro-batches
+    of ``batch_size`` keys; this sampler yields the keys of process ``rank``, steps
+    ``start_step .. total_steps-1`` (endless when ``total_steps`` is None). Pair indices come from
+    seeded random permutations of the data set, epoch after epoch, so the data position is a pure
+    function of the step (resume = start at the saved step).
+    """
+
+    def __init__(
+        self,
+        num_pairs: int,
+        batch_size: int,
+        seed: int = 0,
+        start_step: int = 0,
+        total_steps: int | None = None,
+        accumulation: int = 1,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        if num_pairs < 1:
+            raise DatasetError("cannot sample from an empty data set")
+        if not 0 <= rank < num_replicas:
+            raise DatasetError(f"rank {rank} out of range for {num_replicas} processes")
+        self.n = num_pairs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.start_step = start_step
+        self.total_steps = total_steps
+        self.accumulation = accumulation
+        self.num_replicas = num_replicas
+        self.rank = rank
+
+    def position(self, step: int, micro: int = 0) -> int:
+        """Index, in the endless stream of draws, of this process's first key of micro-batch
+        ``micro`` of ``step``."""
+        return ((step * self.accumulation + micro) * self.num_replicas + self.rank) * self.batch_size
+
+    def key(self, draw: int) -> int:
+        """Pair index of the ``draw``-th sample (epoch-wise seeded permutations)."""
+        epoch, offset = divmod(draw, self.n)
+        if getattr(self, "_epoch", None) != epoch:
+            self._epoch, self._perm = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return int(self._perm[offset])
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        step = self.start_step
+        while self.total_steps is None or step < self.total_steps:
+            for micro in range(self.accumulation):
+                base = self.position(step, micro)
+                for k in range(self.batch_size):
+                    yield self.key(base + k), step
+            step += 1
+
+    def __len__(self) -> int:
+        if self.total_steps is None:
+            raise TypeError("an endless StepSampler has no length")
+        return max(0, self.total_steps - self.start_step) * self.accumulation * self.batch_size

@@ -1,0 +1,654 @@
+"""Training MangaNinja on accelerate.
+
+One optimisation step (stage 1; stage 2 freezes everything but PointNet):
+
+1. Without gradients: the VAE encodes the target (latent sample) and the reference (posterior
+   mean), both x scaling factor; CLIP encodes the reference into the context token, replaced by
+   the unconditional token for rows whose reference is dropped.
+2. The reference U-Net runs on the reference latent at timestep 0 and writes its attention bank
+   (the processors of :mod:`manganinja.models.reference_attention`).
+3. PointNet encodes the reference and target point maps.
+4. Noise is added to the target latent at a random timestep (DDPM schedule of the pipeline's
+   scheduler config); the ControlNet reads the line-art condition, and the denoising U-Net predicts
+   the noise with every row in the :attr:`Branch.POINT` layout (Q/K get the point embeddings, K/V
+   the bank); rows whose reference is dropped have the bank masked out (``bank_keep``).
+5. Loss: MSE between predicted and true noise.
+
+Randomness of a step (noise, timesteps, latent sampling) comes from a generator seeded by
+(seed, step, micro-batch, process), and the data of a step is a pure function of the step
+(:class:`~manganinja.data.dataset.StepSampler`), so a resumed run continues exactly where an
+uninterrupted one would.
+
+Output folder::
+
+    config.yaml                      resolved config of the run
+    logs/                            TensorBoard (loss, lr)
+    checkpoints/checkpoint-000100/   state/ (accelerate: weights .safetensors, optimizer, lr
+                                     scheduler, RNG), pipeline/ (save_pretrained layout),
+                                     trainer_state.json, config.yaml
+    final/                           the trained pipeline (save_pretrained layout) + config.yaml
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.models.attention import BasicTransformerBlock
+from torch import nn
+from torch.utils.data import DataLoader
+
+from manganinja.data.augment import DropConfig, FlipRotateConfig, ShuffleSchedule
+from manganinja.data.dataset import DataConfig, PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
+from manganinja.data.matching import MatcherConfig
+from manganinja.data.video_pairs import PairIndexSettings
+from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
+from manganinja.training.config import ConfigError, TrainConfig, dump_config
+from manganinja.training.losses import noise_prediction_loss, sample_noise, sample_timesteps
+
+logger = logging.getLogger(__name__)
+
+#: Components trained in each stage (pipeline attribute names).
+STAGE_MODULES: dict[int, tuple[str, ...]] = {
+    1: ("reference_unet", "denoising_unet", "controlnet", "point_net"),
+    2: ("point_net",),
+}
+TRAINED_COMPONENTS: tuple[str, ...] = STAGE_MODULES[1]
+CHECKPOINT_PREFIX = "checkpoint-"
+
+
+class TrainingError(ValueError):
+    """Training cannot start or resume (names the bad path or value)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Model construction
+# --------------------------------------------------------------------------------------------
+
+
+def build_pipeline(cfg: TrainConfig) -> Any:
+    """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`)."""
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    m = cfg.model
+    if m.init == "tiny":
+        from manganinja.models.factory import build_pipeline as build_random
+
+        return build_random("tiny", seed=m.seed)
+    path = Path(m.path or "")
+    if not path.exists():
+        raise TrainingError(f"model.path {path} does not exist (model.init '{m.init}')")
+    if m.init == "official":
+        return MangaNinjaPipeline.from_official(path)
+    if m.init == "pretrained":
+        try:
+            return MangaNinjaPipeline.from_pretrained(path)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:  # missing files, shape mismatches
+            raise TrainingError(f"model.path {path}: cannot load a MangaNinja pipeline: {exc}") from exc
+    return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
+
+
+def pipeline_from_sd15(sd_dir: Path, controlnet_dir: str | None, clip_dir: str | None, seed: int = 0) -> Any:
+    """A MangaNinja pipeline initialised from Stable Diffusion 1.5 (diffusers folder): both U-Nets
+    from its U-Net, the ControlNet from ``controlnet_dir`` (else from the U-Net, zero-initialised
+    outputs), CLIP ViT-L/14 vision tower from ``clip_dir``, the unconditional token from the CLIP
+    text tower (``clip_dir``, else SD's ``text_encoder``), a random PointNet (``seed``)."""
+    from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
+
+    from manganinja.models.condition import ConditionTokens, empty_prompt_token
+    from manganinja.models.factory import SD15_POINT_NET_CONFIG
+    from manganinja.models.point_net import PointNet
+    from manganinja.pipeline import MangaNinjaPipeline, clip_image_processor
+
+    if clip_dir is None:
+        raise TrainingError("model.clip_path (CLIP ViT-L/14 folder) is required for model.init 'sd15'")
+    denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
+    reference_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
+    if controlnet_dir:
+        controlnet = ControlNetModel.from_pretrained(controlnet_dir)
+    else:
+        controlnet = ControlNetModel.from_unet(denoising_unet)
+    vae = AutoencoderKL.from_pretrained(sd_dir, subfolder="vae")
+    scheduler = DDIMScheduler.from_pretrained(sd_dir, subfolder="scheduler")
+    image_encoder = CLIPVisionModelWithProjection.from_pretrained(clip_dir)
+    text_dir, sub = (Path(clip_dir), "") if (Path(clip_dir) / "tokenizer_config.json").exists() else (sd_dir, "text_encoder")
+    text_encoder = CLIPTextModel.from_pretrained(text_dir, subfolder=sub)
+    tokenizer = CLIPTokenizer.from_pretrained(text_dir, subfolder=sub.replace("text_encoder", "tokenizer"))
+    token = empty_prompt_token(text_encoder, tokenizer)
+    condition_tokens = ConditionTokens(dim=token.shape[-1])
+    with torch.no_grad():
+        condition_tokens.uncond.copy_(token)
+    torch.manual_seed(seed)
+    point_net = PointNet(**SD15_POINT_NET_CONFIG)
+    return MangaNinjaPipeline(
+        vae=vae,
+        reference_unet=reference_unet,
+        denoising_unet=denoising_unet,
+        controlnet=controlnet,
+        point_net=point_net,
+        image_encoder=image_encoder,
+        feature_extractor=clip_image_processor(),
+        condition_tokens=condition_tokens,
+        scheduler=scheduler,
+    )
+
+
+def unreachable_reference_parameters(reference_unet: nn.Module, state: ReferenceState) -> list[str]:
+    """Names of reference U-Net parameters that cannot influence its attention bank (the bank is
+    all the denoising U-Net reads): those left without a gradient by one probe forward/backward
+    on a small latent. For SD1.5: ``conv_norm_out``/``conv_out`` and the layers after the last
+    bank write (the last transformer block's attention output, cross-attention, feed-forward)."""
+    n_down = len(reference_unet.config.block_out_channels)
+    size = max(8, 2 ** (n_down - 1))
+    device = next(reference_unet.parameters()).device
+    dtype = next(reference_unet.parameters()).dtype
+    dim = reference_unet.config.cross_attention_dim
+    saved = {n: p.requires_grad for n, p in reference_unet.named_parameters()}
+    for p in reference_unet.parameters():
+        p.requires_grad_(True)
+        p.grad = None
+    state.clear()
+    state.recording = True
+    try:
+        reference_unet(
+            torch.randn(1, reference_unet.config.in_channels, size, size, device=device, dtype=dtype),
+            torch.zeros((), dtype=torch.long, device=device),
+            encoder_hidden_states=torch.randn(1, 1, dim, device=device, dtype=dtype),
+            return_dict=False,
+        )
+        total = sum(b.float().square().mean() for banks in state.bank.values() for b in banks)
+        total.backward()
+    finally:
+        state.clear()
+    unreachable = [n for n, p in reference_unet.named_parameters() if p.grad is None]
+    for n, p in reference_unet.named_parameters():
+        p.grad = None
+        p.requires_grad_(saved[n])
+    return unreachable
+
+
+def single_token_inert_parameters(module: nn.Module) -> list[str]:
+    """Parameters that cannot matter when the cross-attention context is ONE token (as here):
+    softmax over a single key is 1, so each transformer block's cross-attention output is
+    ``to_out(to_v(context))`` whatever the query; ``attn2.to_q``, ``attn2.to_k`` and ``norm2``
+    (which only feeds the query) get exactly zero gradient."""
+    names = []
+    for block_name, block in module.named_modules():
+        if isinstance(block, BasicTransformerBlock) and block.attn2 is not None and not block.only_cross_attention:
+            for sub in ("attn2.to_q", "attn2.to_k", "norm2"):
+                part = block.get_submodule(sub)
+                names += [f"{block_name}.{sub}.{n}" for n, _ in part.named_parameters()]
+    return names
+
+
+def set_trainable(pipe: Any, stage: int) -> dict[str, list[str]]:
+    """Freeze every component, then unfreeze those trained in ``stage`` except their parameters
+    that cannot change the loss (:func:`unreachable_reference_parameters`,
+    :func:`single_token_inert_parameters`), so every trainable parameter gets a gradient.
+    Returns ``{component: names kept frozen}`` for the trained components."""
+    if stage not in STAGE_MODULES:
+        raise ConfigError(f"train.stage must be 1 or 2, got {stage!r}")
+    for component in pipe.components.values():
+        if isinstance(component, nn.Module):
+            component.requires_grad_(False)
+    frozen: dict[str, list[str]] = {}
+    for name in STAGE_MODULES[stage]:
+        module = getattr(pipe, name)
+        module.requires_grad_(True)
+        inert = set(single_token_inert_parameters(module))
+        if name == "reference_unet":
+            inert |= set(unreachable_reference_parameters(module, pipe.reference_state))
+        for n, p in module.named_parameters():
+            if n in inert:
+                p.requires_grad_(False)
+        frozen[name] = sorted(inert)
+    return frozen
+
+
+def architecture_fingerprint(pipe: Any) -> str:
+    """Hash of the configs and parameter shapes of the trained components: a checkpoint only
+    resumes into the same architecture."""
+    parts = {}
+    for name in TRAINED_COMPONENTS:
+        module = getattr(pipe, name)
+        parts[name] = sorted((n, list(p.shape)) for n, p in module.named_parameters())
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class TrainingModel(nn.Module):
+    """The networks of the graph, as one module (what accelerate wraps for DDP / autocast).
+
+    ``forward`` takes prepared inputs (see :func:`prepare_inputs`) and returns the predicted
+    noise (B, 4, h, w). Gradients flow into the modules of the current stage only.
+    """
+
+    def __init__(self, pipe: Any, stage: int) -> None:
+        super().__init__()
+        self.reference_unet = pipe.reference_unet
+        self.denoising_unet = pipe.denoising_unet
+        self.controlnet = pipe.controlnet
+        self.point_net = pipe.point_net
+        self.state: ReferenceState = pipe.reference_state
+        self.stage = stage
+
+    def forward(
+        self,
+        noisy_latents: torch.Tensor,
+        timesteps: torch.Tensor,
+        reference_latents: torch.Tensor,
+        context: torch.Tensor,
+        lineart: torch.Tensor,
+        reference_points: torch.Tensor,
+        target_points: torch.Tensor,
+        bank_keep: torch.Tensor,
+    ) -> torch.Tensor:
+        """Shapes: latents (B, 4, h, w); timesteps (B,) long; context (B, 1, D); lineart
+        (B, 3, H, W) in [-1, 1]; point maps (B, 1, H, W); bank_keep (B,) bool."""
+        state = self.state
+        frozen_refs = self.stage != 1
+        state.clear()
+        state.recording = True
+        with torch.no_grad() if frozen_refs else contextlib.nullcontext():
+            self.reference_unet(
+                reference_latents,
+                torch.zeros_like(timesteps),
+                encoder_hidden_states=context,
+                return_dict=False,
+            )
+        state.recording = False
+        emb_ref = self.point_net(reference_points.to(reference_latents.dtype))
+        emb_tar = self.point_net(target_points.to(reference_latents.dtype))
+        state.points = PointEmbeddings(target=emb_tar, reference=[emb_ref])
+        state.branches = (Branch.POINT,)
+        state.bank_keep = bank_keep
+        with torch.no_grad() if frozen_refs else contextlib.nullcontext():
+            down, mid = self.controlnet(
+                noisy_latents,
+                timesteps,
+                encoder_hidden_states=context,
+                controlnet_cond=lineart.to(noisy_latents.dtype),
+                return_dict=False,
+            )
+        prediction = self.denoising_unet(
+            noisy_latents,
+            timesteps,
+            encoder_hidden_states=context,
+            down_block_additional_residuals=down,
+            mid_block_additional_residual=mid,
+            return_dict=False,
+        )[0]
+        # The state stays set until the next forward: gradient checkpointing recomputes blocks
+        # during backward and needs it.
+        return prediction
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs of a step
+# --------------------------------------------------------------------------------------------
+
+
+def clip_pixels(feature_extractor: Any, images: torch.Tensor) -> torch.Tensor:
+    """CLIP input from images (B, 3, H, W) in [-1, 1]: resized (bicubic, antialiased) so the short
+    side is the processor's, centre-cropped to its crop size, normalised with its mean/std."""
+    size = feature_extractor.size
+    short = size.get("shortest_edge") or min(size.get("height", 224), size.get("width", 224))
+    crop = feature_extractor.crop_size
+    ch, cw = crop["height"], crop["width"]
+    x = (images.float() + 1.0) / 2.0
+    h, w = x.shape[-2:]
+    scale = short / min(h, w)
+    x = F.interpolate(x, size=(max(ch, round(h * scale)), max(cw, round(w * scale))), mode="bicubic", antialias=True, align_corners=False)
+    top, left = (x.shape[-2] - ch) // 2, (x.shape[-1] - cw) // 2
+    x = x[..., top : top + ch, left : left + cw].clamp(0, 1)
+    mean = torch.tensor(feature_extractor.image_mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(feature_extractor.image_std, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype) -> dict:
+    """The frozen part of a step: latents, context tokens, noise and timesteps.
+
+    Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``noise`` (the target of
+    the loss)."""
+    vae = pipe.vae
+    device = vae.device
+    sf = vae.config.scaling_factor
+    target = batch["target"].to(device=device, dtype=vae.dtype)
+    reference = batch["reference"].to(device=device, dtype=vae.dtype)
+    latents = vae.encode(target).latent_dist.sample(generator=generator) * sf
+    ref_latents = vae.encode(reference).latent_dist.mode() * sf
+    pixels = clip_pixels(pipe.feature_extractor, batch["reference"].to(device)).to(pipe.image_encoder.dtype)
+    cond = pipe.image_encoder(pixels).image_embeds[:, None, :]
+    drop_ref = batch["drop_reference"].to(device=device, dtype=torch.bool)
+    uncond = pipe.condition_tokens(len(drop_ref)).to(device=device, dtype=cond.dtype)
+    context = torch.where(drop_ref[:, None, None], uncond, cond)
+    noise = sample_noise(latents, generator)
+    timesteps = sample_timesteps(len(latents), noise_scheduler.config.num_train_timesteps, generator, device)
+    noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+    return {
+        "noisy_latents": noisy.to(dtype),
+        "timesteps": timesteps,
+        "reference_latents": ref_latents.to(dtype),
+        "context": context.to(dtype),
+        "lineart": batch["lineart"].to(device=device, dtype=dtype),
+        "reference_points": batch["reference_points"].to(device=device, dtype=dtype),
+        "target_points": batch["target_points"].to(device=device, dtype=dtype),
+        "bank_keep": ~drop_ref,
+        "noise": noise,
+    }
+
+
+def step_generator(seed: int, step: int, micro: int, rank: int) -> torch.Generator:
+    """CPU generator for the randomness of one micro-batch."""
+    seq = np.random.SeedSequence([seed, step, micro, rank])
+    return torch.Generator().manual_seed(int(seq.generate_state(1, dtype=np.uint64)[0] >> 1))
+
+
+def step_decay(step: int, every: int, factor: float, warmup: int = 0) -> float:
+    """Learning-rate multiplier at optimizer ``step``: linear warm-up over ``warmup`` steps, then
+    ``factor ** (step // every)``."""
+    scale = factor ** (step // every)
+    if warmup and step < warmup:
+        scale *= (step + 1) / warmup
+    return scale
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def data_config(cfg: TrainConfig) -> DataConfig:
+    d = cfg.data
+    shuffle_cfg = d.patch_shuffle
+    if not shuffle_cfg.enabled:
+        schedule = ShuffleSchedule.from_config(None)
+    elif shuffle_cfg.milestones is not None:
+        schedule = ShuffleSchedule.from_config({"milestones": shuffle_cfg.milestones, "probability": shuffle_cfg.probability})
+    else:
+        schedule = ShuffleSchedule.progressive(
+            total_steps=shuffle_cfg.total_steps or cfg.train.steps,
+            start_grid=shuffle_cfg.start_grid,
+            end_grid=shuffle_cfg.end_grid,
+            probability=shuffle_cfg.probability,
+        )
+    return DataConfig(
+        resolution=d.resolution,
+        max_points=d.max_points,
+        seed=cfg.train.seed,
+        shuffle=schedule,
+        flip_rotate=FlipRotateConfig(d.flip_probability, d.rotate_probability, d.max_angle),
+        drop=DropConfig(d.drop.reference, d.drop.points, d.drop.lineart),
+        matcher=MatcherConfig(
+            method=d.matcher.method,
+            ratio=d.matcher.ratio,
+            ransac_threshold=d.matcher.ransac_threshold,
+            lightglue_weights=d.matcher.lightglue_weights,
+        ),
+        cache_dir=d.cache_dir,
+        lineart_method=d.lineart_method,
+        lineart_weights=d.lineart_weights,
+    )
+
+
+def build_dataset(cfg: TrainConfig) -> PairDataset:
+    """The data set of ``cfg.data`` (synthetic folders and video roots); a clear error when none
+    is configured or they hold no pair."""
+    d = cfg.data
+    if not d.synthetic and not d.videos:
+        raise ConfigError("no training data: set data.synthetic and/or data.videos")
+    sources: list = [SyntheticPairSource(p) for p in d.synthetic]
+    settings = PairIndexSettings(interval=d.interval, ssim_threshold=d.ssim_threshold, max_slack=d.max_slack)
+    sources += [VideoPairSource(p, settings, d.cache_dir) for p in d.videos]
+    where = ", ".join([*d.synthetic, *d.videos])
+    return PairDataset(sources, data_config(cfg), describe=where)
+
+
+# --------------------------------------------------------------------------------------------
+# Trainer
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """What a run did: the last step, the loss of every step it ran, where it saved."""
+
+    step: int
+    losses: list[float] = field(default_factory=list)
+    seconds_per_step: float = float("nan")
+    checkpoints: list[Path] = field(default_factory=list)
+    final_dir: Path | None = None
+
+
+class Trainer:
+    """Runs one training stage as ``cfg`` says. ``pipe``/``dataset`` may be given (tests);
+    otherwise they are built from the config."""
+
+    def __init__(self, cfg: TrainConfig, pipe: Any = None, dataset: PairDataset | None = None) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import ProjectConfiguration
+        from diffusers import DDPMScheduler
+
+        self.cfg = cfg
+        t = cfg.train
+        self.output_dir = Path(t.output_dir)
+        self.accelerator = Accelerator(
+            mixed_precision=t.mixed_precision,
+            log_with="tensorboard",
+            project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
+        )
+        self.dataset = dataset if dataset is not None else build_dataset(cfg)
+        self.pipe = pipe if pipe is not None else build_pipeline(cfg)
+        self.noise_scheduler = DDPMScheduler.from_config(self.pipe.scheduler.config)
+        self.frozen_inside = set_trainable(self.pipe, t.stage)
+        self.weight_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[t.mixed_precision]
+        device = self.accelerator.device
+        for name in ("vae", "image_encoder", "condition_tokens"):
+            frozen_module = getattr(self.pipe, name).to(device=device).eval()
+            if self.weight_dtype != torch.float32:
+                frozen_module.to(dtype=self.weight_dtype)
+        self.model = TrainingModel(self.pipe, t.stage).to(device)
+        for name in TRAINED_COMPONENTS:
+            getattr(self.pipe, name).train()
+        if t.gradient_checkpointing:
+            ckpt = functools.partial(torch.utils.checkpoint.checkpoint, use_reentrant=False)
+            for name in ("reference_unet", "denoising_unet", "controlnet"):
+                getattr(self.pipe, name).enable_gradient_checkpointing(ckpt)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(
+            self.params,
+            lr=t.learning_rate,
+            betas=(t.adam_beta1, t.adam_beta2),
+            weight_decay=t.adam_weight_decay,
+            eps=t.adam_epsilon,
+        )
+        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, functools.partial(step_decay, every=t.lr_decay_every, factor=t.lr_decay_factor, warmup=t.lr_warmup_steps)
+        )
+        self.model, self.optimizer = self.accelerator.prepare(self.model, self.optimizer)
+        self.accelerator.register_for_checkpointing(self.lr_scheduler)
+        self.fingerprint = architecture_fingerprint(self.pipe)
+        self.step = 0
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.output_dir / "checkpoints"
+
+    def list_checkpoints(self) -> list[Path]:
+        if not self.checkpoint_root.is_dir():
+            return []
+        return sorted(p for p in self.checkpoint_root.iterdir() if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and (p / "trainer_state.json").is_file())
+
+    def save_checkpoint(self) -> Path:
+        """Save the resumable state and the pipeline at the current step (atomically: written to
+        a temporary folder, then renamed); prunes old checkpoints beyond ``keep_checkpoints``."""
+        acc = self.accelerator
+        final = self.checkpoint_root / f"{CHECKPOINT_PREFIX}{self.step:07d}"
+        tmp = final.with_name(final.name + ".tmp")
+        if acc.is_main_process and tmp.exists():
+            shutil.rmtree(tmp)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp / "state"), safe_serialization=True)
+        if acc.is_main_process:
+            self.pipe.save_pretrained(tmp / "pipeline", safe_serialization=True)
+            (tmp / "config.yaml").write_text(dump_config(self.cfg))
+            info = {"step": self.step, "stage": self.cfg.train.stage, "architecture": self.fingerprint, "data_position": self.step}
+            (tmp / "trainer_state.json").write_text(json.dumps(info, indent=1))
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+            for old in self.list_checkpoints()[: -self.cfg.train.keep_checkpoints]:
+                shutil.rmtree(old)
+        acc.wait_for_everyone()
+        return final
+
+    def resolve_resume(self) -> Path | None:
+        value = self.cfg.train.resume
+        if value is None:
+            return None
+        if value == "latest":
+            found = self.list_checkpoints()
+            return found[-1] if found else None
+        path = Path(value)
+        if not (path / "trainer_state.json").is_file():
+            raise TrainingError(f"train.resume: {path} is not a checkpoint folder (no trainer_state.json)")
+        return path
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restore weights, optimizer, lr scheduler, RNG and step from ``path``."""
+        info = json.loads((path / "trainer_state.json").read_text())
+        if info.get("architecture") != self.fingerprint:
+            raise TrainingError(
+                f"checkpoint {path} was saved from a different architecture "
+                f"(fingerprint {info.get('architecture')}, this model {self.fingerprint})"
+            )
+        if info.get("stage") != self.cfg.train.stage:
+            raise TrainingError(
+                f"checkpoint {path} is from stage {info.get('stage')}, this run is stage {self.cfg.train.stage}; "
+                "start a new stage from the previous stage's pipeline (model.init: pretrained)"
+            )
+        try:
+            self.accelerator.load_state(str(path / "state"))
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise TrainingError(f"cannot restore checkpoint {path}: {exc}") from exc
+        self.step = int(info["step"])
+
+    # -- loop ----------------------------------------------------------------------------------
+    def loader(self, start_step: int, total_steps: int) -> DataLoader:
+        t = self.cfg.train
+        acc = self.accelerator
+        sampler = StepSampler(
+            len(self.dataset),
+            t.batch_size,
+            seed=t.seed,
+            start_step=start_step,
+            total_steps=total_steps,
+            accumulation=t.gradient_accumulation_steps,
+            num_replicas=acc.num_processes,
+            rank=acc.process_index,
+        )
+        return DataLoader(self.dataset, batch_size=t.batch_size, sampler=sampler, num_workers=self.cfg.data.num_workers)
+
+    def compute_loss(self, batch: dict, step: int, micro: int) -> torch.Tensor:
+        gen = step_generator(self.cfg.train.seed, step, micro, self.accelerator.process_index)
+        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype)
+        noise = inputs.pop("noise")
+        prediction = self.model(**inputs)
+        return noise_prediction_loss(prediction, noise)
+
+    def train(self, max_steps: int | None = None) -> TrainResult:
+        """Run (or resume) until ``train.steps`` (or ``max_steps`` more steps, for tests)."""
+        from tqdm.auto import tqdm
+
+        t = self.cfg.train
+        acc = self.accelerator
+        resume = self.resolve_resume()
+        if resume is not None:
+            self.load_checkpoint(resume)
+            logger.info("resumed from %s at step %d", resume, self.step)
+        end = t.steps if max_steps is None else min(t.steps, self.step + max_steps)
+        if acc.is_main_process:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            (self.output_dir / "config.yaml").write_text(dump_config(self.cfg))
+        acc.init_trackers("manganinja")
+        result = TrainResult(step=self.step)
+        accum = t.gradient_accumulation_steps
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"stage {t.stage}", disable=not acc.is_local_main_process, unit="step")
+        micro = 0
+        running = 0.0
+        started = time.perf_counter()
+        steps_run = 0
+        self.model.train()
+        for batch in self.loader(self.step, end):
+            sync = micro == accum - 1
+            with contextlib.nullcontext() if sync else acc.no_sync(self.model):
+                loss = self.compute_loss(batch, self.step, micro)
+                acc.backward(loss / accum)
+            running += loss.detach().float().item() / accum
+            if not sync:
+                micro += 1
+                continue
+            if t.max_grad_norm is not None:
+                acc.clip_grad_norm_(self.params, t.max_grad_norm)
+            lr = self.lr_scheduler.get_last_lr()[0]  # the rate this step uses
+            self.optimizer.step()
+            self.lr_scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_value = float(acc.reduce(torch.tensor(running, device=acc.device), reduction="mean").item())
+            result.losses.append(loss_value)
+            self.step += 1
+            steps_run += 1
+            micro, running = 0, 0.0
+            if not math.isfinite(loss_value):
+                raise TrainingError(f"loss is {loss_value} at step {self.step}")
+            if self.step % t.log_every == 0 or self.step == end:
+                acc.log({"loss": loss_value, "lr": lr}, step=self.step)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}")
+            if self.step % t.checkpoint_every == 0 or self.step == end:
+                result.checkpoints.append(self.save_checkpoint())
+        bar.close()
+        elapsed = time.perf_counter() - started
+        result.step = self.step
+        result.seconds_per_step = elapsed / steps_run if steps_run else float("nan")
+        if self.step >= t.steps and t.save_final:
+            result.final_dir = self.save_final()
+        acc.end_training()
+        return result
+
+    def save_final(self) -> Path:
+        """The trained pipeline in ``output_dir/final`` (save_pretrained layout) + config."""
+        final = self.output_dir / "final"
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            tmp = final.with_name("final.tmp")
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            self.pipe.save_pretrained(tmp, safe_serialization=True)
+            (tmp / "config.yaml").write_text(dump_config(self.cfg))
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        acc.wait_for_everyone()
+        return final
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Build everything from ``cfg`` and train."""
+    return Trainer(cfg).train()

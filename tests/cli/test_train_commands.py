@@ -1,0 +1,24 @@
+"""``manganinja train`` error handling (the training itself is tested in tests/training)."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from manganinja.cli import app
+
+
+def test_unknown_config_key_exits_2_with_the_key(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("train:\n  stepz: 3\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "unknown config key 'train.stepz'" in result.output
+
+
+def test_empty_data_set_exits_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  synthetic: ['{tmp_path / 'empty'}']\n  resolution: 64\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no training pair found in" in result.output

@@ -1,0 +1,55 @@
+"""Strict training configs (manganinja.training.config) and the shipped recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manganinja.training.config import ConfigError, load_config, resolve_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize("name", ["paper_stage1.yaml", "paper_stage2.yaml", "tiny_cpu.yaml"])
+def test_shipped_configs_load(name):
+    cfg = load_config(CONFIGS / name)
+    assert cfg.train.stage in (1, 2)
+
+
+def test_paper_recipe_values():
+    s1 = load_config(CONFIGS / "paper_stage1.yaml")
+    s2 = load_config(CONFIGS / "paper_stage2.yaml")
+    assert (s1.train.steps, s2.train.steps) == (180000, 20000)
+    assert s1.train.learning_rate == 1e-3 and s1.train.lr_decay_every == 30000
+    assert s1.data.resolution == 512 and s1.data.interval == 36 and s1.data.max_points == 24
+    assert (s1.data.patch_shuffle.start_grid, s1.data.patch_shuffle.end_grid) == (2, 32)
+    assert s2.model.init == "pretrained" and s2.train.stage == 2
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  learnig_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'train.learnig_rate' \(did you mean 'learning_rate'\?\)"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="unknown config key 'optimizer'"):
+        resolve_config({"optimizer": {}})
+
+
+def test_bad_values_are_named():
+    with pytest.raises(ConfigError, match="train.stage must be one of"):
+        resolve_config({"train": {"stage": 3}})
+    with pytest.raises(ConfigError, match="train.batch_size must be an integer"):
+        resolve_config({"train": {"batch_size": "four"}})
+    with pytest.raises(ConfigError, match="data.resolution must be a multiple of 64"):
+        resolve_config({"data": {"resolution": 100}})
+    with pytest.raises(ConfigError, match="model.path is required"):
+        resolve_config({"model": {"init": "official"}})
+    with pytest.raises(ConfigError, match="data.drop.points must be in"):
+        resolve_config({"data": {"drop": {"points": 2}}})
+    assert resolve_config({"train": {"learning_rate": "1e-3"}}).train.learning_rate == 1e-3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
