@@ -150,6 +150,16 @@ def normalize_lineart(image: ImageInput, polarity: str = "auto") -> np.ndarray:
     return lines
 
 
+def model_condition(lines: np.ndarray) -> "torch.Tensor":
+    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
+    black): values <= :data:`MODEL_LINE_CUTOFF` set to 0, repeated to 3 channels and mapped to
+    [-1, 1]; float32 ``(3, H, W)``. The same function serves inference and training."""
+    import torch
+
+    arr = np.where(np.asarray(lines, dtype=np.float32) <= MODEL_LINE_CUTOFF, 0.0, lines).astype(np.float32)
+    return torch.from_numpy(arr)[None].repeat(3, 1, 1) * 2.0 - 1.0
+
+
 def warn_if_blank(lines: np.ndarray, what: str = "line art") -> bool:
     """Warn with :class:`BlankLineartWarning` when ``lines`` (``(H, W)`` in [0, 1]) has no value
     above :data:`MODEL_LINE_CUTOFF`; returns whether it warned."""

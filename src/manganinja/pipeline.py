@@ -18,7 +18,7 @@ from transformers import CLIPVisionModelWithProjection
 
 from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
-from manganinja.lineart import extract_lineart, find_official_extractor, normalize_lineart
+from manganinja.lineart import extract_lineart, find_official_extractor, model_condition, normalize_lineart
 from manganinja.models.condition import ConditionTokens
 from manganinja.models.point_net import PointNet
 from manganinja.models.reference_attention import (
@@ -29,9 +29,6 @@ from manganinja.models.reference_attention import (
     install_reference_processors,
 )
 from manganinja.points import PointPairs, PointsError, point_map
-
-#: Line-art condition values at or below this are set to 0 (the official preprocessing).
-LINEART_THRESHOLD = 0.24
 
 #: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
 #: (row 0: unconditional token, row 1: reference token); REF and POINT share row 1.
@@ -138,7 +135,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
         """
         from transformers import CLIPTextModel, CLIPTokenizer
 
-        from manganinja.models.condition import empty_prompt_token
         from manganinja.models.loading import (
             CheckpointError,
             OfficialLayout,
@@ -187,11 +183,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
             image_encoder = CLIPVisionModelWithProjection.from_pretrained(layout.clip)
             text_encoder = CLIPTextModel.from_pretrained(layout.clip)
             tokenizer = CLIPTokenizer.from_pretrained(layout.clip)
-        token = empty_prompt_token(text_encoder, tokenizer)
+        condition_tokens = ConditionTokens.from_text_encoder(text_encoder, tokenizer)
         del text_encoder, tokenizer
-        condition_tokens = ConditionTokens(dim=token.shape[-1])
-        with torch.no_grad():
-            condition_tokens.uncond.copy_(token)
 
         pipe = cls(
             vae=vae,
@@ -295,10 +288,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         if (line.shape[1], line.shape[0]) != tuple(size):
             resized = PIL.Image.fromarray(line, mode="F").resize(size, PIL.Image.Resampling.BICUBIC)
             line = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-        cond = torch.from_numpy(line.copy())
-        cond[cond <= LINEART_THRESHOLD] = 0
-        cond = cond[None, None].repeat(1, 3, 1, 1) * 2 - 1
-        return cond.to(device=self._execution_device, dtype=self.controlnet.dtype)
+        return model_condition(line)[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
 
     def _image_tensor(self, image: PIL.Image.Image, size: tuple[int, int]) -> torch.Tensor:
         """RGB picture resized to ``size`` (bicubic) as (1, 3, h, w) in [-1, 1]."""

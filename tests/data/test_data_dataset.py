@@ -19,7 +19,6 @@ from manganinja.data.dataset import (
     StepSampler,
     SyntheticPairSource,
     VideoPairSource,
-    lineart_condition,
 )
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.points import PointPairs
@@ -113,7 +112,9 @@ def test_drops_blank_their_conditions(synth_root):
 
 
 def test_lineart_condition_cutoff():
-    cond = lineart_condition(np.array([[0.0, 0.2, 0.24, 0.5, 1.0]], np.float32))
+    from manganinja.lineart import model_condition
+
+    cond = model_condition(np.array([[0.0, 0.2, 0.24, 0.5, 1.0]], np.float32))
     assert cond.shape == (3, 1, 5)
     assert cond[0, 0].tolist() == pytest.approx([-1.0, -1.0, -1.0, 0.0, 1.0])
 

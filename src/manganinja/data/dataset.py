@@ -48,7 +48,7 @@ from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
 from manganinja.lineart import extract_lineart, normalize_lineart
-from manganinja.pipeline import LINEART_THRESHOLD
+from manganinja.lineart import model_condition
 from manganinja.points import PointPairs, point_map
 
 logger = logging.getLogger(__name__)
@@ -187,14 +187,6 @@ def to_signed_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 127.5 - 1.0
 
 
-def lineart_condition(lines: np.ndarray) -> torch.Tensor:
-    """Line map float (H, W) in [0, 1] (white lines on black) -> the ControlNet condition
-    float32 (3, H, W) in [-1, 1]: values <= ``LINEART_THRESHOLD`` (0.24) set to 0 first."""
-    lines = np.where(lines <= LINEART_THRESHOLD, 0.0, lines).astype(np.float32)
-    t = torch.from_numpy(lines)[None].repeat(3, 1, 1)
-    return t * 2.0 - 1.0
-
-
 # --------------------------------------------------------------------------------------------
 # Dataset
 # --------------------------------------------------------------------------------------------
@@ -295,7 +287,7 @@ class PairDataset(Dataset):
             ref_map = point_map(rxy, size, size)
             tgt_map = point_map(txy, size, size)
             n_points = len(rxy)
-        cond = lineart_condition(np.zeros_like(lines) if flags.lineart else lines)
+        cond = model_condition(np.zeros_like(lines) if flags.lineart else lines)
         return {
             "reference": to_signed_tensor(ref),
             "target": to_signed_tensor(tgt),

@@ -20,6 +20,15 @@ class ConditionTokens(ModelMixin, ConfigMixin):
         super().__init__()
         self.uncond = nn.Parameter(torch.zeros(1, 1, dim), requires_grad=False)
 
+    @classmethod
+    def from_text_encoder(cls, text_encoder: nn.Module, tokenizer: object) -> "ConditionTokens":
+        """Compute the token with :func:`empty_prompt_token` (the encoder is not kept)."""
+        token = empty_prompt_token(text_encoder, tokenizer)
+        tokens = cls(dim=token.shape[-1])
+        with torch.no_grad():
+            tokens.uncond.copy_(token)
+        return tokens
+
     def forward(self, batch: int = 1) -> torch.Tensor:
         """The unconditional token repeated to (batch, 1, D)."""
         return self.uncond.expand(batch, -1, -1)

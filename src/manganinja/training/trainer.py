@@ -108,7 +108,7 @@ def pipeline_from_sd15(sd_dir: Path, controlnet_dir: str | None, clip_dir: str |
     from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
-    from manganinja.models.condition import ConditionTokens, empty_prompt_token
+    from manganinja.models.condition import ConditionTokens
     from manganinja.models.factory import SD15_POINT_NET_CONFIG
     from manganinja.models.point_net import PointNet
     from manganinja.pipeline import MangaNinjaPipeline, clip_image_processor
@@ -127,10 +127,7 @@ def pipeline_from_sd15(sd_dir: Path, controlnet_dir: str | None, clip_dir: str |
     text_dir, sub = (Path(clip_dir), "") if (Path(clip_dir) / "tokenizer_config.json").exists() else (sd_dir, "text_encoder")
     text_encoder = CLIPTextModel.from_pretrained(text_dir, subfolder=sub)
     tokenizer = CLIPTokenizer.from_pretrained(text_dir, subfolder=sub.replace("text_encoder", "tokenizer"))
-    token = empty_prompt_token(text_encoder, tokenizer)
-    condition_tokens = ConditionTokens(dim=token.shape[-1])
-    with torch.no_grad():
-        condition_tokens.uncond.copy_(token)
+    condition_tokens = ConditionTokens.from_text_encoder(text_encoder, tokenizer)
     torch.manual_seed(seed)
     point_net = PointNet(**SD15_POINT_NET_CONFIG)
     return MangaNinjaPipeline(
