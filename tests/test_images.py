@@ -39,3 +39,12 @@ def test_fit_long_side():
     assert fit_long_side((2480, 3508), 512) == (384, 512)
     with pytest.raises(ValueError, match="resolution 32 is below the minimum of 64"):
         fit_long_side((100, 100), 32)
+
+
+def test_float_images_in_unit_range_keep_their_brightness():
+    from manganinja.images import to_rgb
+
+    img = Image.fromarray(np.full((2, 2), 0.5, np.float32), mode="F")
+    assert np.asarray(to_rgb(img))[0, 0].tolist() == [128, 128, 128]
+    img16 = Image.fromarray(np.full((2, 2), 65535, np.uint16))
+    assert np.asarray(to_rgb(img16))[0, 0].tolist() == [255, 255, 255]

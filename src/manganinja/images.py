@@ -102,7 +102,8 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         return canvas.convert("RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        top = arr.max(initial=0)
+        peak = 65535.0 if top > 255 else 1.0 if image.mode == "F" and top <= 1.0 else 255.0
         gray = (np.clip(arr / peak, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         return Image.fromarray(gray).convert("RGB")
     return image.convert("RGB")
