@@ -101,3 +101,11 @@ def test_point_for_missing_reference_is_named(pipe, refs, lineart):
     pts = PointPairs.from_dict({"pairs": [{"reference": [1, 1], "lineart": [2, 2], "reference_index": 2}]})
     with pytest.raises(ValueError, match="reference_index 2 but only 2 reference"):
         pipe(reference=list(refs), lineart=lineart, points=pts, num_inference_steps=1, resolution=64, progress=False)
+
+
+def test_pairs_colliding_at_processing_size_warn(pipe, refs):
+    enc = pipe.encode_reference(refs[0], resolution=64)
+    close = PointPairs.from_arrays([[1, 1], [5, 5]], [[100, 100], [101, 100]])
+    with pytest.warns(UserWarning, match=r"point pair\(s\) \[1\] share a line-art pixel"):
+        target, _ = pipe.point_maps(close, enc, (512, 512), (64, 64))
+    assert target[12, 12] == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
@@ -379,6 +380,13 @@ class MangaNinjaPipeline(DiffusionPipeline):
         pairs = points if points is not None else PointPairs()
         values = np.arange(1, len(pairs) + 1)
         target = point_map(pairs.lineart_xy, lineart_size, map_size, values)
+        hidden = sorted(set(values.tolist()) - set(np.unique(target).tolist()))
+        if hidden:
+            warnings.warn(
+                f"point pair(s) {hidden} share a line-art pixel with a later pair at the processing "
+                f"size {map_size[0]}x{map_size[1]} and are hidden; move them apart or raise the resolution",
+                stacklevel=2,
+            )
         if encoding.mode == "stitch":
             return target, [point_map(_placed_xy(pairs, encoding), _canvas_size(encoding), encoding.map_sizes[0], values)]
         refs = []
