@@ -157,38 +157,34 @@ def lineart_to_pil(lineart: np.ndarray) -> Image.Image:
 
 def _ninja(model: str | None = None, steps: int = 20, device: str | None = None,
            **extra: Any) -> FunctionEngine:
-    """The model. ``extra`` goes to the pipeline call as is (e.g. ``resolution``,
-    ``guidance_scale_ref``); a run with seed ``s`` uses ``torch.Generator().manual_seed(s)``."""
+    """The model (raw output, no snapping), through :class:`manganinja.engines.NinjaEngine`.
+    ``extra`` are :class:`~manganinja.engines.NinjaSettings` fields (e.g. ``resolution``,
+    ``guidance_scale_ref``); a run with seed ``s`` samples with ``torch.Generator().manual_seed(s)``."""
     if not model:
         raise EngineError("engine 'ninja' needs --model: a diffusers folder or the official checkpoints folder")
     path = Path(model)
     if not path.is_dir():
         raise EngineError(f"engine 'ninja': model folder '{path}' not found")
-    import torch
+    from dataclasses import fields, replace
 
-    from manganinja import MangaNinjaPipeline
+    from manganinja.engines import NinjaEngine, NinjaSettings, load_pipeline
 
+    known = {f.name for f in fields(NinjaSettings)}
+    unknown = sorted(set(extra) - known)
+    if unknown:
+        raise EngineError(f"engine 'ninja' does not take {unknown}")
     official = (path / "MangaNinjia").is_dir()
-    pipe = MangaNinjaPipeline.from_official(path) if official else MangaNinjaPipeline.from_pretrained(path)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    pipe = pipe.to(device)
+    pipe = load_pipeline(official=path, device=device or "auto") if official else load_pipeline(model=path, device=device or "auto")
+    base = NinjaSettings(steps=steps, snap=False, progress=False, **extra)
 
     def run(reference: Image.Image, lineart: np.ndarray, points: PointPairs | None, seed: int) -> np.ndarray:
-        out = pipe(
-            reference=reference,
-            lineart=lineart_to_pil(lineart),
-            points=points if points is not None and len(points) else None,
-            num_inference_steps=steps,
-            generator=torch.Generator().manual_seed(seed),
-            output_type="np",
-            progress=False,
-            **extra,
-        )
-        return np.asarray(out.images[0])
+        engine = NinjaEngine(pipe, replace(base, seed=seed))
+        prepared = engine.prepare([reference])
+        image = engine.sample(prepared, lineart_to_pil(lineart), points if points is not None and len(points) else None)
+        return np.asarray(image)
 
     settings = {"model": str(path), "loader": "from_official" if official else "from_pretrained",
-                "steps": steps, "device": device, **extra}
+                "steps": steps, "device": str(pipe.device), **extra}
     return FunctionEngine("ninja", run, settings, seeded=True)
 
 
