@@ -214,7 +214,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
     def enable_reference_offload(self, enabled: bool = True) -> None:
         """Keep the reference-stage models (reference U-Net, CLIP vision encoder) on the CPU and
         bring them to the accelerator only while a reference is encoded; the bank they produce
-        stays. Saves their weights' memory during sampling (about 3.8 GB at SD1.5 size in fp16)."""
+        stays. Saves their weights' memory during sampling (2.17 GiB at SD1.5 size in fp16)."""
         self._reference_offload = enabled
         if enabled:
             self.reference_unet.to("cpu")
