@@ -8,7 +8,7 @@ import typer
 
 from manganinja.cli import app
 
-points_app = typer.Typer(help="Point pairs: check a point file.", no_args_is_help=True)
+points_app = typer.Typer(help="Point pairs: draw a point file to check it, or suggest pairs without a model.", no_args_is_help=True)
 app.add_typer(points_app, name="points")
 
 
