@@ -16,7 +16,7 @@ from PIL import Image
 
 from manganinja.flat.layers import Layers
 from manganinja.images import ImageInput, load_image, to_rgb
-from manganinja.lineart import normalize_lineart
+from manganinja.lineart import extract_lineart, normalize_lineart
 from manganinja.points import PointPairs, PointsError
 
 
@@ -48,6 +48,10 @@ class NinjaSettings:
     #: original lines on top); ``keep_shading`` keeps the lightness variation inside regions.
     snap: bool = True
     keep_shading: bool = False
+    #: For pictures (``picture=True``): the line-art extractor ("auto", "xdog", "informative")
+    #: and its weights (default: those found by ``from_official``).
+    extractor: str = "auto"
+    extractor_weights: str | Path | None = None
     latents: torch.Tensor | None = field(default=None, repr=False)
     progress: bool = True
 
@@ -66,12 +70,15 @@ class NinjaEngine:
         s = self.settings
         return self.pipe.encode_reference(list(references), resolution=s.resolution, mode=s.reference_mode)
 
-    def sample(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
-        """The model's own output (no snapping), resized to the line art's size."""
+    def sample(
+        self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None, picture: bool = False
+    ) -> Image.Image:
+        """The model's own output (no snapping), resized to the input's size. ``picture=True``:
+        ``lineart`` is a color/gray picture whose line art the pipeline extracts first."""
         s = self.settings
+        source = {"image": lineart} if picture else {"lineart": lineart}
         return self.pipe(
             reference_encoding=prepared,
-            lineart=lineart,
             points=points,
             num_inference_steps=s.steps,
             guidance_scale_ref=s.guidance_scale_ref,
@@ -81,21 +88,37 @@ class NinjaEngine:
             latents=s.latents,
             resolution=s.resolution,
             lineart_polarity=s.lineart_polarity,
+            extractor=s.extractor,
+            extractor_weights=s.extractor_weights,
             fast=s.fast,
             progress=s.progress,
+            **source,
         ).images[0]
 
-    def layers(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Layers:
-        """Composite, fills and lines: the model's output snapped to the line art's regions."""
+    def lines(self, lineart: ImageInput, picture: bool = False) -> np.ndarray:
+        """Full-resolution line map (H, W) in [0, 1]: normalized, or extracted from a picture."""
+        image = load_image(lineart, name="image" if picture else "lineart")
+        if not picture:
+            return normalize_lineart(image, self.settings.lineart_polarity)
+        weights = self.settings.extractor_weights or getattr(self.pipe, "extractor_weights", None)
+        return extract_lineart(image, self.settings.extractor, weights)
+
+    def layers(
+        self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None, picture: bool = False
+    ) -> Layers:
+        """Composite, fills and lines: the model's output snapped to the line art's regions (for a
+        picture, to the line art extracted from it at full resolution, which the model also gets)."""
         from manganinja.flat.snap import snap_layers
 
-        lines = normalize_lineart(load_image(lineart, name="lineart"), self.settings.lineart_polarity)
+        lines = self.lines(lineart, picture)
         return snap_layers(self.sample(prepared, lines, points), lines, keep_shading=self.settings.keep_shading)
 
-    def colorize(self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None) -> Image.Image:
+    def colorize(
+        self, prepared: Any, lineart: ImageInput, points: PointPairs | None = None, picture: bool = False
+    ) -> Image.Image:
         if not self.settings.snap:
-            return self.sample(prepared, lineart, points)
-        return Image.fromarray(self.layers(prepared, lineart, points).composite)
+            return self.sample(prepared, lineart, points, picture)
+        return Image.fromarray(self.layers(prepared, lineart, points, picture).composite)
 
 
 @dataclass
@@ -198,8 +221,3 @@ def load_pipeline(
 def references_rgb(references: Sequence[ImageInput]) -> list[Image.Image]:
     """Load references as RGB PIL images (errors name the reference)."""
     return [to_rgb(load_image(r, name=f"reference {i}")) for i, r in enumerate(references)]
-
-
-def as_uint8(image: Image.Image) -> np.ndarray:
-    """(H, W, 3) uint8 view of an RGB result."""
-    return np.asarray(image.convert("RGB"))

@@ -254,7 +254,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
 
     @staticmethod
     def check_inputs(
-        references: Sequence[PIL.Image.Image],
         lineart: PIL.Image.Image | None,
         image: PIL.Image.Image | None,
         points: PointPairs | None,
@@ -388,7 +387,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
                 stacklevel=2,
             )
         if encoding.mode == "stitch":
-            return target, [point_map(_placed_xy(pairs, encoding), _canvas_size(encoding), encoding.map_sizes[0], values)]
+            placed = stitched_points(pairs, encoding.placements).reference_xy
+            return target, [point_map(placed, _canvas_size(encoding), encoding.map_sizes[0], values)]
         refs = []
         for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
             own = pairs.reference_indices == k
@@ -481,7 +481,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         line_img = None if lineart is None else load_image(lineart, name="lineart")
         src_img = None if image is None else load_image(image, name="image")
         self.check_inputs(
-            [], line_img, src_img, points, num_inference_steps, guidance_scale_ref,
+            line_img, src_img, points, num_inference_steps, guidance_scale_ref,
             guidance_scale_point, output_type, resolution, reference_mode,
         )
         combine = get_guidance(guidance)
@@ -635,10 +635,6 @@ def stitched_points(pairs: PointPairs, placements: Sequence[tuple[int, int, floa
         xy[i, 0] = x0 + (xy[i, 0] + 0.5) * s - 0.5
         xy[i, 1] = y0 + (xy[i, 1] + 0.5) * s - 0.5
     return PointPairs.from_arrays(xy, pairs.lineart_xy)
-
-
-def _placed_xy(pairs: PointPairs, encoding: ReferenceEncoding) -> np.ndarray:
-    return stitched_points(pairs, encoding.placements).reference_xy
 
 
 def fast_scheduler(scheduler: SchedulerMixin) -> SchedulerMixin:

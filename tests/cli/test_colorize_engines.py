@@ -78,3 +78,22 @@ def test_ninja_snap_layers_at_line_art_resolution(pair, tmp_path):
     assert (tmp_path / "snapped_color.png").is_file() and (tmp_path / "snapped_lines.png").is_file()
     res = invoke("--model", model, "-r", pair / "reference.png", "-l", big, "-o", out, "--no-snap", "--layers")
     assert res.exit_code == 2 and "--layers needs --snap" in res.output
+
+
+def test_ninja_colorizes_a_picture_with_snapping_and_layers(pair, tmp_path):
+    model = tmp_path / "model"
+    build_pipeline("tiny", seed=0).save_pretrained(model)
+    out = tmp_path / "from_picture.png"
+    res = invoke("--model", model, "-r", pair / "reference.png", "--image", pair / "target.png", "-o", out,
+                 "--steps", "1", "--resolution", "64", "--layers", "--quiet")
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).size == (128, 128)
+    assert (tmp_path / "from_picture_color.png").is_file() and (tmp_path / "from_picture_lines.png").is_file()
+    raw = tmp_path / "raw.png"
+    res = invoke("--model", model, "-r", pair / "reference.png", "--image", pair / "target.png", "-o", raw,
+                 "--steps", "1", "--resolution", "64", "--no-snap", "--quiet")
+    assert res.exit_code == 0, res.output
+    assert Image.open(raw).size == (128, 128)
+    res = invoke("--model", model, "-r", pair / "reference.png", "--image", pair / "target.png", "-o", raw,
+                 "--steps", "1", "--resolution", "64", "--extractor", "informative", "--quiet")
+    assert res.exit_code == 1 and "needs the official extractor weights" in res.output

@@ -125,7 +125,8 @@ def colorize(
         settings = NinjaSettings(
             steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
             guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
-            lineart_polarity=polarity, fast=fast, latents=initial, progress=not quiet,
+            lineart_polarity=polarity, fast=fast, latents=initial, extractor=extractor,
+            extractor_weights=extractor_weights, progress=not quiet,
         )
         if steps is not None and steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
@@ -149,22 +150,13 @@ def colorize(
         fail(str(exc))
 
     mine = shard(list(zip(page_paths, outputs)), state.process_index, state.num_processes)
-    if image is not None:
+    source = {"picture": True} if image is not None else {}  # only the ninja engine takes pictures
+    if layers:
         def colorize_page(page: Path):  # noqa: ANN202
-            return engine.pipe(  # type: ignore[attr-defined]
-                reference_encoding=prepared, image=page, points=pairs,
-                num_inference_steps=steps, guidance_scale_ref=guidance_ref,
-                guidance_scale_point=guidance_point, guidance=guidance, fast=fast,
-                generator=torch.Generator().manual_seed(seed), latents=initial,
-                resolution=resolution, progress=not quiet, extractor=extractor,
-                extractor_weights=extractor_weights,
-            ).images[0]
-    elif layers:
-        def colorize_page(page: Path):  # noqa: ANN202
-            return engine.layers(prepared, page, pairs)  # type: ignore[attr-defined]
+            return engine.layers(prepared, page, pairs, **source)  # type: ignore[attr-defined]
     else:
         def colorize_page(page: Path):  # noqa: ANN202
-            return engine.colorize(prepared, page, pairs)
+            return engine.colorize(prepared, page, pairs, **source)
 
     def write(result, path: Path) -> None:  # noqa: ANN001
         if layers:
