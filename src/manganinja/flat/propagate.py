@@ -1,0 +1,421 @@
+"""Paint-bucket propagation: color a line frame's regions from painted frames of the same cut.
+
+Every painted frame (a keyframe, or an earlier result) is a region label map of its line art plus
+one **palette index** per region (0 = background, transparent). Colors never leave the palette of
+the keyframes, so an output region always holds an exact keyframe color (no blends).
+
+Coloring a target frame from several painted sources (:func:`paint_regions`):
+
+1. The target's regions (:func:`manganinja.flat.regions.label_regions`; colored lines are
+   boundaries like black ones).
+2. For each source, a mapping target -> source from SIFT matches between the two line arts and a
+   thin-plate spline (:mod:`manganinja.flat.match`); matching runs at reduced resolution
+   (``work_long_side``), the labels stay at full resolution.
+3. The source's filled label map is warped onto the target (nearest neighbour) and every target
+   region counts, over its interior pixels (sub-sampled on big frames), the palette indices that
+   land on it, each weighted by the source region's confidence. ``votes[r, k]`` is the share of
+   region ``r``'s voters that landed on color ``k`` (uncovered pixels count as no vote).
+4. The sources' shares are summed with their weights (a keyframe and the previous frame both
+   vote); each region takes the color with the largest sum. Its confidence is that sum over the
+   total weight, so a region the sources disagree on, or that they cover poorly, is unsure and
+   counts less when the next frame is colored from it (errors do not propagate at full weight).
+5. Background: regions mostly transparent in the input are background; regions touching the
+   frame border are background unless at least ``border_share`` of the vote is for a character
+   color. The reference's background is never painted: it is palette index 0, transparent.
+6. A region no source reaches takes the color of its nearest painted neighbour, with confidence 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from manganinja.flat.match import fit_mapping, match_features
+from manganinja.flat.regions import (
+    GAP_RADIUS,
+    LINE_THRESHOLD,
+    Regions,
+    fill_under_lines,
+    interior_voters,
+    label_regions,
+    vote_step,
+    voter_mask,
+)
+
+#: Where a region's color came from (``PaintedFrame.origin``).
+ORIGIN_KEYFRAME_COPY = 0
+ORIGIN_VOTE = 1
+ORIGIN_POINT = 2
+ORIGIN_NEAREST = 3
+ORIGIN_TRANSPARENT = 4
+ORIGIN_NAMES = ("keyframe", "vote", "point", "nearest", "transparent")
+
+
+class PropagateError(ValueError):
+    """Inputs the propagation cannot use; the message names the bad value."""
+
+
+@dataclass
+class Palette:
+    """The colors a shot may use: row 0 is the background (transparent), rows ``1..K`` exact RGB
+    colors of the keyframes. ``sources[k]`` names the keyframe each color was first seen in."""
+
+    colors: np.ndarray = field(default_factory=lambda: np.zeros((1, 3), np.uint8))
+    sources: list[str] = field(default_factory=lambda: ["background"])
+
+    def __len__(self) -> int:
+        return len(self.colors)
+
+    def add(self, rgb: np.ndarray, source: str) -> np.ndarray:
+        """Indices ``(N,)`` of the colors ``rgb`` (uint8 ``(N, 3)``), adding the new ones."""
+        out = np.zeros(len(rgb), np.int32)
+        codes = _codes(self.colors[1:])
+        lookup = {int(c): i + 1 for i, c in enumerate(codes)}
+        for j, c in enumerate(_codes(rgb)):
+            k = lookup.get(int(c))
+            if k is None:
+                self.colors = np.vstack([self.colors, rgb[j : j + 1].astype(np.uint8)])
+                self.sources.append(source)
+                k = len(self.colors) - 1
+                lookup[int(c)] = k
+            out[j] = k
+        return out
+
+    def lookup(self, rgb: np.ndarray) -> np.ndarray:
+        """Indices ``(N,)`` of exact colors ``rgb`` (uint8 ``(N, 3)``); -1 where not in the palette."""
+        codes = _codes(self.colors[1:])
+        order = np.argsort(codes)
+        q = _codes(rgb)
+        pos = np.searchsorted(codes[order], q)
+        pos = np.clip(pos, 0, max(len(codes) - 1, 0))
+        if len(codes) == 0:
+            return np.full(len(q), -1, np.int32)
+        hit = codes[order][pos] == q
+        return np.where(hit, order[pos] + 1, -1).astype(np.int32)
+
+    def nearest(self, rgb: np.ndarray) -> np.ndarray:
+        """Indices ``(N,)`` (>= 1) of the nearest character colors to ``rgb`` (uint8 ``(N, 3)``)."""
+        if len(self.colors) == 1:
+            return np.zeros(len(rgb), np.int32)
+        d = ((rgb[:, None, :].astype(np.int32) - self.colors[None, 1:].astype(np.int32)) ** 2).sum(-1)
+        return (np.argmin(d, axis=1) + 1).astype(np.int32)
+
+
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb, np.int64).reshape(-1, 3)
+    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+
+
+@dataclass
+class PaintedFrame:
+    """A frame whose regions have palette colors.
+
+    Attributes:
+        lines: float32 ``(H, W)`` in [0, 1], white lines on black (all lines).
+        regions: its :class:`Regions` (label 0 = line).
+        index: int32 ``(count + 1,)``: palette index of each region (0 = background; row 0 unused).
+        confidence: float32 ``(count + 1,)`` in [0, 1].
+        origin: int8 ``(count + 1,)``: one of the ``ORIGIN_*`` codes.
+    """
+
+    lines: np.ndarray
+    regions: Regions
+    index: np.ndarray
+    confidence: np.ndarray
+    origin: np.ndarray
+
+    def filled_index(self) -> np.ndarray:
+        """int32 ``(H, W)``: palette index of every pixel (line pixels: nearest region's)."""
+        return self.index[self.regions.filled_labels()]
+
+
+def regions_of(lines: np.ndarray, gap_radius: int = GAP_RADIUS) -> Regions:
+    """Regions of a line frame (float ``(H, W)``, 1 = line); colored lines included."""
+    return label_regions(lines, gap_radius=gap_radius)
+
+
+def border_regions(regions: Regions) -> np.ndarray:
+    """bool ``(count + 1,)``: regions with a pixel on the frame border."""
+    lab = regions.labels
+    edge = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    out = np.zeros(regions.count + 1, bool)
+    out[edge] = True
+    out[0] = False
+    return out
+
+
+def transparent_regions(regions: Regions, transparent: np.ndarray | None) -> np.ndarray:
+    """bool ``(count + 1,)``: regions whose pixels are mostly transparent in the input."""
+    out = np.zeros(regions.count + 1, bool)
+    if transparent is None or not transparent.any():
+        return out
+    n = np.bincount(regions.labels.ravel(), minlength=regions.count + 1)
+    t = np.bincount(regions.labels[transparent], minlength=regions.count + 1)
+    out = t * 2 > n
+    out[0] = False
+    return out
+
+
+def paint_from_colors(
+    lines: np.ndarray,
+    rgba: np.ndarray,
+    palette: Palette,
+    source: str,
+    *,
+    transparent: np.ndarray | None = None,
+    gap_radius: int = GAP_RADIUS,
+) -> PaintedFrame:
+    """A keyframe as a :class:`PaintedFrame`: each region takes the most common exact color of its
+    pixels in ``rgba`` (uint8 ``(H, W, 4)``); transparent pixels vote for the background. Without
+    any transparency, regions touching the border whose color is the border's dominant color are
+    background. New colors join ``palette`` (named after ``source``)."""
+    if rgba.shape[:2] != lines.shape:
+        raise PropagateError(f"colored frame {rgba.shape[:2]} and line art {lines.shape} differ in size")
+    regions = regions_of(lines, gap_radius)
+    lab = regions.labels
+    sel = lab > 0
+    opaque = rgba[..., 3] >= 128
+    code = _codes(rgba[..., :3][sel]).astype(np.int64)
+    code = np.where(opaque[sel], code, 1 << 24)  # transparent
+    key = (lab[sel].astype(np.int64) << 25) | code
+    uniq, counts = np.unique(key, return_counts=True)
+    ulab = uniq >> 25
+    order = np.lexsort((-counts, ulab))
+    first = np.ones(len(order), bool)
+    first[1:] = ulab[order][1:] != ulab[order][:-1]
+    best = uniq[order][first]
+    best_lab = (best >> 25).astype(np.int64)
+    best_code = best & ((1 << 25) - 1)
+    index = np.zeros(regions.count + 1, np.int32)
+    is_color = best_code < (1 << 24)
+    if is_color.any():
+        c = best_code[is_color]
+        rgb = np.stack([(c >> 16) & 255, (c >> 8) & 255, c & 255], 1).astype(np.uint8)
+        if not (~opaque).any():
+            # Opaque colored frame: the border's dominant color on border regions is background.
+            border = np.concatenate([rgba[0, :, :3], rgba[-1, :, :3], rgba[:, 0, :3], rgba[:, -1, :3]])
+            bc, bn = np.unique(_codes(border), return_counts=True)
+            bg_code = bc[np.argmax(bn)]
+            on_border = border_regions(regions)[best_lab[is_color]]
+            keep = ~(on_border & (c == bg_code))
+        else:
+            keep = np.ones(len(c), bool)
+        idx = np.zeros(len(c), np.int32)
+        if keep.any():
+            idx[keep] = palette.add(rgb[keep], source)
+        index[best_lab[is_color]] = idx
+    index[transparent_regions(regions, transparent)] = 0
+    conf = np.ones(regions.count + 1, np.float32)
+    origin = np.full(regions.count + 1, ORIGIN_KEYFRAME_COPY, np.int8)
+    return PaintedFrame(lines, regions, index, conf, origin)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A painted frame voting for a target's colors with ``weight``; ``name`` for diagnostics."""
+
+    frame: PaintedFrame
+    weight: float = 1.0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ForcedColor:
+    """A point pair: the target region at ``target_xy`` takes the palette color of ``source``'s
+    region at ``source_xy``."""
+
+    source: PaintedFrame
+    source_xy: tuple[float, float]
+    target_xy: tuple[float, float]
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    if not mask.any():
+        return (0, 0, mask.shape[1], mask.shape[0])
+    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))  # type: ignore[return-value]
+
+
+def region_shapes(regions: Regions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per region (rows ``0..count``): area (float64), centroid ``(x, y)`` and log elongation
+    (half the log ratio of the covariance's eigenvalues), from vectorized moments."""
+    lab = regions.labels.ravel()
+    h, w = regions.shape
+    ys, xs = np.divmod(np.arange(h * w, dtype=np.float64), w)
+    n = np.bincount(lab, minlength=regions.count + 1).astype(np.float64)
+    m = np.maximum(n, 1.0)
+    cx = np.bincount(lab, xs, regions.count + 1) / m
+    cy = np.bincount(lab, ys, regions.count + 1) / m
+    sxx = np.bincount(lab, xs * xs, regions.count + 1) / m - cx ** 2 + 1 / 12
+    syy = np.bincount(lab, ys * ys, regions.count + 1) / m - cy ** 2 + 1 / 12
+    sxy = np.bincount(lab, xs * ys, regions.count + 1) / m - cx * cy
+    tr, det = sxx + syy, sxx * syy - sxy ** 2
+    disc = np.sqrt(np.maximum(tr ** 2 / 4 - det, 0.0))
+    l1, l2 = tr / 2 + disc, np.maximum(tr / 2 - disc, 1e-3)
+    return n, np.stack([cx, cy], 1), 0.5 * np.log(np.maximum(l1, 1e-3) / l2)
+
+
+def match_scores(
+    source: PaintedFrame,
+    target: Regions,
+    target_lines: np.ndarray,
+    voters: np.ndarray,
+    n_colors: int,
+    *,
+    work_long_side: int = 768,
+    position_sigma: float = 0.08,
+    outer_weight: float = 0.3,
+) -> np.ndarray:
+    """float64 ``(count + 1, n_colors)``: how well each target region matches a source region of
+    each palette color (best match per color, times the source region's confidence).
+
+    A target region ``r`` and a source region ``s`` score
+    ``max(overlap(r, s), shape(r, s) * (overlap(r, s) + position(r, s)) / 2)`` (the direct
+    overlap counts only ``outer_weight`` on the source's outer background): ``overlap`` is the share of ``r``'s
+    voters (bool ``(H, W)``) that the warp puts on ``s``; ``position`` is a Gaussian of the
+    distance between ``r``'s warped centroid and ``s``'s centroid (sigma ``position_sigma`` x
+    the long side); ``shape`` compares areas and elongations. So a region the warp aligns well
+    keeps its overlap, and a region the smooth warp cannot follow (a prop crossing the frame, a
+    limb that snapped to a new angle) is still found by its shape near where it should be.
+    """
+    h, w = target_lines.shape
+    side = min(work_long_side, max(h, w))
+    matches = match_features(source.lines, target_lines, work_long_side=side)
+    boxes = (_box(target_lines >= LINE_THRESHOLD), _box(source.lines >= LINE_THRESHOLD))
+    mapping = fit_mapping(matches, (w, h), (source.lines.shape[1], source.lines.shape[0]), fallback_boxes=boxes)
+    map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
+    filled = source.regions.filled_labels().astype(np.float32)
+    warped = cv2.remap(filled, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+    del map_x, map_y
+    n_t, n_s = target.count + 1, source.regions.count + 1
+    lab = target.labels[voters].astype(np.int64)
+    src = warped[voters].astype(np.int64)
+    ok = src >= 0
+    pair = np.bincount(lab[ok] * n_s + src[ok], minlength=n_t * n_s).reshape(n_t, n_s).astype(np.float32)
+    n_vote = np.bincount(lab, minlength=n_t).astype(np.float32)
+    overlap = pair / np.maximum(n_vote, 1.0)[:, None]
+    del pair
+    a_t, c_t, e_t = region_shapes(target)
+    a_s, c_s, e_s = region_shapes(source.regions)
+    mapped = mapping(c_t).astype(np.float32)
+    sigma = position_sigma * max(h, w)
+    d2 = ((mapped[:, None, :] - c_s[None, :, :].astype(np.float32)) ** 2).sum(-1)
+    position = np.exp(-0.5 * d2 / sigma ** 2)
+    del d2
+    la = np.log(np.maximum(a_t, 1.0)).astype(np.float32)[:, None] - np.log(np.maximum(a_s, 1.0)).astype(np.float32)[None]
+    de = e_t.astype(np.float32)[:, None] - e_s.astype(np.float32)[None]
+    shape = np.exp(-0.5 * (la / 0.3) ** 2 - 0.5 * (de / 0.35) ** 2)
+    # The warp's overlap alone carries a region (small regions have noisy shapes), except onto
+    # the source's outer background, which a shape match elsewhere may outvote.
+    outer = border_regions(source.regions) & (source.index == 0)
+    direct = overlap * np.where(outer, outer_weight, 1.0).astype(np.float32)[None]
+    score = np.maximum(direct, shape * (overlap + position) * 0.5)
+    score *= source.confidence.astype(np.float32)[None]
+    score[:, 0] = 0.0
+    score[0] = 0.0
+    # Best source region per palette color.
+    out = np.zeros((n_t, n_colors))
+    np.maximum.at(out.T, source.index, score.T)  # out[:, k] = max over s with index[s] == k
+    return out
+
+
+def paint_regions(
+    lines: np.ndarray,
+    sources: list[Source],
+    n_colors: int,
+    *,
+    transparent: np.ndarray | None = None,
+    forced: list[ForcedColor] | None = None,
+    border_share: float = 0.6,
+    gap_radius: int = GAP_RADIUS,
+    work_long_side: int = 768,
+) -> PaintedFrame:
+    """Color the regions of ``lines`` (float32 ``(H, W)``, 1 = line) from painted ``sources``
+    (module docstring). ``n_colors`` is the palette size (background included).
+
+    Raises:
+        PropagateError: no source, or a source of another size.
+    """
+    if not sources:
+        raise PropagateError("at least one painted source frame is needed")
+    for s in sources:
+        if s.frame.lines.shape != lines.shape:
+            raise PropagateError(f"source '{s.name}' is {s.frame.lines.shape}, the frame is {lines.shape}")
+    regions = regions_of(lines, gap_radius)
+    voters = interior_voters(regions) & voter_mask(regions, vote_step(lines.shape))
+    total = np.zeros((regions.count + 1, n_colors))
+    weight = 0.0
+    for s in sources:
+        total += s.weight * match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side)
+        weight += s.weight
+    total /= max(weight, 1e-9)
+    index = np.argmax(total, axis=1).astype(np.int32)
+    conf = total[np.arange(len(index)), index].astype(np.float32)
+    origin = np.full(regions.count + 1, ORIGIN_VOTE, np.int8)
+
+    # Border regions stay background unless the character clearly claims them.
+    border = border_regions(regions)
+    fg = total[:, 1:].sum(axis=1)
+    cov = total.sum(axis=1)
+    claim = fg >= border_share * np.maximum(cov, 1e-9)
+    to_bg = border & ~(claim & (cov > 0))
+    index[to_bg] = 0
+    conf[to_bg] = np.maximum(conf[to_bg], total[to_bg, 0].astype(np.float32))
+
+    # Regions no source reached: nearest painted neighbour, unsure.
+    empty = cov <= 0
+    empty[0] = False
+    empty &= ~to_bg
+    if empty.any():
+        donors = np.where(empty[regions.labels], 0, regions.labels).astype(np.int32)
+        if donors.any():
+            nearest = fill_under_lines(donors)
+            ys, xs = np.nonzero(empty[regions.labels])
+            labs, first = np.unique(regions.labels[ys, xs], return_index=True)
+            index[labs] = index[nearest[ys[first], xs[first]]]
+        conf[empty] = 0.0
+        origin[empty] = ORIGIN_NEAREST
+
+    clear = transparent_regions(regions, transparent)
+    index[clear] = 0
+    conf[clear] = 1.0
+    origin[clear] = ORIGIN_TRANSPARENT
+
+    for f in forced or []:
+        r = regions.label_at(f.target_xy)
+        src_r = f.source.regions.label_at(f.source_xy)
+        index[r] = f.source.index[src_r]
+        conf[r] = 1.0
+        origin[r] = ORIGIN_POINT
+    index[0] = 0
+    conf[0] = 0.0
+    return PaintedFrame(lines, regions, index, conf, origin)
+
+
+def paint_with_colors(
+    lines: np.ndarray,
+    rgb: np.ndarray,
+    palette: Palette,
+    *,
+    transparent: np.ndarray | None = None,
+    gap_radius: int = GAP_RADIUS,
+) -> PaintedFrame:
+    """Snap a colored picture (e.g. a model's output, uint8 ``(H, W, 3)`` at the line art's size)
+    to the palette: each region takes the nearest palette color to its robust color; regions
+    touching the border whose color is nearest to the picture's border color are background."""
+    from manganinja.flat.regions import region_colors
+
+    regions = regions_of(lines, gap_radius)
+    voters = interior_voters(regions)
+    colors, votes = region_colors(regions.labels, regions.count, rgb, voters)
+    index = palette.nearest(colors)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int32)
+    bg = np.median(border, axis=0)
+    near_bg = np.abs(colors.astype(np.int32) - bg).max(axis=1) <= 24
+    index[border_regions(regions) & near_bg] = 0
+    index[transparent_regions(regions, transparent)] = 0
+    index[0] = 0
+    conf = np.where(votes > 0, 1.0, 0.0).astype(np.float32)
+    origin = np.full(regions.count + 1, ORIGIN_VOTE, np.int8)
+    return PaintedFrame(lines, regions, index.astype(np.int32), conf, origin)

@@ -1,0 +1,203 @@
+"""Color every frame of a shot: the plan (which references each frame gets, in which order) and
+the run, on top of :func:`manganinja.batch.run_pages` (atomic writes, finished frames skipped on a
+rerun, a bad frame reported while the others finish, a progress bar).
+
+Modes:
+
+- ``keyframe``: each frame from its nearest keyframe (both, when two are equally near).
+- ``propagate``: outward from each keyframe, frame by frame: each frame from the previous
+  result (the neighbour toward its keyframe) and the nearest keyframe together. Between two
+  keyframes the two chains meet in the middle; a frame equally far from both gets both neighbours
+  and both keyframes.
+
+Keyframes are results too: their own colors, snapped to their regions. Results are
+``OUT/<stem>.png`` (RGBA); a result can serve as a keyframe of another run (copy it to ``gt/``).
+``OUT/shot_run.json`` records the mode, the engine, the keyframes and each frame's references.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from PIL import Image
+
+from manganinja.batch import PageResult, run_pages
+from manganinja.flat.propagate import PaintedFrame, Palette, paint_from_colors
+from manganinja.images import save_image
+from manganinja.shots.engines import FramePoint, Reference, ShotEngine
+from manganinja.shots.format import (
+    Shot,
+    ShotError,
+    load_colored_frame,
+    load_line_frame,
+    load_points,
+    write_json_atomic,
+)
+from manganinja.shots.render import ShotLayers, palette_report, render, write_layers
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["propagate", "keyframe"]
+MODES = ("propagate", "keyframe")
+RUN_FILE = "shot_run.json"
+
+
+@dataclass(frozen=True)
+class FrameTask:
+    """One frame to color: its ``stem``, ``distance`` (frames to the nearest keyframe), the
+    ``keyframes`` and ``previous`` results it is colored from (stems)."""
+
+    stem: str
+    distance: int
+    keyframes: tuple[str, ...] = ()
+    previous: tuple[str, ...] = ()
+
+
+def plan(shot: Shot, mode: str) -> list[FrameTask]:
+    """Tasks for every usable frame, in an order where each frame's references come first."""
+    if mode not in MODES:
+        raise ShotError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
+    stems = [f.stem for f in shot.frames]
+    keys = [stems.index(k) for k in shot.keyframes if k in stems]
+    tasks: list[tuple[int, int, FrameTask]] = []
+    for i, stem in enumerate(stems):
+        if i in keys:
+            tasks.append((0, i, FrameTask(stem, 0)))
+            continue
+        left = max((k for k in keys if k < i), default=None)
+        right = min((k for k in keys if k > i), default=None)
+        dl = i - left if left is not None else 10**9
+        dr = right - i if right is not None else 10**9
+        if dl < dr:
+            key, prev = [left], [i - 1]
+        elif dr < dl:
+            key, prev = [right], [i + 1]
+        else:
+            key, prev = [left, right], [i - 1, i + 1]
+        d = min(dl, dr)
+        previous = tuple(stems[p] for p in prev if p not in keys) if mode == "propagate" else ()
+        task = FrameTask(stem, d, tuple(stems[k] for k in key if k is not None), previous)  # type: ignore[index]
+        tasks.append((d, i, task))
+    tasks.sort(key=lambda t: (t[0], t[1]))
+    return [t for _, _, t in tasks]
+
+
+@dataclass
+class ShotRun:
+    """What :func:`colorize_shot` did: per-frame results (``PageResult``) and the plan."""
+
+    results: list[PageResult]
+    tasks: list[FrameTask]
+    palette: Palette
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PageResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+def _check_run_file(out_dir: Path, record: dict[str, object], overwrite: bool) -> None:
+    import json
+
+    path = out_dir / RUN_FILE
+    if overwrite or not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for key in ("mode", "engine", "keyframes"):
+        if old.get(key) != record[key]:
+            raise ShotError(f"'{out_dir}' holds results of another run ({key} {old.get(key)!r}, now "
+                            f"{record[key]!r}); use --overwrite or another --output-dir")
+
+
+def colorize_shot(
+    shot: Shot,
+    engine_factory: Callable[[Palette], ShotEngine],
+    out_dir: str | Path,
+    *,
+    mode: str = "propagate",
+    layers: bool = False,
+    keep_color_lines: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ShotRun:
+    """Color every frame of ``shot`` into ``out_dir`` (module docstring).
+
+    ``engine_factory`` builds the engine once the keyframes' palette is known. Frames listed in
+    ``shot.problems`` are reported as failed without being computed.
+    """
+    out_dir = Path(out_dir)
+    tasks = plan(shot, mode)
+    palette = Palette()
+    keyed: dict[str, PaintedFrame] = {}
+    for stem in shot.keyframes:
+        frame = shot.frame(stem)
+        lines = load_line_frame(frame.line, f"line frame '{stem}'")
+        rgba = load_colored_frame(frame.gt, f"keyframe '{stem}'")  # type: ignore[arg-type]
+        keyed[stem] = paint_from_colors(lines.lines, rgba, palette, stem, transparent=lines.transparent)
+    engine = engine_factory(palette)
+    record: dict[str, object] = {
+        "format": "manganinja-shot-run", "version": 1, "shot": str(shot.root), "mode": mode,
+        "engine": engine.name, "keyframes": list(shot.keyframes),
+        "frames": [asdict(t) for t in tasks], "problems": [list(p) for p in shot.problems],
+    }
+    _check_run_file(out_dir, record, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(record, out_dir / RUN_FILE)
+
+    by_line = {shot.frame(t.stem).line: t for t in tasks}
+    done: dict[str, PaintedFrame] = {}
+    pending: dict[Path, tuple[ShotLayers, dict[str, object]]] = {}
+
+    def previous(stem: str) -> PaintedFrame | None:
+        if stem in done:
+            return done[stem]
+        path = out_dir / f"{stem}.png"
+        if not path.is_file():
+            return None  # that frame failed: this one is colored from its keyframe(s) alone
+        lines = load_line_frame(shot.frame(stem).line, f"line frame '{stem}'")
+        done[stem] = paint_from_colors(lines.lines, load_colored_frame(path, f"result '{stem}'"),
+                                       palette, f"result {stem}", transparent=lines.transparent)
+        return done[stem]
+
+    def colorize_page(page: Path) -> Image.Image:
+        task = by_line[page]
+        frame = load_line_frame(page, f"line frame '{task.stem}'")
+        if task.distance == 0:
+            painted = keyed[task.stem]
+        else:
+            refs = [Reference(keyed[k], "keyframe", k) for k in task.keyframes]
+            for p in task.previous:
+                prev = previous(p)
+                if prev is not None:
+                    refs.append(Reference(prev, "previous", p))
+            points = []
+            for ref in refs:
+                path = shot.points.get((ref.stem, task.stem))
+                if path is not None:
+                    pairs = load_points(path)
+                    points += [FramePoint(ref.stem, tuple(p.reference), tuple(p.lineart)) for p in pairs]
+            painted = engine.colorize(engine.prepare(refs), frame, points)
+        done[task.stem] = painted
+        images = render(painted, frame, palette, keep_color_lines)
+        out = out_dir / f"{task.stem}.png"
+        if layers:
+            pending[out] = (images, palette_report(painted, palette))
+        return Image.fromarray(images.composite, "RGBA")
+
+    def write(image: Image.Image, path: Path) -> None:
+        if path in pending:
+            write_layers(path, *pending.pop(path))
+        save_image(image, path)
+
+    pages = [shot.frame(t.stem).line for t in tasks]
+    outputs = [out_dir / f"{t.stem}.png" for t in tasks]
+    results = run_pages(pages, outputs, colorize_page, overwrite=overwrite, progress=progress, write=write)
+    for stem, message in shot.problems:
+        results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
+    return ShotRun(results, tasks, palette, list(shot.problems))
