@@ -25,6 +25,7 @@ from manganinja.cli import synth_commands  # noqa: E402,F401
 from manganinja.cli import flat_commands  # noqa: E402,F401  (points suggest)
 from manganinja.cli import ui_commands  # noqa: E402,F401
 from manganinja.cli import train_commands  # noqa: E402,F401
+from manganinja.cli import shot_commands  # noqa: E402,F401
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -19,9 +20,20 @@ def synth(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing data set written by this command."
     ),
+    shots: Optional[int] = typer.Option(
+        None, "--shots", help="Write N animation shots (line/ and gt/ per frame) instead of pairs."
+    ),
+    frames: int = typer.Option(12, "--frames", help="Frames per shot (with --shots)."),
 ) -> None:
-    """Generate pairs of frames of procedural characters with line art and exact point pairs."""
+    """Generate pairs of frames of procedural characters with line art and exact point pairs,
+    or (--shots N) animation cuts with ground truth for every frame."""
     try:
+        if shots is not None:
+            from manganinja.data.synthetic_shots import ShotOptions, write_shots
+
+            path = write_shots(out, shots, ShotOptions(size=size, frames=frames), seed=seed, overwrite=overwrite)
+            typer.echo(f"wrote {shots} shots of {frames} frames ({size}x{size}, seed {seed}) to {path}")
+            return
         path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
     except SyntheticDataError as exc:
         typer.echo(f"error: {exc}", err=True)

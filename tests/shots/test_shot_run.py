@@ -1,0 +1,151 @@
+"""Coloring a shot: the plan, every frame once, resume, bad frames, palette-only colors,
+transparent background, colored lines painted over, and the ninja engine through its interface."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from manganinja.data.synthetic_shots import SHADOW_LINE_RGB, ShotOptions, write_shots
+from manganinja.shots.engines import FlatShotEngine, NinjaShotEngine
+from manganinja.shots.format import Shot, ShotFrame, load_colored_frame, load_line_frame, read_shot
+from manganinja.shots.run import colorize_shot, plan
+
+
+def _shot(stems: list[str], keys: list[str]) -> Shot:
+    frames = tuple(ShotFrame(s, int(s), Path(f"line/{s}.png"), Path(f"gt/{s}.png") if s in keys else None) for s in stems)
+    return Shot(Path("."), frames, tuple(keys), (8, 8))
+
+
+def test_keyframe_mode_colors_every_frame_once_from_the_nearest_keyframe() -> None:
+    tasks = plan(_shot([f"{i:02d}" for i in range(8)], ["01", "06"]), "keyframe")
+    assert sorted(t.stem for t in tasks) == [f"{i:02d}" for i in range(8)]
+    by = {t.stem: t for t in tasks}
+    assert by["00"].keyframes == ("01",) and by["03"].keyframes == ("01",) and by["05"].keyframes == ("06",)
+    assert all(t.previous == () for t in tasks)
+
+
+def test_propagation_between_two_keyframes_meets_in_the_middle() -> None:
+    stems = [f"{i:02d}" for i in range(9)]
+    tasks = plan(_shot(stems, ["00", "08"]), "propagate")
+    assert sorted(t.stem for t in tasks) == stems
+    by = {t.stem: t for t in tasks}
+    assert by["01"].previous == () and by["01"].keyframes == ("00",)  # next to a keyframe: from it
+    assert by["02"].previous == ("01",) and by["03"].previous == ("02",)
+    assert by["07"].keyframes == ("08",) and by["06"].previous == ("07",) and by["05"].previous == ("06",)
+    assert by["04"].previous == ("03", "05") and by["04"].keyframes == ("00", "08")
+    order = [t.stem for t in tasks]
+    for t in tasks:  # every reference is colored before the frame that uses it
+        assert all(order.index(p) < order.index(t.stem) for p in t.previous + t.keyframes)
+
+
+def test_propagation_outward_from_one_keyframe() -> None:
+    tasks = plan(_shot(["0", "1", "2", "3", "4"], ["2"]), "propagate")
+    by = {t.stem: t for t in tasks}
+    assert by["0"].previous == ("1",) and by["4"].previous == ("3",) and by["0"].distance == 2
+
+
+@pytest.fixture(scope="module")
+def shot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shots") / "set"
+    write_shots(out, 1, ShotOptions(size=128, frames=5, shading_prob=1.0, occlusion_prob=0.0), seed=3)
+    return out / "shot_00000"
+
+
+@pytest.mark.parametrize("mode", ["propagate", "keyframe"])
+def test_every_frame_written_once_and_rerun_skips(shot_dir: Path, tmp_path: Path, mode: str) -> None:
+    shot = read_shot(shot_dir)
+    run = colorize_shot(shot, FlatShotEngine, tmp_path / "out", mode=mode, progress=False, layers=True)
+    assert sorted(r.page.stem for r in run.results) == [f"{i:04d}" for i in range(5)]
+    assert all(r.status == "done" for r in run.results)
+    for i in range(5):
+        assert (tmp_path / "out" / f"{i:04d}.png").is_file()
+        assert (tmp_path / "out" / f"{i:04d}_regions.png").is_file()
+    again = colorize_shot(shot, FlatShotEngine, tmp_path / "out", mode=mode, progress=False)
+    assert all(r.status == "skipped" for r in again.results)
+    record = json.loads((tmp_path / "out" / "shot_run.json").read_text())
+    assert record["mode"] == mode and record["keyframes"] == ["0000"]
+
+
+def test_outputs_use_only_palette_colors_background_transparent_colored_lines_painted(shot_dir: Path, tmp_path: Path) -> None:
+    shot = read_shot(shot_dir)
+    run = colorize_shot(shot, FlatShotEngine, tmp_path / "out", progress=False, layers=True)
+    palette = {tuple(int(v) for v in c) for c in run.palette.colors[1:]}
+    gt_colors = {tuple(c) for c in load_colored_frame(shot_dir / "gt" / "0000.png").reshape(-1, 4) if c[3] == 255}
+    assert palette <= {c[:3] for c in gt_colors}
+    saw_red = False
+    for i in range(5):
+        stem = f"{i:04d}"
+        out = load_colored_frame(tmp_path / "out" / f"{stem}.png")
+        color = load_colored_frame(tmp_path / "out" / f"{stem}_color.png")
+        frame = load_line_frame(shot_dir / "line" / f"{stem}.png")
+        regions = np.asarray(Image.open(tmp_path / "out" / f"{stem}_regions.png"))
+        fill = color[..., 3] == 255
+        assert {tuple(int(v) for v in c) for c in color[fill][:, :3]} <= palette
+        assert (color[..., 3][~fill] == 0).all()
+        off_lines = frame.lines == 0
+        assert {tuple(int(v) for v in c) for c in out[off_lines & fill][:, :3]} <= palette
+        assert out[0, 0, 3] == 0 and out[-1, -1, 3] == 0  # background stays transparent
+        red = frame.colored
+        if red.any():
+            saw_red = True
+            assert (regions[red] == 0).all()  # colored lines stay boundaries in the region map
+            assert not (out[red][:, :3] == SHADOW_LINE_RGB).all(axis=1).any()  # painted over
+            assert {tuple(int(v) for v in c) for c in out[red & (out[..., 3] == 255)][:, :3]} <= palette | {(0, 0, 0)}
+        report = json.loads((tmp_path / "out" / f"{stem}_palette.json").read_text())
+        assert all(tuple(p["color"]) in palette and p["source"] == "0000" for p in report["palette"])
+    assert saw_red
+
+
+def test_keep_color_lines_draws_them(shot_dir: Path, tmp_path: Path) -> None:
+    shot = read_shot(shot_dir)
+    colorize_shot(shot, FlatShotEngine, tmp_path / "out", progress=False, keep_color_lines=True)
+    out = load_colored_frame(tmp_path / "out" / "0002.png")
+    frame = load_line_frame(shot_dir / "line" / "0002.png")
+    assert frame.colored.any()
+    assert (out[frame.colored][:, :3] == SHADOW_LINE_RGB).all()
+
+
+def test_a_bad_frame_is_reported_and_the_others_finish(shot_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "shot"
+    shutil.copytree(shot_dir, root)
+    (root / "line" / "0002.png").write_bytes(b"broken")
+    shot = read_shot(root)
+    run = colorize_shot(shot, FlatShotEngine, tmp_path / "out", progress=False)
+    status = {r.page.stem: r.status for r in run.results}
+    assert status["0002"] == "failed" and sum(s == "done" for s in status.values()) == 4
+    assert not (tmp_path / "out" / "0002.png").exists()
+
+
+def test_a_result_serves_as_keyframe(shot_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    colorize_shot(read_shot(shot_dir), FlatShotEngine, tmp_path / "out", progress=False)
+    root = tmp_path / "shot"
+    (root / "gt").mkdir(parents=True)
+    shutil.copytree(shot_dir / "line", root / "line")
+    shutil.copy(tmp_path / "out" / "0004.png", root / "gt" / "0004.png")
+    run = colorize_shot(read_shot(root), FlatShotEngine, tmp_path / "out2", progress=False)
+    assert all(r.status == "done" for r in run.results)
+
+
+def test_ninja_engine_through_the_engine_interface(shot_dir: Path, tmp_path: Path) -> None:
+    from manganinja.engines import NinjaEngine, NinjaSettings
+    from manganinja.models.factory import build_pipeline
+
+    ninja = NinjaEngine(build_pipeline("tiny", seed=0), NinjaSettings(steps=2, resolution=64, progress=False))
+    shot = read_shot(shot_dir)
+    shot = Shot(shot.root, shot.frames[:3], shot.keyframes, shot.size)
+    run = colorize_shot(shot, lambda p: NinjaShotEngine(ninja, p), tmp_path / "out", progress=False)
+    assert [r.status for r in run.results] == ["done"] * 3
+    palette = {tuple(int(v) for v in c) for c in run.palette.colors[1:]}
+    out = load_colored_frame(tmp_path / "out" / "0002.png")
+    frame = load_line_frame(shot_dir / "line" / "0002.png")
+    fill = (out[..., 3] == 255) & (frame.lines == 0)
+    assert {tuple(int(v) for v in c) for c in out[fill][:, :3]} <= palette
