@@ -63,27 +63,34 @@ def _work_image(lines: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     return img, 1.0 / scale
 
 
-def match_features(
-    reference_lines: np.ndarray,
-    lineart: np.ndarray,
-    *,
-    work_long_side: int = 768,
-    ratio: float = 0.8,
-    max_features: int = 2500,
-) -> Matches:
-    """SIFT matches between two line arts (float ``(H, W)`` in [0, 1], 1 = line).
+@dataclass(frozen=True)
+class Features:
+    """SIFT keypoints of one line art: ``xy`` float64 ``(N, 2)`` in the line art's own pixels,
+    ``descriptors`` float32 ``(N, 128)`` (None when nothing was found)."""
 
-    Both are resampled so their long side is ``work_long_side`` before detection; matches pass
-    Lowe's ratio test (``ratio``) and are mutual nearest neighbours. Coordinates are returned in
-    each input's own pixels.
-    """
+    xy: np.ndarray
+    descriptors: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+
+def detect_features(lines: np.ndarray, *, work_long_side: int = 768, max_features: int = 2500) -> Features:
+    """SIFT keypoints of a line art (float ``(H, W)`` in [0, 1], 1 = line), detected after
+    resampling its long side to ``work_long_side``; coordinates in the input's pixels."""
     sift = cv2.SIFT_create(nfeatures=max_features)
-    img_r, fr = _work_image(reference_lines, work_long_side)
-    img_l, fl = _work_image(lineart, work_long_side)
-    kp_r, des_r = sift.detectAndCompute(img_r, None)
-    kp_l, des_l = sift.detectAndCompute(img_l, None)
-    empty = Matches(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), len(kp_r), len(kp_l))
-    if des_r is None or des_l is None or len(kp_r) < 2 or len(kp_l) < 2:
+    img, factor = _work_image(lines, work_long_side)
+    kp, des = sift.detectAndCompute(img, None)
+    xy = np.array([k.pt for k in kp], np.float64).reshape(-1, 2)
+    # Work-image pixel centres back to the original image's pixel centres.
+    return Features((xy + 0.5) * factor - 0.5, des)
+
+
+def match_detected(reference: Features, lineart: Features, *, ratio: float = 0.8) -> Matches:
+    """Matches between detected features: Lowe's ratio test and mutual nearest neighbours."""
+    empty = Matches(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), len(reference), len(lineart))
+    des_r, des_l = reference.descriptors, lineart.descriptors
+    if des_r is None or des_l is None or len(reference) < 2 or len(lineart) < 2:
         return empty
     matcher = cv2.BFMatcher(cv2.NORM_L2)
     forward = matcher.knnMatch(des_l, des_r, k=2)
@@ -103,12 +110,27 @@ def match_features(
         rat.append(m.distance / n.distance)
     if not li:
         return empty
-    pl = np.array([kp_l[i].pt for i in li], np.float64)
-    pr = np.array([kp_r[i].pt for i in ri], np.float64)
-    # Work-image pixel centres back to the original image's pixel centres.
-    pl = (pl + 0.5) * fl - 0.5
-    pr = (pr + 0.5) * fr - 0.5
-    return Matches(pl, pr, np.array(rat), len(kp_r), len(kp_l))
+    return Matches(lineart.xy[li], reference.xy[ri], np.array(rat), len(reference), len(lineart))
+
+
+def match_features(
+    reference_lines: np.ndarray,
+    lineart: np.ndarray,
+    *,
+    work_long_side: int = 768,
+    ratio: float = 0.8,
+    max_features: int = 2500,
+) -> Matches:
+    """SIFT matches between two line arts (float ``(H, W)`` in [0, 1], 1 = line).
+
+    Both are resampled so their long side is ``work_long_side`` before detection; matches pass
+    Lowe's ratio test (``ratio``) and are mutual nearest neighbours. Coordinates are returned in
+    each input's own pixels. (:func:`detect_features` + :func:`match_detected`, for callers that
+    reuse one line art's features.)
+    """
+    ref = detect_features(reference_lines, work_long_side=work_long_side, max_features=max_features)
+    art = detect_features(lineart, work_long_side=work_long_side, max_features=max_features)
+    return match_detected(ref, art, ratio=ratio)
 
 
 @dataclass

@@ -28,11 +28,12 @@ Coloring a target frame from several painted sources (:func:`paint_regions`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
 
-from manganinja.flat.match import fit_mapping, match_features
+from manganinja.flat.match import Features, detect_features, fit_mapping, match_detected
 from manganinja.flat.regions import (
     GAP_RADIUS,
     LINE_THRESHOLD,
@@ -128,7 +129,24 @@ class PaintedFrame:
 
     def filled_index(self) -> np.ndarray:
         """int32 ``(H, W)``: palette index of every pixel (line pixels: nearest region's)."""
-        return self.index[self.regions.filled_labels()]
+        return self.index[self.filled]
+
+    @cached_property
+    def filled(self) -> np.ndarray:
+        """int32 ``(H, W)``: region labels with line pixels given the nearest region's (cached)."""
+        return self.regions.filled_labels()
+
+    @cached_property
+    def shapes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`region_shapes` of the regions (cached)."""
+        return region_shapes(self.regions)
+
+    def features(self, work_long_side: int) -> Features:
+        """SIFT features of the line art at ``work_long_side`` (cached per side)."""
+        cache = self.__dict__.setdefault("_features", {})
+        if work_long_side not in cache:
+            cache[work_long_side] = detect_features(self.lines, work_long_side=work_long_side)
+        return cache[work_long_side]
 
 
 def regions_of(lines: np.ndarray, gap_radius: int = GAP_RADIUS) -> Regions:
@@ -237,23 +255,33 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))  # type: ignore[return-value]
 
 
-def region_shapes(regions: Regions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per region (rows ``0..count``): area (float64), centroid ``(x, y)`` and log elongation
-    (half the log ratio of the covariance's eigenvalues), from vectorized moments."""
-    lab = regions.labels.ravel()
+def region_shapes(regions: Regions, grid_long_side: int = 768) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per region (rows ``0..count``): exact area (float64), centroid ``(x, y)`` and log
+    elongation (half the log ratio of the covariance's eigenvalues). Moments are vectorized
+    (``bincount``) over a pixel grid with about ``grid_long_side`` samples on the long side;
+    regions the grid misses get centroid (0, 0) and elongation 0."""
     h, w = regions.shape
-    ys, xs = np.divmod(np.arange(h * w, dtype=np.float64), w)
-    n = np.bincount(lab, minlength=regions.count + 1).astype(np.float64)
+    step = max(1, int(round(max(h, w) / grid_long_side)))
+    n_all = regions.areas().astype(np.float64)
+    lab = regions.labels[::step, ::step]
+    gh, gw = lab.shape
+    lab = lab.ravel()
+    ys = np.repeat(np.arange(gh, dtype=np.float64) * step, gw)
+    xs = np.tile(np.arange(gw, dtype=np.float64) * step, gh)
+    k = regions.count + 1
+    n = np.bincount(lab, minlength=k).astype(np.float64)
     m = np.maximum(n, 1.0)
-    cx = np.bincount(lab, xs, regions.count + 1) / m
-    cy = np.bincount(lab, ys, regions.count + 1) / m
-    sxx = np.bincount(lab, xs * xs, regions.count + 1) / m - cx ** 2 + 1 / 12
-    syy = np.bincount(lab, ys * ys, regions.count + 1) / m - cy ** 2 + 1 / 12
-    sxy = np.bincount(lab, xs * ys, regions.count + 1) / m - cx * cy
+    cx = np.bincount(lab, xs, k) / m
+    cy = np.bincount(lab, ys, k) / m
+    q = step * step / 12.0
+    sxx = np.bincount(lab, xs * xs, k) / m - cx ** 2 + q
+    syy = np.bincount(lab, ys * ys, k) / m - cy ** 2 + q
+    sxy = np.bincount(lab, xs * ys, k) / m - cx * cy
     tr, det = sxx + syy, sxx * syy - sxy ** 2
     disc = np.sqrt(np.maximum(tr ** 2 / 4 - det, 0.0))
     l1, l2 = tr / 2 + disc, np.maximum(tr / 2 - disc, 1e-3)
-    return n, np.stack([cx, cy], 1), 0.5 * np.log(np.maximum(l1, 1e-3) / l2)
+    elong = np.where(n > 0, 0.5 * np.log(np.maximum(l1, 1e-3) / l2), 0.0)
+    return n_all, np.stack([cx, cy], 1), elong
 
 
 def match_scores(
@@ -266,6 +294,8 @@ def match_scores(
     work_long_side: int = 768,
     position_sigma: float = 0.08,
     outer_weight: float = 0.3,
+    target_features: Features | None = None,
+    target_shapes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """float64 ``(count + 1, n_colors)``: how well each target region matches a source region of
     each palette color (best match per color, times the source region's confidence).
@@ -281,11 +311,13 @@ def match_scores(
     """
     h, w = target_lines.shape
     side = min(work_long_side, max(h, w))
-    matches = match_features(source.lines, target_lines, work_long_side=side)
+    if target_features is None:
+        target_features = detect_features(target_lines, work_long_side=side)
+    matches = match_detected(source.features(side), target_features)
     boxes = (_box(target_lines >= LINE_THRESHOLD), _box(source.lines >= LINE_THRESHOLD))
     mapping = fit_mapping(matches, (w, h), (source.lines.shape[1], source.lines.shape[0]), fallback_boxes=boxes)
     map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
-    filled = source.regions.filled_labels().astype(np.float32)
+    filled = source.filled.astype(np.float32)
     warped = cv2.remap(filled, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
     del map_x, map_y
     n_t, n_s = target.count + 1, source.regions.count + 1
@@ -296,8 +328,8 @@ def match_scores(
     n_vote = np.bincount(lab, minlength=n_t).astype(np.float32)
     overlap = pair / np.maximum(n_vote, 1.0)[:, None]
     del pair
-    a_t, c_t, e_t = region_shapes(target)
-    a_s, c_s, e_s = region_shapes(source.regions)
+    a_t, c_t, e_t = target_shapes if target_shapes is not None else region_shapes(target)
+    a_s, c_s, e_s = source.shapes
     mapped = mapping(c_t).astype(np.float32)
     sigma = position_sigma * max(h, w)
     d2 = ((mapped[:, None, :] - c_s[None, :, :].astype(np.float32)) ** 2).sum(-1)
@@ -346,8 +378,12 @@ def paint_regions(
     voters = interior_voters(regions) & voter_mask(regions, vote_step(lines.shape))
     total = np.zeros((regions.count + 1, n_colors))
     weight = 0.0
+    side = min(work_long_side, max(lines.shape))
+    feats = detect_features(lines, work_long_side=side)
+    shapes = region_shapes(regions)
     for s in sources:
-        total += s.weight * match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side)
+        total += s.weight * match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side,
+                                         target_features=feats, target_shapes=shapes)
         weight += s.weight
     total /= max(weight, 1e-9)
     index = np.argmax(total, axis=1).astype(np.int32)
@@ -390,7 +426,10 @@ def paint_regions(
         origin[r] = ORIGIN_POINT
     index[0] = 0
     conf[0] = 0.0
-    return PaintedFrame(lines, regions, index, conf, origin)
+    out = PaintedFrame(lines, regions, index, conf, origin)
+    out.__dict__["_features"] = {side: feats}  # reused when this frame is the next one's source
+    out.__dict__["shapes"] = shapes
+    return out
 
 
 def paint_with_colors(

@@ -277,17 +277,18 @@ def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: st
     """
     rgba = _rgba(load_image(path, name=name))
     rgb = rgba[..., :3]
-    alpha = rgba[..., 3].astype(np.float32) / 255.0
-    low = rgb.min(axis=2).astype(np.float32) / 255.0
-    opaque = bool(alpha.min() >= 1.0)
-    if opaque and float(np.median(low)) < 0.5:
+    r, g, b, a = (np.ascontiguousarray(rgba[..., i]) for i in range(4))
+    lo = np.minimum(np.minimum(r, g), b)
+    hi = np.maximum(np.maximum(r, g), b)
+    alpha = a.astype(np.float32) * (1.0 / 255.0)
+    opaque = bool(a.min() == 255)
+    if opaque and int(np.count_nonzero(lo < 128)) * 2 > lo.size:
         # White lines on black: the lines are the light pixels.
-        strength = rgb.max(axis=2).astype(np.float32) / 255.0
+        strength = hi.astype(np.float32) * (1.0 / 255.0)
         colored = np.zeros(strength.shape, bool)
     else:
-        strength = alpha * (1.0 - low)
-        spread = rgb.max(axis=2).astype(np.int16) - rgb.min(axis=2).astype(np.int16)
-        colored = (spread >= COLOR_LINE_CHROMA) & (strength >= 0.25) & (alpha > 0)
+        strength = alpha * (255 - lo).astype(np.float32) * (1.0 / 255.0)
+        colored = ((hi - lo) >= COLOR_LINE_CHROMA) & (strength >= 0.25)
     paper = strength < 0.25
     transparent = (rgba[..., 3] < ALPHA_CUTOFF) & paper
     if transparent.sum() > 0.99 * paper.sum():

@@ -33,21 +33,23 @@ class ShotLayers:
 def render(painted: PaintedFrame, frame: LineFrame, palette: Palette, keep_color_lines: bool = False) -> ShotLayers:
     """Images of ``painted`` (see the module docstring)."""
     idx = painted.filled_index()
+    fill = idx > 0
     color = np.zeros((*idx.shape, 4), np.uint8)
     color[..., :3] = palette.colors[idx]
-    color[..., 3] = np.where(idx > 0, 255, 0)
+    color[..., 3] = np.where(fill, 255, 0)
     alpha = np.rint(np.clip(frame.lines, 0, 1) * 255).astype(np.uint8)
-    drawn = ~frame.colored if not keep_color_lines else np.ones_like(frame.colored)
+    if not keep_color_lines:
+        alpha[frame.colored] = 0
     lines = np.zeros_like(color)
-    lines[..., 3] = np.where(drawn, alpha, 0)
+    lines[..., 3] = alpha
     if keep_color_lines:
-        lines[..., :3] = np.where(frame.colored[..., None], frame.ink, 0)
-    la = lines[..., 3:].astype(np.float32) / 255.0
-    ca = color[..., 3:].astype(np.float32) / 255.0
-    out_a = la + ca * (1.0 - la)
-    rgb = lines[..., :3] * la + color[..., :3] * ca * (1.0 - la)
-    rgb = np.where(out_a > 0, rgb / np.maximum(out_a, 1e-6), 0.0)
-    composite = np.dstack([np.rint(rgb), np.rint(out_a * 255)]).clip(0, 255).astype(np.uint8)
+        lines[..., :3][frame.colored] = frame.ink[frame.colored]
+    # Lines over colors. Color alpha is 0 or 255, so "over" is exact in integers: on a fill,
+    # rgb = (line * a + fill * (255 - a)) / 255 and alpha 255; off the fills, the line as it is.
+    composite = lines.copy()
+    a16 = alpha.astype(np.uint16)[fill][:, None]
+    composite[fill, :3] = ((lines[fill, :3] * a16 + color[fill, :3] * (255 - a16) + 127) // 255).astype(np.uint8)
+    composite[fill, 3] = 255
     # Opaque fills stay exact palette colors where no line covers them.
     regions = np.clip(painted.regions.labels, 0, 65535).astype(np.uint16)
     return ShotLayers(composite, color, lines, regions)
