@@ -48,7 +48,7 @@ def main() -> None:
         for name, (factory, mode) in METHODS.items():
             out = args.work / name.replace(" ", "_") / root.name
             t = time.perf_counter()
-            colorize_shot(shot, factory, out, mode=mode, progress=False)
+            colorize_shot(shot, factory, out, mode=mode, progress=False, overwrite=True)
             seconds[name] += time.perf_counter() - t
             ev = evaluate_shot(root, out)
             rows[name] += [{**r, "shot": root.name} for r in ev.rows]

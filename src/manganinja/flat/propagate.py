@@ -292,22 +292,28 @@ def match_scores(
     n_colors: int,
     *,
     work_long_side: int = 768,
-    position_sigma: float = 0.08,
+    position_sigma: float = 0.15,
     outer_weight: float = 0.3,
+    overlap_share: float = 0.6,
+    no_match: float = 0.05,
     target_features: Features | None = None,
     target_shapes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """float64 ``(count + 1, n_colors)``: how well each target region matches a source region of
-    each palette color (best match per color, times the source region's confidence).
+    """float64 ``(count + 1, n_colors)``: the evidence the source gives each target region for
+    each palette color.
 
-    A target region ``r`` and a source region ``s`` score
-    ``max(overlap(r, s), shape(r, s) * (overlap(r, s) + position(r, s)) / 2)`` (the direct
-    overlap counts only ``outer_weight`` on the source's outer background): ``overlap`` is the share of ``r``'s
-    voters (bool ``(H, W)``) that the warp puts on ``s``; ``position`` is a Gaussian of the
-    distance between ``r``'s warped centroid and ``s``'s centroid (sigma ``position_sigma`` x
-    the long side); ``shape`` compares areas and elongations. So a region the warp aligns well
-    keeps its overlap, and a region the smooth warp cannot follow (a prop crossing the frame, a
-    limb that snapped to a new angle) is still found by its shape near where it should be.
+    Two kinds of evidence, mixed ``overlap_share : 1 - overlap_share``:
+
+    - *overlap*: the share of the target region's ``voters`` (bool ``(H, W)``) that the warp puts
+      on each source region (counted only ``outer_weight`` on the source's outer background,
+      where a region the smooth warp could not follow also lands);
+    - *match*: segment matching: each target region's likeness to each source region (areas and
+      elongations alike, warped centroid near, Gaussian with sigma ``position_sigma`` x the long
+      side), normalized over the source regions with ``no_match`` as the mass of "none of them".
+      A region with a distinctive shape is found even where the warp is off (a prop crossing the
+      frame, a limb that snapped to a new angle).
+
+    Each source region's evidence is scaled by its confidence and summed per palette color.
     """
     h, w = target_lines.shape
     side = min(work_long_side, max(h, w))
@@ -337,19 +343,21 @@ def match_scores(
     del d2
     la = np.log(np.maximum(a_t, 1.0)).astype(np.float32)[:, None] - np.log(np.maximum(a_s, 1.0)).astype(np.float32)[None]
     de = e_t.astype(np.float32)[:, None] - e_s.astype(np.float32)[None]
-    shape = np.exp(-0.5 * (la / 0.3) ** 2 - 0.5 * (de / 0.35) ** 2)
-    # The warp's overlap alone carries a region (small regions have noisy shapes), except onto
-    # the source's outer background, which a shape match elsewhere may outvote.
+    likeness = np.exp(-0.5 * (la / 0.3) ** 2 - 0.5 * (de / 0.35) ** 2) * position
+    # The source's outer background (background touching the border) has no shape to match, and
+    # landing on it is weak evidence: a region the smooth warp could not follow lands there too.
     outer = border_regions(source.regions) & (source.index == 0)
+    likeness[:, outer] = 0.0
+    likeness[:, 0] = 0.0
+    match = likeness / (likeness.sum(axis=1, keepdims=True) + no_match)
     direct = overlap * np.where(outer, outer_weight, 1.0).astype(np.float32)[None]
-    score = np.maximum(direct, shape * (overlap + position) * 0.5)
-    score *= source.confidence.astype(np.float32)[None]
+    score = (overlap_share * direct + (1.0 - overlap_share) * match) * source.confidence.astype(np.float32)[None]
     score[:, 0] = 0.0
     score[0] = 0.0
-    # Best source region per palette color.
-    out = np.zeros((n_t, n_colors))
-    np.maximum.at(out.T, source.index, score.T)  # out[:, k] = max over s with index[s] == k
-    return out
+    # Evidence per palette color: summed over the source regions of that color.
+    onehot = np.zeros((n_s, n_colors), np.float32)
+    onehot[np.arange(n_s), source.index] = 1.0
+    return (score @ onehot).astype(np.float64)
 
 
 def paint_regions(

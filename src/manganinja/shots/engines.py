@@ -75,12 +75,18 @@ def reference_picture(painted: PaintedFrame, palette: Palette) -> np.ndarray:
 
 class FlatShotEngine:
     """Weight-free propagation. ``previous_weight`` / ``keyframe_weight``: how much the previous
-    frame's result and the keyframe(s) count in each region's vote."""
+    frame's result and the keyframe(s) count in each region's vote (relative; a frame next to its
+    keyframe has only the keyframe). The keyframe counts a quarter of the previous frame by
+    default, so it decides where the previous frame's evidence is weak or unsure (its regions'
+    confidences scale their votes); 0.25 was the best of 0.25 / 0.5 / 1 / 2 on 4 synthetic
+    shots of seed 1 (the README's table uses seed 0)."""
 
     name = "flat"
 
-    def __init__(self, palette: Palette, *, previous_weight: float = 1.0, keyframe_weight: float = 1.0,
+    def __init__(self, palette: Palette, *, previous_weight: float = 1.0, keyframe_weight: float = 0.25,
                  work_long_side: int = 768) -> None:
+        if previous_weight <= 0 or keyframe_weight <= 0:
+            raise ValueError(f"weights must be > 0, got previous {previous_weight}, keyframe {keyframe_weight}")
         self.palette = palette
         self.previous_weight = previous_weight
         self.keyframe_weight = keyframe_weight
