@@ -9,15 +9,11 @@ from typing import Optional
 import typer
 
 from manganinja.cli import app
+from manganinja.cli.model_commands import fail as _fail
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
 app.add_typer(shot_app, name="shot")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 @shot_app.command("colorize")

@@ -38,7 +38,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -930,9 +930,8 @@ def write_dataset(
     out = check_dataset_args(out_dir, n_pairs, size, seed, overwrite)
     options = SynthOptions(**{**asdict(options or SynthOptions()), "size": int(size)})
     options.validate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         entries = []
         for i in range(int(n_pairs)):
             pair = generate_pair(np.random.default_rng([int(seed), i]), options=options)
@@ -951,6 +950,18 @@ def write_dataset(
         )
         write_bytes_atomic((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(),
                            tmp / "manifest.json")
+
+    return build_folder_atomically(out, build)
+
+
+def build_folder_atomically(out: Path, build: Callable[[Path], None]) -> Path:
+    """Run ``build(tmp)`` on a temporary sibling folder of ``out`` and move it into place
+    (replacing an existing ``out``); on any error the temporary folder is removed and ``out`` is
+    left as it was. Returns ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        build(tmp)
         os.chmod(tmp, 0o755)
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))

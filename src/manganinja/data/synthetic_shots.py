@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,6 @@ from manganinja.data.synthetic import (
     Character,
     FramePose,
     SyntheticDataError,
-    _boundary,
     _color_lut,
     _disk,
     _ellipse,
@@ -48,6 +45,7 @@ from manganinja.data.synthetic import (
     _rot,
     _scale,
     _trans,
+    build_folder_atomically,
     check_size,
     random_character,
 )
@@ -282,9 +280,8 @@ def write_shots(out_dir: str | os.PathLike, n_shots: int, options: ShotOptions |
     built in a temporary sibling folder and moved into place (nothing is left on error)."""
     options = options or ShotOptions()
     out = check_shots_args(out_dir, n_shots, options, seed, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         entries = []
         for i in range(int(n_shots)):
             shot = generate_shot(np.random.default_rng([int(seed), i]), options)
@@ -294,15 +291,5 @@ def write_shots(out_dir: str | os.PathLike, n_shots: int, options: ShotOptions |
                         n_shots=int(n_shots), rng="numpy.random.default_rng([seed, shot_index])",
                         options=asdict(options), shots=entries)
         write_bytes_atomic((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), tmp / "manifest.json")
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, trash / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(trash)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return build_folder_atomically(out, build)

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.evaluation.metrics import ms_ssim, psnr
+from manganinja.flat.propagate import region_modes
 from manganinja.flat.regions import label_regions
 
 #: Segments with more pixels than this count in ``acc_thres`` (BasicPBC's threshold).
@@ -49,21 +50,7 @@ _BACKGROUND = -1
 def segment_colors(labels: np.ndarray, count: int, rgba: np.ndarray) -> np.ndarray:
     """int64 ``(count + 1,)``: each segment's most common exact RGBA color as ``R<<16|G<<8|B``,
     ``-1`` for background (alpha < 128); row 0 unused (-2)."""
-    sel = labels > 0
-    lab = labels[sel].astype(np.int64)
-    px = rgba[sel].astype(np.int64)
-    code = np.where(px[:, 3] >= 128, (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2], 1 << 24)
-    key = (lab << 25) | code
-    uniq, counts = np.unique(key, return_counts=True)
-    ulab = uniq >> 25
-    order = np.lexsort((-counts, ulab))
-    first = np.ones(len(order), bool)
-    first[1:] = ulab[order][1:] != ulab[order][:-1]
-    best = uniq[order][first]
-    out = np.full(count + 1, -2, np.int64)
-    c = best & ((1 << 25) - 1)
-    out[best >> 25] = np.where(c == (1 << 24), _BACKGROUND, c)
-    return out
+    return region_modes(labels, count, rgba)
 
 
 def _on_white(rgba: np.ndarray) -> np.ndarray:

@@ -176,6 +176,26 @@ def transparent_regions(regions: Regions, transparent: np.ndarray | None) -> np.
     return out
 
 
+def region_modes(labels: np.ndarray, count: int, rgba: np.ndarray) -> np.ndarray:
+    """int64 ``(count + 1,)``: each region's most common exact color of ``rgba`` (uint8
+    ``(H, W, 4)``) as ``R<<16 | G<<8 | B``; ``-1`` when transparent pixels (alpha < 128) are the
+    most common; ``-2`` for row 0 and regions without pixels."""
+    sel = labels > 0
+    lab = labels[sel].astype(np.int64)
+    px = rgba[sel].astype(np.int64)
+    code = np.where(px[:, 3] >= 128, (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2], 1 << 24)
+    uniq, counts = np.unique((lab << 25) | code, return_counts=True)
+    ulab = uniq >> 25
+    order = np.lexsort((-counts, ulab))
+    first = np.ones(len(order), bool)
+    first[1:] = ulab[order][1:] != ulab[order][:-1]
+    best = uniq[order][first]
+    out = np.full(count + 1, -2, np.int64)
+    c = best & ((1 << 25) - 1)
+    out[best >> 25] = np.where(c == (1 << 24), -1, c)
+    return out
+
+
 def paint_from_colors(
     lines: np.ndarray,
     rgba: np.ndarray,
@@ -192,26 +212,15 @@ def paint_from_colors(
     if rgba.shape[:2] != lines.shape:
         raise PropagateError(f"colored frame {rgba.shape[:2]} and line art {lines.shape} differ in size")
     regions = regions_of(lines, gap_radius)
-    lab = regions.labels
-    sel = lab > 0
-    opaque = rgba[..., 3] >= 128
-    code = _codes(rgba[..., :3][sel]).astype(np.int64)
-    code = np.where(opaque[sel], code, 1 << 24)  # transparent
-    key = (lab[sel].astype(np.int64) << 25) | code
-    uniq, counts = np.unique(key, return_counts=True)
-    ulab = uniq >> 25
-    order = np.lexsort((-counts, ulab))
-    first = np.ones(len(order), bool)
-    first[1:] = ulab[order][1:] != ulab[order][:-1]
-    best = uniq[order][first]
-    best_lab = (best >> 25).astype(np.int64)
-    best_code = best & ((1 << 25) - 1)
+    modes = region_modes(regions.labels, regions.count, rgba)
+    best_lab = np.arange(1, regions.count + 1)
+    best_code = modes[1:]
     index = np.zeros(regions.count + 1, np.int32)
-    is_color = best_code < (1 << 24)
+    is_color = best_code >= 0
     if is_color.any():
         c = best_code[is_color]
         rgb = np.stack([(c >> 16) & 255, (c >> 8) & 255, c & 255], 1).astype(np.uint8)
-        if not (~opaque).any():
+        if (rgba[..., 3] >= 128).all():
             # Opaque colored frame: the border's dominant color on border regions is background.
             border = np.concatenate([rgba[0, :, :3], rgba[-1, :, :3], rgba[:, 0, :3], rgba[:, -1, :3]])
             bc, bn = np.unique(_codes(border), return_counts=True)
