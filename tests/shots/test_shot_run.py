@@ -139,13 +139,44 @@ def test_ninja_engine_through_the_engine_interface(shot_dir: Path, tmp_path: Pat
     from manganinja.engines import NinjaEngine, NinjaSettings
     from manganinja.models.factory import build_pipeline
 
-    ninja = NinjaEngine(build_pipeline("tiny", seed=0), NinjaSettings(steps=2, resolution=64, progress=False))
+    ninja = NinjaEngine(build_pipeline("tiny", seed=0), NinjaSettings(steps=1, resolution=64, progress=False))
     shot = read_shot(shot_dir)
-    shot = Shot(shot.root, shot.frames[:3], shot.keyframes, shot.size)
+    shot = Shot(shot.root, shot.frames[:2], shot.keyframes, shot.size)
+    calls: list[int] = []
+    prepare = ninja.prepare
+    ninja.prepare = lambda refs: calls.append(len(refs)) or prepare(refs)  # type: ignore[method-assign]
     run = colorize_shot(shot, lambda p: NinjaShotEngine(ninja, p), tmp_path / "out", progress=False)
-    assert [r.status for r in run.results] == ["done"] * 3
+    assert [r.status for r in run.results] == ["done"] * 2
+    assert calls == [1]  # frame 1: its keyframe, as the model's reference
     palette = {tuple(int(v) for v in c) for c in run.palette.colors[1:]}
-    out = load_colored_frame(tmp_path / "out" / "0002.png")
-    frame = load_line_frame(shot_dir / "line" / "0002.png")
+    out = load_colored_frame(tmp_path / "out" / "0001.png")
+    frame = load_line_frame(shot_dir / "line" / "0001.png")
     fill = (out[..., 3] == 255) & (frame.lines == 0)
     assert {tuple(int(v) for v in c) for c in out[fill][:, :3]} <= palette
+
+
+def test_point_file_forces_a_region_color(shot_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from manganinja import PointPairs
+
+    root = tmp_path / "shot"
+    shutil.copytree(shot_dir, root)
+    gt0 = load_colored_frame(root / "gt" / "0000.png")
+    frame1 = load_line_frame(root / "line" / "0001.png")
+    # A keyframe pixel of one color, and a frame-1 character pixel off the lines that the run
+    # would paint differently: the point must win.
+    colors = {tuple(c) for c in gt0[gt0[..., 3] == 255][:, :3].tolist()} - {(0, 0, 0)}
+    ys, xs = np.nonzero((frame1.lines == 0) & (load_colored_frame(root / "gt" / "0001.png")[..., 3] == 255))
+    target = (float(xs[len(xs) // 2]), float(ys[len(ys) // 2]))
+    colorize_shot(read_shot(root), FlatShotEngine, tmp_path / "plain", progress=False)
+    plain = tuple(load_colored_frame(tmp_path / "plain" / "0001.png")[int(target[1]), int(target[0]), :3].tolist())
+    other = next(c for c in sorted(colors) if c != plain)
+    sy, sx = np.argwhere((gt0[..., :3] == other).all(-1))[0]
+    (root / "points").mkdir()
+    PointPairs.from_arrays(np.array([[sx, sy]]), np.array([target])).to_json(root / "points" / "0000_0001.json")
+    shot = read_shot(root)
+    assert shot.points == {("0000", "0001"): root / "points" / "0000_0001.json"}
+    colorize_shot(shot, FlatShotEngine, tmp_path / "out", progress=False)
+    out = load_colored_frame(tmp_path / "out" / "0001.png")
+    assert tuple(out[int(target[1]), int(target[0]), :3].tolist()) == other
