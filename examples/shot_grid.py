@@ -1,6 +1,6 @@
 """Picture of a shot colored by propagation: the keyframe, three later line frames, their results.
 
-    PYTHONPATH=src python examples/shot_grid.py --out docs/images/shot_grid.png [--seed 0 --shot 0]
+    PYTHONPATH=src python examples/shot_grid.py --out docs/images/shot_grid.png [--seed 0 --shot 4]
 
 Top row: the colored keyframe (frame 0) and the line frames 3, 7 and 11 as the painter gets them
 (black outlines, red shadow lines). Bottom row: the keyframe's line frame, then the flat engine's
@@ -41,7 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--shot", type=int, default=0)
+    ap.add_argument("--shot", type=int, default=4)
     args = ap.parse_args()
     shot = generate_shot(np.random.default_rng([args.seed, args.shot]), ShotOptions(size=512, frames=12))
     with tempfile.TemporaryDirectory() as tmp:

@@ -152,6 +152,12 @@ def colorize_shot(
 
     by_line = {shot.frame(t.stem).line: t for t in tasks}
     done: dict[str, PaintedFrame] = {}
+    # A result stays in memory only until the frames colored from it have taken it (memory does
+    # not grow with the length of the cut).
+    users: dict[str, int] = {}
+    for t in tasks:
+        for p in t.previous:
+            users[p] = users.get(p, 0) + 1
     pending: dict[Path, tuple[ShotLayers, dict[str, object]]] = {}
 
     def previous(stem: str) -> PaintedFrame | None:
@@ -176,6 +182,9 @@ def colorize_shot(
                 prev = previous(p)
                 if prev is not None:
                     refs.append(Reference(prev, "previous", p))
+                users[p] -= 1
+                if users[p] == 0:
+                    done.pop(p, None)
             points = []
             for ref in refs:
                 path = shot.points.get((ref.stem, task.stem))
@@ -183,7 +192,8 @@ def colorize_shot(
                     pairs = load_points(path)
                     points += [FramePoint(ref.stem, tuple(p.reference), tuple(p.lineart)) for p in pairs]
             painted = engine.colorize(engine.prepare(refs), frame, points)
-        done[task.stem] = painted
+        if users.get(task.stem):
+            done[task.stem] = painted
         images = render(painted, frame, palette, keep_color_lines)
         out = out_dir / f"{task.stem}.png"
         if layers:
