@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -29,6 +29,9 @@ from manganinja.flat.propagate import (
     transparent_regions,
 )
 from manganinja.shots.format import LineFrame
+
+if TYPE_CHECKING:  # the model engine imports torch; only type checkers need it here
+    from manganinja.engines import Engine
 
 Role = Literal["keyframe", "previous"]
 ENGINE_NAMES = ("flat", "ninja", "mean-color")
@@ -111,22 +114,24 @@ class FlatShotEngine:
 
 
 class NinjaShotEngine:
-    """The model through :class:`manganinja.engines.NinjaEngine` (``engine``: anything with its
-    ``prepare(references)`` / ``colorize(prepared, lineart, points)``): the references go in as
-    several references (keyframe and previous result), the output is snapped to the palette."""
+    """The model through :class:`manganinja.engines.NinjaEngine` (any
+    :class:`manganinja.engines.Engine`: ``prepare(references)`` / ``colorize(prepared, lineart,
+    points)``): the references go in as several references (keyframe and previous result), the
+    output (an RGB picture at the line art's size) is snapped to the palette."""
 
     name = "ninja"
 
-    def __init__(self, engine: object, palette: Palette) -> None:
+    def __init__(self, engine: "Engine", palette: Palette) -> None:
         self.engine = engine
         self.palette = palette
 
     def prepare(self, references: Sequence[Reference]) -> object:
         pictures = [Image.fromarray(reference_picture(r.painted, self.palette)) for r in references]
-        return self.engine.prepare(pictures)  # type: ignore[attr-defined]
+        return self.engine.prepare(pictures)
 
     def colorize(self, prepared: object, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
-        image = self.engine.colorize(prepared, frame.lines, None)  # type: ignore[attr-defined]
+        # The line frame as normalized once at load (float32 (H, W), white lines on black).
+        image = self.engine.colorize(prepared, frame.lines, None)
         rgb = np.asarray(image.convert("RGB").resize(frame.lines.shape[::-1], Image.BILINEAR), np.uint8)
         return paint_with_colors(frame.lines, rgb, self.palette, transparent=frame.transparent)
 

@@ -174,6 +174,7 @@ def read_shot(root: str | os.PathLike, keyframes: list[str] | None = None) -> Sh
             if stem not in gts:
                 raise ShotError(f"shot '{root}': keyframe '{stem}' has no colored frame gt/{stem}.png")
             keys.append(stem)
+        keys = sorted(set(keys), key=lambda s: frame_number(s) or 0)
     if not keys:
         raise ShotError(f"shot '{root}': no keyframe; put at least one colored frame in '{root / 'gt'}' "
                         "(same name as its line frame)")
