@@ -879,6 +879,12 @@ def check_dataset_args(out_dir: str | os.PathLike, n_pairs: int, size: int, seed
     check_size(size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SyntheticDataError(f"seed must be an integer >= 0, got {seed!r}")
+    return check_output_folder(out_dir, overwrite, GENERATOR_NAME)
+
+
+def check_output_folder(out_dir: str | os.PathLike, overwrite: bool, generator: str) -> Path:
+    """The output folder of a generated set: new, empty, or (with ``overwrite``) a set that
+    ``generator`` wrote (its ``manifest.json`` says so). Raises :class:`SyntheticDataError`."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise SyntheticDataError(f"output '{out}' exists and is not a directory")
@@ -888,20 +894,20 @@ def check_dataset_args(out_dir: str | os.PathLike, n_pairs: int, size: int, seed
                 f"output directory '{out}' is not empty; pass overwrite=True (--overwrite) "
                 "to replace it"
             )
-        if not _is_synthetic_dataset(out):
+        if not _written_by(out, generator):
             raise SyntheticDataError(
-                f"output directory '{out}' is not empty and holds no synthetic data set "
-                f"(no manifest.json written by {GENERATOR_NAME}); refusing to replace it"
+                f"output directory '{out}' is not empty and holds no set written by {generator} "
+                "(no manifest.json of it); refusing to replace it"
             )
     return out
 
 
-def _is_synthetic_dataset(path: Path) -> bool:
+def _written_by(path: Path, generator: str) -> bool:
     try:
         data = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("generator") == GENERATOR_NAME
+    return isinstance(data, dict) and data.get("generator") == generator
 
 
 def pair_dir_name(index: int) -> str:

@@ -46,6 +46,7 @@ from manganinja.data.synthetic import (
     _scale,
     _trans,
     build_folder_atomically,
+    check_output_folder,
     check_size,
     random_character,
 )
@@ -248,14 +249,6 @@ def write_shot(shot: SyntheticShot, out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def _is_shot_set(path: Path) -> bool:
-    try:
-        data = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("generator") == GENERATOR_NAME
-
-
 def check_shots_args(out_dir: str | os.PathLike, n_shots: int, options: ShotOptions, seed: int, overwrite: bool) -> Path:
     """Validate :func:`write_shots` arguments without writing anything; returns the folder."""
     if isinstance(n_shots, bool) or not isinstance(n_shots, (int, np.integer)) or n_shots < 1:
@@ -263,15 +256,7 @@ def check_shots_args(out_dir: str | os.PathLike, n_shots: int, options: ShotOpti
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SyntheticDataError(f"seed must be an integer >= 0, got {seed!r}")
     options.validate()
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise SyntheticDataError(f"output '{out}' exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise SyntheticDataError(f"output directory '{out}' is not empty; pass --overwrite to replace it")
-        if not _is_shot_set(out):
-            raise SyntheticDataError(f"output directory '{out}' holds no shot set written by {GENERATOR_NAME}; refusing to replace it")
-    return out
+    return check_output_folder(out_dir, overwrite, GENERATOR_NAME)
 
 
 def write_shots(out_dir: str | os.PathLike, n_shots: int, options: ShotOptions | None = None, seed: int = 0,

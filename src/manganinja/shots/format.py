@@ -125,9 +125,14 @@ def _frame_files(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES}
 
 
-def _image_size(path: Path, what: str) -> tuple[int, int]:
-    """Decode ``path`` fully (so a truncated file is found now) and return its (width, height)."""
-    return load_image(path, name=what).size
+def _size_or_problem(path: Path, stem: str, what: str, problems: list[tuple[str, str]]) -> tuple[int, int] | None:
+    """Decode ``path`` fully (so a truncated file is found now) and return its (width, height);
+    None, with ``(stem, message)`` added to ``problems``, when it cannot be read."""
+    try:
+        return load_image(path, name=what).size
+    except ImageInputError as exc:
+        problems.append((stem, str(exc)))
+        return None
 
 
 def read_shot(root: str | os.PathLike, keyframes: list[str] | None = None) -> Shot:
@@ -182,11 +187,9 @@ def read_shot(root: str | os.PathLike, keyframes: list[str] | None = None) -> Sh
     problems: list[tuple[str, str]] = []
     sizes: dict[str, tuple[int, int]] = {}
     for stem in keys:
-        try:
-            line_size = _image_size(lines[stem], f"line frame '{stem}'")
-            gt_size = _image_size(gts[stem], f"keyframe '{stem}'")
-        except ImageInputError as exc:
-            problems.append((stem, str(exc)))
+        line_size = _size_or_problem(lines[stem], stem, f"line frame '{stem}'", problems)
+        gt_size = _size_or_problem(gts[stem], stem, f"keyframe '{stem}'", problems) if line_size else None
+        if line_size is None or gt_size is None:
             continue
         if gt_size != line_size:
             problems.append((stem, f"keyframe '{stem}': colored frame is {gt_size[0]}x{gt_size[1]} but its "
@@ -207,10 +210,8 @@ def read_shot(root: str | os.PathLike, keyframes: list[str] | None = None) -> Sh
         if stem in keys and stem not in sizes:
             continue  # already reported
         if stem not in sizes:
-            try:
-                s = _image_size(lines[stem], f"line frame '{stem}'")
-            except ImageInputError as exc:
-                problems.append((stem, str(exc)))
+            s = _size_or_problem(lines[stem], stem, f"line frame '{stem}'", problems)
+            if s is None:
                 continue
             if s != size:
                 problems.append((stem, f"line frame '{stem}' is {s[0]}x{s[1]}, the shot's frames are "
