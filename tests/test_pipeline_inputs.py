@@ -9,7 +9,7 @@ from PIL import Image
 
 from manganinja import PointPairs
 from manganinja.images import ImageInputError
-from manganinja.models.factory import build_pipeline
+from manganinja.pipeline import build_pipeline
 from manganinja.points import PointsError
 
 
@@ -51,7 +51,8 @@ def test_output_has_lineart_size_and_is_deterministic(pipe, images):
         ({"guidance_scale_ref": -1.0}, "guidance_scale_ref must be a finite number >= 0, got -1.0"),
         ({"guidance_scale_point": float("nan")}, "guidance_scale_point"),
         ({"output_type": "latent"}, "output_type must be 'pil' or 'np', got 'latent'"),
-        ({"resolution": 32}, "resolution must be an integer >= 64, got 32"),
+        ({"resolution": 32}, "resolution must be a positive multiple of 64 .* got 32"),
+            ({"resolution": 100}, "resolution must be a positive multiple of 64 .* got 100"),
         ({"guidance": "classic"}, "'classic'"),
         ({"reference_mode": "mosaic"}, "'mosaic'"),
     ],

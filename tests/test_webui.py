@@ -170,7 +170,7 @@ def test_extract_lineart_from_a_color_picture(pair) -> None:
 
 def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
     from manganinja.engines import NinjaEngine, NinjaSettings
-    from manganinja.models.factory import build_pipeline
+    from manganinja.pipeline import build_pipeline
 
     ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
     colorizer = Colorizer({"ninja": ninja})

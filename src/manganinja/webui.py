@@ -2,7 +2,7 @@
 colorize (Gradio).
 
 The page is a thin layer over the library: images are read with :func:`manganinja.images.load_image`,
-line arts with :mod:`manganinja.lineart`, points are :class:`manganinja.points.PointPairs` in the
+line arts with :class:`manganinja.lines.Lines`, points are :class:`manganinja.points.PointPairs` in the
 pixels of the uploaded images, and colorization goes through the :class:`manganinja.engines.Engine`
 protocol. The pure functions below (``add_click``, ``undo``, ``render_*``...) hold the page's
 logic; :func:`build_app` only wires them to components.

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from manganinja.batch import expand_pages, output_paths, shard
 from manganinja.cli import app
-from manganinja.models.factory import build_pipeline
+from manganinja.pipeline import build_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from manganinja.cli import app
 from manganinja.data.synthetic import write_dataset
 from manganinja.flat.layers import compose
-from manganinja.models.factory import build_pipeline
+from manganinja.pipeline import build_pipeline
 
 
 @pytest.fixture(scope="module")

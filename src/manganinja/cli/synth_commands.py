@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from manganinja.cli import app
-from manganinja.data.synthetic import SyntheticDataError, write_dataset
+from manganinja.cli import app, user_errors
+from manganinja.data.synthetic import write_dataset
 
 
 @app.command("synth")
+@user_errors
 def synth(
     out: Path = typer.Option(..., "--out", help="Output folder (created; must be empty or new)."),
     pairs: int = typer.Option(100, "--pairs", help="Number of reference/target pairs (>= 1)."),
@@ -21,9 +22,5 @@ def synth(
     ),
 ) -> None:
     """Generate pairs of frames of procedural characters with line art and exact point pairs."""
-    try:
-        path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
-    except SyntheticDataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
     typer.echo(f"wrote {pairs} pairs ({size}x{size}, seed {seed}) to {path}")

@@ -13,14 +13,15 @@ import pytest
 from PIL import Image
 
 from manganinja.images import ImageInputError
-from manganinja.lineart import (
+from manganinja.evaluation.line_metrics import line_f1
+from manganinja.lines import (
     BlankLineartWarning,
     LineartError,
+    Lines,
     XDoGParams,
     detect_polarity,
     extract_lineart,
     find_official_extractor,
-    line_f1,
     normalize_lineart,
     xdog_lines,
 )
