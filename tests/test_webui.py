@@ -161,15 +161,16 @@ def test_clicks_on_a_second_reference_carry_its_index(session, pair) -> None:
 
 
 def test_extract_lineart_from_a_color_picture(pair) -> None:
-    lines = prepare_lineart(Image.fromarray(pair.target), extract=True)
+    lines = prepare_lineart(Image.fromarray(pair.target), extract=True).array
     assert lines.shape == (96, 96) and lines.dtype == np.float32
     assert 0.01 < (lines > 0.5).mean() < 0.5
-    same = prepare_lineart(Image.fromarray(255 - pair.lineart), extract=False)  # ink on paper
+    same = prepare_lineart(Image.fromarray(255 - pair.lineart), extract=False).array  # ink on paper
     assert np.array_equal(same > 0.5, pair.lineart > 127)
 
 
 def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
-    from manganinja.engines import NinjaEngine, NinjaSettings
+    from manganinja.engines import NinjaEngine
+    from manganinja.settings import NinjaSettings
     from manganinja.pipeline import build_pipeline
 
     ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))

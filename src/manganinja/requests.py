@@ -75,7 +75,10 @@ def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS)
     try:
         with Image.open(path) as img:
             size = img.size
-            orientation = img.getexif().get(0x0112, 1)
+            try:
+                orientation = img.getexif().get(0x0112, 1)
+            except (OSError, SyntaxError, ValueError):  # metadata past a truncation: decoding will tell
+                orientation = 1
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RequestError(f"{where}: cannot be read as an image ({exc})") from None
     except Image.DecompressionBombError:

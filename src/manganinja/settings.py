@@ -192,6 +192,10 @@ def describe_error(exc: Exception, names: Mapping[str, str] | None = None) -> st
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         field = (names or {}).get(field, field)
         message = str(err["msg"]).removeprefix("Value error, ")
+        for long, short in (("Input should be greater than or equal to", "must be >="),
+                            ("Input should be less than or equal to", "must be <="),
+                            ("Input should be", "must be")):
+            message = message.replace(long, short)
         got = "" if "got " in message else f" (got {err['input']!r})"
         parts.append(f"{field}: {message}{got}")
     return "; ".join(parts)

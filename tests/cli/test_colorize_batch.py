@@ -63,8 +63,18 @@ def test_pages_are_written_and_rerun_skips_them(tiny_model, chapter, tmp_path):
 
 def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, tmp_path):
     ref, pages = chapter
-    (pages / "p1.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "out"
+    # Not an image at all: refused before any work, naming the page; nothing written.
+    (pages / "p1.png").write_bytes(b"\x89PNG broken")
+    res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
+    assert res.exit_code == 2 and "p1.png" in res.output and "cannot be read" in res.output
+    assert not out.exists()
+    # A readable header but truncated pixel data fails only when decoded: that page is reported
+    # and the others are written.
+    noise = np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(pages / "p1.png")
+    whole = (pages / "p1.png").read_bytes()
+    (pages / "p1.png").write_bytes(whole[: len(whole) // 2])
     res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
     assert res.exit_code == 1
     assert "p1.png" in res.output and "cannot be read" in res.output
@@ -79,7 +89,7 @@ def test_cli_bad_input_exits_2_with_message(tiny_model, chapter, tmp_path):
     res = colorize(tiny_model, ref, "--lineart", pages, "--output", tmp_path / "o.png")
     assert res.exit_code == 2 and "--output takes one page but 3 were given" in res.output
     res = colorize(tiny_model, ref, "--lineart", pages / "p0.png", "--output", tmp_path / "o.png", "--steps", "0")
-    assert res.exit_code == 2 and "--steps must be >= 1, got 0" in res.output
+    assert res.exit_code == 2 and "--steps: must be >= 1 (got 0)" in res.output
     res = CliRunner().invoke(app, ["colorize", "--model", str(tmp_path / "missing"), "--reference", str(ref),
                                    "--lineart", str(pages / "p0.png"), "--output", str(tmp_path / "o.png")])
     assert res.exit_code == 2 and "not found" in res.output
