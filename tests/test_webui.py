@@ -183,3 +183,27 @@ def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
     assert np.array_equal(snapped, layers.composite)
     # Snapped: one flat color per region (the region under a pixel off the lines has one color).
     assert len(np.unique(snapped.reshape(-1, 3), axis=0)) < len(np.unique(raw.reshape(-1, 3), axis=0))
+
+
+def test_bad_model_settings_are_refused_before_the_engine_runs(session) -> None:
+    from manganinja.engines import NinjaEngine
+    from manganinja.pipeline import build_pipeline
+    from manganinja.settings import NinjaSettings
+
+    calls = []
+
+    class Spy(NinjaEngine):
+        def prepare(self, references):
+            calls.append("prepare")
+            return super().prepare(references)
+
+    ninja = Spy(build_pipeline("tiny"), NinjaSettings(steps=1, resolution=64, progress=False))
+    colorizer = Colorizer({"ninja": ninja})
+    with pytest.raises(ValueError, match="guidance_scale_ref: must be >= 0"):
+        colorizer.colorize(session, GenerateSettings(engine="ninja", guidance_scale_ref=-1.0))
+    with pytest.raises(ValueError, match="steps: must be >= 1"):
+        colorizer.colorize(session, GenerateSettings(engine="ninja", steps=0))
+    too_many = PointPairs([PointPair(reference=(i, 1), lineart=(i, 2)) for i in range(25)])
+    with pytest.raises(ValueError, match="at most 24"):
+        colorizer.colorize(replace(session, pairs=tuple(too_many)), GenerateSettings(engine="ninja"))
+    assert calls == []
