@@ -225,24 +225,34 @@ class FlatEngine:
 BACKGROUND_TOLERANCE = 24
 
 
-class ReferenceEngine:
-    """Baseline: the (first) reference itself resized to the line art's size (area
-    interpolation); ignores the line art and the points."""
+class _Baseline:
+    """What the baselines share: deterministic, no settings, the first reference only."""
 
-    name = "reference"
+    name: str
     fills_regions = False
 
-    def with_seed(self, seed: int) -> "ReferenceEngine":
+    def with_seed(self, seed: int) -> "_Baseline":
         return self
 
     def describe(self) -> dict[str, Setting]:
         return {}
 
-    def prepare(self, references: Sequence[Image.Image]) -> np.ndarray:
+    @staticmethod
+    def _first_reference(references: Sequence[Image.Image]) -> np.ndarray:
         refs = references_rgb(references)
         if not refs:
             raise EngineError("at least one reference image is required")
         return np.asarray(refs[0], dtype=np.uint8)
+
+
+class ReferenceEngine(_Baseline):
+    """Baseline: the (first) reference itself resized to the line art's size (area
+    interpolation); ignores the line art and the points."""
+
+    name = "reference"
+
+    def prepare(self, references: Sequence[Image.Image]) -> np.ndarray:
+        return self._first_reference(references)
 
     def colorize(self, prepared: np.ndarray, lines: Lines, points: PointPairs | None = None) -> Layers:
         picture = cv2.resize(prepared, lines.size, interpolation=cv2.INTER_AREA)
@@ -269,26 +279,16 @@ def lineart_silhouette(lines: Lines) -> np.ndarray:
     return filled.astype(bool)
 
 
-class MeanColorEngine:
+class MeanColorEngine(_Baseline):
     """Baseline: the reference's mean foreground color (:func:`reference_foreground`; all its
     pixels when none is found) inside the line art's silhouette, white outside (no lines drawn).
     Nothing from the ground truth is used; points are ignored."""
 
     name = "mean-color"
-    fills_regions = False
-
-    def with_seed(self, seed: int) -> "MeanColorEngine":
-        return self
-
-    def describe(self) -> dict[str, Setting]:
-        return {}
 
     def prepare(self, references: Sequence[Image.Image]) -> np.ndarray:
         """The mean foreground color, uint8 ``(3,)``."""
-        refs = references_rgb(references)
-        if not refs:
-            raise EngineError("at least one reference image is required")
-        ref = np.asarray(refs[0], dtype=np.uint8)
+        ref = self._first_reference(references)
         fg = reference_foreground(ref)
         pixels = ref[fg] if fg.any() else ref.reshape(-1, 3)
         return np.round(pixels.astype(np.float64).mean(axis=0)).astype(np.uint8)

@@ -232,21 +232,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``set_recommended(resolution=128, steps=20)``; checked like the settings."""
         self.register_to_config(recommended=check_recommended({**self.recommended, **values}))
 
-    def sampling(
-        self,
-        *,
-        fast: bool = False,
-        resolution: int | None = None,
-        steps: int | None = None,
-        guidance_scale_ref: float | None = None,
-        guidance_scale_point: float | None = None,
-    ) -> Sampling:
-        """Each sampling value: as given, else :attr:`recommended`, else the official one."""
-        return resolve_sampling(
-            self.recommended, fast=fast, resolution=resolution, steps=steps,
-            guidance_scale_ref=guidance_scale_ref, guidance_scale_point=guidance_scale_point,
-        )
-
     def to_dtype(self, dtype: torch.dtype) -> "MangaNinjaPipeline":
         """Cast every model component to ``dtype`` (in place); returns ``self``."""
         for component in self.components.values():
@@ -360,7 +345,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``mode="stitch"`` (the paper): references are placed side by side on one canvas (scaled to
         a common height) that is encoded once; point coordinates move with each reference.
         """
-        resolution = self.sampling(resolution=resolution).resolution
+        resolution = resolve_sampling(self.recommended, resolution=resolution).resolution
         refs = [to_rgb(load_image(r, name=f"reference {i}")) for i, r in enumerate(_as_list(reference))]
         if not refs:
             raise ValueError("at least one reference image is required")
@@ -520,8 +505,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
             raise ValueError(f"resolution must be an integer, got {resolution!r}")
         if num_inference_steps is not None and (isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int)):
             raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
-        sampling = self.sampling(
-            fast=fast, resolution=resolution, steps=num_inference_steps,
+        sampling = resolve_sampling(
+            self.recommended, fast=fast, resolution=resolution, steps=num_inference_steps,
             guidance_scale_ref=guidance_scale_ref, guidance_scale_point=guidance_scale_point,
         )
         resolution = sampling.resolution

@@ -16,14 +16,6 @@ from typer.testing import CliRunner
 
 from manganinja.batch import expand_pages, output_paths, shard
 from manganinja.cli import app
-from manganinja.pipeline import build_pipeline
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny"
-    build_pipeline("tiny", seed=0).save_pretrained(path)
-    return path
 
 
 @pytest.fixture

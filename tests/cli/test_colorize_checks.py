@@ -25,13 +25,6 @@ from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny"
-    build_pipeline("tiny", seed=0).save_pretrained(path)
-    return path
-
-
 @pytest.fixture
 def files(tmp_path) -> dict[str, Path]:
     rng = np.random.default_rng(0)

@@ -23,7 +23,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"debug": os.environ.get("MANGANINJA_DEBUG", "") not in ("", "0")}
+_state = {"debug": False}
+
+
+def _debug_from_env() -> bool:
+    return os.environ.get("MANGANINJA_DEBUG", "") not in ("", "0")
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -51,8 +55,7 @@ def _root(
     debug: bool = typer.Option(False, "--debug/--no-debug", help="Show the full traceback of an error."),
 ) -> None:
     """Reference-guided line art colorization (MangaNinja)."""
-    if debug:
-        _state["debug"] = True
+    _state["debug"] = debug or _debug_from_env()  # decided afresh by every invocation
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
