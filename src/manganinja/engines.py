@@ -129,7 +129,7 @@ class NinjaEngine:
 
     def describe(self) -> dict[str, Setting]:
         return {**self.settings.model_dump(mode="json", exclude={"progress"}), **self.sampling.model_dump(),
-                "device": str(self.pipe.device)}
+                "model": self.pipe.config.get("_name_or_path"), "device": str(self.pipe.device)}
 
     def prepare(self, references: Sequence[Image.Image]) -> "ReferenceEncoding":
         return self.pipe.encode_reference(list(references), resolution=self.sampling.resolution,
@@ -371,6 +371,7 @@ def load_pipeline(load: LoadSettings) -> "MangaNinjaPipeline":
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[load.dtype]
     if load.official is not None:
         pipe = MangaNinjaPipeline.from_official(load.official, torch_dtype=dtype)
+        pipe.register_to_config(_name_or_path=str(load.official))  # provenance (not saved)
     else:
         try:
             pipe = MangaNinjaPipeline.from_pretrained(str(load.model), torch_dtype=dtype)

@@ -276,3 +276,15 @@ def test_the_model_s_recommended_settings_are_used(files, tmp_path, monkeypatch)
                  "--steps", "1", "--resolution", "64")
     assert res.exit_code == 0, res.output
     assert len(seen) == 1 and seen[0].shape[-2:] == (64, 64)
+
+
+def test_usage_errors_are_one_line_and_flags_show_no_value():
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run([sys.executable, "-m", "manganinja", "colorize", "-l", "x.png", "-o", "y.png"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: Missing option '--reference' / '-r'. (see `python -m manganinja colorize --help`)"]
+    res = CliRunner().invoke(app, ["colorize", "--help"], env={"COLUMNS": "200"})
+    rows = [line for line in res.output.splitlines() if "--layers" in line or "--snap" in line]
+    assert rows and all("<bool>" not in line and "--no-" in line for line in rows)

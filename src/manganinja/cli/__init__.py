@@ -58,6 +58,12 @@ def _root(
     _state["debug"] = debug or _debug_from_env()  # decided afresh by every invocation
 
 
+def flag(default: bool, name: str, help: str) -> bool:
+    """An on/off option ``--NAME/--no-NAME`` (shown without a value in ``--help``; it takes
+    none)."""
+    return typer.Option(default, f"--{name}/--no-{name}", metavar="", help=help)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` (one line) to stderr and exit with ``code``."""
     typer.echo(f"error: {' '.join(str(message).split())}", err=True)
@@ -98,5 +104,20 @@ from manganinja.cli import train_commands  # noqa: E402,F401
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: command-line usage errors (a missing or unknown option) are
+    one line too."""
+    try:  # typer >= 0.2x vendors click
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - older typer on click
+        from click import UsageError
+
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "manganinja"
+        typer.echo(f"error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

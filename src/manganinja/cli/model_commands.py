@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from manganinja.cli import app, fail, user_errors
+from manganinja.cli import app, fail, flag, user_errors
 from manganinja.settings import FlatSettings, InputSettings, LoadSettings, NinjaSettings
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def _default(model: type, name: str) -> object:
 def convert(
     official: Path = typer.Option(..., "--official", help="Official checkpoint folder (StableDiffusion/, models/, MangaNinjia/)."),
     output: Path = typer.Option(..., "--output", help="Folder for the converted model (diffusers layout, safetensors)."),
-    overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
+    overwrite: bool = flag(False, "overwrite", "Replace an existing output folder."),
 ) -> None:
     """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
     from manganinja.pipeline import MangaNinjaPipeline
@@ -69,10 +69,10 @@ def colorize(
     model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
-    fast: bool = typer.Option(_default(NinjaSettings, "fast"), "--fast/--no-fast", help="DPM-Solver++ 20 steps; on a GPU also fp16 and torch.compile."),
+    fast: bool = flag(_default(NinjaSettings, "fast"), "fast", "DPM-Solver++ 20 steps; on a GPU also fp16 and torch.compile."),
     offload: str = typer.Option(_default(LoadSettings, "offload"), "--offload", help="none, reference or model (CPU offload)."),
     attention_chunk: Optional[int] = typer.Option(None, "--attention-chunk", help="Attention slicing: queries per slice."),
-    vae_tiling: bool = typer.Option(_default(LoadSettings, "vae_tiling"), "--vae-tiling/--no-vae-tiling", help="Tile the VAE (large outputs)."),
+    vae_tiling: bool = flag(_default(LoadSettings, "vae_tiling"), "vae-tiling", "Tile the VAE (large outputs)."),
     guidance_ref: Optional[float] = typer.Option(None, "--guidance-ref", help="Reference guidance scale (default: the model's recommendation, else the official value)."),
     guidance_point: Optional[float] = typer.Option(None, "--guidance-point", help="Point guidance scale (default: the model's recommendation, else the official value)."),
     guidance: str = typer.Option(_default(NinjaSettings, "guidance"), "--guidance", help="Guidance formula: official or paper."),
@@ -85,11 +85,11 @@ def colorize(
     polarity: str = typer.Option(_default(InputSettings, "polarity"), "--polarity", help="Line-art polarity: auto, dark-on-light or light-on-dark."),
     extractor: str = typer.Option(_default(InputSettings, "extractor"), "--extractor", help="For --image: auto, xdog or informative."),
     extractor_weights: Optional[Path] = typer.Option(None, "--extractor-weights", help="sk_model.pth of the official extractor."),
-    snap: bool = typer.Option(_default(NinjaSettings, "snap"), "--snap/--no-snap", help="ninja: snap colors to the line art's regions at full resolution."),
-    keep_shading: bool = typer.Option(_default(NinjaSettings, "keep_shading"), "--keep-shading/--no-keep-shading", help="With --snap: keep the lightness variation inside regions."),
-    layers: bool = typer.Option(False, "--layers/--no-layers", help="Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
-    overwrite: bool = typer.Option(False, "--overwrite/--no-overwrite", help="Redo pages whose output exists."),
-    quiet: bool = typer.Option(False, "--quiet/--no-quiet", help="No progress bars."),
+    snap: bool = flag(_default(NinjaSettings, "snap"), "snap", "ninja: snap colors to the line art's regions at full resolution."),
+    keep_shading: bool = flag(_default(NinjaSettings, "keep_shading"), "keep-shading", "With --snap: keep the lightness variation inside regions."),
+    layers: bool = flag(False, "layers", "Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
+    overwrite: bool = flag(False, "overwrite", "Redo pages whose output exists."),
+    quiet: bool = flag(False, "quiet", "No progress bars."),
 ) -> None:
     """Colorize line art after one or more references (one page or a whole chapter).
 
