@@ -207,3 +207,15 @@ def test_bad_model_settings_are_refused_before_the_engine_runs(session) -> None:
     with pytest.raises(ValueError, match="at most 24"):
         colorizer.colorize(replace(session, pairs=tuple(too_many)), GenerateSettings(engine="ninja"))
     assert calls == []
+
+
+def test_the_page_starts_at_the_model_s_recommended_values() -> None:
+    from manganinja.engines import NinjaEngine
+    from manganinja.pipeline import build_pipeline
+
+    pipe = build_pipeline("tiny")
+    pipe.set_recommended(resolution=128, steps=7, guidance_scale_point=11.0)
+    colorizer = Colorizer({"ninja": NinjaEngine(pipe)})
+    assert colorizer.resolution() == 128
+    sampling = colorizer.engines["ninja"].sampling
+    assert (sampling.steps, sampling.guidance_scale_ref, sampling.guidance_scale_point) == (7, 9.0, 11.0)

@@ -52,7 +52,7 @@ OPTION_NAMES: dict[str, str] = {
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug/--no-debug", help="Show the full traceback of an error."),
+    debug: bool = typer.Option(False, "--debug/--no-debug", metavar="", help="Show the full traceback of an error."),
 ) -> None:
     """Reference-guided line art colorization (MangaNinja)."""
     _state["debug"] = debug or _debug_from_env()  # decided afresh by every invocation

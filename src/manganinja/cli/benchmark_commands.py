@@ -14,7 +14,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from manganinja.cli import app, user_errors
+from manganinja.cli import app, flag, user_errors
 
 benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
@@ -27,7 +27,7 @@ def synth(
     pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator."),
     size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (multiple of 8)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing benchmark folder."),
+    overwrite: bool = flag(False, "overwrite", "Replace an existing benchmark folder."),
 ) -> None:
     """Write a benchmark folder of synthetic pairs (masks and exact annotated points included)."""
     from manganinja.evaluation.benchmark import write_synthetic_benchmark
