@@ -7,7 +7,7 @@ import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import PIL.Image
@@ -31,7 +31,7 @@ from manganinja.models.reference_attention import (
     install_reference_processors,
 )
 from manganinja.points import PointPairs, PointsError, point_map
-from manganinja.settings import ReferenceMode, Sampling, check_recommended, resolve_sampling
+from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
 from manganinja.stitching import canvas_size, stitch_references, stitched_points
 
 #: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
@@ -475,8 +475,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
         reference_mode: ReferenceMode = "concat",
         reference_encoding: ReferenceEncoding | None = None,
         max_points: int | None = 24,
-        lineart_polarity: str = "auto",
-        extractor: str = "auto",
+        lineart_polarity: Polarity = "auto",
+        extractor: Extractor = "auto",
         extractor_weights: str | Path | None = None,
         fast: bool = False,
         return_dict: bool = True,
