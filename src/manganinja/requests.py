@@ -97,7 +97,7 @@ def check_output_path(path: Path, layers: bool = False) -> None:
     with layers), inside a folder that exists or can be made and is writable."""
     path = Path(path)
     if path.is_dir():
-        raise RequestError(f"output '{path}' is a folder; give a file name such as '{path / 'page.png'}' (or use --output-dir)")
+        raise RequestError(f"output '{path}' is a folder, not an image file; remove it or choose another output path")
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise RequestError(f"output '{path}': unknown image extension '{path.suffix}'; use one of {', '.join(OUTPUT_SUFFIXES)}")
