@@ -400,7 +400,7 @@ def build_engine(
     flat: FlatSettings | None = None,
     load: LoadSettings | None = None,
     pipe: "MangaNinjaPipeline | None" = None,
-) -> Engine[object]:
+) -> "BuiltEngine":
     """The engine ``name`` (one of :data:`ENGINE_NAMES`); ``ninja`` loads ``pipe`` from ``load``
     unless a loaded ``pipe`` is given."""
     if name == "ninja":
@@ -416,6 +416,10 @@ def build_engine(
     raise EngineError(f"unknown engine '{name}'; choose one of {', '.join(ENGINE_NAMES)}")
 
 
+#: Any of the engines :func:`build_engine` makes (each an :class:`Engine` of its prepared type).
+BuiltEngine = Union[NinjaEngine, FlatEngine, ReferenceEngine, MeanColorEngine]
+
+
 def references_rgb(references: Sequence[ImageInput]) -> list[Image.Image]:
     """Load references as RGB PIL images (errors name the reference)."""
     return [to_rgb(load_image(r, name=f"reference {i}")) for i, r in enumerate(references)]
@@ -423,6 +427,7 @@ def references_rgb(references: Sequence[ImageInput]) -> list[Image.Image]:
 
 __all__ = [
     "ENGINE_NAMES",
+    "BuiltEngine",
     "Engine",
     "EngineError",
     "FlatEngine",

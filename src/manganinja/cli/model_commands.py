@@ -120,11 +120,11 @@ def _run_colorize(request: "ColorizeRequest", quiet: bool) -> None:
     """Load the engine, prepare the references once, then colorize and write every page of this
     process's shard (``accelerate launch``: one process per device)."""
     from manganinja.batch import run_pages, shard
-    from manganinja.engines import Engine, FlatEngine, NinjaEngine, load_pipeline, references_rgb
+    from manganinja.engines import BuiltEngine, FlatEngine, NinjaEngine, load_pipeline, references_rgb
     from manganinja.flat.layers import write_layers
     from manganinja.images import save_image
 
-    engine: Engine[object]
+    engine: BuiltEngine
     index, count = 0, 1
     if request.engine == "ninja":
         import torch
