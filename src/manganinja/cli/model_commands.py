@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -83,6 +84,7 @@ def colorize(
     keep_shading: bool = typer.Option(False, "--keep-shading", help="With --snap: keep the lightness variation inside regions."),
     layers: bool = typer.Option(False, "--layers", help="Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo pages whose output exists."),
+    processes: int = typer.Option(1, "--processes", help="Worker processes (e.g. one per GPU); the pages are shared among them."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Colorize line art after one or more references (one page or a whole chapter)."""
@@ -90,12 +92,13 @@ def colorize(
     from accelerate import PartialState
     from safetensors.torch import load_file
 
-    from manganinja.batch import expand_pages, output_paths, run_pages, shard
+    from manganinja.batch import expand_pages, output_paths, run_pages, shard, single_file
     from manganinja.engines import Engine, FlatEngine, NinjaEngine, NinjaSettings, load_pipeline
-    from manganinja.flat.layers import write_layers
+    from manganinja.flat.layers import layer_paths, write_layers
     from manganinja.images import ImageInputError, save_image
     from manganinja.models.loading import CheckpointError
     from manganinja.points import PointPairs, PointsError
+    from manganinja.workers import launch, launched_worker, stop_with_launcher, write_report
 
     sources = list(lineart or []) + list(pages or [])
     if image is not None and sources:
@@ -130,7 +133,14 @@ def colorize(
         )
         if steps is not None and steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
-        # One process per device under `accelerate launch` / torchrun; pages are sharded below.
+        if processes < 1:
+            raise ValueError(f"--processes must be >= 1, got {processes}")
+        if processes > 1 and not launched_worker():
+            code, summary = launch(sys.argv[1:], processes)  # the workers rerun this command
+            typer.echo(summary, err=code != 0)
+            raise typer.Exit(code)
+        # One process per device under `accelerate launch` / torchrun / --processes; pages are sharded below.
+        stop_with_launcher()
         state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
         if device == "auto":
             device = str(state.device)
@@ -164,9 +174,18 @@ def colorize(
         else:
             save_image(result, path)
 
+    # What a page's result depends on, recorded in the output folder's manifest.
+    recorded = {
+        "engine": engine_name, "references": [str(r) for r in reference], "points": points, "model": model,
+        "official": official, "steps": steps, "fast": fast, "guidance_ref": guidance_ref,
+        "guidance_point": guidance_point, "guidance": guidance, "seed": seed, "resolution": resolution,
+        "reference_mode": reference_mode, "polarity": polarity, "dtype": dtype, "latents": latents,
+        "extractor": extractor, "extractor_weights": extractor_weights, "snap": snap, "keep_shading": keep_shading,
+    }
     results = run_pages(
         [p for p, _ in mine], [o for _, o in mine], colorize_page,
         overwrite=overwrite or output is not None, progress=not quiet and len(mine) > 1, write=write,
+        files=layer_paths if layers else single_file, settings=recorded, manifest=output_dir is not None,
     )
     failed = [r for r in results if r.status == "failed"]
     done = sum(r.status == "done" for r in results)
@@ -178,5 +197,9 @@ def colorize(
         typer.echo(f"{prefix}wrote {results[0].output}")
     else:
         typer.echo(f"{prefix}{done} written, {skipped} skipped, {len(failed)} failed")
+    if write_report({"done": done, "skipped": skipped, "failed": len(failed)}):
+        return  # the --processes launcher sums the reports and sets the exit code
+    if state.num_processes > 1:
+        state.wait_for_everyone()  # a worker exiting 1 makes the launcher stop the others: finish together
     if failed:
         raise typer.Exit(1)
