@@ -160,3 +160,16 @@ def test_ssim_of_maps():
     assert M.ssim(a, np.clip(a + rng.normal(0, 0.2, a.shape), 0, 1)) < 0.9
     with pytest.raises(M.MetricInputError, match="10x30"):
         M.ssim(a[:10], a[:10])
+
+
+def test_ms_ssim_coarsest_scale_is_the_mean_ssim_like_the_library():
+    # Luminance wrong in one half, structure in the other: the mean of luminance x structure
+    # (the definition) differs from the product of their means by about 5e-4 here.
+    h = w = 256
+    yy, xx = np.mgrid[0:h, 0:w] / h
+    clean = np.stack([0.5 + 0.3 * np.sin(6 * xx + c) * np.cos(5 * yy) for c in range(3)], -1)
+    result = clean.copy()
+    result[:, :128] *= 0.2
+    rng = np.random.default_rng(0)
+    result[:, 128:] = np.clip(result[:, 128:] + rng.normal(0, 0.3, result[:, 128:].shape), 0, 1)
+    assert M.ms_ssim(result, clean) == pytest.approx(_library_ms_ssim(result, clean), abs=1e-5)
