@@ -197,3 +197,18 @@ def test_settings_must_be_json(pages, tmp_path):
     assert statuses(ok) == ["done"]
     assert list(json.loads(manifest_path(tmp_path / "out").read_text())["settings"].values()) == [
         {"reference": "r.png", "size": [1, 2]}]
+
+
+def test_an_unreadable_manifest_is_said_and_its_pages_redone(pages, tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    out = tmp_path / "out"
+    run(pages, out)
+    manifest_path(out).write_text("{ cut in the midd")
+    stale = manifest_path(out).parent / f".manifest.json.manganinja-tmp-{2**22 + 3}-q"
+    stale.write_text("{")
+    res = run(pages, out, caplog)
+    assert statuses(res) == ["done"] * 3 and not stale.exists()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith(f"manifest {manifest_path(out)} is unreadable")
+    assert lines[1] == "page 'p0.png': no record of the settings it was made with, redoing"
+    assert json.loads(manifest_path(out).read_text())["pages"].keys() == {"p0.png", "p1.png", "p2.png"}

@@ -10,7 +10,7 @@ import glob
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence, TypeVar
 
 from PIL import Image
 from tqdm.auto import tqdm
@@ -19,6 +19,9 @@ from manganinja.images import remove_stale_temporaries, save_image
 from manganinja.manifest import Manifest, output_problem
 
 log = logging.getLogger(__name__)
+
+#: What ``colorize_page`` returns and ``write`` takes (a PIL image by default; layers with --layers).
+Result = TypeVar("Result")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -86,11 +89,11 @@ def single_file(output: Path) -> dict[str, Path]:
 def run_pages(
     pages: Sequence[Path],
     outputs: Sequence[Path],
-    colorize_page: Callable[[Path], object],
+    colorize_page: Callable[[Path], Result],
     *,
     overwrite: bool = False,
     progress: bool = True,
-    write: Callable[[object, Path], None] | None = None,
+    write: Callable[[Result, Path], None] | None = None,
     files: Callable[[Path], Mapping[str, Path]] = single_file,
     settings: Mapping[str, object] | None = None,
     manifest: bool = True,
@@ -137,7 +140,7 @@ def run_pages(
         reason = None
         if not overwrite:
             if record is not None:
-                done, reason = record.redo_reason(out.name, page_files)
+                done, reason = record.check(out.name, page_files)
             else:
                 problems = [q for p in page_files.values() if (q := output_problem(p)) is not None]
                 done = not problems

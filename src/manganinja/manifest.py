@@ -17,7 +17,7 @@ lock so that the workers of a sharded run can share it)::
 A page is keyed by its main output's file name; ``files`` maps a role (``image``, or with layers
 ``composite``, ``color``, ``lines``) to a file name in the folder; ``<key>`` is
 :func:`settings_key` of the settings mapping, stored once in ``settings``. A page counts as done
-(:meth:`Manifest.redo_reason` returns None) only when its record says ``done`` with the current
+(:meth:`Manifest.check` returns ``(True, None)``) only when its record says ``done`` with the current
 settings and lists every file the page should have, and each of those files exists, is not empty
 and decodes as an image.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -33,7 +34,9 @@ from typing import Mapping, Union
 
 from filelock import FileLock
 
-from manganinja.images import ImageInputError, load_image, write_bytes_atomic
+from manganinja.images import ImageInputError, load_image, remove_stale_temporaries, write_bytes_atomic
+
+log = logging.getLogger(__name__)
 
 #: Folder of the manifest inside an output folder, and the manifest's file name.
 MANIFEST_DIR = ".manganinja"
@@ -103,8 +106,9 @@ def output_problem(path: Path) -> str | None:
 class Manifest:
     """The manifest of one output folder for a run with one settings mapping.
 
-    Reads the record once when made (:meth:`redo_reason` uses that snapshot); every update
-    re-reads the file under the lock, changes one page and writes it back atomically.
+    Reads the record once when made (:meth:`check` uses that snapshot); every update re-reads
+    the file under the lock, changes one page and writes it back atomically. Stale temporary
+    files in the manifest's folder are removed when it is made.
     """
 
     def __init__(self, folder: str | os.PathLike, settings: Mapping[str, object] | None = None) -> None:
@@ -113,20 +117,28 @@ class Manifest:
         self.settings = normalize_settings(settings or {})
         self.key = settings_key(self.settings)
         self._lock = FileLock(str(self.path) + ".lock")
-        self.data = self._read()
+        remove_stale_temporaries(self.path.parent)
+        self.data = self._read(warn=True)
 
-    def _read(self) -> dict:
+    def _read(self, warn: bool = False) -> dict:
+        fresh = {"version": MANIFEST_VERSION, "settings": {}, "pages": {}}
+        if not self.path.exists():
+            return fresh
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # absent or unreadable: start a fresh record
-            return {"version": MANIFEST_VERSION, "settings": {}, "pages": {}}
+        except (OSError, ValueError) as exc:
+            if warn:
+                log.warning("manifest %s is unreadable (%s); its pages will be redone", self.path, exc)
+            return fresh
         if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
-            return {"version": MANIFEST_VERSION, "settings": {}, "pages": {}}
+            if warn:
+                log.warning("manifest %s is not version %d; its pages will be redone", self.path, MANIFEST_VERSION)
+            return fresh
         data.setdefault("settings", {})
         data.setdefault("pages", {})
         return data
 
-    def redo_reason(self, name: str, files: Mapping[str, Path]) -> tuple[bool, str | None]:
+    def check(self, name: str, files: Mapping[str, Path]) -> tuple[bool, str | None]:
         """Whether page ``name`` (its main output's file name) is done, and if not, why it must be
         made again (None for a page never made: nothing there, nothing recorded).
 

@@ -77,7 +77,8 @@ def launch(argv: Sequence[str], processes: int) -> tuple[int, str]:
 
     Returns ``(exit_code, summary)``: 0 when every page was written or skipped, 1 when a page
     failed or a worker did not finish; ``summary`` is one line (pages written, skipped and failed
-    over all workers, or which worker stopped and how).
+    over all workers, or which worker stopped and how). A worker that stopped with exit code
+    ``n > 0`` (2: a user error it printed) gives ``n``; one killed by a signal gives 1.
     """
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -96,7 +97,8 @@ def launch(argv: Sequence[str], processes: int) -> tuple[int, str]:
         except ChildFailedError as exc:
             rank, failure = exc.get_first_failure()
             how = f"signal {failure.signal_name()}" if failure.exitcode < 0 else f"exit code {failure.exitcode}"
-            return 1, f"worker {rank} stopped with {how} before finishing its pages"
+            code = failure.exitcode if failure.exitcode > 0 else 1
+            return code, f"worker {rank} stopped with {how} before finishing its pages"
         finally:
             os.environ.pop(REPORT_ENV, None)
             elastic.setLevel(level)

@@ -3,6 +3,7 @@ traceback), and workers stop when their launcher is killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -81,6 +82,10 @@ def test_a_failed_page_in_a_sharded_run_exits_1_with_one_summary_line(chapter, t
     assert proc.stderr.strip().splitlines()[-1] == "3 written, 0 skipped, 1 failed (2 processes)", text
     assert "[process 1] failed: " in text and "p1.png" in text
     assert sorted(p.name for p in out.glob("*.png")) == ["p0.png", "p2.png", "p3.png"]
+    # both workers recorded their pages in the one manifest
+    recorded = json.loads((out / ".manganinja" / "manifest.json").read_text())["pages"]
+    assert {name: e["status"] for name, e in recorded.items()} == {
+        "p0.png": "done", "p1.png": "failed", "p2.png": "done", "p3.png": "done"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env())
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == "0 written, 3 skipped, 1 failed (2 processes)"
 
