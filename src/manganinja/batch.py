@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Mapping, Sequence, TypeVar
 
-from PIL import Image
 from tqdm.auto import tqdm
 
 from manganinja.images import remove_stale_temporaries, save_image

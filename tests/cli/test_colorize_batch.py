@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -24,20 +23,6 @@ def tiny_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny"
     build_pipeline("tiny", seed=0).save_pretrained(path)
     return path
-
-
-@pytest.fixture
-def chapter(tmp_path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    ref = tmp_path / "ref.png"
-    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(ref)
-    pages = tmp_path / "pages"
-    pages.mkdir()
-    for i in range(3):
-        line = np.zeros((64, 64), np.uint8)
-        line[:: 6 + i, :] = 255
-        Image.fromarray(line).save(pages / f"p{i}.png")
-    return ref, pages
 
 
 def colorize(tiny_model, ref, *args):
