@@ -211,3 +211,15 @@ def test_an_unreadable_manifest_is_said_and_its_pages_redone(pages, tmp_path, ca
     assert lines[0].startswith(f"manifest {manifest_path(out)} is unreadable")
     assert lines[1] == "page 'p0.png': no record of the settings it was made with, redoing"
     assert json.loads(manifest_path(out).read_text())["pages"].keys() == {"p0.png", "p1.png", "p2.png"}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit flip in the image data"])
+def test_damaged_png_outputs_are_found_without_decoding(damage, tmp_path):
+    from manganinja.manifest import output_problem
+
+    path = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+    assert output_problem(path) is None
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncated" else data[:300] + bytes([data[300] ^ 1]) + data[301:])
+    assert output_problem(path).startswith("a.png does not decode")
