@@ -78,9 +78,11 @@ def launch(argv: Sequence[str], processes: int) -> tuple[int, str]:
     Returns ``(exit_code, summary)``: 0 when every page was written or skipped, 1 when a page
     failed or a worker did not finish; ``summary`` is one line (pages written, skipped and failed
     over all workers, or which worker stopped and how). A worker that stopped with exit code
-    ``n > 0`` (2: a user error it printed) gives ``n``; one killed by a signal gives 1.
+    ``n > 0`` (2: a user error it printed) gives ``n``; one killed by a signal gives 1; a signal
+    to this launcher (Ctrl-C) stops the workers and gives ``128 + signal``.
     """
     import torch.distributed.run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     with tempfile.TemporaryDirectory(prefix="manganinja-workers-") as reports:
@@ -99,6 +101,8 @@ def launch(argv: Sequence[str], processes: int) -> tuple[int, str]:
             how = f"signal {failure.signal_name()}" if failure.exitcode < 0 else f"exit code {failure.exitcode}"
             code = failure.exitcode if failure.exitcode > 0 else 1
             return code, f"worker {rank} stopped with {how} before finishing its pages"
+        except SignalException as exc:  # Ctrl-C or a kill of this launcher: the workers were stopped
+            return 128 + int(exc.sigval), f"stopped by {exc.sigval.name}; finished pages are kept, a rerun does the rest"
         finally:
             os.environ.pop(REPORT_ENV, None)
             elastic.setLevel(level)
