@@ -51,6 +51,27 @@ class ColorizeRequest:
     inputs: InputSettings
     load: LoadSettings | None
     latents: Path | None = None
+    #: The ``--output-dir`` folder (its results manifest records the pages), None for ``--output``.
+    output_dir: Path | None = None
+
+    def recorded(self) -> dict[str, object]:
+        """What a page's result depends on, as JSON-able values: recorded in the output folder's
+        manifest, so a rerun with other settings redoes the pages."""
+        settings: dict[str, object] = {
+            "engine": self.engine,
+            "references": [str(r) for r in self.references],
+            "points": self.points.to_dict() if self.points is not None else None,
+            "picture": self.picture,
+            "inputs": self.inputs.model_dump(mode="json"),
+            "latents": str(self.latents) if self.latents is not None else None,
+        }
+        if self.engine == "ninja":
+            settings["ninja"] = self.ninja.model_dump(mode="json", exclude={"progress"})
+            load = self.load or LoadSettings()
+            settings["model"] = load.model_dump(mode="json", include={"model", "official", "dtype"})
+        else:
+            settings["flat"] = self.flat.model_dump(mode="json")
+        return settings
 
     def lines(self, page: Path) -> Lines:
         """The page's :class:`~manganinja.lines.Lines`, made once here (the edge): extracted from
@@ -234,4 +255,5 @@ def validate_colorize(
         inputs=inputs,
         load=load,
         latents=latents,
+        output_dir=Path(output_dir) if output_dir is not None else None,
     )

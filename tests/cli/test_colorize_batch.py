@@ -18,20 +18,6 @@ from manganinja.batch import expand_pages, output_paths, shard
 from manganinja.cli import app
 
 
-@pytest.fixture
-def chapter(tmp_path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    ref = tmp_path / "ref.png"
-    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(ref)
-    pages = tmp_path / "pages"
-    pages.mkdir()
-    for i in range(3):
-        line = np.zeros((64, 64), np.uint8)
-        line[:: 6 + i, :] = 255
-        Image.fromarray(line).save(pages / f"p{i}.png")
-    return ref, pages
-
-
 def colorize(tiny_model, ref, *args):
     cmd = ["colorize", "--model", str(tiny_model), "--reference", str(ref), "--steps", "1",
            "--resolution", "64", "--quiet", *map(str, args)]
@@ -44,7 +30,7 @@ def test_pages_are_written_and_rerun_skips_them(tiny_model, chapter, tmp_path):
     res = colorize(tiny_model, ref, "--lineart", pages / "p0.png", pages / "p1.png", pages / "p2.png", "--output-dir", out)
     assert res.exit_code == 0, res.output
     assert "3 written, 0 skipped" in res.output
-    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".manganinja", "p0.png", "p1.png", "p2.png"]
     stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
     assert res.exit_code == 0 and "0 written, 3 skipped" in res.output
@@ -71,7 +57,7 @@ def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, 
     assert res.exit_code == 1
     assert "p1.png" in res.output and "cannot be read" in res.output
     assert "2 written, 0 skipped, 1 failed" in res.output
-    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p2.png"]  # no partial file
+    assert sorted(p.name for p in out.iterdir()) == [".manganinja", "p0.png", "p2.png"]  # no partial file
 
 
 def test_cli_bad_input_exits_2_with_message(tiny_model, chapter, tmp_path):
@@ -109,7 +95,8 @@ def test_accelerate_launch_shards_pages_across_two_processes(tiny_model, chapter
     for i in range(3, 5):
         shutil.copy(pages / "p0.png", pages / f"p{i}.png")
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # The workers import this checkout's package (not another installed copy).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     # On CPU, accelerate's torchrun launcher (--multi_gpu) starts the processes; each one
     # detects it has no GPU and joins a gloo group.
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
@@ -120,4 +107,4 @@ def test_accelerate_launch_shards_pages_across_two_processes(tiny_model, chapter
     assert proc.returncode == 0, proc.stderr[-3000:]
     written = {int(p): int(n) for p, n in re.findall(r"\[process (\d)\] (\d+) written", proc.stdout + proc.stderr)}
     assert written == {0: 3, 1: 2}, proc.stdout + proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(5)]
+    assert sorted(p.name for p in out.iterdir()) == [".manganinja"] + [f"p{i}.png" for i in range(5)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -89,6 +90,7 @@ def colorize(
     keep_shading: bool = flag(_default(NinjaSettings, "keep_shading"), "keep-shading", "With --snap: keep the lightness variation inside regions."),
     layers: bool = flag(False, "layers", "Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
     overwrite: bool = flag(False, "overwrite", "Redo pages whose output exists."),
+    processes: int = typer.Option(1, "--processes", help="Worker processes (e.g. one per GPU); the pages are shared among them."),
     quiet: bool = flag(False, "quiet", "No progress bars."),
 ) -> None:
     """Colorize line art after one or more references (one page or a whole chapter).
@@ -97,6 +99,8 @@ def colorize(
     from manganinja.requests import validate_colorize
 
     sources = list(lineart or []) + list(pages or [])
+    if processes < 1:
+        fail(f"--processes must be >= 1, got {processes}")
     stray = [s for s in (pages or []) if s.lower() in _FLAG_VALUES and not Path(s).exists()]
     if stray:
         fail(f"'{stray[0]}' was read as a page: on/off options take no value; write --layers or --no-layers (likewise --snap/--no-snap ...)")
@@ -113,19 +117,27 @@ def colorize(
         output=output, output_dir=output_dir, layers=layers, overwrite=overwrite or output is not None,
         ninja=settings, flat=FlatSettings(), inputs=inputs, load=load, latents=latents,
     )
-    _run_colorize(request, quiet)
+    _run_colorize(request, quiet, processes)
 
 
-def _run_colorize(request: "ColorizeRequest", quiet: bool) -> None:
+def _run_colorize(request: "ColorizeRequest", quiet: bool, processes: int = 1) -> None:
     """Load the engine, prepare the references once, then colorize and write every page of this
-    process's shard (``accelerate launch``: one process per device)."""
-    from manganinja.batch import run_pages, shard
+    process's shard (``accelerate launch``, torchrun or ``--processes``: one process per device)."""
+    from manganinja.batch import run_pages, shard, single_file
     from manganinja.engines import BuiltEngine, FlatEngine, NinjaEngine, load_pipeline, references_rgb
-    from manganinja.flat.layers import write_layers
+    from manganinja.flat.layers import layer_paths, write_layers
     from manganinja.images import save_image
+    from manganinja.workers import launch, launched_worker, shard_of_worker, stop_with_launcher, write_report
 
+    if processes > 1 and not launched_worker():
+        code, summary = launch(sys.argv[1:], processes)  # the workers rerun this command
+        typer.echo(summary, err=code != 0)
+        raise typer.Exit(code)
+    # One process per device under `accelerate launch` / torchrun / --processes; pages are sharded below.
+    stop_with_launcher()
     engine: BuiltEngine
-    index, count = 0, 1
+    index, count = shard_of_worker()
+    state = None
     if request.engine == "ninja":
         import torch
         from accelerate import PartialState
@@ -164,6 +176,8 @@ def _run_colorize(request: "ColorizeRequest", quiet: bool) -> None:
     results = run_pages(
         [p for p, _ in mine], [o for _, o in mine], colorize_page,  # type: ignore[arg-type]
         overwrite=request.overwrite, progress=not quiet and len(mine) > 1, write=write,  # type: ignore[arg-type]
+        files=layer_paths if request.layers else single_file, settings=request.recorded(),
+        manifest=request.output_dir is not None,
     )
     failed = [r for r in results if r.status == "failed"]
     done = sum(r.status == "done" for r in results)
@@ -175,5 +189,9 @@ def _run_colorize(request: "ColorizeRequest", quiet: bool) -> None:
         typer.echo(f"{prefix}wrote {results[0].output}")
     else:
         typer.echo(f"{prefix}{done} written, {skipped} skipped, {len(failed)} failed")
+    if write_report({"done": done, "skipped": skipped, "failed": len(failed)}):
+        return  # the --processes launcher sums the reports and sets the exit code
+    if state is not None and state.num_processes > 1:
+        state.wait_for_everyone()  # a worker exiting 1 makes the launcher stop the others: finish together
     if failed:
         raise typer.Exit(1)
