@@ -24,8 +24,7 @@ from PIL import Image
 
 from manganinja.data.synthetic import write_dataset
 from manganinja.evaluation.metrics import ms_ssim, psnr
-from manganinja.models.factory import build_pipeline
-from manganinja.pipeline import MangaNinjaPipeline
+from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
 
 
 def main() -> None:

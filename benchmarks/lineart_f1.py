@@ -1,6 +1,6 @@
 """Line-art extraction against the official extractor's output on the official hz1 case.
 
-Prints precision / recall / F1 (2-pixel tolerance, see ``manganinja.lineart.line_f1``) of
+Prints precision / recall / F1 (2-pixel tolerance, see ``manganinja.evaluation.line_metrics.line_f1``) of
 ``extract_lineart(hz1.png)`` against ``hz1_lineart_official.png``, binarized at 0.5 and at the
 model's cutoff 0.24, and the extraction time. ``--grid`` reruns the XDoG parameter search that
 chose the defaults (it ranks by F1 at the threshold given by ``--grid-threshold``).
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.images import load_image, to_rgb
-from manganinja.lineart import XDoGParams, extract_lineart, line_f1, xdog_lines
+from manganinja.evaluation.line_metrics import line_f1
+from manganinja.lines import XDoGParams, extract_lineart, xdog_lines
 
 DEFAULT_CASES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "official_cases"
 

@@ -29,7 +29,7 @@ from manganinja.data.synthetic import SynthOptions, generate_pair
 from manganinja.flat.engine import colorize_flat
 from manganinja.flat.snap import snap_to_regions
 from manganinja.images import load_image, save_image, to_rgb
-from manganinja.lineart import normalize_lineart
+from manganinja.lines import normalize_lineart
 from manganinja.points import PointPairs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from manganinja.evaluation import benchmark as B
-from manganinja.evaluation.engines import FunctionEngine, make_engine
+from manganinja.engines import build_engine
+from manganinja.flat.layers import Layers, line_layer
 from manganinja.evaluation.report import summary_table, write_report
-from manganinja.lineart import extract_lineart
+from manganinja.lines import Lines
 from manganinja.points import PointPairs
 
 SIZE = 64
@@ -50,15 +51,38 @@ def make_benchmark(root: Path, n: int = 3) -> Path:
     return root
 
 
-def xdog(image: Image.Image) -> np.ndarray:
-    return extract_lineart(image, method="xdog")
+def xdog(image: Image.Image) -> Lines:
+    return Lines.from_picture(image, "xdog")
 
 
-XDOG = "manganinja.lineart.extract_lineart(method='xdog')"
+class FnEngine:
+    """A test engine of the one contract around ``fn(reference, lines_array, points[, seed])``."""
+
+    fills_regions = False
+
+    def __init__(self, name, fn, seeded=False, seed=0):
+        self.name, self.fn, self.seeded, self.seed = name, fn, seeded, seed
+
+    def prepare(self, references):
+        return references[0]
+
+    def colorize(self, prepared, lines, points=None):
+        extra = {"seed": self.seed} if self.seeded else {}
+        picture = self.fn(prepared, lines.array, points, **extra)
+        return Layers(composite=picture, color=picture, lines=line_layer(lines.array))
+
+    def with_seed(self, seed):
+        return FnEngine(self.name, self.fn, self.seeded, seed)
+
+    def describe(self):
+        return {}
+
+
+XDOG = "manganinja.lines.extract_lineart(method='xdog')"
 
 
 def baselines():
-    return [make_engine("reference"), make_engine("mean-color")]
+    return [build_engine("reference"), build_engine("mean-color")]
 
 
 def test_split_points_disjoint_and_seeded():
@@ -92,7 +116,7 @@ def test_protocol_both_directions_and_point_split(tmp_path):
         seen.append((reference.copy(), lineart.shape, points))
         return np.zeros((*lineart.shape, 3), np.uint8)
 
-    rows, problems = B.evaluate(root, tmp_path / "res", [FunctionEngine("spy", spy)],
+    rows, problems = B.evaluate(root, tmp_path / "res", [FnEngine("spy", spy)],
                                 xdog, XDOG, guide_points=2, seeds=[0])
     assert problems == []
     keys = {B.run_key(r) for r in rows}
@@ -121,7 +145,8 @@ def test_baselines_and_resume_give_the_same_table(tmp_path):
                          guide_points=2, max_new_runs=7)
     assert len(part) == 7
     calls = []
-    counting = [FunctionEngine(e.name, lambda r, l, p, e=e: calls.append(1) or e.fn(r, l, p)) for e in baselines()]
+    counting = [FnEngine(e.name, lambda r, l, p, e=e: calls.append(1) or e.colorize(e.prepare([r]), Lines(l), p).composite)
+                for e in baselines()]
     resumed, _ = B.evaluate(root, tmp_path / "part", counting, xdog, XDOG,
                             guide_points=2)
     assert len(calls) == len(full) - 7  # finished runs are not repeated
@@ -171,7 +196,8 @@ def test_missing_manifest_and_changed_settings(tmp_path):
 def test_mean_color_paints_the_silhouette(tmp_path):
     img, mask, _ = draw_character((0, 0), ((200, 30, 30), (200, 30, 30)))
     lineart = xdog(Image.fromarray(img))
-    out = make_engine("mean-color")(Image.fromarray(img), lineart, None)
+    engine = build_engine("mean-color")
+    out = engine.colorize(engine.prepare([Image.fromarray(img)]), lineart, None).composite
     assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
     inside = (out != 255).any(axis=2)
     assert (inside & mask).sum() / mask.sum() > 0.9  # silhouette ~ the drawn foreground
@@ -190,7 +216,7 @@ def test_each_seed_is_a_run_and_reaches_a_seeded_engine(tmp_path):
         got.append(seed)
         return np.random.default_rng(seed).integers(0, 256, (*lineart.shape, 3), dtype=np.uint8)
 
-    rows, _ = B.evaluate(root, tmp_path / "res", [FunctionEngine("noisy", noisy, seeded=True)],
+    rows, _ = B.evaluate(root, tmp_path / "res", [FnEngine("noisy", noisy, seeded=True)],
                          xdog, XDOG, seeds=[0, 7])
     assert sorted(got) == [0, 0, 7, 7]
     assert {(r["direction"], r["seed"]) for r in rows} == {(d, s) for d in B.DIRECTIONS for s in (0, 7)}

@@ -122,3 +122,54 @@ def test_mean_ci95_by_hand():
     assert half == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
     assert math.isnan(M.mean_ci95([5.0])[1])
     assert M.mean_ci95([])[2] == 0
+
+
+def _library_ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    torch = pytest.importorskip("torch")
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    x, y = (torch.from_numpy(np.ascontiguousarray(v.transpose(2, 0, 1)[None])) for v in (a, b))
+    return float(pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=True))
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (192, 320)])  # sides even at the first 4 scales
+def test_ms_ssim_equals_pytorch_msssim_on_large_images(shape):
+    rng = np.random.default_rng(5)
+    clean = np.clip(rng.normal(0.5, 0.2, (*shape, 3)), 0, 1)
+    clean = np.stack([np.convolve(row, np.ones(5) / 5, mode="same") for row in clean.reshape(-1, shape[1])]).reshape(clean.shape)
+    for sigma in (0.02, 0.1, 0.3):
+        noisy = np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1)
+        assert M.ms_ssim(noisy, clean) == pytest.approx(_library_ms_ssim(noisy, clean), abs=1e-4)
+
+
+def test_small_images_use_the_scales_that_fit_with_renormalised_weights():
+    rng = np.random.default_rng(6)
+    a = rng.random((100, 120, 3))
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1)
+    assert M.ms_ssim_scales(100, 120) == 4  # 100 -> 50 -> 25 -> 12 (-> 6 < 11)
+    w = np.asarray(M.MS_SSIM_WEIGHTS[:4])
+    assert M.ms_ssim(a, b) == pytest.approx(M.ms_ssim(a, b, weights=tuple(w / w.sum())), rel=1e-12)
+    # and it is the published definition restricted to those scales: one scale is plain SSIM
+    assert M.ms_ssim(a[:20, :20], b[:20, :20]) == pytest.approx(
+        np.mean([M.ssim(a[:20, :20, c], b[:20, :20, c]) for c in range(3)]), rel=1e-12)
+
+
+def test_ssim_of_maps():
+    rng = np.random.default_rng(7)
+    a = rng.random((40, 30))
+    assert M.ssim(a, a) == pytest.approx(1.0, abs=1e-12)
+    assert M.ssim(a, np.clip(a + rng.normal(0, 0.2, a.shape), 0, 1)) < 0.9
+    with pytest.raises(M.MetricInputError, match="10x30"):
+        M.ssim(a[:10], a[:10])
+
+
+def test_ms_ssim_coarsest_scale_is_the_mean_ssim_like_the_library():
+    # Luminance wrong in one half, structure in the other: the mean of luminance x structure
+    # (the definition) differs from the product of their means by about 5e-4 here.
+    h = w = 256
+    yy, xx = np.mgrid[0:h, 0:w] / h
+    clean = np.stack([0.5 + 0.3 * np.sin(6 * xx + c) * np.cos(5 * yy) for c in range(3)], -1)
+    result = clean.copy()
+    result[:, :128] *= 0.2
+    rng = np.random.default_rng(0)
+    result[:, 128:] = np.clip(result[:, 128:] + rng.normal(0, 0.3, result[:, 128:].shape), 0, 1)
+    assert M.ms_ssim(result, clean) == pytest.approx(_library_ms_ssim(result, clean), abs=1e-5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from manganinja.lineart import BlankLineartWarning, LineartError, extract_lineart
+from manganinja.lines import BlankLineartWarning, LineartError, extract_lineart
 from manganinja.models.informative_drawings import (
     ExtractorWeightsError,
     InformativeDrawingsGenerator,
@@ -103,4 +103,4 @@ def test_bad_weight_files(tmp_path: Path) -> None:
     torch.save([1, 2], listy)
     with pytest.raises(ExtractorWeightsError, match="expected a state dict"):
         load_generator(listy)
-    assert issubclass(ExtractorWeightsError, LineartError)
+    assert issubclass(ExtractorWeightsError, ValueError)

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from manganinja import PointPairs
-from manganinja.models.factory import build_pipeline
-from manganinja.pipeline import stitch_references
+from manganinja.pipeline import build_pipeline
+from manganinja.stitching import stitch_references
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from PIL import Image
 
 from manganinja import PointPairs
 from manganinja.images import ImageInputError
-from manganinja.models.factory import build_pipeline
+from manganinja.pipeline import build_pipeline
 from manganinja.points import PointsError
 
 
@@ -51,7 +51,8 @@ def test_output_has_lineart_size_and_is_deterministic(pipe, images):
         ({"guidance_scale_ref": -1.0}, "guidance_scale_ref must be a finite number >= 0, got -1.0"),
         ({"guidance_scale_point": float("nan")}, "guidance_scale_point"),
         ({"output_type": "latent"}, "output_type must be 'pil' or 'np', got 'latent'"),
-        ({"resolution": 32}, "resolution must be an integer >= 64, got 32"),
+        ({"resolution": 32}, "resolution must be a positive multiple of 64 .* got 32"),
+            ({"resolution": 100}, "resolution must be a positive multiple of 64 .* got 100"),
         ({"guidance": "classic"}, "'classic'"),
         ({"reference_mode": "mosaic"}, "'mosaic'"),
     ],
@@ -142,3 +143,36 @@ def test_wrong_latents_shape(pipe, images):
 
     with pytest.raises(ValueError, match=r"latents of shape \(1, 4, 4, 4\) given; this line art needs \(1, 4, 8, 8\)"):
         run(pipe, images, latents=torch.zeros(1, 4, 4, 4))
+
+
+def test_a_lines_value_is_used_as_it_is(pipe, images):
+    """The pipeline takes a Lines as it is: the same result as the drawing it was made from, and
+    a float line map is not quantized to 8 bits on the way (a soft value survives)."""
+    from manganinja.lines import Lines
+
+    ref, line = images
+    lines = Lines.from_input(line)
+    kw = dict(output_type="np")
+    a = run(pipe, images, generator=torch.Generator().manual_seed(1), **kw).images[0]
+    b = run(pipe, (ref, lines), generator=torch.Generator().manual_seed(1), **kw).images[0]
+    np.testing.assert_array_equal(a, b)
+    soft = np.zeros((64, 64), np.float32)
+    soft[::8] = 0.5021  # between two 8-bit levels (128/255 = 0.50196)
+    cond = pipe.lineart_condition(Lines.from_input(soft), (64, 64))
+    assert torch.isclose(cond[0, 0, 0, 0], torch.tensor(0.5021 * 2 - 1), atol=1e-6)
+    with pytest.raises(ValueError, match="polarity"):
+        run(pipe, images, lineart_polarity="upside-down")
+
+
+def test_recommended_values_are_a_saved_config_entry(tmp_path):
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    p = build_pipeline("tiny", seed=0)
+    assert p.recommended == {}
+    p.set_recommended(resolution=128, steps=20, guidance_scale_ref=7.5)
+    p.save_pretrained(tmp_path / "m")
+    assert '"recommended"' in (tmp_path / "m" / "model_index.json").read_text()
+    again = MangaNinjaPipeline.from_pretrained(tmp_path / "m")
+    assert again.recommended == {"resolution": 128, "steps": 20, "guidance_scale_ref": 7.5}
+    with pytest.raises(ValueError, match="multiple of 64"):
+        p.set_recommended(resolution=100)

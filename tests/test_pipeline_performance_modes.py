@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from manganinja.models.factory import build_pipeline
+from manganinja.pipeline import build_pipeline
 
 
 @pytest.fixture(scope="module")

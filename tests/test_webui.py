@@ -161,16 +161,17 @@ def test_clicks_on_a_second_reference_carry_its_index(session, pair) -> None:
 
 
 def test_extract_lineart_from_a_color_picture(pair) -> None:
-    lines = prepare_lineart(Image.fromarray(pair.target), extract=True)
+    lines = prepare_lineart(Image.fromarray(pair.target), extract=True).array
     assert lines.shape == (96, 96) and lines.dtype == np.float32
     assert 0.01 < (lines > 0.5).mean() < 0.5
-    same = prepare_lineart(Image.fromarray(255 - pair.lineart), extract=False)  # ink on paper
+    same = prepare_lineart(Image.fromarray(255 - pair.lineart), extract=False).array  # ink on paper
     assert np.array_equal(same > 0.5, pair.lineart > 127)
 
 
 def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
-    from manganinja.engines import NinjaEngine, NinjaSettings
-    from manganinja.models.factory import build_pipeline
+    from manganinja.engines import NinjaEngine
+    from manganinja.settings import NinjaSettings
+    from manganinja.pipeline import build_pipeline
 
     ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
     colorizer = Colorizer({"ninja": ninja})
@@ -182,3 +183,39 @@ def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
     assert np.array_equal(snapped, layers.composite)
     # Snapped: one flat color per region (the region under a pixel off the lines has one color).
     assert len(np.unique(snapped.reshape(-1, 3), axis=0)) < len(np.unique(raw.reshape(-1, 3), axis=0))
+
+
+def test_bad_model_settings_are_refused_before_the_engine_runs(session) -> None:
+    from manganinja.engines import NinjaEngine
+    from manganinja.pipeline import build_pipeline
+    from manganinja.settings import NinjaSettings
+
+    calls = []
+
+    class Spy(NinjaEngine):
+        def prepare(self, references):
+            calls.append("prepare")
+            return super().prepare(references)
+
+    ninja = Spy(build_pipeline("tiny"), NinjaSettings(steps=1, resolution=64, progress=False))
+    colorizer = Colorizer({"ninja": ninja})
+    with pytest.raises(ValueError, match="guidance_scale_ref: must be >= 0"):
+        colorizer.colorize(session, GenerateSettings(engine="ninja", guidance_scale_ref=-1.0))
+    with pytest.raises(ValueError, match="steps: must be >= 1"):
+        colorizer.colorize(session, GenerateSettings(engine="ninja", steps=0))
+    too_many = PointPairs([PointPair(reference=(i, 1), lineart=(i, 2)) for i in range(25)])
+    with pytest.raises(ValueError, match="at most 24"):
+        colorizer.colorize(replace(session, pairs=tuple(too_many)), GenerateSettings(engine="ninja"))
+    assert calls == []
+
+
+def test_the_page_starts_at_the_model_s_recommended_values() -> None:
+    from manganinja.engines import NinjaEngine
+    from manganinja.pipeline import build_pipeline
+
+    pipe = build_pipeline("tiny")
+    pipe.set_recommended(resolution=128, steps=7, guidance_scale_point=11.0)
+    colorizer = Colorizer({"ninja": NinjaEngine(pipe)})
+    assert colorizer.resolution() == 128
+    sampling = colorizer.engines["ninja"].sampling
+    assert (sampling.steps, sampling.guidance_scale_ref, sampling.guidance_scale_point) == (7, 9.0, 11.0)

@@ -210,8 +210,9 @@ def test_click_pairs_export_undo_generate_flat(tmp_path: Path) -> None:
 
 def test_click_pairs_export_undo_generate_tiny_model(tmp_path: Path) -> None:
     require_chromium()
-    from manganinja.engines import NinjaEngine, NinjaSettings
-    from manganinja.models.factory import build_pipeline
+    from manganinja.engines import NinjaEngine
+    from manganinja.settings import NinjaSettings
+    from manganinja.pipeline import build_pipeline
 
     ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
     with running_app({NINJA: ninja, FLAT: FlatEngine()}, tmp_path) as url, browser_page(url) as page:

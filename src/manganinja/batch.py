@@ -1,32 +1,42 @@
-"""Many pages with one reference: page lists, resumable atomic output, sharding, error reports."""
+"""Many pages with one reference: page lists, resumable atomic output, sharding, error reports.
+
+:func:`run_pages` keeps a results manifest per output folder (:mod:`manganinja.manifest`) and
+redoes a page unless all its files are there, decode, and were made with the same settings.
+"""
 
 from __future__ import annotations
 
 import glob
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Mapping, Sequence, TypeVar
 
-from PIL import Image
 from tqdm.auto import tqdm
 
-from manganinja.images import save_image
+from manganinja.images import remove_stale_temporaries, save_image
+from manganinja.manifest import Manifest, output_problem
 
 log = logging.getLogger(__name__)
+
+#: What ``colorize_page`` returns and ``write`` takes (a PIL image by default; layers with --layers).
+Result = TypeVar("Result")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
 class PageResult:
-    """Outcome of one page: ``status`` is ``done``, ``skipped`` (output already there) or
-    ``failed`` (with ``error``)."""
+    """Outcome of one page: ``status`` is ``done``, ``skipped`` (all its files already there,
+    made with the same settings) or ``failed`` (with ``error``). ``redo`` says why a page that had
+    files was made again; ``files`` are the page's files by role."""
 
     page: Path
     output: Path
     status: Literal["done", "skipped", "failed"]
     error: str | None = None
+    redo: str | None = None
+    files: Mapping[str, Path] = field(default_factory=dict)
 
 
 def expand_pages(inputs: Sequence[str | Path]) -> list[Path]:
@@ -70,32 +80,87 @@ def shard(items: Sequence, index: int, count: int) -> list:
     return list(items[index::count])
 
 
+def single_file(output: Path) -> dict[str, Path]:
+    """The files of a page that writes one image: ``{"image": output}``."""
+    return {"image": output}
+
+
 def run_pages(
     pages: Sequence[Path],
     outputs: Sequence[Path],
-    colorize_page: Callable[[Path], Image.Image],
+    colorize_page: Callable[[Path], Result],
     *,
     overwrite: bool = False,
     progress: bool = True,
-    write: Callable[[Image.Image, Path], None] | None = None,
+    write: Callable[[Result, Path], None] | None = None,
+    files: Callable[[Path], Mapping[str, Path]] = single_file,
+    settings: Mapping[str, object] | None = None,
+    manifest: bool = True,
 ) -> list[PageResult]:
     """Colorize each page with ``colorize_page`` and write it atomically to its output.
 
-    Pages whose output exists are skipped unless ``overwrite``. A page that fails is logged
-    and reported; the others still run. ``write`` replaces the default PNG writer (layers).
+    Args:
+        pages: line-art files, one per page.
+        outputs: each page's main output file (its key in the folder's manifest).
+        colorize_page: page -> result (a PIL image by default; whatever ``write`` takes).
+        overwrite: redo every page.
+        progress: show a progress bar.
+        write: ``write(result, output)`` writes ALL the page's files (default: the result as one
+            image at ``output``, atomically).
+        files: ``output -> {role: path}``, every file ``write`` makes for a page, ``output``
+            included (default :func:`single_file`; layers: :func:`manganinja.flat.layers.layer_paths`).
+        settings: JSON-able mapping of what the results depend on (recorded; a page made with
+            other settings is redone). None records ``{}``.
+        manifest: keep ``.manganinja/manifest.json`` in each output folder. Without it a page is
+            skipped when its files are there and decode.
+
+    Before the first page, temporary files left by killed writers are removed from the output
+    folders. A page is skipped (unless ``overwrite``) only when every one of its ``files`` exists,
+    decodes, and the manifest records it made with the same ``settings``; otherwise it is redone
+    and one line says why (``page 'p3.png': p3.png is 0 bytes, redoing``). A page that fails is
+    logged, recorded as failed and reported; the others still run.
     """
-    writer = write or (lambda img, path: save_image(img, path))
+    writer = write or (lambda img, path: save_image(img, path))  # type: ignore[arg-type]
+    folders = sorted({Path(p).parent for out in outputs for p in files(Path(out)).values()})
+    for folder in folders:
+        for stale in remove_stale_temporaries(folder):
+            log.info("removed stale temporary file %s", stale)
+    records: dict[Path, Manifest] = {}
     results: list[PageResult] = []
     bar = tqdm(list(zip(pages, outputs)), desc="pages", unit="page", disable=not progress)
     for page, out in bar:
-        if out.exists() and not overwrite:
-            results.append(PageResult(page, out, "skipped"))
-            continue
+        out = Path(out)
+        page_files = dict(files(out))
+        record = None
+        if manifest:
+            if out.parent not in records:
+                records[out.parent] = Manifest(out.parent, settings)
+            record = records[out.parent]
+        reason = None
+        if not overwrite:
+            if record is not None:
+                done, reason = record.check(out.name, page_files)
+            else:
+                problems = [q for p in page_files.values() if (q := output_problem(p)) is not None]
+                done = not problems
+                reason = ", ".join(problems) if any(p.exists() for p in page_files.values()) else None
+            if done:
+                results.append(PageResult(page, out, "skipped", files=page_files))
+                continue
+            if reason is not None:
+                log.warning("page '%s': %s, redoing", Path(page).name, reason)
         try:
+            if record is not None:
+                record.forget(out.name)
             writer(colorize_page(page), out)
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the chapter
+            error = f"{type(exc).__name__}: {exc}"
             log.error("page '%s' failed: %s", page, exc)
-            results.append(PageResult(page, out, "failed", f"{type(exc).__name__}: {exc}"))
+            if record is not None:
+                record.record_failed(out.name, Path(page), error)
+            results.append(PageResult(page, out, "failed", error, reason, page_files))
             continue
-        results.append(PageResult(page, out, "done"))
+        if record is not None:
+            record.record_done(out.name, Path(page), page_files)
+        results.append(PageResult(page, out, "done", None, reason, page_files))
     return results

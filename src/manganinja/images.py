@@ -7,6 +7,7 @@ and how results are written (atomically: a crash never leaves a half-written fil
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
@@ -15,6 +16,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+#: Marker in the names of this package's temporary files: ``.NAME.manganinja-tmp-<pid>-<random>``
+#: beside the file ``NAME`` being written. The writer's process id lets a later run tell a stale
+#: file (its writer is gone) from one another process is writing right now.
+TEMP_MARKER = ".manganinja-tmp-"
+_TEMP_NAME = re.compile(r"^\..+" + re.escape(TEMP_MARKER) + r"(\d+)-[^/\\]*$")
 
 #: Largest image (in pixels) accepted by default: an A3 page at 600 dpi is about 70 MP.
 MAX_IMAGE_PIXELS = 80_000_000
@@ -142,7 +149,7 @@ def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """Create parent folders, ``write`` into a temporary file beside ``path``, then rename it
     over ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -152,6 +159,29 @@ def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete this package's temporary files in ``folder`` (not recursive) whose writing process
+    is no longer running: what a process killed in the middle of an atomic write leaves behind.
+    Temporary files of running processes (another worker writing now) are kept. Returns the
+    removed paths; a missing folder gives ``[]``."""
+    import psutil
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for entry in folder.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or not entry.is_file() or psutil.pid_exists(int(match.group(1))):
+            continue
+        try:
+            entry.unlink()
+        except FileNotFoundError:  # another run removed it first
+            continue
+        removed.append(entry)
+    return removed
 
 
 def fit_long_side(size: tuple[int, int], long_side: int, multiple: int = 64) -> tuple[int, int]:

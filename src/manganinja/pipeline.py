@@ -7,7 +7,7 @@ import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import PIL.Image
@@ -19,8 +19,9 @@ from transformers import CLIPVisionModelWithProjection
 
 from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
-from manganinja.lineart import extract_lineart, find_official_extractor, model_condition, normalize_lineart
+from manganinja.lines import MODEL_LINE_CUTOFF, Lines, find_official_extractor
 from manganinja.models.condition import ConditionTokens
+from manganinja.models.factory import build_components, clip_image_processor
 from manganinja.models.point_net import PointNet
 from manganinja.models.reference_attention import (
     GUIDANCE_BRANCHES,
@@ -30,24 +31,31 @@ from manganinja.models.reference_attention import (
     install_reference_processors,
 )
 from manganinja.points import PointPairs, PointsError, point_map
+from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
+from manganinja.stitching import canvas_size, stitch_references, stitched_points
 
 #: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
 #: (row 0: unconditional token, row 1: reference token); REF and POINT share row 1.
 CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POINT: 1}
 
-ReferenceMode = Literal["concat", "stitch"]
-
-#: Default steps: the official DDIM setting, and the fast mode's multistep solver.
-EXACT_STEPS = 50
-FAST_STEPS = 20
 
 
-def clip_image_processor() -> Any:
-    """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
-    import transformers
 
-    cls = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
-    return cls()
+
+def model_condition(lines: np.ndarray) -> torch.Tensor:
+    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
+    black): values <= :data:`~manganinja.lines.MODEL_LINE_CUTOFF` set to 0, repeated to 3
+    channels and mapped to [-1, 1]; float32 ``(3, H, W)``. The same function serves inference and
+    training."""
+    arr = np.asarray(lines, dtype=np.float32)
+    arr = np.where(arr <= MODEL_LINE_CUTOFF, 0.0, arr).astype(np.float32)
+    return torch.from_numpy(arr)[None].repeat(3, 1, 1) * 2.0 - 1.0
+
+
+def build_pipeline(size: str = "tiny", seed: int = 0) -> "MangaNinjaPipeline":
+    """A :class:`MangaNinjaPipeline` with random weights (see
+    :func:`manganinja.models.factory.build_components`)."""
+    return MangaNinjaPipeline(**build_components(size, seed))
 
 
 @dataclass
@@ -83,6 +91,17 @@ class MangaNinjaPipeline(DiffusionPipeline):
     Components: a reference U-Net (writes the attention bank once per reference), a denoising
     U-Net (reads it), a line-art ControlNet, a PointNet, a VAE, a CLIP vision encoder with its
     image processor, the unconditional token and a scheduler (DDIM by default).
+
+    ``recommended``: the model's working resolution and sampling values, a dict with any of
+    ``resolution``, ``steps``, ``guidance_scale_ref``, ``guidance_scale_point`` (see
+    :data:`manganinja.settings.RECOMMENDED_KEYS`). It is a pipeline config entry:
+    ``save_pretrained`` writes it to ``model_index.json`` and ``from_pretrained`` restores it.
+    Every entry point (``colorize``, ``evaluate --engine ninja``, the web UI) uses it where the
+    user gives no value; missing keys fall back to the official 512 px / 50 steps / 9 / 15. A
+    model trained at 128 px sets it before saving::
+
+        pipe.set_recommended(resolution=128, steps=20)
+        pipe.save_pretrained("out/model")
     """
 
     model_cpu_offload_seq = "image_encoder->vae->reference_unet->point_net->controlnet->denoising_unet"
@@ -98,8 +117,10 @@ class MangaNinjaPipeline(DiffusionPipeline):
         feature_extractor: Any,
         condition_tokens: ConditionTokens,
         scheduler: SchedulerMixin,
+        recommended: dict[str, float | int] | None = None,
     ) -> None:
         super().__init__()
+        self.register_to_config(recommended=check_recommended(recommended))
         self.register_modules(
             vae=vae,
             reference_unet=reference_unet,
@@ -201,6 +222,16 @@ class MangaNinjaPipeline(DiffusionPipeline):
         pipe.extractor_weights = find_official_extractor(layout.root)
         return pipe.to_dtype(torch_dtype)
 
+    @property
+    def recommended(self) -> dict[str, float | int]:
+        """The model's recommended sampling values (see the class docstring); may be empty."""
+        return dict(self.config.get("recommended") or {})
+
+    def set_recommended(self, **values: float | int) -> None:
+        """Set (merge) the recommended sampling values saved with the model, e.g.
+        ``set_recommended(resolution=128, steps=20)``; checked like the settings."""
+        self.register_to_config(recommended=check_recommended({**self.recommended, **values}))
+
     def to_dtype(self, dtype: torch.dtype) -> "MangaNinjaPipeline":
         """Cast every model component to ``dtype`` (in place); returns ``self``."""
         for component in self.components.values():
@@ -254,41 +285,33 @@ class MangaNinjaPipeline(DiffusionPipeline):
 
     @staticmethod
     def check_inputs(
-        lineart: PIL.Image.Image | None,
-        image: PIL.Image.Image | None,
+        has_lineart: bool,
+        has_image: bool,
         points: PointPairs | None,
-        num_inference_steps: int,
-        guidance_scale_ref: float,
-        guidance_scale_point: float,
+        sampling: Sampling,
         output_type: str,
-        resolution: int,
         reference_mode: str,
     ) -> None:
         """Raise ``ValueError`` naming the first bad argument."""
-        if (lineart is None) == (image is None):
+        if has_lineart == has_image:
             raise ValueError("give exactly one of `lineart` (a line art) or `image` (a picture to extract line art from)")
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
-        for name, value in (("guidance_scale_ref", guidance_scale_ref), ("guidance_scale_point", guidance_scale_point)):
+        if sampling.steps < 1:
+            raise ValueError(f"num_inference_steps must be an integer >= 1, got {sampling.steps!r}")
+        for name in ("guidance_scale_ref", "guidance_scale_point"):
+            value = getattr(sampling, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
-        if not isinstance(resolution, int) or resolution < 64:
-            raise ValueError(f"resolution must be an integer >= 64, got {resolution!r}")
         if reference_mode not in ("concat", "stitch"):
             raise ValueError(f"reference_mode must be 'concat' or 'stitch', got {reference_mode!r}")
         if points is not None and not isinstance(points, PointPairs):
             raise ValueError(f"points must be a PointPairs or None, got {type(points).__name__}")
 
-    def lineart_condition(self, lineart: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        """ControlNet condition from a line map (H, W) in [0, 1] (1 = line): resized to ``size``
-        = (width, height), values <= 0.24 zeroed, 3 channels, mapped to [-1, 1]: (1, 3, h, w)."""
-        line = np.asarray(lineart, dtype=np.float32)
-        if (line.shape[1], line.shape[0]) != tuple(size):
-            resized = PIL.Image.fromarray(line, mode="F").resize(size, PIL.Image.Resampling.BICUBIC)
-            line = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-        return model_condition(line)[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
+    def lineart_condition(self, lines: Lines, size: tuple[int, int]) -> torch.Tensor:
+        """ControlNet condition of ``lines`` resized to ``size`` = (width, height) (bicubic):
+        :func:`model_condition`, (1, 3, h, w) on the execution device."""
+        return model_condition(lines.resized(size))[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
 
     def _image_tensor(self, image: PIL.Image.Image, size: tuple[int, int]) -> torch.Tensor:
         """RGB picture resized to ``size`` (bicubic) as (1, 3, h, w) in [-1, 1]."""
@@ -311,7 +334,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
     def encode_reference(
         self,
         reference: ImageInput | Sequence[ImageInput],
-        resolution: int = 512,
+        resolution: int | None = None,
         mode: ReferenceMode = "concat",
     ) -> ReferenceEncoding:
         """Run the CLIP encoder, the VAE and the reference U-Net (batch 1, timestep 0) once per
@@ -322,6 +345,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``mode="stitch"`` (the paper): references are placed side by side on one canvas (scaled to
         a common height) that is encoded once; point coordinates move with each reference.
         """
+        resolution = resolve_sampling(self.recommended, resolution=resolution).resolution
         refs = [to_rgb(load_image(r, name=f"reference {i}")) for i, r in enumerate(_as_list(reference))]
         if not refs:
             raise ValueError("at least one reference image is required")
@@ -388,7 +412,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
             )
         if encoding.mode == "stitch":
             placed = stitched_points(pairs, encoding.placements).reference_xy
-            return target, [point_map(placed, _canvas_size(encoding), encoding.map_sizes[0], values)]
+            return target, [point_map(placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0], values)]
         refs = []
         for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
             own = pairs.reference_indices == k
@@ -436,32 +460,36 @@ class MangaNinjaPipeline(DiffusionPipeline):
     def __call__(
         self,
         reference: ImageInput | Sequence[ImageInput] | None = None,
-        lineart: ImageInput | None = None,
+        lineart: Lines | ImageInput | None = None,
         image: ImageInput | None = None,
         points: PointPairs | None = None,
         num_inference_steps: int | None = None,
-        guidance_scale_ref: float = 9.0,
-        guidance_scale_point: float = 15.0,
+        guidance_scale_ref: float | None = None,
+        guidance_scale_point: float | None = None,
         guidance: str = "official",
         generator: torch.Generator | None = None,
         latents: torch.Tensor | None = None,
         output_type: str = "pil",
         progress: bool = True,
-        resolution: int = 512,
+        resolution: int | None = None,
         reference_mode: ReferenceMode = "concat",
         reference_encoding: ReferenceEncoding | None = None,
         max_points: int | None = 24,
-        lineart_polarity: str = "auto",
-        extractor: str = "auto",
+        lineart_polarity: Polarity = "auto",
+        extractor: Extractor = "auto",
         extractor_weights: str | Path | None = None,
         fast: bool = False,
         return_dict: bool = True,
     ) -> MangaNinjaPipelineOutput | tuple:
-        """Colorize ``lineart`` (any polarity; normalized with
-        :func:`~manganinja.lineart.normalize_lineart`, ``lineart_polarity`` overrides the
-        detection) or the line art extracted from ``image`` (``extractor``: "auto", "xdog" or
-        "informative"; the official extractor's weights are found in an official checkpoint
-        folder or given as ``extractor_weights``) after ``reference`` (one picture or a list).
+        """Colorize ``lineart`` (a :class:`~manganinja.lines.Lines`, used as it is; or any
+        drawing, made a ``Lines`` here once with ``lineart_polarity``) or the line art extracted
+        from ``image`` (``extractor``: "auto", "xdog" or "informative"; the official extractor's
+        weights are found in an official checkpoint folder or given as ``extractor_weights``)
+        after ``reference`` (one picture or a list).
+
+        ``num_inference_steps``, ``guidance_scale_ref``, ``guidance_scale_point`` and
+        ``resolution`` default to the model's :attr:`recommended` values, else the official
+        50 (20 with ``fast``) / 9.0 / 15.0 / 512.
 
         Steps: 1. check inputs; 2. line-art condition at the processing size (long side
         ``resolution``, multiples of 64); 3. reference encoding (once; pass
@@ -473,28 +501,31 @@ class MangaNinjaPipeline(DiffusionPipeline):
         (default 50 steps); combine with fp16/bf16 weights and :meth:`compile` on a GPU.
         """
         # 1. Inputs
-        if num_inference_steps is None:
-            num_inference_steps = FAST_STEPS if fast else EXACT_STEPS
+        if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)):
+            raise ValueError(f"resolution must be an integer, got {resolution!r}")
+        if num_inference_steps is not None and (isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int)):
+            raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
+        sampling = resolve_sampling(
+            self.recommended, fast=fast, resolution=resolution, steps=num_inference_steps,
+            guidance_scale_ref=guidance_scale_ref, guidance_scale_point=guidance_scale_point,
+        )
+        resolution = sampling.resolution
         scheduler = fast_scheduler(self.scheduler) if fast else self.scheduler
         if reference is None and reference_encoding is None:
             raise ValueError("a reference image (or a reference_encoding) is required")
-        line_img = None if lineart is None else load_image(lineart, name="lineart")
-        src_img = None if image is None else load_image(image, name="image")
-        self.check_inputs(
-            line_img, src_img, points, num_inference_steps, guidance_scale_ref,
-            guidance_scale_point, output_type, resolution, reference_mode,
-        )
+        self.check_inputs(lineart is not None, image is not None, points, sampling, output_type, reference_mode)
         combine = get_guidance(guidance)
-        if src_img is not None:
+        if image is not None:
             # Like the official tool: the picture is brought to the processing size, then the
             # line art is extracted from it.
+            src_img = to_rgb(load_image(image, name="image"))
             lineart_size = src_img.size
             size = fit_long_side(lineart_size, resolution)
             weights = extractor_weights if extractor_weights is not None else self.extractor_weights
-            line = extract_lineart(to_rgb(src_img).resize(size, PIL.Image.Resampling.BICUBIC), extractor, weights)
+            line = Lines.from_picture(src_img.resize(size, PIL.Image.Resampling.BICUBIC), extractor, weights)
         else:
-            line = normalize_lineart(line_img, polarity=lineart_polarity)
-            lineart_size = (line.shape[1], line.shape[0])
+            line = Lines.from_input(lineart, polarity=lineart_polarity)  # type: ignore[arg-type]
+            lineart_size = line.size
             size = fit_long_side(lineart_size, resolution)
 
         # 2. Line-art condition
@@ -520,7 +551,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         rows = torch.tensor([CONTROLNET_ROW[b] for b in GUIDANCE_BRANCHES], device=device)
         unet_context = controlnet_context[rows]
         branch_index = {b: i for i, b in enumerate(GUIDANCE_BRANCHES)}
-        scheduler.set_timesteps(num_inference_steps, device=device)
+        scheduler.set_timesteps(sampling.steps, device=device)
         step_kwargs = _scheduler_step_kwargs(scheduler, generator)
         state = self.reference_state
         state.bank = encoding.bank
@@ -551,8 +582,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
                         parts[branch_index[Branch.UNCOND]],
                         parts[branch_index[Branch.REF]],
                         parts[branch_index[Branch.POINT]],
-                        guidance_scale_ref,
-                        guidance_scale_point,
+                        sampling.guidance_scale_ref,
+                        sampling.guidance_scale_point,
                     )
                     latents = scheduler.step(noise, t, latents, **step_kwargs, return_dict=False)[0]
                     bar.update()
@@ -592,49 +623,6 @@ def _as_list(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
-
-
-def stitch_references(refs: Sequence[PIL.Image.Image]) -> tuple[PIL.Image.Image, list[tuple[int, int, float]]]:
-    """Place ``refs`` side by side on one white canvas, each scaled to the tallest height.
-
-    Returns the canvas and, per reference, ``(x0, y0, scale)``: a point ``(x, y)`` of reference
-    ``k`` lands at ``(x0 + x * scale, y0 + y * scale)`` on the canvas.
-    """
-    height = max(r.size[1] for r in refs)
-    placements = []
-    scaled = []
-    x = 0
-    for r in refs:
-        scale = height / r.size[1]
-        width = max(1, int(round(r.size[0] * scale)))
-        scaled.append(r.resize((width, height), PIL.Image.Resampling.BICUBIC) if scale != 1 else r)
-        placements.append((x, 0, scale))
-        x += width
-    canvas = PIL.Image.new("RGB", (x, height), (255, 255, 255))
-    for img, (x0, y0, _) in zip(scaled, placements):
-        canvas.paste(img, (x0, y0))
-    return canvas, placements
-
-
-def _canvas_size(encoding: ReferenceEncoding) -> tuple[int, int]:
-    width = 0
-    height = 0
-    for (w, h), (x0, y0, s) in zip(encoding.input_sizes, encoding.placements):
-        width = max(width, x0 + int(round(w * s)))
-        height = max(height, y0 + int(round(h * s)))
-    return width, height
-
-
-def stitched_points(pairs: PointPairs, placements: Sequence[tuple[int, int, float]]) -> PointPairs:
-    """Move each pair's reference point onto the stitched canvas of :func:`stitch_references`
-    (pixel centres scaled by the reference's ``scale``, shifted by its ``(x0, y0)``); all pairs
-    then point into that one canvas (``reference_index`` 0)."""
-    xy = pairs.reference_xy.copy()
-    for i, k in enumerate(pairs.reference_indices):
-        x0, y0, s = placements[k]
-        xy[i, 0] = x0 + (xy[i, 0] + 0.5) * s - 0.5
-        xy[i, 1] = y0 + (xy[i, 1] + 0.5) * s - 0.5
-    return PointPairs.from_arrays(xy, pairs.lineart_xy)
 
 
 def fast_scheduler(scheduler: SchedulerMixin) -> SchedulerMixin:

@@ -2,7 +2,7 @@
 colorize (Gradio).
 
 The page is a thin layer over the library: images are read with :func:`manganinja.images.load_image`,
-line arts with :mod:`manganinja.lineart`, points are :class:`manganinja.points.PointPairs` in the
+line arts with :class:`manganinja.lines.Lines`, points are :class:`manganinja.points.PointPairs` in the
 pixels of the uploaded images, and colorization goes through the :class:`manganinja.engines.Engine`
 protocol. The pure functions below (``add_click``, ``undo``, ``render_*``...) hold the page's
 logic; :func:`build_app` only wires them to components.
@@ -26,7 +26,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from manganinja.engines import Engine, FlatEngine, NinjaEngine, NinjaSettings
+from manganinja.engines import Engine, FlatEngine, NinjaEngine
+from manganinja.lines import Lines
+from manganinja.settings import LoadSettings, NinjaSettings
 from manganinja.images import ImageInputError, fit_long_side, load_image, to_rgb
 from manganinja.points import PointPair, PointPairs, PointsError
 from manganinja.points_draw import draw_marker
@@ -71,7 +73,8 @@ class Session:
     Attributes:
         references: RGB reference images, as uploaded (image pixels).
         reference_keys: a content hash per reference (reuses the engine's prepared references).
-        lineart: float32 ``(H, W)`` in [0, 1], 1 = line, at the uploaded image's size; or None.
+        lineart: the uploaded line art as :class:`~manganinja.lines.Lines` (made once, when it
+            is uploaded), or None.
         pairs: the completed point pairs, numbered from 1 in this order.
         pending: ``(reference_index, (x, y))`` of a reference click waiting for its line-art
             click, or None.
@@ -80,7 +83,7 @@ class Session:
 
     references: tuple[Image.Image, ...] = ()
     reference_keys: tuple[str, ...] = ()
-    lineart: np.ndarray | None = field(default=None, repr=False)
+    lineart: Lines | None = field(default=None, repr=False)
     pairs: tuple[PointPair, ...] = ()
     pending: tuple[int, tuple[float, float]] | None = None
     active: int = 0
@@ -129,19 +132,18 @@ def with_references(session: Session, images: Sequence[Image.Image], limits: UiL
                    pairs=(), pending=None, active=0)
 
 
-def prepare_lineart(image: Image.Image, extract: bool) -> np.ndarray:
-    """float32 ``(H, W)`` in [0, 1] white lines from an uploaded line art (any polarity), or
-    drawn from a color/gray picture when ``extract``."""
-    from manganinja.lineart import extract_lineart, normalize_lineart
-
-    return extract_lineart(image) if extract else normalize_lineart(image)
+def prepare_lineart(image: Image.Image, extract: bool) -> Lines:
+    """The :class:`~manganinja.lines.Lines` of an uploaded line art (any polarity), or drawn
+    from a color/gray picture when ``extract``."""
+    return Lines.from_picture(image) if extract else Lines.from_input(image)
 
 
-def with_lineart(session: Session, lineart: np.ndarray | None) -> Session:
-    """Replace the line art; pairs are kept only when the size is unchanged."""
-    same = (
-        lineart is not None and session.lineart is not None and lineart.shape == session.lineart.shape
-    )
+def with_lineart(session: Session, lineart: Lines | np.ndarray | None) -> Session:
+    """Replace the line art (a float ``(H, W)`` array is taken as a line map); pairs are kept
+    only when the size is unchanged."""
+    if lineart is not None and not isinstance(lineart, Lines):
+        lineart = Lines.from_input(lineart)
+    same = lineart is not None and session.lineart is not None and lineart.size == session.lineart.size
     return replace(session, lineart=lineart, pairs=session.pairs if same else (), pending=session.pending if same else None)
 
 
@@ -177,8 +179,7 @@ def add_click(session: Session, target: str, xy: Sequence[float], limits: UiLimi
         raise PointsError("upload a line art first")
     if session.pending is None:
         raise PointsError(f"click the reference first, then the line art (pair {number})")
-    h, w = session.lineart.shape
-    _inside((x, y), (w, h), "line art")
+    _inside((x, y), session.lineart.size, "line art")
     index, ref_xy = session.pending
     pair = PointPair(reference=ref_xy, lineart=(x, y), reference_index=index)
     return (
@@ -225,8 +226,7 @@ def with_points(session: Session, points: PointPairs, limits: UiLimits = UiLimit
     """
     if not session.references or session.lineart is None:
         raise PointsError("upload the references and the line art before importing points")
-    h, w = session.lineart.shape
-    points.validate([r.size for r in session.references], (w, h), max_pairs=limits.max_pairs)
+    points.validate([r.size for r in session.references], session.lineart.size, max_pairs=limits.max_pairs)
     return replace(session, pairs=tuple(points), pending=None)
 
 
@@ -242,7 +242,7 @@ def with_suggestions(session: Session, suggest: SuggestFn, k: int, limits: UiLim
     room = limits.max_pairs - len(session.pairs)
     if k < 1 or room < 1:
         raise PointsError(f"cannot suggest {k} pair(s): {len(session.pairs)} of at most {limits.max_pairs} pairs are used")
-    found = suggest(session.references[session.active], session.lineart, min(k, room))
+    found = suggest(session.references[session.active], session.lineart.array, min(k, room))
     new = [replace(p, reference_index=session.active) for p in found]
     return with_points(session, PointPairs(list(session.pairs) + new), limits)
 
@@ -283,9 +283,9 @@ def render_reference(session: Session) -> Image.Image | None:
     return _draw(session.references[session.active], markers)
 
 
-def lineart_display(lineart: np.ndarray) -> Image.Image:
-    """Black lines on white (RGB) from float white lines."""
-    return Image.fromarray(np.rint(255.0 - 255.0 * np.clip(lineart, 0, 1)).astype(np.uint8)).convert("RGB")
+def lineart_display(lineart: Lines) -> Image.Image:
+    """Black lines on white (RGB), for display."""
+    return Image.fromarray(np.rint(255.0 - 255.0 * lineart.array).astype(np.uint8)).convert("RGB")
 
 
 def render_lineart(session: Session) -> Image.Image | None:
@@ -299,7 +299,7 @@ def describe(session: Session, resolution: int | None) -> str:
     """One line on the inputs' sizes and the model's working size."""
     parts = [f"reference {i + 1}: {r.width}x{r.height}" for i, r in enumerate(session.references)]
     if session.lineart is not None:
-        h, w = session.lineart.shape
+        w, h = session.lineart.size
         parts.append(f"line art: {w}x{h}")
         if resolution:
             ww, hh = fit_long_side((w, h), resolution)
@@ -315,27 +315,30 @@ def describe(session: Session, resolution: int | None) -> str:
 @dataclass(frozen=True)
 class GenerateSettings:
     """The page's settings. ``steps``/``guidance_*``/``seed``/``snap`` apply to the model engine
-    (the weight-free engine always fills regions); ``layers`` adds color and line layers."""
+    (``None``: the model's recommendation, else the official value; the weight-free engine
+    always fills regions); ``layers`` adds color and line layers. Defaults are
+    :class:`~manganinja.settings.NinjaSettings`'."""
 
     engine: str = FLAT
-    steps: int = 50
-    guidance_scale_ref: float = 9.0
-    guidance_scale_point: float = 15.0
-    seed: int = 0
-    snap: bool = True
+    steps: int | None = NinjaSettings.model_fields["steps"].default
+    guidance_scale_ref: float | None = NinjaSettings.model_fields["guidance_scale_ref"].default
+    guidance_scale_point: float | None = NinjaSettings.model_fields["guidance_scale_point"].default
+    seed: int = NinjaSettings.model_fields["seed"].default
+    snap: bool = NinjaSettings.model_fields["snap"].default
     layers: bool = True
 
+    def ninja(self, base: NinjaSettings) -> NinjaSettings:
+        """``base`` with the page's values, validated (a bad value raises ``ValueError``)."""
+        return NinjaSettings(**{**base.model_dump(), "steps": self.steps, "seed": self.seed, "snap": self.snap,
+                                "guidance_scale_ref": self.guidance_scale_ref,
+                                "guidance_scale_point": self.guidance_scale_point})
 
-def configured(engine: Engine, settings: GenerateSettings) -> Engine:
-    """``engine`` with the page's settings (a new :class:`NinjaEngine` sharing the loaded
-    pipeline); other engines are returned as they are."""
+
+def configured(engine: Engine[Any], settings: GenerateSettings) -> Engine[Any]:
+    """``engine`` with the page's settings (a :class:`NinjaEngine` sharing the loaded pipeline);
+    other engines are returned as they are."""
     if isinstance(engine, NinjaEngine):
-        s = replace(
-            engine.settings, steps=int(settings.steps), guidance_scale_ref=float(settings.guidance_scale_ref),
-            guidance_scale_point=float(settings.guidance_scale_point), seed=int(settings.seed),
-            snap=bool(settings.snap),
-        )
-        return NinjaEngine(engine.pipe, s)
+        return engine.with_settings(settings.ninja(engine.settings))
     return engine
 
 
@@ -344,14 +347,14 @@ class Colorizer:
     """The engines behind the page and the references last prepared for each (prepared once per
     set of references; a lock keeps one colorization at a time even outside Gradio's queue)."""
 
-    engines: Mapping[str, Engine]
+    engines: Mapping[str, Engine[Any]]
     suggest: SuggestFn | None = None
     _cache: dict[str, tuple[tuple[str, ...], Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def resolution(self) -> int | None:
         engine = self.engines.get(NINJA)
-        return engine.settings.resolution if isinstance(engine, NinjaEngine) else None
+        return engine.sampling.resolution if isinstance(engine, NinjaEngine) else None
 
     def colorize(self, session: Session, settings: GenerateSettings) -> tuple[np.ndarray, Any]:
         """Colorize the session's line art. Returns the uint8 ``(H, W, 3)`` result at the line
@@ -359,8 +362,11 @@ class Colorizer:
         ``settings.layers`` is off).
 
         Raises:
-            ValueError: missing inputs or an unknown engine (message for the user).
+            ValueError: missing inputs, bad settings or points, or an unknown engine (message
+                for the user); checked before the engine runs.
         """
+        from manganinja.requests import check_points
+
         if session.lineart is None:
             raise ValueError("upload a line art before colorizing")
         if not session.references:
@@ -368,11 +374,14 @@ class Colorizer:
         if settings.engine not in self.engines:
             raise ValueError(f"engine {settings.engine!r} is not available (available: {', '.join(self.engines)})")
         points = session.points if session.pairs else None
-        h, w = session.lineart.shape
         if points is not None:
-            points.validate([r.size for r in session.references], (w, h))
-        engine = configured(self.engines[settings.engine], settings)
-        lineart_img = Image.fromarray(np.rint(np.clip(session.lineart, 0, 1) * 255).astype(np.uint8))
+            check_points(points, [r.size for r in session.references], [session.lineart.size], settings.engine)
+        try:
+            engine = configured(self.engines[settings.engine], settings)
+        except ValueError as exc:
+            from manganinja.settings import describe_error
+
+            raise ValueError(describe_error(exc)) from None
         with self._lock:
             cached = self._cache.get(settings.engine)
             if cached is not None and cached[0] == session.reference_keys:
@@ -380,24 +389,19 @@ class Colorizer:
             else:
                 prepared = engine.prepare(list(session.references))
                 self._cache[settings.engine] = (session.reference_keys, prepared)
-            # Engines that fill regions give their layers directly; an unsnapped model result
-            # is shown as sampled, with a recomposable (shading-keeping) layer set beside it.
-            fills_regions = not isinstance(engine, NinjaEngine) or settings.snap
-            if settings.layers and fills_regions and hasattr(engine, "layers"):
-                layers = engine.layers(prepared, lineart_img, points)
-                return layers.composite, layers
-            result = engine.colorize(prepared, lineart_img, points)
-        rgb = np.asarray(to_rgb(result))
-        if rgb.shape[:2] != (h, w):
-            rgb = np.asarray(to_rgb(result).resize((w, h), Image.Resampling.LANCZOS))
+            layers = engine.colorize(prepared, session.lineart, points)
         if not settings.layers:
-            return rgb, None
+            return layers.composite, None
+        if engine.fills_regions:
+            return layers.composite, layers
+        # An unsnapped model result is shown as sampled, with a recomposable (shading-keeping)
+        # layer set beside it.
         from manganinja.flat.snap import snap_layers
 
-        return rgb, snap_layers(rgb, session.lineart, keep_shading=True)
+        return layers.composite, snap_layers(layers.composite, session.lineart.array, keep_shading=True)
 
 
-def write_outputs(result: np.ndarray, layers: Any, lineart: np.ndarray, folder: Path) -> list[Path]:
+def write_outputs(result: np.ndarray, layers: Any, lineart: Lines | np.ndarray, folder: Path) -> list[Path]:
     """Write the result files atomically into ``folder`` and return their paths.
 
     ``colorized.png`` is ``result`` (uint8 ``(H, W, 3)``). With ``layers``
@@ -409,6 +413,8 @@ def write_outputs(result: np.ndarray, layers: Any, lineart: np.ndarray, folder: 
     from manganinja.images import save_image
 
     folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(lineart, Lines):
+        lineart = lineart.array
     if layers is None:
         return [save_image(result, folder / "colorized.png")]
     if np.array_equal(result, layers.composite):
@@ -462,11 +468,15 @@ def build_app(
     colorizer = Colorizer(dict(engines) if engines is not None else default_engines(),
                           suggest=suggest if suggest is not None else default_suggest())
     names = list(colorizer.engines)
-    defaults = GenerateSettings(engine=names[0])
-    if isinstance(colorizer.engines.get(NINJA), NinjaEngine):
-        ns: NinjaSettings = colorizer.engines[NINJA].settings  # type: ignore[attr-defined]
-        defaults = replace(defaults, steps=ns.steps or (20 if ns.fast else 50), guidance_scale_ref=ns.guidance_scale_ref,
-                           guidance_scale_point=ns.guidance_scale_point, seed=ns.seed, snap=ns.snap)
+    # The controls start at the model's values (its recommendation, else the official ones).
+    ninja_engine = colorizer.engines.get(NINJA)
+    if isinstance(ninja_engine, NinjaEngine):
+        ns, sampling = ninja_engine.settings, ninja_engine.sampling
+    else:
+        ns = NinjaSettings()
+        sampling = ns.resolve(None)
+    defaults = GenerateSettings(engine=names[0], steps=sampling.steps, guidance_scale_ref=sampling.guidance_scale_ref,
+                                guidance_scale_point=sampling.guidance_scale_point, seed=ns.seed, snap=ns.snap)
     out_root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="manganinja-ui-"))
     out_root.mkdir(parents=True, exist_ok=True)
     resolution = colorizer.resolution()
@@ -652,33 +662,60 @@ def build_app(
     return demo
 
 
+def check_port(host: str, port: int) -> None:
+    """Raise a one-line ``ValueError`` when ``host``:``port`` cannot be listened on (in use, or
+    an address of another machine)."""
+    import socket
+
+    if not 0 < port < 65536:
+        raise ValueError(f"port must be in 1..65535, got {port}")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass another --port, e.g. --port {port + 1}") from None
+
+
 def launch(
-    model: str | Path | None = None,
-    official: str | Path | None = None,
+    load: LoadSettings | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 7860,
-    device: str = "auto",
-    dtype: str = "fp32",
     limits: UiLimits = UiLimits(),
+    settings: NinjaSettings | None = None,
     prevent_thread_lock: bool = False,
+    announce: Callable[[str], None] = print,
 ) -> Any:
-    """Load the model once (when ``model`` or ``official`` is given), build the page and serve
-    it on ``host``:``port`` (localhost by default). Returns the ``gr.Blocks``."""
+    """Check the port, load the model once (when ``load`` names one), build the page and serve
+    it on ``host``:``port`` (localhost by default); ``announce`` gets the page's URL. Returns the
+    ``gr.Blocks``."""
+    check_port(host, port)
     ninja = None
-    if model is not None or official is not None:
+    if load is not None and (load.model is not None or load.official is not None):
         from manganinja.engines import load_pipeline
 
-        ninja = NinjaEngine(load_pipeline(model=model, official=official, device=device, dtype=dtype), NinjaSettings())
+        ninja = NinjaEngine(load_pipeline(load), settings or NinjaSettings())
     demo = build_app(default_engines(ninja), limits=limits)
-    return serve(demo, host=host, port=port, prevent_thread_lock=prevent_thread_lock)
+    return serve(demo, host=host, port=port, prevent_thread_lock=prevent_thread_lock, announce=announce)
 
 
-def serve(demo: Any, *, host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False) -> Any:
+def serve(
+    demo: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    prevent_thread_lock: bool = False,
+    announce: Callable[[str], None] | None = None,
+) -> Any:
     """Serve a page from :func:`build_app` on ``host``:``port`` with its upload limit; with
     ``prevent_thread_lock`` return at once (the server runs in a thread; ``demo.close()`` stops
-    it). Returns ``demo``."""
+    it). ``announce`` gets the URL once the server listens. Returns ``demo``."""
     limits: UiLimits = getattr(demo, "manganinja_limits", UiLimits())
     demo.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes,
-                prevent_thread_lock=prevent_thread_lock, show_error=True, quiet=True)
+                prevent_thread_lock=True, show_error=True, quiet=True)
+    if announce is not None:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        announce(f"manganinja ui: open http://{shown}:{port}/ (Ctrl+C stops it)")
+    if not prevent_thread_lock:
+        demo.block_thread()
     return demo

@@ -16,28 +16,6 @@ from typer.testing import CliRunner
 
 from manganinja.batch import expand_pages, output_paths, shard
 from manganinja.cli import app
-from manganinja.models.factory import build_pipeline
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny"
-    build_pipeline("tiny", seed=0).save_pretrained(path)
-    return path
-
-
-@pytest.fixture
-def chapter(tmp_path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    ref = tmp_path / "ref.png"
-    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(ref)
-    pages = tmp_path / "pages"
-    pages.mkdir()
-    for i in range(3):
-        line = np.zeros((64, 64), np.uint8)
-        line[:: 6 + i, :] = 255
-        Image.fromarray(line).save(pages / f"p{i}.png")
-    return ref, pages
 
 
 def colorize(tiny_model, ref, *args):
@@ -52,7 +30,7 @@ def test_pages_are_written_and_rerun_skips_them(tiny_model, chapter, tmp_path):
     res = colorize(tiny_model, ref, "--lineart", pages / "p0.png", pages / "p1.png", pages / "p2.png", "--output-dir", out)
     assert res.exit_code == 0, res.output
     assert "3 written, 0 skipped" in res.output
-    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".manganinja", "p0.png", "p1.png", "p2.png"]
     stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
     assert res.exit_code == 0 and "0 written, 3 skipped" in res.output
@@ -63,13 +41,23 @@ def test_pages_are_written_and_rerun_skips_them(tiny_model, chapter, tmp_path):
 
 def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, tmp_path):
     ref, pages = chapter
-    (pages / "p1.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "out"
+    # Not an image at all: refused before any work, naming the page; nothing written.
+    (pages / "p1.png").write_bytes(b"\x89PNG broken")
+    res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
+    assert res.exit_code == 2 and "p1.png" in res.output and "cannot be read" in res.output
+    assert not out.exists()
+    # A readable header but truncated pixel data fails only when decoded: that page is reported
+    # and the others are written.
+    noise = np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(pages / "p1.png")
+    whole = (pages / "p1.png").read_bytes()
+    (pages / "p1.png").write_bytes(whole[: len(whole) // 2])
     res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
     assert res.exit_code == 1
     assert "p1.png" in res.output and "cannot be read" in res.output
     assert "2 written, 0 skipped, 1 failed" in res.output
-    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p2.png"]  # no partial file
+    assert sorted(p.name for p in out.iterdir()) == [".manganinja", "p0.png", "p2.png"]  # no partial file
 
 
 def test_cli_bad_input_exits_2_with_message(tiny_model, chapter, tmp_path):
@@ -79,7 +67,7 @@ def test_cli_bad_input_exits_2_with_message(tiny_model, chapter, tmp_path):
     res = colorize(tiny_model, ref, "--lineart", pages, "--output", tmp_path / "o.png")
     assert res.exit_code == 2 and "--output takes one page but 3 were given" in res.output
     res = colorize(tiny_model, ref, "--lineart", pages / "p0.png", "--output", tmp_path / "o.png", "--steps", "0")
-    assert res.exit_code == 2 and "--steps must be >= 1, got 0" in res.output
+    assert res.exit_code == 2 and "--steps: must be >= 1 (got 0)" in res.output
     res = CliRunner().invoke(app, ["colorize", "--model", str(tmp_path / "missing"), "--reference", str(ref),
                                    "--lineart", str(pages / "p0.png"), "--output", str(tmp_path / "o.png")])
     assert res.exit_code == 2 and "not found" in res.output
@@ -107,7 +95,8 @@ def test_accelerate_launch_shards_pages_across_two_processes(tiny_model, chapter
     for i in range(3, 5):
         shutil.copy(pages / "p0.png", pages / f"p{i}.png")
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # The workers import this checkout's package (not another installed copy).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     # On CPU, accelerate's torchrun launcher (--multi_gpu) starts the processes; each one
     # detects it has no GPU and joins a gloo group.
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
@@ -118,4 +107,4 @@ def test_accelerate_launch_shards_pages_across_two_processes(tiny_model, chapter
     assert proc.returncode == 0, proc.stderr[-3000:]
     written = {int(p): int(n) for p, n in re.findall(r"\[process (\d)\] (\d+) written", proc.stdout + proc.stderr)}
     assert written == {0: 3, 1: 2}, proc.stdout + proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(5)]
+    assert sorted(p.name for p in out.iterdir()) == [".manganinja"] + [f"p{i}.png" for i in range(5)]

@@ -112,7 +112,7 @@ def test_drops_blank_their_conditions(synth_root):
 
 
 def test_lineart_condition_cutoff():
-    from manganinja.lineart import model_condition
+    from manganinja.pipeline import model_condition
 
     cond = model_condition(np.array([[0.0, 0.2, 0.24, 0.5, 1.0]], np.float32))
     assert cond.shape == (3, 1, 5)

@@ -131,7 +131,20 @@ def test_missing_root_and_bad_settings(tmp_path):
         PairIndexSettings(ssim_threshold=0.0)
 
 
-def test_ssim_identity_and_difference():
-    a = scene(1).mean(axis=2) / 255.0
-    assert vp.ssim(a, a) == pytest.approx(1.0)
-    assert vp.ssim(a, scene(2).mean(axis=2) / 255.0) < 0.7
+def test_dedup_uses_the_one_ssim_of_the_metrics(monkeypatch):
+    from manganinja.evaluation import metrics
+
+    assert vp.ssim is metrics.ssim  # no second SSIM
+    a = vp.thumbnail(scene(1), 32)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+    assert metrics.ssim(a, vp.thumbnail(scene(2), 32)) < 0.7
+    calls = []
+    monkeypatch.setattr(vp, "ssim", lambda x, y: calls.append(1) or 0.5)
+    assert vp.dedup_frames([a, a, a], 0.9) == [0, 1, 2] and len(calls) == 2
+
+
+def test_thumbnails_fit_the_ssim_window():
+    thumb = vp.thumbnail(np.zeros((20, 400, 3), np.uint8), 64)
+    assert thumb.shape == (11, 64)
+    with pytest.raises(vp.VideoPairsError, match="thumb_size must be >= 11"):
+        PairIndexSettings(thumb_size=8)

@@ -12,7 +12,7 @@ from PIL import Image
 
 import manganinja.models.reference_attention as ra
 from manganinja import PointPairs
-from manganinja.models.factory import build_pipeline
+from manganinja.pipeline import build_pipeline
 from manganinja.models.reference_attention import (
     GUIDANCE_BRANCHES,
     Branch,

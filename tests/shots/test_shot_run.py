@@ -136,8 +136,9 @@ def test_a_result_serves_as_keyframe(shot_dir: Path, tmp_path: Path) -> None:
 
 
 def test_ninja_engine_through_the_engine_interface(shot_dir: Path, tmp_path: Path) -> None:
-    from manganinja.engines import NinjaEngine, NinjaSettings
-    from manganinja.models.factory import build_pipeline
+    from manganinja.engines import NinjaEngine
+    from manganinja.settings import NinjaSettings
+    from manganinja.pipeline import build_pipeline
 
     ninja = NinjaEngine(build_pipeline("tiny", seed=0), NinjaSettings(steps=1, resolution=64, progress=False))
     shot = read_shot(shot_dir)

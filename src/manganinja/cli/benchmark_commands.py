@@ -14,56 +14,52 @@ from typing import Any, List, Optional
 
 import typer
 
-from manganinja.cli import app
+from manganinja.cli import app, flag, user_errors
 
 benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
 
 
-def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
-
-
 @benchmark_app.command("synth")
+@user_errors
 def synth(
     out: Path = typer.Option(..., "--out", help="Benchmark folder to write."),
     pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator."),
     size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (multiple of 8)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing benchmark folder."),
+    overwrite: bool = flag(False, "overwrite", "Replace an existing benchmark folder."),
 ) -> None:
     """Write a benchmark folder of synthetic pairs (masks and exact annotated points included)."""
     from manganinja.evaluation.benchmark import write_synthetic_benchmark
 
-    try:
-        write_synthetic_benchmark(out, pairs=pairs, seed=seed, size=size, overwrite=overwrite)
-    except ValueError as exc:
-        _fail(exc)
+    write_synthetic_benchmark(out, pairs=pairs, seed=seed, size=size, overwrite=overwrite)
     typer.echo(f"wrote {pairs} pairs to {out}")
 
 
 def _extractor(method: str) -> tuple[Any, str]:
-    try:
-        from manganinja.lineart import extract_lineart
-    except ImportError as exc:
-        raise ValueError(f"the line-art extractor (manganinja.lineart) is not available ({exc})") from exc
+    """The benchmark's fixed line-art extractor (RGB picture -> Lines) and its recorded name."""
+    from manganinja.lines import Lines
+    from manganinja.settings import InputSettings
 
-    def extract(image: Any) -> Any:
-        return extract_lineart(image, method=method)
+    settings = InputSettings(extractor=method)
 
-    return extract, f"manganinja.lineart.extract_lineart(method={method!r})"
+    def extract(image: Any) -> Lines:
+        return Lines.from_picture(image, settings.extractor)
+
+    return extract, f"manganinja.lines.extract_lineart(method={method!r})"
 
 
 @app.command("evaluate")
+@user_errors
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Benchmark folder (manifest.json + pair folders)."),
     out: Path = typer.Option(..., "--out", help="Results folder (resumed if it exists)."),
     engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
     guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
-    model: Optional[Path] = typer.Option(None, "--model", help="ninja: diffusers or official checkpoints folder."),
-    steps: int = typer.Option(20, "--steps", min=1, help="ninja: denoising steps."),
+    model: Optional[Path] = typer.Option(None, "--model", help="ninja: converted model folder or official checkpoints folder."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="ninja: denoising steps (default: the model's recommendation, else 50)."),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="ninja: processing long side, a multiple of 64 (default: the model's, else 512)."),
     device: Optional[str] = typer.Option(None, "--device", help="ninja and feature models: torch device."),
     extractor: str = typer.Option("xdog", "--extractor", help="Line-art extraction method (fixed for a results folder)."),
     clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP folder for CLIP-I (absent otherwise)."),
@@ -73,26 +69,30 @@ def evaluate(
     examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png."),
 ) -> None:
     """Run the paper's protocol: both directions, 0 and K guidance points, scored on the foreground."""
+    from manganinja.engines import build_engine
     from manganinja.evaluation import benchmark as B
-    from manganinja.evaluation.engines import make_engine
     from manganinja.evaluation.report import write_report
+    from manganinja.settings import LoadSettings, NinjaSettings
 
     start = time.perf_counter()
-    try:
-        extract, extractor_name = _extractor(extractor)
-        engines = []
-        for name in dict.fromkeys(engine):
-            options: dict[str, Any] = {}
-            if name == "ninja":
-                options = {"model": str(model) if model else None, "steps": steps, "device": device}
-            engines.append(make_engine(name, **options))
-        scorers, names = _scorers(clip, dino, lpips, device or "cpu")
-        rows, problems = B.evaluate(data, out, engines, extract, extractor_name, guide_points, seed,
-                                    scorers, names, max_new_runs=max_runs, progress=True)
-        command = "manganinja " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        summary = write_report(out, rows, problems, data, command=command, examples=examples)
-    except ValueError as exc:
-        _fail(exc)
+    extract, extractor_name = _extractor(extractor)
+    # Everything the user gave is checked before any model is loaded.
+    ninja = NinjaSettings(steps=steps, resolution=resolution, snap=False, progress=False)
+    names = list(dict.fromkeys(engine))
+    load = None
+    if "ninja" in names:
+        official = model is not None and (model / "MangaNinjia").is_dir()
+        load = LoadSettings(model=None if official or model is None else str(model),
+                            official=model if official else None, device=device or "auto")
+        from manganinja.engines import check_model_source
+
+        check_model_source(load)
+    engines = [build_engine(name, ninja=ninja, load=load) for name in names]
+    scorers, scorer_names = _scorers(clip, dino, lpips, device or "cpu")
+    rows, problems = B.evaluate(data, out, engines, extract, extractor_name, guide_points, seed,
+                                scorers, scorer_names, max_new_runs=max_runs, progress=True)
+    command = "manganinja " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    summary = write_report(out, rows, problems, data, command=command, examples=examples)
     typer.echo(summary.read_text(encoding="utf-8").split("## Settings")[0].rstrip())
     typer.echo(f"{len(rows)} runs, {len(problems)} problems, {time.perf_counter() - start:.1f} s; "
                f"results in {out}")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 import typer
 
-from manganinja.cli import app
+from manganinja.cli import app, user_errors
+
+if TYPE_CHECKING:
+    from manganinja.lines import Lines
 
 lineart_app = typer.Typer(
     help="Line art: bring a drawing to the model's convention, or draw one from a picture.",
@@ -16,32 +20,31 @@ lineart_app = typer.Typer(
 app.add_typer(lineart_app, name="lineart")
 
 
-def _save_lines(lines: np.ndarray, out: Path) -> None:
-    """Write a ``(H, W)`` [0, 1] line map as an 8-bit gray image, atomically."""
+def _save_lines(lines: "Lines", out: Path) -> None:
+    """Write a line art as an 8-bit gray image (white lines on black), atomically."""
     from manganinja.images import save_image
 
-    save_image((np.clip(lines, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), out)
+    save_image(lines.to_image(), out)
 
 
 @lineart_app.command("normalize")
+@user_errors
 def normalize(
     image: Path = typer.Argument(..., help="Line art in any form (ink on paper, transparent, ...)."),
     out: Path = typer.Argument(..., help="Output image (white lines on black), e.g. out.png."),
     polarity: str = typer.Option("auto", help="auto, dark-on-light or light-on-dark."),
 ) -> None:
     """Bring a line art to white lines on black, as the model reads it."""
-    from manganinja.lineart import normalize_lineart
+    from manganinja.lines import Lines
+    from manganinja.settings import InputSettings
 
-    try:
-        lines = normalize_lineart(image, polarity=polarity)
-        _save_lines(lines, out)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = InputSettings(polarity=polarity)
+    _save_lines(Lines.from_input(image, settings.polarity), out)
     typer.echo(f"wrote {out}")
 
 
 @lineart_app.command("extract")
+@user_errors
 def extract(
     image: Path = typer.Argument(..., help="Color or gray picture, e.g. an anime frame."),
     out: Path = typer.Argument(..., help="Output image (white lines on black), e.g. out.png."),
@@ -54,14 +57,9 @@ def extract(
     ),
 ) -> None:
     """Draw a line art from a picture (weight-free XDoG, or the official extractor)."""
-    from manganinja.lineart import extract_lineart, find_official_extractor
+    from manganinja.lines import Lines, find_official_extractor
 
     if weights is None and method != "xdog":
         weights = find_official_extractor(checkpoints)
-    try:
-        lines = extract_lineart(image, method=method, weights=weights)
-        _save_lines(lines, out)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    _save_lines(Lines.from_picture(image, method, weights), out)
     typer.echo(f"wrote {out}")

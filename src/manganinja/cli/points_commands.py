@@ -1,4 +1,4 @@
-"""``manganinja points ...``: check point files."""
+"""``manganinja points draw|suggest``: draw a point file to check it, or suggest pairs without a model."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 
-from manganinja.cli import app
+from manganinja.cli import app, user_errors
 
 points_app = typer.Typer(help="Point pairs: draw a point file to check it, or suggest pairs without a model.", no_args_is_help=True)
 app.add_typer(points_app, name="points")
 
 
 @points_app.command("draw")
+@user_errors
 def draw(
     reference: Path = typer.Argument(..., help="Reference image the pairs point into."),
     lineart: Path = typer.Argument(..., help="Line art image."),
@@ -27,12 +28,28 @@ def draw(
     from manganinja.points import PointPairs
     from manganinja.points_draw import draw_points
 
-    try:
-        pairs = PointPairs.from_json(points)
-        canvas = draw_points(reference, lineart, pairs, reference_index=reference_index)
-        save_image(canvas, out)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    pairs = PointPairs.from_json(points)
+    canvas = draw_points(reference, lineart, pairs, reference_index=reference_index)
+    save_image(canvas, out)
     drawn = sum(p.reference_index == reference_index for p in pairs)
     typer.echo(f"wrote {out} ({drawn} of {len(pairs)} pairs drawn)")
+
+
+@points_app.command("suggest")
+@user_errors
+def suggest(
+    reference: Path = typer.Argument(..., help="Colored reference image."),
+    lineart: Path = typer.Argument(..., help="Line art (dark lines on light, or white on black)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the point pairs (JSON)."),
+    k: int = typer.Option(12, "-k", "--k", min=1, help="How many pairs to suggest."),
+) -> None:
+    """Suggest the K most reliable point pairs (reference -> line art) found without any model,
+    and write them as a point-pairs JSON file to review and edit."""
+    from manganinja.flat.engine import suggest_points
+    from manganinja.lines import Lines
+
+    pairs = suggest_points(reference, Lines.from_input(lineart).array, k)
+    path = pairs.to_json(out)
+    if not pairs:
+        typer.echo("warning: no reliable correspondences found; wrote an empty list", err=True)
+    typer.echo(f"wrote {len(pairs)} point pair(s) to {path}")

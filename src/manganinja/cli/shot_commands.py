@@ -8,8 +8,7 @@ from typing import Optional
 
 import typer
 
-from manganinja.cli import app
-from manganinja.cli.model_commands import fail as _fail
+from manganinja.cli import app, fail, flag, user_errors
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
@@ -17,57 +16,51 @@ app.add_typer(shot_app, name="shot")
 
 
 @shot_app.command("colorize")
+@user_errors
 def colorize(
     shot: Path = typer.Argument(..., help="Shot folder: line/<frame>.png, gt/<keyframe>.png, optional points/<from>_<to>.json."),
     output_dir: Path = typer.Option(..., "--output-dir", help="Where OUT/<frame>.png results go."),
     engine: str = typer.Option("flat", "--engine", help="flat (weight-free), ninja (the model) or mean-color (baseline)."),
     mode: str = typer.Option("propagate", "--mode", help="propagate (frame by frame from each keyframe) or keyframe (each frame from its nearest keyframe)."),
     keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Stem of a gt frame to use as keyframe; repeat (default: shot.json, else every gt frame)."),
-    layers: bool = typer.Option(False, "--layers", help="Also write <frame>_color.png, _lines.png, _regions.png (uint16 labels) and _palette.json."),
-    keep_color_lines: bool = typer.Option(False, "--keep-color-lines", help="Draw colored (color-trace) lines in the composite instead of painting them over."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Redo frames whose result exists."),
-    model: Optional[Path] = typer.Option(None, "--model", help="ninja: converted model folder."),
+    layers: bool = flag(False, "layers", "Also write <frame>_color.png, _lines.png, _regions.png (uint16 labels) and _palette.json."),
+    keep_color_lines: bool = flag(False, "keep-color-lines", "Draw colored (color-trace) lines in the composite instead of painting them over."),
+    overwrite: bool = flag(False, "overwrite", "Redo frames whose result exists."),
+    model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder."),
     official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="ninja: sampling steps."),
     device: str = typer.Option("auto", "--device", help="ninja: auto, cpu, cuda, cuda:1."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar over frames."),
+    progress: bool = flag(True, "progress", "Progress bar over frames."),
 ) -> None:
     """Color every line frame of SHOT into OUTPUT_DIR/<frame>.png (RGBA), keyframes included."""
     from manganinja.shots.engines import ENGINE_NAMES, FlatShotEngine, MeanColorShotEngine, NinjaShotEngine
-    from manganinja.shots.format import ShotError, read_shot
+    from manganinja.shots.format import read_shot
     from manganinja.shots.run import MODES, colorize_shot
 
     if engine not in ENGINE_NAMES:
-        _fail(f"--engine must be one of {', '.join(ENGINE_NAMES)}, got '{engine}'")
+        fail(f"--engine must be one of {', '.join(ENGINE_NAMES)}, got '{engine}'")
     if mode not in MODES:
-        _fail(f"--mode must be one of {', '.join(MODES)}, got '{mode}'")
+        fail(f"--mode must be one of {', '.join(MODES)}, got '{mode}'")
     if engine == "ninja" and (model is None) == (official is None):
-        _fail("--engine ninja needs exactly one of --model or --official")
-    try:
-        checked = read_shot(shot, keyframe)
-    except ShotError as exc:
-        _fail(str(exc))
+        fail("--engine ninja needs exactly one of --model or --official")
+    checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
     if engine == "ninja":
-        from manganinja.engines import NinjaEngine, NinjaSettings, load_pipeline
+        from manganinja.engines import NinjaEngine, build_engine
+        from manganinja.settings import LoadSettings, NinjaSettings
 
-        try:
-            pipe = load_pipeline(model, official, device)
-        except ValueError as exc:
-            _fail(str(exc))
-        ninja = NinjaEngine(pipe, NinjaSettings(steps=steps, progress=False))
+        ninja = build_engine("ninja", NinjaSettings(steps=steps, progress=False),
+                             load=LoadSettings(model=model, official=official, device=device))
+        assert isinstance(ninja, NinjaEngine)
         factory = lambda palette: NinjaShotEngine(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
         factory = MeanColorShotEngine
     else:
         factory = FlatShotEngine
-    try:
-        run = colorize_shot(checked, factory, output_dir, mode=mode, layers=layers,
-                            keep_color_lines=keep_color_lines, overwrite=overwrite, progress=progress)
-    except ShotError as exc:
-        _fail(str(exc))
+    run = colorize_shot(checked, factory, output_dir, mode=mode, layers=layers,
+                        keep_color_lines=keep_color_lines, overwrite=overwrite, progress=progress)
     counts = {s: sum(r.status == s for r in run.results) for s in ("done", "skipped", "failed")}
     for r in run.failed:
         if r.error and (r.page.stem, r.error) not in set(checked.problems):
@@ -79,6 +72,7 @@ def colorize(
 
 
 @shot_app.command("evaluate")
+@user_errors
 def evaluate(
     shot: Path = typer.Argument(..., help="Shot folder with ground truth in gt/ for the frames to score."),
     results: Path = typer.Option(..., "--results", help="Folder written by 'shot colorize'."),
@@ -89,15 +83,11 @@ def evaluate(
     mIoU, background IoU, PSNR and MS-SSIM; per frame and as means (overall, per distance)."""
     from manganinja.evaluation.paint_bucket import evaluate_shot, rows_csv, summary_markdown
     from manganinja.images import write_bytes_atomic
-    from manganinja.shots.format import ShotError
 
-    try:
-        ev = evaluate_shot(shot, results, keyframe)
-    except (ShotError, ValueError) as exc:
-        _fail(str(exc))
+    ev = evaluate_shot(shot, results, keyframe)
     if not ev.rows:
-        _fail(f"no frame to score in '{shot}': it needs ground truth (gt/) for frames that are not keyframes"
-              + (f", and results for them in '{results}'" if ev.missing else ""))
+        fail(f"no frame to score in '{shot}': it needs ground truth (gt/) for frames that are not keyframes"
+             + (f", and results for them in '{results}'" if ev.missing else ""))
     folder = out or results / "evaluation"
     summary = ev.summary()
     summary["missing_results"] = ev.missing

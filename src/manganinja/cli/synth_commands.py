@@ -1,4 +1,5 @@
-"""``manganinja synth``: write a synthetic cel-animation data set (manganinja.data.synthetic)."""
+"""``manganinja synth``: write a synthetic cel-animation data set (manganinja.data.synthetic), or
+synthetic animation shots (manganinja.data.synthetic_shots)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,18 @@ from typing import Optional
 
 import typer
 
-from manganinja.cli import app
-from manganinja.data.synthetic import SyntheticDataError, write_dataset
+from manganinja.cli import app, flag, user_errors
+from manganinja.data.synthetic import write_dataset
 
 
 @app.command("synth")
+@user_errors
 def synth(
     out: Path = typer.Option(..., "--out", help="Output folder (created; must be empty or new)."),
     pairs: int = typer.Option(100, "--pairs", help="Number of reference/target pairs (>= 1)."),
     size: int = typer.Option(256, "--size", help="Image side in pixels (multiple of 8, >= 64)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same bytes."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an existing data set written by this command."
-    ),
+    overwrite: bool = flag(False, "overwrite", "Replace an existing data set written by this command."),
     shots: Optional[int] = typer.Option(
         None, "--shots", help="Write N animation shots (line/ and gt/ per frame) instead of pairs."
     ),
@@ -27,15 +27,11 @@ def synth(
 ) -> None:
     """Generate pairs of frames of procedural characters with line art and exact point pairs,
     or (--shots N) animation cuts with ground truth for every frame."""
-    try:
-        if shots is not None:
-            from manganinja.data.synthetic_shots import ShotOptions, write_shots
+    if shots is not None:
+        from manganinja.data.synthetic_shots import ShotOptions, write_shots
 
-            path = write_shots(out, shots, ShotOptions(size=size, frames=frames), seed=seed, overwrite=overwrite)
-            typer.echo(f"wrote {shots} shots of {frames} frames ({size}x{size}, seed {seed}) to {path}")
-            return
-        path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
-    except SyntheticDataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        path = write_shots(out, shots, ShotOptions(size=size, frames=frames), seed=seed, overwrite=overwrite)
+        typer.echo(f"wrote {shots} shots of {frames} frames ({size}x{size}, seed {seed}) to {path}")
+        return
+    path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
     typer.echo(f"wrote {pairs} pairs ({size}x{size}, seed {seed}) to {path}")

@@ -12,10 +12,11 @@ from typing import Optional
 
 import typer
 
-from manganinja.cli import app
+from manganinja.cli import app, user_errors
 
 
 @app.command("train")
+@user_errors
 def train(
     config: Path = typer.Option(..., "--config", help="Training config (YAML); see configs/."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override train.output_dir."),
@@ -33,11 +34,7 @@ def train(
         overrides["train"]["resume"] = resume
     if steps is not None:
         overrides["train"]["steps"] = steps
-    try:
-        cfg = load_config(config, overrides)
-        result = run_training(cfg)
-    except ValueError as exc:  # ConfigError, DatasetError, TrainingError, CheckpointError, ...
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    cfg = load_config(config, overrides)  # ConfigError, DatasetError, TrainingError, ...: one line
+    result = run_training(cfg)
     where = result.final_dir or (result.checkpoints[-1] if result.checkpoints else cfg.train.output_dir)
     typer.echo(f"trained to step {result.step} ({result.seconds_per_step:.3f} s/step); saved {where}")

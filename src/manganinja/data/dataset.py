@@ -47,8 +47,8 @@ from manganinja.data.augment import (
 from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel_mask, sample_pairs
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
-from manganinja.lineart import extract_lineart, normalize_lineart
-from manganinja.lineart import model_condition
+from manganinja.lines import extract_lineart, normalize_lineart
+from manganinja.pipeline import model_condition
 from manganinja.points import PointPairs, point_map
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class PairSource(Protocol):
 
 def _read_lineart_file(path: Path) -> np.ndarray:
     """A stored line art as float32 (H, W) in [0, 1], white lines on black (either polarity is
-    accepted on disk; see :func:`manganinja.lineart.normalize_lineart`)."""
+    accepted on disk; see :func:`manganinja.lines.normalize_lineart`)."""
     return normalize_lineart(path)
 
 
@@ -209,7 +209,7 @@ class DataConfig:
 
 
 def default_extractor(config: DataConfig) -> LineartExtractor:
-    """:func:`manganinja.lineart.extract_lineart` with the configured method and weights (the
+    """:func:`manganinja.lines.extract_lineart` with the configured method and weights (the
     official extractor when its weights are given, else the weight-free XDoG)."""
 
     def extract(rgb: np.ndarray) -> np.ndarray:

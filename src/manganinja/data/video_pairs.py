@@ -1,8 +1,9 @@
 """Reference/target frame pairs from anime clips (video files or folders of frames).
 
 A *clip* is a video file (decoded with PyAV) or a folder of frame images (sorted by name). Per
-clip, near-duplicate frames are dropped: a frame is kept when the SSIM of its small grayscale
-thumbnail against the last kept frame's thumbnail is below ``ssim_threshold``. Among kept frames,
+clip, near-duplicate frames are dropped: a frame is kept when the SSIM
+(:func:`manganinja.evaluation.metrics.ssim`) of its small grayscale thumbnail against the last
+kept frame's thumbnail is below ``ssim_threshold``. Among kept frames,
 each reference frame ``r`` is paired with the first kept frame ``t >= r + interval`` (frame
 numbers of the original clip; the paper uses 36), provided ``t - r <= interval + max_slack``.
 Clips with fewer than ``interval + 1`` frames, or without any pair, are skipped.
@@ -26,13 +27,14 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from manganinja.evaluation.metrics import SSIM_WINDOW, ssim
 from manganinja.images import load_image, to_rgb, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif")
 FRAME_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: near-duplicates by the metrics' SSIM (11x11 valid window)
 
 
 class VideoPairsError(ValueError):
@@ -45,7 +47,8 @@ class ClipDecodeError(VideoPairsError):
 
 @dataclass(frozen=True)
 class PairIndexSettings:
-    """How pairs are chosen. ``thumb_size`` is the long side of the SSIM thumbnails."""
+    """How pairs are chosen. ``thumb_size`` is the long side of the SSIM thumbnails (their short
+    side must reach the SSIM window, 11 pixels)."""
 
     interval: int = 36
     ssim_threshold: float = 0.95
@@ -59,8 +62,8 @@ class PairIndexSettings:
             raise VideoPairsError(f"ssim_threshold must be in (0, 1], got {self.ssim_threshold}")
         if self.max_slack < 0:
             raise VideoPairsError(f"max_slack must be >= 0, got {self.max_slack}")
-        if self.thumb_size < 8:
-            raise VideoPairsError(f"thumb_size must be >= 8, got {self.thumb_size}")
+        if self.thumb_size < SSIM_WINDOW:
+            raise VideoPairsError(f"thumb_size must be >= {SSIM_WINDOW}, got {self.thumb_size}")
 
 
 @dataclass(frozen=True)
@@ -139,33 +142,13 @@ def read_frames(clip: str | os.PathLike, numbers: Sequence[int]) -> dict[int, np
 
 
 def thumbnail(rgb: np.ndarray, long_side: int = 64) -> np.ndarray:
-    """Grayscale float32 thumbnail in [0, 1] with long side ``long_side`` (area resampling)."""
+    """Grayscale float32 thumbnail in [0, 1] with long side ``long_side`` (area resampling); the
+    short side is at least :data:`SSIM_WINDOW` so that :func:`ssim` applies."""
     gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     scale = long_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    size = (max(SSIM_WINDOW, round(w * scale)), max(SSIM_WINDOW, round(h * scale)))
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean structural similarity (Wang et al. 2004; Gaussian window sigma 1.5, K1 0.01, K2 0.03,
-    data range 1) of two same-shape float grayscale images in [0, 1]."""
-    if a.shape != b.shape:
-        raise VideoPairsError(f"SSIM needs equal shapes, got {a.shape} and {b.shape}")
-    c1, c2 = 0.01**2, 0.03**2
-    a = a.astype(np.float64)
-    b = b.astype(np.float64)
-
-    def blur(x: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(x, (7, 7), 1.5, borderType=cv2.BORDER_REFLECT)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
-    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-    return float(np.mean(num / den))
 
 
 def dedup_frames(thumbs: Sequence[np.ndarray], threshold: float) -> list[int]:

@@ -49,8 +49,9 @@ import numpy as np
 from PIL import Image
 
 from manganinja.evaluation import metrics as M
-from manganinja.evaluation.engines import Engine, EngineError
+from manganinja.engines import Engine
 from manganinja.images import ImageInputError, load_image, save_image, to_rgb, write_bytes_atomic
+from manganinja.lines import Lines
 from manganinja.points import PointPairs, PointsError
 
 LOG = logging.getLogger("manganinja.benchmark")
@@ -66,8 +67,8 @@ METRIC_COLUMNS = ("psnr", "ms_ssim", "point_mse", "clip_i", "dino_i", "lpips")
 RUN_COLUMNS = (*KEY_COLUMNS, "n_guide_used", "n_scored", *METRIC_COLUMNS, "seconds", "result")
 PROBLEM_COLUMNS = ("pair", "direction", "engine", "n_guide_points", "seed", "stage", "message")
 
-#: A line-art extractor: RGB PIL image -> float32 (H, W) in [0, 1], white lines on black.
-Extractor = Callable[[Image.Image], np.ndarray]
+#: A line-art extractor: RGB PIL image -> its :class:`~manganinja.lines.Lines` (same size).
+Extractor = Callable[[Image.Image], Lines]
 
 #: An image embedder for CLIP-I / DINO-I: RGB uint8 (H, W, 3) -> 1-D embedding.
 Embedder = Callable[[np.ndarray], np.ndarray]
@@ -350,7 +351,7 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
 def evaluate(
     data: str | os.PathLike,
     out: str | os.PathLike,
-    engines: Sequence[Engine],
+    engines: Sequence[Engine[Any]],
     extractor: Extractor,
     extractor_name: str,
     guide_points: int = 0,
@@ -368,8 +369,10 @@ def evaluate(
     the log; the rest is evaluated. Returns (all run rows, all problems).
 
     Args:
-        engines: built engines (:func:`manganinja.evaluation.engines.make_engine`).
-        extractor: line-art extractor, RGB PIL -> float32 (H, W) in [0, 1] white on black;
+        engines: built engines (:func:`manganinja.engines.build_engine`), each run through the
+            one engine contract: ``prepare([reference])`` once per pair and direction, then
+            ``with_seed(seed).colorize(prepared, lines, points).composite`` per run.
+        extractor: line-art extractor, RGB PIL -> :class:`~manganinja.lines.Lines`;
             ``extractor_name`` records which (a resume must use the same).
         guide_points: K; each run is done with 0 points and, if K > 0, with K points.
         scorer_names: what the CLIP / DINO / LPIPS scorers are (e.g. their model folders).
@@ -386,7 +389,7 @@ def evaluate(
         "data": str(data.resolve()),
         "extractor": extractor_name,
         "metrics": metric_models,
-        "engines": {e.name: e.settings for e in engines},
+        "engines": {e.name: e.describe() for e in engines},
         "guide_points": conditions,
         "seeds": [int(s) for s in seeds],
     }
@@ -405,7 +408,7 @@ def evaluate(
 
 
 def _evaluate(
-    data: Path, out: Path, pair_names: Sequence[str], engines: Sequence[Engine],
+    data: Path, out: Path, pair_names: Sequence[str], engines: Sequence[Engine[Any]],
     extractor: Extractor, conditions: Sequence[int], seeds: Sequence[int], scorers: Scorers,
     max_new_runs: int | None, progress: bool,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -448,16 +451,17 @@ def _evaluate(
             if not todo:
                 continue
             try:
-                lineart = np.asarray(extractor(target), dtype=np.float32)
+                lines = extractor(target)
             except ValueError as exc:
                 problem(name, "lineart", str(exc), (name, direction, "", "", ""))
                 continue
-            if lineart.shape != (target.size[1], target.size[0]):
+            if lines.size != target.size:
                 raise BenchmarkError(
-                    f"the line-art extractor returned shape {lineart.shape} for a "
+                    f"the line-art extractor returned a {lines.size[0]}x{lines.size[1]} line art for a "
                     f"{target.size[0]}x{target.size[1]} image"
                 )
             target_arr = np.asarray(target)
+            prepared: dict[str, Any] = {}
             for key in todo:
                 if max_new_runs is not None and new_runs >= max_new_runs:
                     LOG.info("stopped after %d new runs (max_new_runs)", new_runs)
@@ -473,8 +477,10 @@ def _evaluate(
                              else np.zeros((0, 2)))
                 start = time.perf_counter()
                 try:
-                    result = engine(reference, lineart, guide, seed=seed)
-                except (EngineError, ValueError) as exc:
+                    if engine_name not in prepared:
+                        prepared[engine_name] = engine.prepare([reference])
+                    result = engine.with_seed(seed).colorize(prepared[engine_name], lines, guide).composite
+                except ValueError as exc:
                     problem(name, "engine", f"{engine_name}: {exc}", key)
                     continue
                 seconds = time.perf_counter() - start
@@ -485,7 +491,7 @@ def _evaluate(
                 rel = _result_name(key)
                 save_image(result, out / rel)
                 if k == conditions[0]:
-                    save_image((lineart * 255.0 + 0.5).astype(np.uint8),
+                    save_image(lines.to_image(),
                                out / f"images/lineart/{name}_{direction.replace('->', 'to')}.png")
                 row: dict[str, Any] = dict(zip(KEY_COLUMNS, key))
                 row.update(n_guide_used=0 if guide is None else len(guide), n_scored=len(scored_xy),

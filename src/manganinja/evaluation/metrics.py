@@ -14,14 +14,22 @@ Definitions chosen where the paper is not precise (documented here, used everywh
 
 - :func:`psnr`: ``10 log10(1 / MSE)`` over all pixels and channels in [0, 1]. Identical images
   give MSE 0; the value is then capped at :data:`PSNR_CAP_DB` (100 dB) so means stay finite.
-- :func:`ms_ssim`: Wang et al. 2003 multi-scale SSIM with the standard 5 weights, an 11x11
-  Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, dynamic range 1, "valid" filtering (no
-  padding), 2x2 average pooling between scales, computed per RGB channel and averaged over
-  channels. An image whose short side is too small for 5 scales (each scale needs a side of at
-  least 11 pixels, i.e. 176 for 5 scales) uses as many scales as fit (at least 1), with the
-  first weights renormalised to sum to 1 (with 5 scales the published weights are used as they
-  are; they sum to 0.9999). Negative contrast-structure terms are clipped to 0
-  before the fractional powers (otherwise they are undefined).
+- :func:`ssim`: mean SSIM (Wang et al. 2004) of two 2-D maps: 11x11 Gaussian window with
+  sigma 1.5, K1 = 0.01, K2 = 0.03, dynamic range 1, "valid" filtering (no padding). The one SSIM
+  of the package (the training data's near-duplicate test uses it too).
+- :func:`ms_ssim`: Wang et al. 2003 multi-scale SSIM with the standard 5 weights and the window
+  and constants of :func:`ssim`, 2x2 average pooling between scales: the product over the finer
+  scales of the mean contrast-structure term, times the mean SSIM at the coarsest scale, each to
+  its weight; computed per RGB channel and averaged over channels. Negative terms are clipped to
+  0 before the fractional powers (otherwise they are undefined). On images of at least 176
+  pixels a side with even sizes at the first 4 scales this equals ``pytorch_msssim.ms_ssim``
+  (tested within 1e-4).
+  Small images: each scale needs a side of at least 11 pixels (the window must fit), i.e. 176
+  for all 5 scales. A smaller image (the library refuses those under 161 pixels) uses as many
+  scales as fit (at least 1) with those scales' weights renormalised to sum to 1, so that the
+  value stays in [0, 1] with the same relative weighting of the scales it has; with 5 scales the
+  published weights are used as they are (they sum to 0.9999). An odd last row or column is
+  dropped when halving (the library pads it with zeros instead), so odd sizes differ slightly.
 - :func:`point_mse`: for each annotated point ``(x, y)`` on the target, the 3x3 patch of the
   RESULT centred at ``(x, y)`` is compared with the 3x3 patch of the GROUND-TRUTH target at the
   same place: mean squared difference over the patch's pixels and the 3 channels, colors in
@@ -146,8 +154,9 @@ def _gaussian_valid(channel: np.ndarray) -> np.ndarray:
     return blurred[r : channel.shape[0] - r, r : channel.shape[1] - r]
 
 
-def _ssim_terms(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean luminance term and mean contrast-structure term of SSIM for two 2-D maps in [0, 1]."""
+def _ssim_maps(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Luminance map and contrast-structure map of SSIM for two 2-D maps in [0, 1], each
+    ``(H - 10, W - 10)`` ("valid" window positions)."""
     c1 = (SSIM_K1 * 1.0) ** 2
     c2 = (SSIM_K2 * 1.0) ** 2
     mu_x = _gaussian_valid(x)
@@ -157,7 +166,20 @@ def _ssim_terms(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     cov = _gaussian_valid(x * y) - mu_x * mu_y
     lum = (2.0 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
     cs = (2.0 * cov + c2) / (var_x + var_y + c2)
-    return float(lum.mean()), float(cs.mean())
+    return lum, cs
+
+
+def ssim(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean SSIM of two same-shape 2-D maps (``(H, W)``, float in [0, 1], at least 11x11); the
+    definition is in the module docstring."""
+    a = np.asarray(x, dtype=np.float64)
+    b = np.asarray(y, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise MetricInputError(f"SSIM needs two 2-D maps of one shape, got {a.shape} and {b.shape}")
+    if min(a.shape) < SSIM_WINDOW:
+        raise MetricInputError(f"SSIM needs maps of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {a.shape[0]}x{a.shape[1]}")
+    lum, cs = _ssim_maps(a, b)
+    return float(np.mean(lum * cs))
 
 
 def _halve(channel: np.ndarray) -> np.ndarray:
@@ -191,11 +213,11 @@ def ms_ssim(
         x, y = a[..., ch], b[..., ch]
         value = 1.0
         for s in range(scales):
-            lum, cs = _ssim_terms(x, y)
+            lum, cs = _ssim_maps(x, y)
             if s == scales - 1:
-                value *= max(lum, 0.0) ** w[s] * max(cs, 0.0) ** w[s]
+                value *= max(float(np.mean(lum * cs)), 0.0) ** w[s]
             else:
-                value *= max(cs, 0.0) ** w[s]
+                value *= max(float(np.mean(cs)), 0.0) ** w[s]
                 x, y = _halve(x), _halve(y)
         per_channel.append(value)
     return float(np.mean(per_channel))

@@ -3,7 +3,7 @@
 Steps (:func:`colorize_flat`):
 
 1. Regions of the line art (:func:`manganinja.flat.regions.label_regions`).
-2. The reference's own line art (:func:`manganinja.lineart.extract_lineart`), its background
+2. The reference's own line art (:func:`manganinja.lines.extract_lineart`), its background
    (the border color, flood-connected to the border) and its regions.
 3. Correspondences: SIFT matches between the two line arts, RANSAC, plus the user's point pairs
    (:mod:`manganinja.flat.match`), and a mapping line art -> reference (thin-plate spline, else
@@ -140,7 +140,7 @@ def background_mask(rgb: np.ndarray, tolerance: int = 24) -> tuple[np.ndarray, n
 
 
 def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
-    from manganinja.lineart import BlankLineartWarning, extract_lineart
+    from manganinja.lines import BlankLineartWarning, extract_lineart
 
     rgb = load_rgb(reference, "reference")
     h, w = rgb.shape[:2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from manganinja.images import ImageInput, load_image, to_rgb
+from manganinja.lines import Lines
 
 
 class FlatInputError(ValueError):
@@ -18,13 +19,14 @@ def load_rgb(image: ImageInput, name: str) -> np.ndarray:
     return np.asarray(to_rgb(load_image(image, name=name)), dtype=np.uint8)
 
 
-def load_lines(lineart: ImageInput, name: str = "line art") -> np.ndarray:
-    """float32 ``(H, W)`` line art in [0, 1] (1 = line): float arrays pass through, anything else
-    goes through :func:`manganinja.lineart.normalize_lineart`."""
+def load_lines(lineart: ImageInput | Lines, name: str = "line art") -> np.ndarray:
+    """float32 ``(H, W)`` line art in [0, 1] (1 = line): a :class:`~manganinja.lines.Lines`
+    gives its array as it is, float arrays pass through (clipped), anything else goes through
+    :meth:`Lines.from_input`."""
+    if isinstance(lineart, Lines):
+        return lineart.array
     if isinstance(lineart, np.ndarray) and lineart.ndim == 2 and np.issubdtype(lineart.dtype, np.floating):
         if not np.isfinite(lineart).all():
             raise FlatInputError(f"{name}: contains NaN or infinite values")
         return np.clip(lineart, 0.0, 1.0).astype(np.float32, copy=False)
-    from manganinja.lineart import normalize_lineart
-
-    return normalize_lineart(lineart)
+    return Lines.from_input(lineart).array

@@ -83,7 +83,7 @@ def _check_lineart(lineart: np.ndarray) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.floating):
         raise RegionsError(
             f"line art: expected float values in [0, 1] (1 = line), got dtype {arr.dtype}; "
-            "normalize it with manganinja.lineart.normalize_lineart"
+            "normalize it with manganinja.lines.normalize_lineart"
         )
     return arr
 

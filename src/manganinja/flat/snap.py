@@ -44,7 +44,7 @@ def snap_layers(
     Args:
         color: RGB result of any size (uint8 ``(h, w, 3)`` array, PIL image or path).
         lineart: float32 ``(H, W)`` in [0, 1], 1 = line, at full resolution (or a line-art
-            image, normalized with :func:`manganinja.lineart.normalize_lineart`).
+            image, normalized with :func:`manganinja.lines.normalize_lineart`).
         keep_shading: keep the result's lightness variation inside each region.
         regions: precomputed :func:`label_regions` of ``lineart`` (computed when None).
         gap_radius: gap-closing radius for :func:`label_regions` when ``regions`` is None.

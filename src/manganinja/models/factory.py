@@ -101,6 +101,14 @@ TINY_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (32, 64), "downsamples"
 SD15_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (320, 640, 1280, 1280), "downsamples": (6, 2, 2, 2)}
 
 
+def clip_image_processor() -> Any:
+    """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
+    import transformers
+
+    cls = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
+    return cls()
+
+
 def build_components(size: str = "tiny", seed: int = 0, controlnet_conditioning_channels: int = 3) -> dict[str, Any]:
     """Randomly initialised pipeline components.
 
@@ -108,8 +116,6 @@ def build_components(size: str = "tiny", seed: int = 0, controlnet_conditioning_
     64 px). ``size="sd15"``: the real SD1.5/ControlNet/CLIP-L/PointNet architecture (benchmarks).
     Deterministic for a given ``seed``.
     """
-    from manganinja.pipeline import clip_image_processor
-
     if size not in ("tiny", "sd15"):
         raise ValueError(f"size must be 'tiny' or 'sd15', got {size!r}")
     tiny = size == "tiny"
@@ -146,11 +152,3 @@ def build_components(size: str = "tiny", seed: int = 0, controlnet_conditioning_
         "condition_tokens": condition_tokens.eval(),
         "scheduler": DDIMScheduler(**SD15_SCHEDULER_CONFIG),
     }
-
-
-def build_pipeline(size: str = "tiny", seed: int = 0) -> Any:
-    """A :class:`~manganinja.pipeline.MangaNinjaPipeline` with random weights (see
-    :func:`build_components`)."""
-    from manganinja.pipeline import MangaNinjaPipeline
-
-    return MangaNinjaPipeline(**build_components(size, seed))

@@ -28,8 +28,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from manganinja.lineart import LineartError
-
 #: Residual blocks in the released extractor (``sk_model.pth``).
 N_RESIDUAL_BLOCKS = 3
 #: Larger inputs are processed at this long side and the result is resized back (memory: the
@@ -37,7 +35,7 @@ N_RESIDUAL_BLOCKS = 3
 MAX_PROCESS_LONG_SIDE = 2048
 
 
-class ExtractorWeightsError(LineartError):
+class ExtractorWeightsError(ValueError):
     """The extractor weights file is missing, unreadable or does not match the architecture."""
 
 

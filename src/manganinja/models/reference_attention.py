@@ -128,8 +128,9 @@ def _check_plain(attn: Attention) -> None:
         raise NotImplementedError("reference attention supports self-attention without spatial/group norm")
 
 
-class ReferenceWriteProcessor:
-    """Self-attention of the reference U-Net that records its input ``h`` into the bank."""
+class _ReferenceProcessor:
+    """A diffusers attention processor on the shared :class:`ReferenceState`; ``name`` is the
+    block's module path (the bank key). Subclasses implement :meth:`run` on ``(B, N, C)``."""
 
     def __init__(self, state: ReferenceState, name: str) -> None:
         self.state = state
@@ -145,32 +146,29 @@ class ReferenceWriteProcessor:
         **kwargs: Any,
     ) -> torch.Tensor:
         _check_plain(attn)
+        return self.run(attn, hidden_states)
+
+    def run(self, attn: Attention, hidden_states: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class ReferenceWriteProcessor(_ReferenceProcessor):
+    """Self-attention of the reference U-Net that records its input ``h`` into the bank."""
+
+    def run(self, attn: Attention, hidden_states: torch.Tensor) -> torch.Tensor:
         if self.state.recording:
             self.state.bank.setdefault(self.name, []).append(hidden_states)
         return attention(attn, hidden_states, hidden_states, hidden_states, query_chunk=self.state.query_chunk)
 
 
-class ReferenceReadProcessor:
+class ReferenceReadProcessor(_ReferenceProcessor):
     """Self-attention of the denoising U-Net that reads the bank and the point embeddings.
 
     Without an active layout (``state.branches is None``) it is plain self-attention, numerically
     the stock processor's.
     """
 
-    def __init__(self, state: ReferenceState, name: str) -> None:
-        self.state = state
-        self.name = name
-
-    def __call__(
-        self,
-        attn: Attention,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        temb: torch.Tensor | None = None,
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        _check_plain(attn)
+    def run(self, attn: Attention, hidden_states: torch.Tensor) -> torch.Tensor:
         h = hidden_states
         branches = self.state.branches
         if branches is None:

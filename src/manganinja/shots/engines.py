@@ -116,12 +116,12 @@ class FlatShotEngine:
 class NinjaShotEngine:
     """The model through :class:`manganinja.engines.NinjaEngine` (any
     :class:`manganinja.engines.Engine`: ``prepare(references)`` / ``colorize(prepared, lineart,
-    points)``): the references go in as several references (keyframe and previous result), the
-    output (an RGB picture at the line art's size) is snapped to the palette."""
+    points) -> Layers``): the references go in as several references (keyframe and previous
+    result), the output's color layer (RGB at the line art's size) is snapped to the palette."""
 
     name = "ninja"
 
-    def __init__(self, engine: "Engine", palette: Palette) -> None:
+    def __init__(self, engine: "Engine[object]", palette: Palette) -> None:
         self.engine = engine
         self.palette = palette
 
@@ -130,10 +130,11 @@ class NinjaShotEngine:
         return self.engine.prepare(pictures)
 
     def colorize(self, prepared: object, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
+        from manganinja.lines import Lines
+
         # The line frame as normalized once at load (float32 (H, W), white lines on black).
-        image = self.engine.colorize(prepared, frame.lines, None)
-        rgb = np.asarray(image.convert("RGB").resize(frame.lines.shape[::-1], Image.BILINEAR), np.uint8)
-        return paint_with_colors(frame.lines, rgb, self.palette, transparent=frame.transparent)
+        layers = self.engine.colorize(prepared, Lines(frame.lines.copy()), None)
+        return paint_with_colors(frame.lines, layers.color, self.palette, transparent=frame.transparent)
 
 
 class MeanColorShotEngine:

@@ -36,7 +36,7 @@ from manganinja.shots.format import (
     load_points,
     write_json_atomic,
 )
-from manganinja.shots.render import ShotLayers, palette_report, render, write_layers
+from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +99,17 @@ class ShotRun:
         return [r for r in self.results if r.status == "failed"]
 
 
-def _check_run_file(out_dir: Path, record: dict[str, object], overwrite: bool) -> None:
-    import json
+def _frame_files(layers: bool) -> Callable[[Path], dict[str, Path]]:
+    """``output -> {role: path}``: the images a frame writes (its palette JSON is written with
+    them but is not an image, so it does not decide whether a frame is done)."""
 
-    path = out_dir / RUN_FILE
-    if overwrite or not path.is_file():
-        return
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    for key in ("mode", "engine", "keyframes"):
-        if old.get(key) != record[key]:
-            raise ShotError(f"'{out_dir}' holds results of another run ({key} {old.get(key)!r}, now "
-                            f"{record[key]!r}); use --overwrite or another --output-dir")
+    def files(out: Path) -> dict[str, Path]:
+        found = {"image": out}
+        if layers:
+            found.update({k: v for k, v in layer_paths(out).items() if v.suffix == ".png"})
+        return found
+
+    return files
 
 
 def colorize_shot(
@@ -146,7 +143,6 @@ def colorize_shot(
         "engine": engine.name, "keyframes": list(shot.keyframes),
         "frames": [asdict(t) for t in tasks], "problems": [list(p) for p in shot.problems],
     }
-    _check_run_file(out_dir, record, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(record, out_dir / RUN_FILE)
 
@@ -207,7 +203,11 @@ def colorize_shot(
 
     pages = [shot.frame(t.stem).line for t in tasks]
     outputs = [out_dir / f"{t.stem}.png" for t in tasks]
-    results = run_pages(pages, outputs, colorize_page, overwrite=overwrite, progress=progress, write=write)
+    # What a result depends on: a frame made with other settings is redone (batch's manifest).
+    settings = {"mode": mode, "engine": engine.name, "keyframes": list(shot.keyframes),
+                "keep_color_lines": keep_color_lines}
+    results = run_pages(pages, outputs, colorize_page, overwrite=overwrite, progress=progress, write=write,
+                        files=_frame_files(layers), settings=settings)
     for stem, message in shot.problems:
         results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
     return ShotRun(results, tasks, palette, list(shot.problems))

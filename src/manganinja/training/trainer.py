@@ -84,7 +84,7 @@ def build_pipeline(cfg: TrainConfig) -> Any:
 
     m = cfg.model
     if m.init == "tiny":
-        from manganinja.models.factory import build_pipeline as build_random
+        from manganinja.pipeline import build_pipeline as build_random
 
         return build_random("tiny", seed=m.seed)
     path = Path(m.path or "")

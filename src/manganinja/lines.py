@@ -1,13 +1,14 @@
-"""Line art as people really have it, turned into what the model reads.
+"""Line art as one value: :class:`Lines`, made once at the edge and passed as is.
 
-The model's convention: a float32 ``(H, W)`` map in ``[0, 1]`` with **white lines on black**
-(1 = line, 0 = paper). This module brings line art in any common form to that convention
-(:func:`normalize_lineart`) and draws line art from a color or gray picture
-(:func:`extract_lineart`): a weight-free XDoG extractor, or the official "informative drawings"
-extractor when its weights (``models/Annotators/sk_model.pth``) are available.
+The convention: a float32 ``(H, W)`` map in ``[0, 1]`` with **white lines on black** (1 = line,
+0 = paper), at the source image's size. :meth:`Lines.from_input` brings line art in any common
+form to it (:func:`normalize_lineart`), :meth:`Lines.from_picture` draws it from a color or gray
+picture (:func:`extract_lineart`: a weight-free XDoG extractor, or the official "informative
+drawings" extractor when its weights, ``models/Annotators/sk_model.pth``, are available).
 
-:func:`line_f1` scores one line map against another with a pixel tolerance (used by the tests
-and the benchmark).
+The CLI, the web UI and the benchmark make a :class:`Lines` once; the engines, the pipeline,
+snapping and layers take it as it is (no second normalization, no uint8 round trip). This
+module imports neither torch nor diffusers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Literal
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from manganinja.images import ImageInput, load_image, to_rgb
 
@@ -109,12 +109,26 @@ def detect_polarity(image: ImageInput) -> Polarity:
     return _polarity_of_gray(gray)
 
 
+def _gray_of_input(image: ImageInput, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Luminance and alpha of any line-art input. A float ``(H, W)`` array is taken as gray
+    values in [0, 1] as they are (no 8-bit quantization); everything else goes through
+    :func:`~manganinja.images.load_image`."""
+    if isinstance(image, np.ndarray) and image.ndim == 2 and np.issubdtype(image.dtype, np.floating):
+        if image.size == 0:
+            raise LineartError(f"{name} (array of shape {tuple(image.shape)}): expected a non-empty HxW array")
+        if not np.isfinite(image).all():
+            raise LineartError(f"{name} (array of shape {tuple(image.shape)}): contains NaN or infinite values")
+        return np.clip(image, 0.0, 1.0).astype(np.float32), None
+    return _gray_and_alpha(load_image(image, name=name))
+
+
 def normalize_lineart(image: ImageInput, polarity: str = "auto") -> np.ndarray:
-    """Bring a line art to the model's convention.
+    """Bring a line art to the model's convention (prefer :meth:`Lines.from_input`).
 
     Args:
-        image: path, PIL image or array; any PIL mode (1, L, RGB, RGBA, LA, P, I;16, CMYK, ...).
-            EXIF orientation is applied. Transparent pixels are paper.
+        image: path, PIL image or array (uint8 ``(H, W[, C])``, or float ``(H, W)`` gray values in
+            [0, 1], used without quantization); any PIL mode (1, L, RGB, RGBA, LA, P, I;16,
+            CMYK, ...). EXIF orientation is applied. Transparent pixels are paper.
         polarity: ``"auto"`` (detect), ``"dark-on-light"`` (ink on paper) or
             ``"light-on-dark"`` (already the model's convention).
 
@@ -126,15 +140,14 @@ def normalize_lineart(image: ImageInput, polarity: str = "auto") -> np.ndarray:
         maps to exactly ``1 - gray`` and off-white scanned paper still maps to 0.
 
     Raises:
-        LineartError: ``polarity`` is not one of :data:`POLARITIES`.
+        LineartError: ``polarity`` is not one of :data:`POLARITIES`, or a bad float array.
         ImageInputError: unreadable, empty or too large image.
 
     Warns:
         BlankLineartWarning: no pixel is above :data:`MODEL_LINE_CUTOFF` (nothing for the model).
     """
     _check_polarity(polarity)
-    img = load_image(image, name="line art")
-    gray, alpha = _gray_and_alpha(img)
+    gray, alpha = _gray_of_input(image, "line art")
     if alpha is not None:
         gray, pol = _composite(gray, alpha, polarity)
     else:
@@ -148,16 +161,6 @@ def normalize_lineart(image: ImageInput, polarity: str = "auto") -> np.ndarray:
     lines = np.ascontiguousarray(lines, dtype=np.float32)
     warn_if_blank(lines, "normalized line art")
     return lines
-
-
-def model_condition(lines: np.ndarray) -> "torch.Tensor":
-    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
-    black): values <= :data:`MODEL_LINE_CUTOFF` set to 0, repeated to 3 channels and mapped to
-    [-1, 1]; float32 ``(3, H, W)``. The same function serves inference and training."""
-    import torch
-
-    arr = np.where(np.asarray(lines, dtype=np.float32) <= MODEL_LINE_CUTOFF, 0.0, lines).astype(np.float32)
-    return torch.from_numpy(arr)[None].repeat(3, 1, 1) * 2.0 - 1.0
 
 
 def warn_if_blank(lines: np.ndarray, what: str = "line art") -> bool:
@@ -272,40 +275,71 @@ def extract_lineart(
     else:
         from manganinja.models.informative_drawings import run_informative_drawings
 
-        lines = run_informative_drawings(rgb, weights)  # type: ignore[arg-type]
+        lines = run_informative_drawings(rgb, weights)  # type: ignore[arg-type]  # ExtractorWeightsError is a ValueError
     warn_if_blank(lines, "extracted line art")
     return lines
 
 
 # --------------------------------------------------------------------------------------------
-# Scoring
+# The value
 # --------------------------------------------------------------------------------------------
 
 
-def line_f1(
-    pred: np.ndarray,
-    ref: np.ndarray,
-    tolerance: float = 2.0,
-    threshold: float = 0.5,
-) -> tuple[float, float, float]:
-    """Precision, recall and F1 of line map ``pred`` against ``ref`` with a pixel tolerance.
+@dataclass(frozen=True, eq=False)
+class Lines:
+    """A line art in the model's convention, at its source size.
 
-    Both are ``(H, W)`` arrays in [0, 1], white lines on black, binarized at ``value >
-    threshold``. Precision: fraction of ``pred`` line pixels within ``tolerance`` pixels
-    (Euclidean) of a ``ref`` line pixel; recall: the same the other way. Empty maps score 0
-    (both empty: 1).
+    Attributes:
+        array: float32 ``(H, W)`` in [0, 1], white lines on black (1 = line, 0 = paper); read
+            only (the array's ``writeable`` flag is off).
+
+    Make one with :meth:`from_input` (a drawing) or :meth:`from_picture` (a color picture), once,
+    where the input enters the program; pass it on as it is.
     """
-    if pred.shape != ref.shape:
-        raise ValueError(f"line maps differ in shape: {pred.shape} vs {ref.shape}")
-    p = np.asarray(pred) > threshold
-    r = np.asarray(ref) > threshold
-    if not p.any() and not r.any():
-        return 1.0, 1.0, 1.0
-    if not p.any() or not r.any():
-        return 0.0, 0.0, 0.0
-    dist_to_r = ndimage.distance_transform_edt(~r)
-    dist_to_p = ndimage.distance_transform_edt(~p)
-    precision = float((dist_to_r[p] <= tolerance).mean())
-    recall = float((dist_to_p[r] <= tolerance).mean())
-    f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-    return precision, recall, f1
+
+    array: np.ndarray
+
+    def __post_init__(self) -> None:
+        arr = self.array
+        if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.dtype != np.float32 or arr.size == 0:
+            got = (getattr(arr, "dtype", type(arr).__name__), getattr(arr, "shape", None))
+            raise LineartError(f"Lines needs a non-empty float32 (H, W) array, got {got}; use Lines.from_input")
+        if float(arr.min()) < 0.0 or float(arr.max()) > 1.0:
+            raise LineartError("Lines values must be in [0, 1]; use Lines.from_input to normalize")
+        if arr.flags.writeable:
+            arr = arr.copy()
+            arr.flags.writeable = False
+            object.__setattr__(self, "array", arr)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return int(self.array.shape[1]), int(self.array.shape[0])
+
+    @classmethod
+    def from_input(cls, value: "ImageInput | Lines", polarity: str = "auto") -> "Lines":
+        """A drawing in any form (path, PIL image, uint8 or float array; any polarity, see
+        :func:`normalize_lineart`). A :class:`Lines` is returned unchanged (already normalized)."""
+        if isinstance(value, Lines):
+            return value
+        return cls(normalize_lineart(value, polarity))
+
+    @classmethod
+    def from_picture(
+        cls, value: ImageInput, extractor: str = "auto", weights: str | os.PathLike | None = None
+    ) -> "Lines":
+        """The line art drawn from a color or gray picture at its size (see
+        :func:`extract_lineart` for ``extractor`` and ``weights``)."""
+        return cls(np.ascontiguousarray(extract_lineart(value, extractor, weights), dtype=np.float32))
+
+    def resized(self, size: tuple[int, int]) -> np.ndarray:
+        """float32 ``(h, w)`` in [0, 1] at ``size`` = (width, height), bicubic (the array itself
+        when the size is unchanged)."""
+        if self.size == tuple(size):
+            return self.array
+        resized = Image.fromarray(self.array, mode="F").resize(tuple(size), Image.Resampling.BICUBIC)
+        return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+    def to_image(self) -> Image.Image:
+        """8-bit gray PIL image (white lines on black), for saving or display only."""
+        return Image.fromarray(np.rint(self.array * 255.0).astype(np.uint8), mode="L")

@@ -13,14 +13,15 @@ import pytest
 from PIL import Image
 
 from manganinja.images import ImageInputError
-from manganinja.lineart import (
+from manganinja.evaluation.line_metrics import line_f1
+from manganinja.lines import (
     BlankLineartWarning,
     LineartError,
+    Lines,
     XDoGParams,
     detect_polarity,
     extract_lineart,
     find_official_extractor,
-    line_f1,
     normalize_lineart,
     xdog_lines,
 )
@@ -308,3 +309,44 @@ def test_off_white_scan_paper_maps_to_zero() -> None:
     out = normalize_lineart(scan)
     assert out[scan == 230].max() == 0.0
     np.testing.assert_allclose(out[scan == 20], (230 - 20) / 230, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- Lines
+
+
+def test_lines_is_one_frozen_value_made_once() -> None:
+    white = drawing()
+    lines = Lines.from_input(Image.fromarray(white))
+    assert lines.array.dtype == np.float32 and lines.size == (64, 64)
+    np.testing.assert_array_equal(lines.array, as_float(white))
+    assert Lines.from_input(lines) is lines  # passed through, never normalized twice
+    assert Lines.from_input(lines, polarity="dark-on-light") is lines
+    with pytest.raises(ValueError):
+        lines.array[0, 0] = 1.0  # read only
+    with pytest.raises(Exception):
+        lines.array = np.zeros((2, 2), np.float32)  # type: ignore[misc]
+    with pytest.raises(LineartError, match="float32"):
+        Lines(white)  # uint8: use from_input
+    with pytest.raises(LineartError, match=r"\[0, 1\]"):
+        Lines(np.full((4, 4), 2.0, np.float32))
+
+
+def test_float_arrays_are_not_quantized() -> None:
+    """A float line map keeps its values (no uint8 round trip), in either polarity."""
+    soft = np.zeros((64, 64), np.float32)
+    soft[::8] = 0.9013  # not multiples of 1/255
+    soft[3] = np.linspace(0.3, 0.4, 64, dtype=np.float32)
+    np.testing.assert_array_equal(Lines.from_input(soft).array, soft)
+    ink = 1.0 - soft  # white paper, dark lines
+    np.testing.assert_allclose(Lines.from_input(ink, polarity="dark-on-light").array, soft, atol=1e-6)
+
+
+def test_lines_from_picture_and_resized(tmp_path) -> None:
+    rgb = np.full((40, 60, 3), 230, np.uint8)
+    rgb[10:30, 28:32] = 20  # a dark stroke
+    lines = Lines.from_picture(Image.fromarray(rgb), "xdog")
+    assert lines.size == (60, 40) and lines.array[20, 29] > 0.5 and lines.array[5, 5] == 0
+    np.testing.assert_array_equal(lines.array, extract_lineart(Image.fromarray(rgb), "xdog"))
+    assert lines.resized((60, 40)) is lines.array
+    small = lines.resized((30, 20))
+    assert small.shape == (20, 30) and small.dtype == np.float32 and 0 <= small.min() and small.max() <= 1

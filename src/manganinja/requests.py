@@ -1,0 +1,259 @@
+"""A colorization request, checked completely before any model is loaded or any page computed.
+
+:func:`validate_colorize` turns what a user gave (paths, options, settings) into a
+:class:`ColorizeRequest` or raises :class:`RequestError` with one line naming the bad value and
+the fix: the inputs are readable images within the size limit, the points fit the engine (at most
+24 pairs for the model), their references and every page; the output paths are writable files
+with a known image extension and unique; the model source exists and has the right layout. A
+chapter with one unwritable output fails in a second, not after the model is loaded.
+
+The CLI (``manganinja colorize``) and the web UI (:func:`check_points`,
+:func:`check_output_path`) call these. Imports neither torch nor diffusers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from PIL import Image, UnidentifiedImageError
+
+from manganinja.images import MAX_IMAGE_PIXELS
+from manganinja.lines import Lines, find_official_extractor
+from manganinja.points import MAX_POINT_PAIRS, PointPairs
+from manganinja.settings import EngineName, FlatSettings, InputSettings, LoadSettings, NinjaSettings
+
+#: Extensions an output image may have (written with PIL).
+OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+class RequestError(ValueError):
+    """A request that cannot run; the message is one line naming the bad value and the fix."""
+
+
+@dataclass(frozen=True)
+class ColorizeRequest:
+    """A checked request. ``pages[i]`` is written to ``outputs[i]``; with ``picture`` the pages
+    are color/gray pictures whose line art is extracted (:meth:`lines`), else drawings."""
+
+    engine: EngineName
+    references: tuple[Path, ...]
+    pages: tuple[Path, ...]
+    outputs: tuple[Path, ...]
+    picture: bool
+    points: PointPairs | None
+    layers: bool
+    overwrite: bool
+    ninja: NinjaSettings
+    flat: FlatSettings
+    inputs: InputSettings
+    load: LoadSettings | None
+    latents: Path | None = None
+    #: The ``--output-dir`` folder (its results manifest records the pages), None for ``--output``.
+    output_dir: Path | None = None
+
+    def recorded(self) -> dict[str, object]:
+        """What a page's result depends on, as JSON-able values: recorded in the output folder's
+        manifest, so a rerun with other settings redoes the pages."""
+        settings: dict[str, object] = {
+            "engine": self.engine,
+            "references": [str(r) for r in self.references],
+            "points": self.points.to_dict() if self.points is not None else None,
+            "picture": self.picture,
+            "inputs": self.inputs.model_dump(mode="json"),
+            "latents": str(self.latents) if self.latents is not None else None,
+        }
+        if self.engine == "ninja":
+            settings["ninja"] = self.ninja.model_dump(mode="json", exclude={"progress"})
+            load = self.load or LoadSettings()
+            settings["model"] = load.model_dump(mode="json", include={"model", "official", "dtype"})
+        else:
+            settings["flat"] = self.flat.model_dump(mode="json")
+        return settings
+
+    def lines(self, page: Path) -> Lines:
+        """The page's :class:`~manganinja.lines.Lines`, made once here (the edge): extracted from
+        a picture (the official extractor when its weights are given or found in the official
+        folder) or normalized from a drawing."""
+        if self.picture:
+            weights = self.inputs.extractor_weights
+            if weights is None and self.inputs.extractor != "xdog" and self.load is not None:
+                weights = find_official_extractor(self.load.official)
+            return Lines.from_picture(page, self.inputs.extractor, weights)
+        return Lines.from_input(page, self.inputs.polarity)
+
+
+def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image file from its header (no decoding), checked readable and
+    within ``max_pixels``; one-line :class:`RequestError` otherwise."""
+    where = f"{what} '{path}'"
+    if not path.exists():
+        raise RequestError(f"{where}: file not found")
+    if path.is_dir():
+        raise RequestError(f"{where}: is a folder, expected an image file")
+    try:
+        with Image.open(path) as img:
+            size = img.size
+            try:
+                orientation = img.getexif().get(0x0112, 1)
+            except (OSError, SyntaxError, ValueError):  # metadata past a truncation: decoding will tell
+                orientation = 1
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise RequestError(f"{where}: cannot be read as an image ({exc})") from None
+    except Image.DecompressionBombError:
+        raise RequestError(f"{where}: too large to open; downscale it first") from None
+    if orientation in (5, 6, 7, 8):
+        size = (size[1], size[0])
+    if size[0] <= 0 or size[1] <= 0:
+        raise RequestError(f"{where}: image has zero size")
+    if max_pixels is not None and size[0] * size[1] > max_pixels:
+        raise RequestError(f"{where}: {size[0]}x{size[1]} pixels is over the limit of {max_pixels}; downscale it first")
+    return size
+
+
+def check_output_path(path: Path, layers: bool = False) -> None:
+    """An output file path that can be written: not a folder, a known image extension (``.png``
+    with layers), inside a folder that exists or can be made and is writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise RequestError(f"output '{path}' is a folder, not an image file; remove it or choose another output path")
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise RequestError(f"output '{path}': unknown image extension '{path.suffix}'; use one of {', '.join(OUTPUT_SUFFIXES)}")
+    if layers and suffix != ".png":
+        raise RequestError(f"output '{path}': layers need a .png path (alpha); change the extension to .png")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RequestError(f"output '{path}': '{existing}' is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RequestError(f"output '{path}': folder '{existing}' is not writable; choose another output folder")
+
+
+def check_points(
+    points: PointPairs,
+    reference_sizes: Sequence[tuple[int, int]],
+    lineart_sizes: Sequence[tuple[int, int]],
+    engine: str,
+    source: str = "points",
+) -> None:
+    """The pairs fit the engine (at most :data:`~manganinja.points.MAX_POINT_PAIRS` for the model),
+    their reference and every line-art size given."""
+    limit = MAX_POINT_PAIRS if engine == "ninja" else None
+    for size in dict.fromkeys(lineart_sizes):
+        try:
+            points.validate(list(reference_sizes), size, max_pairs=limit)
+        except ValueError as exc:
+            raise RequestError(f"{source}: {exc}") from None
+
+
+def validate_colorize(
+    *,
+    engine: str,
+    references: Sequence[Path],
+    lineart: Sequence[str | Path] = (),
+    image: Path | None = None,
+    points: Path | None = None,
+    output: Path | None = None,
+    output_dir: Path | None = None,
+    layers: bool = False,
+    overwrite: bool = False,
+    ninja: NinjaSettings | None = None,
+    flat: FlatSettings | None = None,
+    inputs: InputSettings | None = None,
+    load: LoadSettings | None = None,
+    latents: Path | None = None,
+) -> ColorizeRequest:
+    """Check everything a ``colorize`` run needs before any work; see the module doc.
+
+    ``lineart``: files, folders or glob patterns of drawings; ``image``: one picture to extract
+    line art from instead. ``load`` (model source, device...) is for ``engine="ninja"``.
+
+    Raises:
+        RequestError: the first problem, in one line.
+    """
+    from manganinja.batch import expand_pages, output_paths
+
+    ninja = ninja or NinjaSettings()
+    flat = flat or FlatSettings()
+    inputs = inputs or InputSettings()
+    if engine not in ("ninja", "flat"):
+        raise RequestError(f"--engine must be 'ninja' or 'flat', got {engine!r}")
+    if image is not None and lineart:
+        raise RequestError("give either --lineart pages or --image, not both")
+    if image is None and not lineart:
+        raise RequestError("give --lineart (one or more pages) or --image (a picture to extract line art from)")
+    if (output is None) == (output_dir is None):
+        raise RequestError("give exactly one of --output (one page) or --output-dir (many pages)")
+    if not references:
+        raise RequestError("give at least one --reference image")
+    if engine == "flat":
+        if load is not None and (load.model is not None or load.official is not None):
+            raise RequestError("--engine flat needs no model; drop --model/--official")
+        load = None
+    elif layers and not ninja.snap:
+        raise RequestError("--layers needs --snap with the ninja engine (the fills come from the line art's regions)")
+
+    try:
+        pages = [Path(image)] if image is not None else expand_pages(list(lineart))
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
+    if output is not None and len(pages) != 1:
+        raise RequestError(f"--output takes one page but {len(pages)} were given; use --output-dir")
+    try:
+        outputs = [Path(output)] if output is not None else output_paths(pages, Path(output_dir))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
+    if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise RequestError(f"--output-dir '{output_dir}' is a file; give a folder")
+
+    reference_sizes = [image_size(Path(r), f"reference {i + 1}") for i, r in enumerate(references)]
+    page_sizes = [image_size(p, "image" if image is not None else "line art") for p in pages]
+    for out in outputs:
+        check_output_path(out, layers)
+
+    pairs = None
+    if points is not None:
+        try:
+            pairs = PointPairs.from_json(points)
+        except ValueError as exc:
+            raise RequestError(str(exc).replace("\n", " ")) from None
+        check_points(pairs, reference_sizes, page_sizes, engine, source=f"points '{points}'")
+
+    if image is not None:
+        weights = inputs.extractor_weights
+        if weights is not None and not Path(weights).is_file():
+            raise RequestError(f"--extractor-weights '{weights}': file not found")
+        found = weights or (find_official_extractor(load.official) if load is not None else None)
+        if inputs.extractor == "informative" and found is None:
+            raise RequestError("--extractor informative needs the official extractor weights: pass --extractor-weights sk_model.pth")
+    if latents is not None and not Path(latents).is_file():
+        raise RequestError(f"--latents '{latents}': file not found")
+    if engine == "ninja":
+        from manganinja.engines import check_model_source
+
+        load = load or LoadSettings()
+        try:
+            check_model_source(load)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+    return ColorizeRequest(
+        engine=engine,  # type: ignore[arg-type]
+        references=tuple(Path(r) for r in references),
+        pages=tuple(pages),
+        outputs=tuple(outputs),
+        picture=image is not None,
+        points=pairs,
+        layers=layers,
+        overwrite=overwrite,
+        ninja=ninja,
+        flat=flat,
+        inputs=inputs,
+        load=load,
+        latents=latents,
+        output_dir=Path(output_dir) if output_dir is not None else None,
+    )

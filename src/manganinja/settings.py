@@ -1,0 +1,201 @@
+"""One settings type per engine, with its defaults and its ranges, in one place.
+
+The CLI options, the web UI controls and the benchmark all build these (their defaults come from
+here), so a value is checked once, before any model is loaded. The types are frozen pydantic
+models: ``NinjaSettings(steps=0)`` raises :class:`pydantic.ValidationError` (a ``ValueError``)
+naming the field. Imports neither torch nor diffusers.
+
+The model's sampling values (``resolution``, ``steps``, ``guidance_scale_ref``,
+``guidance_scale_point``) default to ``None``: the loaded model's recommendation
+(:attr:`manganinja.pipeline.MangaNinjaPipeline.recommended`, saved in its ``model_index.json``),
+else :data:`OFFICIAL_SAMPLING` (the official release's values).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Guidance = Literal["official", "paper"]
+ReferenceMode = Literal["concat", "stitch"]
+Polarity = Literal["auto", "dark-on-light", "light-on-dark"]
+Extractor = Literal["auto", "xdog", "informative"]
+DType = Literal["fp32", "fp16", "bf16"]
+Offload = Literal["none", "reference", "model"]
+EngineName = Literal["ninja", "flat"]
+
+#: The official release's sampling values, used where neither the user nor the model says.
+OFFICIAL_SAMPLING: dict[str, float | int] = {
+    "resolution": 512,
+    "steps": 50,
+    "guidance_scale_ref": 9.0,
+    "guidance_scale_point": 15.0,
+}
+#: Steps of the fast mode's multistep solver when neither the user nor the model says.
+FAST_STEPS = 20
+#: The keys a model may recommend (``MangaNinjaPipeline.recommended``).
+RECOMMENDED_KEYS = tuple(OFFICIAL_SAMPLING)
+
+
+def check_resolution(value: int) -> int:
+    """``value`` if it is a positive multiple of 64, else ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 64 or value % 64:
+        raise ValueError(f"resolution must be a positive multiple of 64 (64, 128, ..., 512, ...), got {value!r}")
+    return value
+
+
+def check_recommended(values: Mapping[str, float | int] | None) -> dict[str, float | int]:
+    """A model's recommended sampling values, checked like the settings (unknown keys refused)."""
+    out = dict(values or {})
+    unknown = sorted(set(out) - set(RECOMMENDED_KEYS))
+    if unknown:
+        raise ValueError(f"recommended: unknown key(s) {unknown}; known: {', '.join(RECOMMENDED_KEYS)}")
+    if "resolution" in out:
+        check_resolution(int(out["resolution"]))
+    if "steps" in out and int(out["steps"]) < 1:
+        raise ValueError(f"recommended steps must be >= 1, got {out['steps']!r}")
+    for key in ("guidance_scale_ref", "guidance_scale_point"):
+        if key in out and not float(out[key]) >= 0:
+            raise ValueError(f"recommended {key} must be >= 0, got {out[key]!r}")
+    return out
+
+
+class Sampling(BaseModel):
+    """The model's sampling values, every one decided (see :meth:`NinjaSettings.resolve`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    resolution: int
+    steps: int
+    guidance_scale_ref: float
+    guidance_scale_point: float
+
+
+def resolve_sampling(
+    recommended: Mapping[str, float | int] | None,
+    *,
+    fast: bool = False,
+    resolution: int | None = None,
+    steps: int | None = None,
+    guidance_scale_ref: float | None = None,
+    guidance_scale_point: float | None = None,
+) -> Sampling:
+    """Each value: as given, else the model's recommendation, else the official value (steps
+    with ``fast``: :data:`FAST_STEPS` unless given or recommended)."""
+    rec = dict(recommended or {})
+    official = dict(OFFICIAL_SAMPLING, steps=FAST_STEPS if fast else OFFICIAL_SAMPLING["steps"])
+
+    def pick(name: str, given: float | int | None) -> float | int:
+        return given if given is not None else rec.get(name, official[name])
+
+    return Sampling(
+        resolution=check_resolution(int(pick("resolution", resolution))),
+        steps=int(pick("steps", steps)),
+        guidance_scale_ref=float(pick("guidance_scale_ref", guidance_scale_ref)),
+        guidance_scale_point=float(pick("guidance_scale_point", guidance_scale_point)),
+    )
+
+
+class NinjaSettings(BaseModel):
+    """Sampling settings of the model engine (:class:`manganinja.engines.NinjaEngine`).
+
+    ``None`` for ``resolution``/``steps``/``guidance_scale_*``: the model's recommendation, else
+    :data:`OFFICIAL_SAMPLING`. ``snap``: snap the model's colors to the line art's regions at
+    full resolution (flat fills, the original lines on top); ``keep_shading`` keeps the lightness
+    variation inside regions. ``fast``: DPM-Solver++ (default 20 steps) instead of DDIM.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: Optional[int] = Field(None, ge=1)
+    guidance_scale_ref: Optional[float] = Field(None, ge=0, allow_inf_nan=False)
+    guidance_scale_point: Optional[float] = Field(None, ge=0, allow_inf_nan=False)
+    guidance: Guidance = "official"
+    seed: int = Field(0, ge=0)
+    resolution: Optional[int] = None
+    reference_mode: ReferenceMode = "concat"
+    fast: bool = False
+    snap: bool = True
+    keep_shading: bool = False
+    progress: bool = True
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: int | None) -> int | None:
+        return None if value is None else check_resolution(value)
+
+    def resolve(self, recommended: Mapping[str, float | int] | None) -> Sampling:
+        """The values sampling uses with a model that recommends ``recommended``."""
+        return resolve_sampling(
+            recommended, fast=self.fast, resolution=self.resolution, steps=self.steps,
+            guidance_scale_ref=self.guidance_scale_ref, guidance_scale_point=self.guidance_scale_point,
+        )
+
+
+class FlatSettings(BaseModel):
+    """Settings of the weight-free engine (:class:`manganinja.engines.FlatEngine`):
+    ``two_tone`` adds one shadow tone per region where the reference has one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    two_tone: bool = True
+
+
+class LoadSettings(BaseModel):
+    """How the model is loaded (:func:`manganinja.engines.load_pipeline`): exactly one of
+    ``model`` (a converted folder or a Hugging Face id) and ``official`` (the release layout).
+    ``offload``: "reference" moves the reference models off the accelerator once the bank is
+    made, "model" is diffusers' model CPU offload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: Optional[str] = None
+    official: Optional[Path] = None
+    device: str = "auto"
+    dtype: DType = "fp32"
+    offload: Offload = "none"
+    attention_chunk: Optional[int] = Field(None, ge=1)
+    vae_tiling: bool = False
+    compile: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in ("auto", "cpu", "cuda", "mps") and not (value.startswith("cuda:") and value[5:].isdigit()):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {value!r}")
+        return value
+
+
+class InputSettings(BaseModel):
+    """How a line art is read at the edge (:class:`manganinja.lines.Lines`): the drawing's
+    ``polarity``, or for a picture the ``extractor`` and its ``extractor_weights``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    polarity: Polarity = "auto"
+    extractor: Extractor = "auto"
+    extractor_weights: Optional[Path] = None
+
+
+def describe_error(exc: Exception, names: Mapping[str, str] | None = None) -> str:
+    """One line for a settings error: pydantic's ``ValidationError`` as ``field: message (got
+    value)`` for each bad field (``names`` renames fields, e.g. ``{"steps": "--steps"}``); any
+    other error as its message."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        field = (names or {}).get(field, field)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        for long, short in (("Input should be greater than or equal to", "must be >="),
+                            ("Input should be less than or equal to", "must be <="),
+                            ("Input should be", "must be")):
+            message = message.replace(long, short)
+        got = "" if "got " in message else f" (got {err['input']!r})"
+        parts.append(f"{field}: {message}{got}")
+    return "; ".join(parts)

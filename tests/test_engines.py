@@ -1,0 +1,110 @@
+"""The one engine contract: prepare(references) -> P, colorize(P, Lines, points) -> Layers, for
+the model, the weight-free engine and the benchmark's baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from manganinja.engines import (
+    ENGINE_NAMES,
+    EngineError,
+    FlatEngine,
+    build_engine,
+    lineart_silhouette,
+    reference_foreground,
+)
+from manganinja.lines import Lines
+from manganinja.points import PointPairs
+from manganinja.settings import LoadSettings, NinjaSettings
+
+
+def test_registry():
+    assert set(ENGINE_NAMES) == {"reference", "mean-color", "ninja", "flat"}
+    with pytest.raises(EngineError, match="'nope'"):
+        build_engine("nope")
+    with pytest.raises(ValueError, match="--engine flat"):
+        build_engine("ninja", load=LoadSettings())  # no model: says how to run without weights
+
+
+def test_reference_engine_resizes_to_the_lineart():
+    ref = Image.fromarray(np.full((20, 10, 3), (10, 200, 30), np.uint8))
+    engine = build_engine("reference")
+    out = engine.colorize(engine.prepare([ref]), Lines(np.zeros((7, 9), np.float32)), None).composite
+    assert out.shape == (7, 9, 3) and out.dtype == np.uint8
+    assert (out == (10, 200, 30)).all()
+
+
+def test_silhouette_fills_a_closed_outline_and_foreground_ignores_the_border_color():
+    lines = np.zeros((20, 20), np.float32)
+    lines[5, 5:15] = lines[14, 5:15] = lines[5:15, 5] = lines[5:15, 14] = 1.0
+    sil = lineart_silhouette(Lines(lines))
+    assert sil[5:15, 5:15].all() and sil.sum() == 100
+    pic = np.full((10, 10, 3), (0, 0, 255), np.uint8)  # blue background
+    pic[3:6, 3:6] = (250, 250, 250)
+    fg = reference_foreground(pic)
+    assert fg.sum() == 9 and fg[3:6, 3:6].all()
+
+
+def test_ninja_engine_matches_the_pipeline(official_tiny):
+    import torch
+
+    from manganinja import MangaNinjaPipeline
+
+    ckpt = official_tiny / "checkpoints"
+    load = LoadSettings(official=ckpt, device="cpu")
+    engine = build_engine("ninja", ninja=NinjaSettings(steps=1, resolution=64, snap=False, progress=False), load=load)
+    assert engine.describe()["steps"] == 1 and engine.describe()["resolution"] == 64
+    ref = Image.open(official_tiny / "inputs" / "reference.png").convert("RGB")
+    line_img = Image.open(official_tiny / "inputs" / "lineart.png").convert("L")
+    lines = Lines.from_input(line_img)
+    points = PointPairs.from_json(official_tiny / "inputs" / "points.json")
+    prepared = engine.prepare([ref])
+    got = engine.with_seed(3).colorize(prepared, lines, points).composite
+    assert got.shape == (*lines.array.shape, 3) and got.dtype == np.uint8
+    pipe = MangaNinjaPipeline.from_official(ckpt)
+    expected = pipe(reference=ref, lineart=line_img, points=points, num_inference_steps=1,
+                    generator=torch.Generator().manual_seed(3), output_type="np", resolution=64,
+                    progress=False).images[0]
+    np.testing.assert_array_equal(got, expected)
+    # no points differs from points (the point branch is live); the seed is used
+    assert not np.array_equal(engine.with_seed(3).colorize(prepared, lines, None).composite, got)
+    assert not np.array_equal(engine.with_seed(4).colorize(prepared, lines, points).composite, got)
+
+
+def test_flat_engine_runs_on_a_synthetic_pair():
+    from manganinja.data.synthetic import generate_pair
+    from manganinja.flat.engine import colorize_flat
+
+    pair = generate_pair(np.random.default_rng([0, 1]), size=128)
+    lineart = (pair.lineart > 0).astype(np.float32)
+    ref = Image.fromarray(pair.reference)
+    engine = build_engine("flat")
+    assert engine.describe() == {"two_tone": True}
+    got = engine.colorize(engine.prepare([ref]), Lines(lineart), pair.points[:5]).composite
+    assert got.shape == (128, 128, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, colorize_flat(ref, lineart, points=pair.points[:5]).composite)
+
+
+def test_flat_engine_stitches_several_references_and_checks_their_points():
+    """The benchmark and the CLI share FlatEngine: two references are stitched side by side and
+    a pair's reference point moves onto the canvas with its reference."""
+    from manganinja.data.synthetic import generate_pair
+
+    pair = generate_pair(np.random.default_rng([0, 1]), size=128)
+    ref = Image.fromarray(pair.reference)
+    blank = Image.new("RGB", (64, 128), (255, 255, 255))
+    engine = FlatEngine()
+    prepared = engine.prepare([blank, ref])
+    assert prepared.picture.size == (64 + 128, 128) and prepared.placements == [(0, 0, 1.0), (64, 0, 1.0)]
+    pts = PointPairs.from_arrays(pair.points.reference_xy[:5], pair.points.lineart_xy[:5], reference_index=[1] * 5)
+    alone = engine.colorize(engine.prepare([ref]), Lines((pair.lineart > 0).astype(np.float32)), pair.points[:5])
+    both = engine.colorize(prepared, Lines((pair.lineart > 0).astype(np.float32)), pts)
+    target = pair.target.astype(int)
+    xy = pair.points.lineart_xy[:5].round().astype(int)
+    hits = lambda img: sum(np.abs(img[y, x].astype(int) - target[y, x]).max() <= 8 for x, y in xy)  # noqa: E731
+    assert hits(both.composite) >= hits(alone.composite) - 1
+    with pytest.raises(ValueError, match="reference_index 2"):
+        engine.colorize(prepared, Lines(np.zeros((128, 128), np.float32)),
+                        PointPairs.from_arrays([[1, 1]], [[1, 1]], reference_index=[2]))

@@ -1,0 +1,26 @@
+"""The request checks themselves (the CLI's are in tests/cli/test_colorize_checks.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+import manganinja.requests as R
+
+
+def test_unwritable_folder_is_named(tmp_path, monkeypatch):
+    """Runs as root too: the permission answer is replaced, the logic is what is checked."""
+    monkeypatch.setattr(R.os, "access", lambda path, mode: False)
+    with pytest.raises(R.RequestError, match="folder '.*' is not writable"):
+        R.check_output_path(tmp_path / "new" / "deeper" / "page.png")
+
+
+def test_output_paths(tmp_path):
+    R.check_output_path(tmp_path / "a" / "b" / "page.png")  # folders are made when writing
+    R.check_output_path(tmp_path / "page.PNG", layers=True)
+    for path, layers, message in [
+        (tmp_path, False, "is a folder"),
+        (tmp_path / "page", False, "unknown image extension ''"),
+        (tmp_path / "page.jpg", True, "layers need a .png"),
+    ]:
+        with pytest.raises(R.RequestError, match=message):
+            R.check_output_path(path, layers=layers)
