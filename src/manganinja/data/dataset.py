@@ -107,9 +107,12 @@ class SyntheticPairSource:
     "reference" in reference.png, "lineart" in target.png) and ``manifest.json``. A missing
     ``lineart.png`` is extracted from the target; a missing ``points.json`` means no pairs."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, lineart_file: bool = True) -> None:
         self.root = Path(root)
         self.folders = find_synthetic_pairs(self.root)
+        #: False: ignore ``lineart.png`` and extract the target's line art like any picture (as
+        #: the benchmark does), so training sees the line art the evaluation gives.
+        self.lineart_file = lineart_file
 
     def __len__(self) -> int:
         return len(self.folders)
@@ -118,7 +121,8 @@ class SyntheticPairSource:
         folder = self.folders[index]
         ref = np.asarray(to_rgb(load_image(folder / "reference.png", name="reference")))
         tgt = np.asarray(to_rgb(load_image(folder / "target.png", name="target")))
-        lineart = _read_lineart_file(folder / "lineart.png") if (folder / "lineart.png").is_file() else None
+        use_file = self.lineart_file and (folder / "lineart.png").is_file()
+        lineart = _read_lineart_file(folder / "lineart.png") if use_file else None
         if lineart is not None and lineart.shape != tgt.shape[:2]:
             raise DatasetError(f"{folder}: lineart.png is {lineart.shape[::-1]}, target.png {tgt.shape[1::-1]}")
         pts_file = folder / "points.json"

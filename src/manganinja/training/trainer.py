@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL.Image
 import torch
-import torch.nn.functional as F
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 from torch.utils.data import DataLoader
@@ -84,9 +84,17 @@ def build_pipeline(cfg: TrainConfig) -> Any:
 
     m = cfg.model
     if m.init == "tiny":
+        from diffusers import AutoencoderKL
+
         from manganinja.models.factory import build_pipeline as build_random
 
-        return build_random("tiny", seed=m.seed)
+        vae = None
+        if m.vae is not None:
+            if not (Path(m.vae) / "config.json").is_file():
+                raise TrainingError(f"model.vae {m.vae} is not an AutoencoderKL folder (no config.json); train one with `manganinja train-autoencoder`")
+            vae = AutoencoderKL.from_pretrained(m.vae)
+        channels = tuple(m.unet_channels) if m.unet_channels else None
+        return build_random("tiny", seed=m.seed, vae=vae, unet_channels=channels)
     path = Path(m.path or "")
     if not path.exists():
         raise TrainingError(f"model.path {path} does not exist (model.init '{m.init}')")
@@ -297,22 +305,11 @@ class TrainingModel(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def clip_pixels(feature_extractor: Any, images: torch.Tensor) -> torch.Tensor:
-    """CLIP input from images (B, 3, H, W) in [-1, 1]: resized (bicubic, antialiased) so the short
-    side is the processor's, centre-cropped to its crop size, normalised with its mean/std."""
-    size = feature_extractor.size
-    short = size.get("shortest_edge") or min(size.get("height", 224), size.get("width", 224))
-    crop = feature_extractor.crop_size
-    ch, cw = crop["height"], crop["width"]
-    x = (images.float() + 1.0) / 2.0
-    h, w = x.shape[-2:]
-    scale = short / min(h, w)
-    x = F.interpolate(x, size=(max(ch, round(h * scale)), max(cw, round(w * scale))), mode="bicubic", antialias=True, align_corners=False)
-    top, left = (x.shape[-2] - ch) // 2, (x.shape[-1] - cw) // 2
-    x = x[..., top : top + ch, left : left + cw].clamp(0, 1)
-    mean = torch.tensor(feature_extractor.image_mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(feature_extractor.image_std, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
+    """Images (B, 3, H, W) in [-1, 1] (8-bit values, as the data set makes them) -> RGB PIL
+    images, for the pipeline's own CLIP preprocessing."""
+    arr = ((images.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return [PIL.Image.fromarray(a.permute(1, 2, 0).numpy()) for a in arr]
 
 
 @torch.no_grad()
@@ -328,8 +325,9 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
     reference = batch["reference"].to(device=device, dtype=vae.dtype)
     latents = vae.encode(target).latent_dist.sample(generator=generator) * sf
     ref_latents = vae.encode(reference).latent_dist.mode() * sf
-    pixels = clip_pixels(pipe.feature_extractor, batch["reference"].to(device)).to(pipe.image_encoder.dtype)
-    cond = pipe.image_encoder(pixels).image_embeds[:, None, :]
+    # The CLIP token exactly as at inference (MangaNinjaPipeline.clip_token: the pipeline's
+    # feature extractor on the picture).
+    cond = torch.cat([pipe.clip_token(picture) for picture in reference_pictures(batch["reference"])]).to(device)
     drop_ref = batch["drop_reference"].to(device=device, dtype=torch.bool)
     uncond = pipe.condition_tokens(len(drop_ref)).to(device=device, dtype=cond.dtype)
     context = torch.where(drop_ref[:, None, None], uncond, cond)
@@ -408,7 +406,7 @@ def build_dataset(cfg: TrainConfig) -> PairDataset:
     d = cfg.data
     if not d.synthetic and not d.videos:
         raise ConfigError("no training data: set data.synthetic and/or data.videos")
-    sources: list = [SyntheticPairSource(p) for p in d.synthetic]
+    sources: list = [SyntheticPairSource(p, lineart_file=d.synthetic_lineart == "file") for p in d.synthetic]
     settings = PairIndexSettings(interval=d.interval, ssim_threshold=d.ssim_threshold, max_slack=d.max_slack)
     sources += [VideoPairSource(p, settings, d.cache_dir) for p in d.videos]
     where = ", ".join([*d.synthetic, *d.videos])
@@ -442,9 +440,12 @@ class Trainer:
 
         self.cfg = cfg
         t = cfg.train
+        if t.threads is not None:
+            torch.set_num_threads(t.threads)
         self.output_dir = Path(t.output_dir)
         self.accelerator = Accelerator(
             mixed_precision=t.mixed_precision,
+            gradient_accumulation_steps=t.gradient_accumulation_steps,
             log_with="tensorboard",
             project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
         )
@@ -592,20 +593,21 @@ class Trainer:
         steps_run = 0
         self.model.train()
         for batch in self.loader(self.step, end):
-            sync = micro == accum - 1
-            with contextlib.nullcontext() if sync else acc.no_sync(self.model):
+            # accelerate divides the loss by the accumulation steps, skips the optimizer step and
+            # gradient sync on micro-batches that do not end a step.
+            with acc.accumulate(self.model):
                 loss = self.compute_loss(batch, self.step, micro)
-                acc.backward(loss / accum)
+                acc.backward(loss)
+                if acc.sync_gradients and t.max_grad_norm is not None:
+                    acc.clip_grad_norm_(self.params, t.max_grad_norm)
+                lr = self.lr_scheduler.get_last_lr()[0]  # the rate this step uses
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
             running += loss.detach().float().item() / accum
-            if not sync:
+            if not acc.sync_gradients:
                 micro += 1
                 continue
-            if t.max_grad_norm is not None:
-                acc.clip_grad_norm_(self.params, t.max_grad_norm)
-            lr = self.lr_scheduler.get_last_lr()[0]  # the rate this step uses
-            self.optimizer.step()
             self.lr_scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
             loss_value = float(acc.reduce(torch.tensor(running, device=acc.device), reduction="mean").item())
             result.losses.append(loss_value)
             self.step += 1
