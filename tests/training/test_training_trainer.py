@@ -252,3 +252,25 @@ def test_training_clip_token_is_the_inference_one(synth_root, tmp_path):
     inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, batch, torch.Generator().manual_seed(0), torch.float32)
     for row, picture in enumerate(reference_pictures(batch["reference"])):
         assert torch.equal(inputs["context"][row], trainer.pipe.clip_token(picture)[0])
+
+
+def test_sd15_init_is_the_factory_assembly(official_tiny):
+    """model.init 'sd15' builds the pipeline with models.factory.pipeline_from_sd15 (one
+    assembly, no copy in the trainer): same U-Net weights as the SD folder, same unconditional
+    token as the official loader computes from the same CLIP folder."""
+    from manganinja.models.factory import pipeline_from_sd15
+    from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.training.trainer import build_pipeline
+
+    root = official_tiny / "checkpoints"
+    sd, clip = root / "StableDiffusion", root / "models" / "clip-vit-large-patch14"
+    cfg = resolve_config({"model": {"init": "sd15", "path": str(sd), "clip_path": str(clip), "seed": 3}})
+    pipe = build_pipeline(cfg)
+    direct = pipeline_from_sd15(sd, None, clip, seed=3)
+    for name in ("denoising_unet", "reference_unet", "controlnet", "point_net", "vae", "condition_tokens"):
+        a, b = getattr(pipe, name).state_dict(), getattr(direct, name).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    official = MangaNinjaPipeline.from_official(root)
+    assert torch.equal(pipe.condition_tokens.uncond, official.condition_tokens.uncond)
+    with pytest.raises(TrainingError, match="model.clip_path"):
+        build_pipeline(resolve_config({"model": {"init": "sd15", "path": str(sd)}}))

@@ -3,6 +3,7 @@ the full SD1.5-size architecture for speed/memory benchmarks (no download needed
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -186,3 +187,36 @@ def build_pipeline(
     from manganinja.pipeline import MangaNinjaPipeline
 
     return MangaNinjaPipeline(**build_components(size, seed, vae=vae, unet_channels=unet_channels))
+
+
+def pipeline_from_sd15(sd_dir: str | Path, controlnet_dir: str | Path | None, clip_dir: str | Path, seed: int = 0) -> Any:
+    """A MangaNinja pipeline initialised from Stable Diffusion 1.5 (diffusers folder ``sd_dir``):
+    both U-Nets from its U-Net, the ControlNet from ``controlnet_dir`` (else from the U-Net,
+    zero-initialised outputs), the CLIP ViT-L/14 vision tower from ``clip_dir``, the unconditional
+    token from the CLIP text tower (``clip_dir`` when it has a tokenizer, else SD's
+    ``text_encoder``), a random PointNet; the random layers are seeded with ``seed``. The training starting point
+    of the paper."""
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    from manganinja.pipeline import MangaNinjaPipeline, clip_image_processor
+
+    sd_dir, clip_dir = Path(sd_dir), Path(clip_dir)
+    torch.manual_seed(seed)  # the ControlNet's new layers (from_unet) and PointNet start random
+    denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
+    reference_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
+    controlnet = ControlNetModel.from_pretrained(controlnet_dir) if controlnet_dir else ControlNetModel.from_unet(denoising_unet)
+    text_dir, sub = (clip_dir, "") if (clip_dir / "tokenizer_config.json").exists() else (sd_dir, "text_encoder")
+    text_encoder = CLIPTextModel.from_pretrained(text_dir, subfolder=sub)
+    tokenizer = CLIPTokenizer.from_pretrained(text_dir, subfolder=sub.replace("text_encoder", "tokenizer"))
+    point_net = PointNet(**SD15_POINT_NET_CONFIG)
+    return MangaNinjaPipeline(
+        vae=AutoencoderKL.from_pretrained(sd_dir, subfolder="vae"),
+        reference_unet=reference_unet,
+        denoising_unet=denoising_unet,
+        controlnet=controlnet,
+        point_net=point_net,
+        image_encoder=CLIPVisionModelWithProjection.from_pretrained(clip_dir),
+        feature_extractor=clip_image_processor(),
+        condition_tokens=ConditionTokens.from_text_encoder(text_encoder, tokenizer),
+        scheduler=DDIMScheduler.from_pretrained(sd_dir, subfolder="scheduler"),
+    )

@@ -105,50 +105,11 @@ def build_pipeline(cfg: TrainConfig) -> Any:
             return MangaNinjaPipeline.from_pretrained(path)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:  # missing files, shape mismatches
             raise TrainingError(f"model.path {path}: cannot load a MangaNinja pipeline: {exc}") from exc
-    return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
-
-
-def pipeline_from_sd15(sd_dir: Path, controlnet_dir: str | None, clip_dir: str | None, seed: int = 0) -> Any:
-    """A MangaNinja pipeline initialised from Stable Diffusion 1.5 (diffusers folder): both U-Nets
-    from its U-Net, the ControlNet from ``controlnet_dir`` (else from the U-Net, zero-initialised
-    outputs), CLIP ViT-L/14 vision tower from ``clip_dir``, the unconditional token from the CLIP
-    text tower (``clip_dir``, else SD's ``text_encoder``), a random PointNet (``seed``)."""
-    from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
-
-    from manganinja.models.condition import ConditionTokens
-    from manganinja.models.factory import SD15_POINT_NET_CONFIG
-    from manganinja.models.point_net import PointNet
-    from manganinja.pipeline import MangaNinjaPipeline, clip_image_processor
-
-    if clip_dir is None:
+    if m.clip_path is None:
         raise TrainingError("model.clip_path (CLIP ViT-L/14 folder) is required for model.init 'sd15'")
-    denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
-    reference_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
-    if controlnet_dir:
-        controlnet = ControlNetModel.from_pretrained(controlnet_dir)
-    else:
-        controlnet = ControlNetModel.from_unet(denoising_unet)
-    vae = AutoencoderKL.from_pretrained(sd_dir, subfolder="vae")
-    scheduler = DDIMScheduler.from_pretrained(sd_dir, subfolder="scheduler")
-    image_encoder = CLIPVisionModelWithProjection.from_pretrained(clip_dir)
-    text_dir, sub = (Path(clip_dir), "") if (Path(clip_dir) / "tokenizer_config.json").exists() else (sd_dir, "text_encoder")
-    text_encoder = CLIPTextModel.from_pretrained(text_dir, subfolder=sub)
-    tokenizer = CLIPTokenizer.from_pretrained(text_dir, subfolder=sub.replace("text_encoder", "tokenizer"))
-    condition_tokens = ConditionTokens.from_text_encoder(text_encoder, tokenizer)
-    torch.manual_seed(seed)
-    point_net = PointNet(**SD15_POINT_NET_CONFIG)
-    return MangaNinjaPipeline(
-        vae=vae,
-        reference_unet=reference_unet,
-        denoising_unet=denoising_unet,
-        controlnet=controlnet,
-        point_net=point_net,
-        image_encoder=image_encoder,
-        feature_extractor=clip_image_processor(),
-        condition_tokens=condition_tokens,
-        scheduler=scheduler,
-    )
+    from manganinja.models.factory import pipeline_from_sd15
+
+    return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
 
 
 def unreachable_reference_parameters(reference_unet: nn.Module, state: ReferenceState) -> list[str]:
