@@ -14,11 +14,12 @@ Parts (each resumable; results under ``--out``):
   :func:`manganinja.evaluation.benchmark.split_points`; the model gets 0, the first 5 or all 20
   guide points, with ``guidance_scale_point`` at the model's recommended value and at 0.
 - ``ablation``: ``main`` and ``points`` for the stage-1 model (no stage 2) and for the stage-1
-  model trained without patch shuffle (``--stage1``, ``--noshuffle``).
+  model trained without patch shuffle (``--stage1``, ``--noshuffle``); ``ablation-stage1`` /
+  ``ablation-noshuffle`` run one of them (to run both at once in two processes).
 - ``table``: the markdown tables of all parts.
 
-The ninja engine samples with the model folder's recommended settings (``model_index.json``
-``recommended``: resolution, steps, guidance scales); seed 0.
+The ninja engine samples every model with the recommended settings of ``--model``
+(``model_index.json`` ``recommended``: resolution, steps, guidance scales); seed 0.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def recommended(model: Path) -> dict[str, Any]:
     return dict(index["recommended"])
 
 
-def ninja(model: Path, guidance_scale_point: float | None = None) -> FunctionEngine:
-    rec = recommended(model)
+def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None = None) -> FunctionEngine:
+    """The ninja engine on ``model`` with the sampling settings ``rec`` (a ``recommended`` dict)."""
     extra = {"resolution": int(rec["resolution"]), "guidance_scale_ref": float(rec["guidance_scale_ref"]),
              "guidance_scale_point": float(rec["guidance_scale_point"] if guidance_scale_point is None else guidance_scale_point)}
     return make_engine("ninja", model=str(model), steps=int(rec["steps"]), device="cpu", **extra)
@@ -83,12 +84,12 @@ def run_protocol(data: Path, out: Path, engines: list[FunctionEngine]) -> None:
     write_report(out, rows, problems, data, command="python benchmarks/tiny_synthetic_eval.py", examples=4)
 
 
-def run_points(data: Path, out: Path, model: Path) -> None:
+def run_points(data: Path, out: Path, model: Path, rec: dict[str, Any]) -> None:
     """Point control (module docstring); rows appended to ``out/points.csv`` (resumable)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "points.csv"
     done = {(r["pair"], r["k"], r["gp"]) for r in csv.DictReader(path.open())} if path.is_file() else set()
-    engines = {"default": ninja(model), "zero": ninja(model, guidance_scale_point=0.0)}
+    engines = {"default": ninja(model, rec), "zero": ninja(model, rec, guidance_scale_point=0.0)}
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
     for name in B.read_manifest(data)["pairs"]:
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
@@ -121,7 +122,7 @@ def points_table(path: Path, default_gp: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "table"])
+    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "table"])
     ap.add_argument("--data", type=Path, default=Path("data/bench64-seed1"))
     ap.add_argument("--out", type=Path, default=Path("runs/eval_tiny"))
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
@@ -133,17 +134,20 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     plain = [make_engine(n) for n in ("mean-color", "reference")] + [make_engine("flat")]
+    rec = recommended(args.model)  # the same sampling settings for every model compared
     if args.part == "main":
-        run_protocol(args.data, args.out / "main", plain + [ninja(args.model)])
+        run_protocol(args.data, args.out / "main", plain + [ninja(args.model, rec)])
     elif args.part == "swapped":
         swapped = write_swapped(args.data, args.out / "data_swapped")
-        run_protocol(swapped, args.out / "swapped", plain + [ninja(args.model)])
+        run_protocol(swapped, args.out / "swapped", plain + [ninja(args.model, rec)])
     elif args.part == "points":
-        run_points(args.data, args.out / "points_final", args.model)
-    elif args.part == "ablation":
-        for tag, model in (("stage1", args.stage1), ("noshuffle", args.noshuffle)):
-            run_protocol(args.data, args.out / f"main_{tag}", [ninja(model)])
-            run_points(args.data, args.out / f"points_{tag}", model)
+        run_points(args.data, args.out / "points_final", args.model, rec)
+    elif args.part in ("ablation", "ablation-stage1", "ablation-noshuffle"):
+        models = {"stage1": args.stage1, "noshuffle": args.noshuffle}
+        tags = list(models) if args.part == "ablation" else [args.part.split("-")[1]]
+        for tag in tags:
+            run_protocol(args.data, args.out / f"main_{tag}", [ninja(models[tag], rec)])
+            run_points(args.data, args.out / f"points_{tag}", models[tag], rec)
     else:
         gp = float(recommended(args.model)["guidance_scale_point"])
         parts = [f"# Tiny synthetic MangaNinja: evaluation tables\n\nData: {args.data} ({len(B.read_manifest(args.data)['pairs'])} pairs)\n"]

@@ -5,8 +5,9 @@ that names it (with the closest known key), so a typo never silently falls back 
 :func:`resolve_config` fills the defaults and :func:`config_to_dict` gives the resolved tree that
 the trainer saves beside every checkpoint.
 
-Sections: ``model`` (:class:`ModelConfig`), ``data`` (:class:`DataSection`), ``train``
-(:class:`TrainSection`). See ``configs/`` for the paper's recipe and a tiny CPU recipe.
+Sections: ``model`` (:class:`ModelConfig`), ``data`` (:class:`manganinja.data.dataset.DataConfig`,
+with the augmentation and matcher sections of :mod:`manganinja.data`), ``train``
+(:class:`TrainSection`); the trainer and the data set use these objects as they are. See ``configs/`` for the paper's recipe and a tiny CPU recipe.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+
+from manganinja.data.dataset import DataConfig
 
 
 class ConfigError(ValueError):
@@ -58,61 +61,6 @@ class ModelConfig(Section):
     seed: Int = 0
 
 
-class ShuffleSection(Section):
-    """Progressive patch shuffle: the grid doubles from ``start_grid`` to ``end_grid`` at equal
-    intervals over ``total_steps`` (default: the run's steps), unless ``milestones`` (a list of
-    ``[step, grid]``) is given. ``probability``: chance a sample is shuffled at all;
-    ``enabled: false`` turns the shuffle off."""
-
-    start_grid: Int = 2
-    end_grid: Int = 32
-    total_steps: Int | None = None
-    milestones: list[list[Int]] | None = None
-    probability: float = 1.0
-    enabled: bool = True
-
-
-class DropSection(Section):
-    """Probabilities of dropping each condition of a sample."""
-
-    reference: float = 0.1
-    points: float = 0.1
-    lineart: float = 0.1
-
-
-class MatcherSection(Section):
-    method: Literal["auto", "sift", "lightglue"] = "auto"
-    ratio: float = 0.75
-    ransac_threshold: float = 3.0
-    lightglue_weights: str | None = None
-
-
-class DataSection(Section):
-    """Data sources and sample settings. ``synthetic``: folders written by ``manganinja synth``
-    (``synthetic_lineart``: ``file`` uses their ``lineart.png``, ``extract`` draws the target's
-    line art with ``lineart_method`` as for video frames and as the benchmark does);
-    ``videos``: folders (or files) of anime clips / frame folders."""
-
-    synthetic: list[str] = []
-    synthetic_lineart: Literal["file", "extract"] = "file"
-    videos: list[str] = []
-    resolution: Int = 512
-    max_points: Int = 24
-    interval: Int = 36
-    ssim_threshold: float = 0.95
-    max_slack: Int = 12
-    cache_dir: str | None = None
-    lineart_method: Literal["auto", "xdog", "informative"] = "auto"
-    lineart_weights: str | None = None
-    flip_probability: float = 0.5
-    rotate_probability: float = 0.5
-    max_angle: float = 30.0
-    patch_shuffle: ShuffleSection = Field(default_factory=ShuffleSection)
-    drop: DropSection = Field(default_factory=DropSection)
-    matcher: MatcherSection = Field(default_factory=MatcherSection)
-    num_workers: Int = 0
-
-
 class TrainSection(Section):
     """Optimisation. ``stage`` 1 trains the reference U-Net, denoising U-Net, ControlNet and
     PointNet; stage 2 only PointNet. The learning rate is multiplied by ``lr_decay_factor`` every
@@ -147,7 +95,7 @@ class TrainSection(Section):
 
 class TrainConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
-    data: DataSection = Field(default_factory=DataSection)
+    data: DataConfig = Field(default_factory=DataConfig)
     train: TrainSection = Field(default_factory=TrainSection)
 
 
@@ -189,6 +137,8 @@ def _one_line(exc: ValidationError) -> str:
         return f"{where} must be true or false, got {value!r}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"{where} must be a mapping, got {value!r}"
+    if kind == "value_error":
+        return f"{where} {err['msg'].removeprefix('Value error, ')}"
     if kind == "list_type":
         return f"{where} must be a list, got {value!r}"
     return f"{where}: {err['msg']}, got {value!r}"
@@ -254,10 +204,6 @@ def _validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"data.resolution must be a multiple of 64 and >= 64, got {d.resolution}")
     if not 0 <= d.max_points <= 255:
         raise ConfigError(f"data.max_points must be in 0..255, got {d.max_points}")
-    for name in ("reference", "points", "lineart"):
-        p = getattr(d.drop, name)
-        if not 0.0 <= p <= 1.0:
-            raise ConfigError(f"data.drop.{name} must be in [0, 1], got {p}")
     positive = {
         "train.steps": t.steps,
         "train.batch_size": t.batch_size,

@@ -50,9 +50,7 @@ from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 from torch.utils.data import DataLoader
 
-from manganinja.data.augment import DropConfig, FlipRotateConfig, ShuffleSchedule
-from manganinja.data.dataset import DataConfig, PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
-from manganinja.data.matching import MatcherConfig
+from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
 from manganinja.training.config import ConfigError, TrainConfig, dump_config
@@ -328,39 +326,6 @@ def step_decay(step: int, every: int, factor: float, warmup: int = 0) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def data_config(cfg: TrainConfig) -> DataConfig:
-    d = cfg.data
-    shuffle_cfg = d.patch_shuffle
-    if not shuffle_cfg.enabled:
-        schedule = ShuffleSchedule.from_config(None)
-    elif shuffle_cfg.milestones is not None:
-        schedule = ShuffleSchedule.from_config({"milestones": shuffle_cfg.milestones, "probability": shuffle_cfg.probability})
-    else:
-        schedule = ShuffleSchedule.progressive(
-            total_steps=shuffle_cfg.total_steps or cfg.train.steps,
-            start_grid=shuffle_cfg.start_grid,
-            end_grid=shuffle_cfg.end_grid,
-            probability=shuffle_cfg.probability,
-        )
-    return DataConfig(
-        resolution=d.resolution,
-        max_points=d.max_points,
-        seed=cfg.train.seed,
-        shuffle=schedule,
-        flip_rotate=FlipRotateConfig(d.flip_probability, d.rotate_probability, d.max_angle),
-        drop=DropConfig(d.drop.reference, d.drop.points, d.drop.lineart),
-        matcher=MatcherConfig(
-            method=d.matcher.method,
-            ratio=d.matcher.ratio,
-            ransac_threshold=d.matcher.ransac_threshold,
-            lightglue_weights=d.matcher.lightglue_weights,
-        ),
-        cache_dir=d.cache_dir,
-        lineart_method=d.lineart_method,
-        lineart_weights=d.lineart_weights,
-    )
-
-
 def build_dataset(cfg: TrainConfig) -> PairDataset:
     """The data set of ``cfg.data`` (synthetic folders and video roots); a clear error when none
     is configured or they hold no pair."""
@@ -371,7 +336,7 @@ def build_dataset(cfg: TrainConfig) -> PairDataset:
     settings = PairIndexSettings(interval=d.interval, ssim_threshold=d.ssim_threshold, max_slack=d.max_slack)
     sources += [VideoPairSource(p, settings, d.cache_dir) for p in d.videos]
     where = ", ".join([*d.synthetic, *d.videos])
-    return PairDataset(sources, data_config(cfg), describe=where)
+    return PairDataset(sources, d, seed=cfg.train.seed, run_steps=cfg.train.steps, describe=where)
 
 
 # --------------------------------------------------------------------------------------------
