@@ -101,7 +101,7 @@ class ShuffleConfig(BaseModel):
     the run's steps), unless ``milestones`` (a list of ``[step, grid]``) is given.
     ``probability``: chance a sample is shuffled at all; ``enabled: false`` turns it off."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     start_grid: Annotated[int, Strict()] = 2
     end_grid: Annotated[int, Strict()] = 32
@@ -231,7 +231,7 @@ class FlipRotateConfig(BaseModel):
     """Random flip/rotation of the reference: flip with ``flip_probability``; rotate with
     ``rotate_probability`` by an angle uniform in ``[-max_angle, max_angle]`` degrees."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     flip_probability: float = 0.5
     rotate_probability: float = 0.5
@@ -268,7 +268,7 @@ def random_flip_rotate(
 class DropConfig(BaseModel):
     """Independent probabilities of dropping each condition of a training sample."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     reference: float = 0.1
     points: float = 0.1

@@ -209,7 +209,7 @@ class DataConfig(BaseModel):
     :mod:`manganinja.data.video_pairs`). ``max_points``: a sample draws 0..max_points pairs
     (uniform)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     synthetic: list[str] = []
     synthetic_lineart: Literal["file", "extract"] = "file"

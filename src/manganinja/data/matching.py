@@ -43,7 +43,7 @@ class MatcherConfig(BaseModel):
     else SIFT). ``lightglue_weights``: a local weights file for kornia's LightGlue (with DISK
     features)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     method: Literal["auto", "sift", "lightglue"] = "auto"
     ratio: float = 0.75
