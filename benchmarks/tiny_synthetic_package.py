@@ -21,6 +21,9 @@ from pathlib import Path
 #: its training resolution, 10 DDIM steps, the official guidance scales.
 RECOMMENDED = {"resolution": 64, "steps": 10, "guidance_scale_ref": 9.0, "guidance_scale_point": 15.0}
 
+#: The commit whose code trained the stages (docs/reproduce.md).
+TRAINING_COMMIT = "a85e394"
+
 COMMANDS = """\
 manganinja synth --out data/synth64-train --pairs 4000 --size 64 --seed 0
 manganinja synth --out data/synth64-aeval --pairs 64 --size 64 --seed 2
@@ -74,18 +77,25 @@ vision tower (frozen), so the reference reaches the model through the attention 
 It is a demonstration that the recipe trains, not a colorizer for real line art.
 
 ```bash
-manganinja colorize --model models/tiny-synthetic ...   # uses `recommended` below
+manganinja colorize --model models/tiny-synthetic --resolution 64 --steps 10 -r reference.png --image target.png --extractor xdog -o out.png
 ```
 
-Recommended settings (`model_index.json` -> `recommended`; every entry point uses them as
-defaults once the pipeline-level `recommended` entry is read): `{json.dumps(RECOMMENDED)}`.
+Recommended settings (`model_index.json` -> `recommended`; the entry points use them as defaults
+once the pipeline reads that entry — until then pass `--resolution 64 --steps 10`):
+`{json.dumps(RECOMMENDED)}`.
+
+Measured (docs/reproduce.md): on 16 held-out pairs it does **not** beat the mean-color baseline
+(15.1 vs 16.6 dB PSNR), ignores which reference it gets, and guide points do not lower its point
+error. The training code is that of the commit in the "How it was made" section.
 
 Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}.
 
 ## How it was made
 
 Training data: `manganinja synth --seed 0` (4000 pairs, 64 px); autoencoder hold-out: seed 2;
-evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training).
+evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training). The stages ran
+with the code of commit `{TRAINING_COMMIT}` (the later commits change the config layout, not the
+computation).
 
 ```bash
 {COMMANDS}
