@@ -52,10 +52,12 @@ def model_condition(lines: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr)[None].repeat(3, 1, 1) * 2.0 - 1.0
 
 
-def build_pipeline(size: str = "tiny", seed: int = 0) -> "MangaNinjaPipeline":
+def build_pipeline(
+    size: str = "tiny", seed: int = 0, vae: AutoencoderKL | None = None, unet_channels: tuple[int, ...] | None = None
+) -> "MangaNinjaPipeline":
     """A :class:`MangaNinjaPipeline` with random weights (see
-    :func:`manganinja.models.factory.build_components`)."""
-    return MangaNinjaPipeline(**build_components(size, seed))
+    :func:`manganinja.models.factory.build_components`; ``vae`` and ``unet_channels`` as there)."""
+    return MangaNinjaPipeline(**build_components(size, seed, vae=vae, unet_channels=unet_channels))
 
 
 @dataclass
@@ -637,4 +639,35 @@ def _scheduler_step_kwargs(scheduler: SchedulerMixin, generator: torch.Generator
     return {"generator": generator} if "generator" in params and generator is not None else {}
 
 
-__all__ = ["MangaNinjaPipeline", "MangaNinjaPipelineOutput", "ReferenceEncoding", "PointsError"]
+def pipeline_from_sd15(sd_dir: str | Path, controlnet_dir: str | Path | None, clip_dir: str | Path, seed: int = 0) -> "MangaNinjaPipeline":
+    """A MangaNinja pipeline initialised from Stable Diffusion 1.5 (diffusers folder ``sd_dir``):
+    both U-Nets from its U-Net, the ControlNet from ``controlnet_dir`` (else from the U-Net,
+    zero-initialised outputs), the CLIP ViT-L/14 vision tower from ``clip_dir``, the unconditional
+    token from the CLIP text tower (``clip_dir`` when it has a tokenizer, else SD's
+    ``text_encoder``), a random PointNet; the random layers are seeded with ``seed``. The training starting point
+    of the paper."""
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    sd_dir, clip_dir = Path(sd_dir), Path(clip_dir)
+    torch.manual_seed(seed)  # the ControlNet's new layers (from_unet) and PointNet start random
+    denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
+    reference_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
+    controlnet = ControlNetModel.from_pretrained(controlnet_dir) if controlnet_dir else ControlNetModel.from_unet(denoising_unet)
+    text_dir, sub = (clip_dir, "") if (clip_dir / "tokenizer_config.json").exists() else (sd_dir, "text_encoder")
+    text_encoder = CLIPTextModel.from_pretrained(text_dir, subfolder=sub)
+    tokenizer = CLIPTokenizer.from_pretrained(text_dir, subfolder=sub.replace("text_encoder", "tokenizer"))
+    point_net = PointNet(**SD15_POINT_NET_CONFIG)
+    return MangaNinjaPipeline(
+        vae=AutoencoderKL.from_pretrained(sd_dir, subfolder="vae"),
+        reference_unet=reference_unet,
+        denoising_unet=denoising_unet,
+        controlnet=controlnet,
+        point_net=point_net,
+        image_encoder=CLIPVisionModelWithProjection.from_pretrained(clip_dir),
+        feature_extractor=clip_image_processor(),
+        condition_tokens=ConditionTokens.from_text_encoder(text_encoder, tokenizer),
+        scheduler=DDIMScheduler.from_pretrained(sd_dir, subfolder="scheduler"),
+    )
+
+
+__all__ = ["MangaNinjaPipeline", "MangaNinjaPipelineOutput", "ReferenceEncoding", "PointsError", "build_pipeline", "pipeline_from_sd15"]

@@ -95,5 +95,5 @@ def test_drop_flags_hit_their_probabilities():
 
 
 def test_drop_config_rejects_bad_probability():
-    with pytest.raises(AugmentError, match="lineart=1.5"):
+    with pytest.raises(ValueError, match=r"lineart\n.*must be in \[0, 1\], got 1.5"):
         DropConfig(lineart=1.5)

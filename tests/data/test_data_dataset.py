@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from manganinja.data.augment import DropConfig, FlipRotateConfig, ShuffleSchedule
+from manganinja.data.augment import DropConfig, FlipRotateConfig, ShuffleConfig
 from manganinja.data.dataset import (
     DataConfig,
     DatasetError,
@@ -53,8 +53,7 @@ def write_synthetic(root: Path, n: int = 3, size: int = 64) -> Path:
 def config(**kw) -> DataConfig:
     base = dict(
         resolution=64,
-        seed=0,
-        shuffle=ShuffleSchedule(milestones=((0, 2), (10, 8))),
+        patch_shuffle=ShuffleConfig(milestones=[[0, 2], [10, 8]]),
         flip_rotate=FlipRotateConfig(flip_probability=0.5, rotate_probability=0.0),
         drop=DropConfig(reference=0.0, points=0.0, lineart=0.0),
     )
@@ -184,7 +183,7 @@ def test_video_source_extracts_lineart_and_matches_points(tmp_path):
 def test_points_keep_their_colors_on_generated_synthetic_pairs(tmp_path):
     synthetic = pytest.importorskip("manganinja.data.synthetic")  # branch `synth` until merged
     root = synthetic.write_dataset(tmp_path / "synth", 4, size=64, seed=0)
-    ds = PairDataset([SyntheticPairSource(root)], config(shuffle=ShuffleSchedule(milestones=((0, 32),))))
+    ds = PairDataset([SyntheticPairSource(root)], config(patch_shuffle=ShuffleConfig(milestones=[[0, 32]])))
     assert len(ds) == 4
     seen = 0
     for i in range(4):

@@ -69,7 +69,7 @@ def test_lightglue_is_optional(tmp_path):
     if matching.importlib.util.find_spec("kornia") is None:
         with pytest.raises(MatchingError, match="kornia"):
             match_frames(ref, ref, cfg)
-    with pytest.raises(MatchingError, match="method"):
+    with pytest.raises(ValueError, match="method"):
         MatcherConfig(method="orb")
 
 

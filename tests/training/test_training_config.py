@@ -53,3 +53,32 @@ def test_bad_values_are_named():
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_config_is_one_typed_tree_used_as_is(tmp_path):
+    """The YAML is parsed into pydantic models (unknown keys forbidden); the data section IS the
+    data package's DataConfig (with its augmentation/matcher models), and the data set holds
+    that very object: no second set of dataclasses, no copying of sections."""
+    from pydantic import BaseModel
+
+    from manganinja.data.augment import DropConfig, FlipRotateConfig, ShuffleConfig
+    from manganinja.data.dataset import DataConfig
+    from manganinja.data.matching import MatcherConfig
+    from manganinja.data.synthetic import write_dataset
+    from manganinja.training.trainer import build_dataset
+
+    write_dataset(tmp_path / "synth", 2, size=64, seed=0)
+    cfg = resolve_config({"data": {"synthetic": [str(tmp_path / "synth")], "resolution": 64,
+                                   "flip_rotate": {"max_angle": 10}, "patch_shuffle": {"end_grid": 8}},
+                          "train": {"steps": 10}})
+    assert isinstance(cfg, BaseModel) and cfg.model_config["extra"] == "forbid"
+    assert isinstance(cfg.data, DataConfig)
+    assert isinstance(cfg.data.drop, DropConfig) and isinstance(cfg.data.matcher, MatcherConfig)
+    assert isinstance(cfg.data.flip_rotate, FlipRotateConfig) and isinstance(cfg.data.patch_shuffle, ShuffleConfig)
+    dataset = build_dataset(cfg)
+    assert dataset.config is cfg.data
+    assert dataset.shuffle == cfg.data.patch_shuffle.schedule(10)
+    with pytest.raises(ConfigError, match=r"^unknown config key 'data.matcher.ratoi' \(did you mean 'ratio'\?\)$"):
+        resolve_config({"data": {"matcher": {"ratoi": 0.5}}})
+    with pytest.raises(ConfigError, match=r"^data.matcher.ratio must be in \(0, 1\), got 1.5$"):
+        resolve_config({"data": {"matcher": {"ratio": 1.5}}})

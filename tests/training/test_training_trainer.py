@@ -201,3 +201,76 @@ def test_pretrained_init_from_another_architecture_is_refused(reference_run, tmp
         build_pipeline(resolve_config({"model": {"init": "pretrained", "path": str(other)}}))
     with pytest.raises(TrainingError, match="model_index.json"):
         build_pipeline(resolve_config({"model": {"init": "pretrained", "path": str(tmp_path)}}))
+
+
+def test_gradient_accumulation_goes_through_accelerate(synth_root, tmp_path):
+    """accelerate's accumulate() runs the accumulation (its plugin has the config's steps), and
+    two accumulated micro-batches of 1 give the optimizer the gradient of one batch of 2."""
+    grads = []
+    for name, batch_size, accumulation in (("acc", 1, 2), ("whole", 2, 1)):
+        # one at a time: accelerate's gradient state is shared by the Accelerators of a process
+        trainer = Trainer(tiny_config(synth_root, tmp_path / name, batch_size=batch_size,
+                                      gradient_accumulation_steps=accumulation, max_grad_norm=None))
+        assert trainer.accelerator.gradient_accumulation_steps == accumulation
+        trainer.compute_loss = lambda batch, step, micro, tr=trainer: _fixed_noise_loss(tr, batch)
+        inner = trainer.optimizer.optimizer
+        step = inner.step
+
+        def record(*args, _step=step, _tr=trainer, **kwargs):
+            grads.append(torch.cat([p.grad.flatten() for p in _tr.params]))
+            return _step(*args, **kwargs)
+
+        inner.step = record
+        trainer.train(max_steps=1)
+    assert len(grads) == 2  # one optimizer step each: the accumulated run stepped once, not twice
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+
+
+def _fixed_noise_loss(trainer: Trainer, batch: dict) -> torch.Tensor:
+    """The step's loss with noise and timesteps that depend on the sample only (not on how the
+    batch is split into micro-batches)."""
+    from manganinja.training.trainer import noise_prediction_loss, prepare_inputs
+
+    losses = []
+    for i in range(len(batch["target"])):
+        row = {k: v[i : i + 1] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        gen = torch.Generator().manual_seed(int(row["target"].abs().sum() * 1000) % 2**31)
+        inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, row, gen, torch.float32)
+        noise = inputs.pop("noise")
+        losses.append(noise_prediction_loss(trainer.model(**inputs), noise))
+    return torch.stack(losses).mean()
+
+
+def test_training_clip_token_is_the_inference_one(synth_root, tmp_path):
+    """The context token of a training step is MangaNinjaPipeline.clip_token of the reference
+    picture (the same preprocessing as inference), for every row that keeps its reference."""
+    from manganinja.training.trainer import prepare_inputs, reference_pictures
+
+    trainer = Trainer(tiny_config(synth_root, tmp_path / "clip"))
+    batch = fixed_batch(trainer)
+    batch["drop_reference"] = torch.zeros_like(batch["drop_reference"])
+    inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, batch, torch.Generator().manual_seed(0), torch.float32)
+    for row, picture in enumerate(reference_pictures(batch["reference"])):
+        assert torch.equal(inputs["context"][row], trainer.pipe.clip_token(picture)[0])
+
+
+def test_sd15_init_is_the_factory_assembly(official_tiny):
+    """model.init 'sd15' builds the pipeline with pipeline.pipeline_from_sd15 (one
+    assembly, no copy in the trainer): same U-Net weights as the SD folder, same unconditional
+    token as the official loader computes from the same CLIP folder."""
+    from manganinja.pipeline import pipeline_from_sd15
+    from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.training.trainer import build_pipeline
+
+    root = official_tiny / "checkpoints"
+    sd, clip = root / "StableDiffusion", root / "models" / "clip-vit-large-patch14"
+    cfg = resolve_config({"model": {"init": "sd15", "path": str(sd), "clip_path": str(clip), "seed": 3}})
+    pipe = build_pipeline(cfg)
+    direct = pipeline_from_sd15(sd, None, clip, seed=3)
+    for name in ("denoising_unet", "reference_unet", "controlnet", "point_net", "vae", "condition_tokens"):
+        a, b = getattr(pipe, name).state_dict(), getattr(direct, name).state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    official = MangaNinjaPipeline.from_official(root)
+    assert torch.equal(pipe.condition_tokens.uncond, official.condition_tokens.uncond)
+    with pytest.raises(TrainingError, match="model.clip_path"):
+        build_pipeline(resolve_config({"model": {"init": "sd15", "path": str(sd)}}))

@@ -10,10 +10,11 @@ All functions are pure: randomness comes from an explicit ``numpy.random.Generat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Strict, field_validator
 
 
 class AugmentError(ValueError):
@@ -92,6 +93,35 @@ class ShuffleSchedule:
             except TypeError as exc:
                 raise AugmentError(f"bad patch-shuffle settings {value!r}: {exc}") from None
         return cls(milestones=tuple((int(s), int(g)) for s, g in value))
+
+
+class ShuffleConfig(BaseModel):
+    """Progressive patch shuffle as configured (the ``data.patch_shuffle`` section): the grid
+    doubles from ``start_grid`` to ``end_grid`` at equal intervals over ``total_steps`` (default:
+    the run's steps), unless ``milestones`` (a list of ``[step, grid]``) is given.
+    ``probability``: chance a sample is shuffled at all; ``enabled: false`` turns it off."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    start_grid: Annotated[int, Strict()] = 2
+    end_grid: Annotated[int, Strict()] = 32
+    total_steps: Annotated[int, Strict()] | None = None
+    milestones: list[list[Annotated[int, Strict()]]] | None = None
+    probability: float = 1.0
+    enabled: bool = True
+
+    def schedule(self, run_steps: int) -> ShuffleSchedule:
+        """The schedule of a run of ``run_steps`` steps."""
+        if not self.enabled:
+            return ShuffleSchedule.from_config(None)
+        if self.milestones is not None:
+            return ShuffleSchedule.from_config({"milestones": self.milestones, "probability": self.probability})
+        return ShuffleSchedule.progressive(
+            total_steps=self.total_steps or run_steps,
+            start_grid=self.start_grid,
+            end_grid=self.end_grid,
+            probability=self.probability,
+        )
 
 
 def shuffle_grid_size(step: int, schedule: ShuffleSchedule) -> int:
@@ -197,14 +227,22 @@ def flip_rotate(
     return out, pts, keep
 
 
-@dataclass(frozen=True)
-class FlipRotateConfig:
+class FlipRotateConfig(BaseModel):
     """Random flip/rotation of the reference: flip with ``flip_probability``; rotate with
     ``rotate_probability`` by an angle uniform in ``[-max_angle, max_angle]`` degrees."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     flip_probability: float = 0.5
     rotate_probability: float = 0.5
     max_angle: float = 30.0
+
+    @field_validator("flip_probability", "rotate_probability")
+    @classmethod
+    def _probability(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"must be in [0, 1], got {value!r}")
+        return value
 
 
 def random_flip_rotate(
@@ -227,19 +265,21 @@ def random_flip_rotate(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DropConfig:
+class DropConfig(BaseModel):
     """Independent probabilities of dropping each condition of a training sample."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     reference: float = 0.1
     points: float = 0.1
     lineart: float = 0.1
 
-    def __post_init__(self) -> None:
-        for name in ("reference", "points", "lineart"):
-            p = getattr(self, name)
-            if not 0.0 <= float(p) <= 1.0:
-                raise AugmentError(f"drop probability {name}={p!r} is not in [0, 1]")
+    @field_validator("reference", "points", "lineart")
+    @classmethod
+    def _probability(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"must be in [0, 1], got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)

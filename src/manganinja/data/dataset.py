@@ -26,19 +26,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Annotated, Callable, Iterator, Literal, Protocol, Sequence
 
 import cv2
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from torch.utils.data import Dataset, Sampler
 
 from manganinja.data.augment import (
     DropConfig,
     FlipRotateConfig,
-    ShuffleSchedule,
+    ShuffleConfig,
     draw_drop_flags,
     patch_shuffle,
     random_flip_rotate,
@@ -54,6 +55,8 @@ from manganinja.points import PointPairs, point_map
 logger = logging.getLogger(__name__)
 
 LineartExtractor = Callable[[np.ndarray], np.ndarray]
+#: An integer that is not silently made from a bool, a float or a string.
+Int = Annotated[int, Strict()]
 
 
 class DatasetError(ValueError):
@@ -107,9 +110,12 @@ class SyntheticPairSource:
     "reference" in reference.png, "lineart" in target.png) and ``manifest.json``. A missing
     ``lineart.png`` is extracted from the target; a missing ``points.json`` means no pairs."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, lineart_file: bool = True) -> None:
         self.root = Path(root)
         self.folders = find_synthetic_pairs(self.root)
+        #: False: ignore ``lineart.png`` and extract the target's line art like any picture (as
+        #: the benchmark does), so training sees the line art the evaluation gives.
+        self.lineart_file = lineart_file
 
     def __len__(self) -> int:
         return len(self.folders)
@@ -118,7 +124,8 @@ class SyntheticPairSource:
         folder = self.folders[index]
         ref = np.asarray(to_rgb(load_image(folder / "reference.png", name="reference")))
         tgt = np.asarray(to_rgb(load_image(folder / "target.png", name="target")))
-        lineart = _read_lineart_file(folder / "lineart.png") if (folder / "lineart.png").is_file() else None
+        use_file = self.lineart_file and (folder / "lineart.png").is_file()
+        lineart = _read_lineart_file(folder / "lineart.png") if use_file else None
         if lineart is not None and lineart.shape != tgt.shape[:2]:
             raise DatasetError(f"{folder}: lineart.png is {lineart.shape[::-1]}, target.png {tgt.shape[1::-1]}")
         pts_file = folder / "points.json"
@@ -192,20 +199,34 @@ def to_signed_tensor(rgb: np.ndarray) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class DataConfig:
-    """Sample settings. ``max_points``: a sample draws 0..max_points pairs (uniform)."""
+class DataConfig(BaseModel):
+    """Data sources and sample settings (the ``data`` section of a training config, used as is).
 
-    resolution: int = 512
-    max_points: int = 24
-    seed: int = 0
-    shuffle: ShuffleSchedule = field(default_factory=ShuffleSchedule)
-    flip_rotate: FlipRotateConfig = field(default_factory=FlipRotateConfig)
-    drop: DropConfig = field(default_factory=DropConfig)
-    matcher: MatcherConfig = field(default_factory=MatcherConfig)
+    ``synthetic``: folders written by ``manganinja synth`` (``synthetic_lineart``: ``file`` uses
+    their ``lineart.png``, ``extract`` draws the target's line art with ``lineart_method`` as for
+    video frames and as the benchmark does); ``videos``: folders (or files) of anime clips / frame
+    folders, paired ``interval`` frames apart (``ssim_threshold``, ``max_slack``: see
+    :mod:`manganinja.data.video_pairs`). ``max_points``: a sample draws 0..max_points pairs
+    (uniform)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    synthetic: list[str] = []
+    synthetic_lineart: Literal["file", "extract"] = "file"
+    videos: list[str] = []
+    resolution: Int = 512
+    max_points: Int = 24
+    interval: Int = 36
+    ssim_threshold: float = 0.95
+    max_slack: Int = 12
     cache_dir: str | None = None
-    lineart_method: str = "auto"
+    lineart_method: Literal["auto", "xdog", "informative"] = "auto"
     lineart_weights: str | None = None
+    flip_rotate: FlipRotateConfig = Field(default_factory=FlipRotateConfig)
+    patch_shuffle: ShuffleConfig = Field(default_factory=ShuffleConfig)
+    drop: DropConfig = Field(default_factory=DropConfig)
+    matcher: MatcherConfig = Field(default_factory=MatcherConfig)
+    num_workers: Int = 0
 
 
 def default_extractor(config: DataConfig) -> LineartExtractor:
@@ -226,11 +247,21 @@ class PairDataset(Dataset):
         self,
         sources: Sequence[PairSource],
         config: DataConfig = DataConfig(),
+        seed: int = 0,
+        run_steps: int | None = None,
         extractor: LineartExtractor | None = None,
         describe: str = "the configured data",
     ) -> None:
+        """``seed`` and the step fix every random choice of a sample; ``run_steps``: the length
+        of the run, over which the progressive patch shuffle spreads when
+        ``config.patch_shuffle.total_steps`` is not given."""
         self.sources = list(sources)
         self.config = config
+        self.seed = seed
+        shuffle = config.patch_shuffle
+        if shuffle.enabled and shuffle.milestones is None and not (shuffle.total_steps or run_steps):
+            raise DatasetError("the progressive patch shuffle needs data.patch_shuffle.total_steps or the run's steps")
+        self.shuffle = shuffle.schedule(run_steps or 0)
         self.extractor = extractor or default_extractor(config)
         self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
         if self.offsets[-1] == 0:
@@ -249,7 +280,7 @@ class PairDataset(Dataset):
         index, step = (int(key), 0) if not isinstance(key, (tuple, list)) else (int(key[0]), int(key[1]))
         cfg = self.config
         res = cfg.resolution
-        rng = np.random.default_rng([cfg.seed, step, index])
+        rng = np.random.default_rng([self.seed, step, index])
         raw = self.raw(index)
 
         # 1. line art of the target (stored or extracted), points (stored or matched)
@@ -270,7 +301,7 @@ class PairDataset(Dataset):
         ref, rxy, r_kept = random_flip_rotate(ref, rxy, cfg.flip_rotate, rng)
         keep = r_in & t_in & r_kept
         rxy, txy = rxy[keep], txy[keep]
-        grid = shuffle_grid_size(step, cfg.shuffle) if rng.random() < cfg.shuffle.probability else 1
+        grid = shuffle_grid_size(step, self.shuffle) if rng.random() < self.shuffle.probability else 1
         grid = min(grid, res)
         ref, rxy, _ = patch_shuffle(ref, rxy, grid, rng)
         distinct = distinct_pixel_mask(rxy, txy)  # pairs that fell on a shared pixel at this size

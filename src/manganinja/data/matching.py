@@ -21,11 +21,12 @@ import hashlib
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Strict, field_validator
 
 from manganinja.points import PointPairs
 
@@ -36,24 +37,27 @@ class MatchingError(ValueError):
     """Bad matcher settings (names the bad value)."""
 
 
-@dataclass(frozen=True)
-class MatcherConfig:
-    """Matcher settings. ``method``: "sift", "lightglue" (fails without kornia and weights) or
-    "auto" (LightGlue when available, else SIFT). ``lightglue_weights``: a local weights file
-    for kornia's LightGlue (with DISK features)."""
+class MatcherConfig(BaseModel):
+    """Matcher settings (the ``data.matcher`` section of a training config). ``method``:
+    "sift", "lightglue" (fails without kornia and weights) or "auto" (LightGlue when available,
+    else SIFT). ``lightglue_weights``: a local weights file for kornia's LightGlue (with DISK
+    features)."""
 
-    method: str = "auto"
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    method: Literal["auto", "sift", "lightglue"] = "auto"
     ratio: float = 0.75
     ransac_threshold: float = 3.0
-    max_features: int = 2000
-    max_matches: int = 256
+    max_features: Annotated[int, Strict()] = 2000
+    max_matches: Annotated[int, Strict()] = 256
     lightglue_weights: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.method not in ("auto", "sift", "lightglue"):
-            raise MatchingError(f"matcher method must be auto, sift or lightglue, got {self.method!r}")
-        if not 0.0 < self.ratio < 1.0:
-            raise MatchingError(f"ratio must be in (0, 1), got {self.ratio}")
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, value: float) -> float:
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"must be in (0, 1), got {value!r}")
+        return value
 
 
 def lightglue_available(config: MatcherConfig) -> bool:

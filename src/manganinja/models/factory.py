@@ -3,6 +3,7 @@ the full SD1.5-size architecture for speed/memory benchmarks (no download needed
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -109,29 +110,59 @@ def clip_image_processor() -> Any:
     return cls()
 
 
-def build_components(size: str = "tiny", seed: int = 0, controlnet_conditioning_channels: int = 3) -> dict[str, Any]:
+def build_components(
+    size: str = "tiny",
+    seed: int = 0,
+    controlnet_conditioning_channels: int = 3,
+    vae: AutoencoderKL | None = None,
+    unet_channels: tuple[int, ...] | None = None,
+) -> dict[str, Any]:
     """Randomly initialised pipeline components.
 
     ``size="tiny"``: a few hundred thousand parameters (tests, CPU smoke runs; 8x8 latent per
     64 px). ``size="sd15"``: the real SD1.5/ControlNet/CLIP-L/PointNet architecture (benchmarks).
     Deterministic for a given ``seed``.
+
+    ``vae``: a given (e.g. trained) autoencoder used instead of the random one; PointNet's first
+    group then downsamples by the VAE's factor, so its tokens match the latent grid.
+    ``unet_channels``: the tiny U-Nets' ``block_out_channels`` (one entry per level; tiny only).
     """
     if size not in ("tiny", "sd15"):
         raise ValueError(f"size must be 'tiny' or 'sd15', got {size!r}")
     tiny = size == "tiny"
-    unet_config = TINY_UNET_CONFIG if tiny else SD15_UNET_CONFIG
+    unet_config = dict(TINY_UNET_CONFIG if tiny else SD15_UNET_CONFIG)
+    point_net_config = dict(TINY_POINT_NET_CONFIG if tiny else SD15_POINT_NET_CONFIG)
+    if unet_channels is not None:
+        if not tiny:
+            raise ValueError("unet_channels applies to size='tiny' only")
+        levels = len(unet_channels)
+        unet_config.update(
+            block_out_channels=list(unet_channels),
+            down_block_types=["CrossAttnDownBlock2D"] * levels,
+            up_block_types=["CrossAttnUpBlock2D"] * levels,
+        )
+        point_net_config["out_channels"] = tuple(unet_channels)
+        point_net_config["downsamples"] = (point_net_config["downsamples"][0],) + (2,) * (levels - 1)
+    if vae is not None:
+        factor = 2 ** (len(vae.config.block_out_channels) - 1)
+        point_net_config["downsamples"] = (2 * (factor.bit_length() - 1),) + tuple(point_net_config["downsamples"][1:])
     torch.manual_seed(seed)
     reference_unet = UNet2DConditionModel(**unet_config)
     denoising_unet = UNet2DConditionModel(**unet_config)
     controlnet_kwargs: dict[str, Any] = {"conditioning_channels": controlnet_conditioning_channels}
     if tiny:
         controlnet_kwargs["conditioning_embedding_out_channels"] = (16, 32, 48, 64)
+    if vae is not None:  # the line-art embedding downsamples by the VAE's factor
+        factor = 2 ** (len(vae.config.block_out_channels) - 1)
+        widths = (16, 32, 48, 64, 96) if tiny else (16, 32, 96, 256, 512)
+        controlnet_kwargs["conditioning_embedding_out_channels"] = widths[: factor.bit_length()]
     controlnet = ControlNetModel.from_unet(denoising_unet, **controlnet_kwargs)
     for p in controlnet.parameters():  # from_unet zero-inits the outputs; make them act
         if p.abs().sum() == 0:
             torch.nn.init.normal_(p, std=0.3)
-    vae = AutoencoderKL(**(TINY_VAE_CONFIG if tiny else SD15_VAE_CONFIG))
-    point_net = PointNet(**(TINY_POINT_NET_CONFIG if tiny else SD15_POINT_NET_CONFIG))
+    if vae is None:
+        vae = AutoencoderKL(**(TINY_VAE_CONFIG if tiny else SD15_VAE_CONFIG))
+    point_net = PointNet(**point_net_config)
     clip_config = CLIPVisionConfig(**(TINY_CLIP_VISION_CONFIG if tiny else CLIP_L14_VISION_CONFIG))
     image_encoder = CLIPVisionModelWithProjection(clip_config).eval()
     feature_extractor = clip_image_processor()

@@ -44,15 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL.Image
 import torch
-import torch.nn.functional as F
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
 from torch.utils.data import DataLoader
 
-from manganinja.data.augment import DropConfig, FlipRotateConfig, ShuffleSchedule
-from manganinja.data.dataset import DataConfig, PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
-from manganinja.data.matching import MatcherConfig
+from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
 from manganinja.training.config import ConfigError, TrainConfig, dump_config
@@ -84,9 +82,17 @@ def build_pipeline(cfg: TrainConfig) -> Any:
 
     m = cfg.model
     if m.init == "tiny":
+        from diffusers import AutoencoderKL
+
         from manganinja.pipeline import build_pipeline as build_random
 
-        return build_random("tiny", seed=m.seed)
+        vae = None
+        if m.vae is not None:
+            if not (Path(m.vae) / "config.json").is_file():
+                raise TrainingError(f"model.vae {m.vae} is not an AutoencoderKL folder (no config.json); train one with `manganinja train-autoencoder`")
+            vae = AutoencoderKL.from_pretrained(m.vae)
+        channels = tuple(m.unet_channels) if m.unet_channels else None
+        return build_random("tiny", seed=m.seed, vae=vae, unet_channels=channels)
     path = Path(m.path or "")
     if not path.exists():
         raise TrainingError(f"model.path {path} does not exist (model.init '{m.init}')")
@@ -97,50 +103,11 @@ def build_pipeline(cfg: TrainConfig) -> Any:
             return MangaNinjaPipeline.from_pretrained(path)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:  # missing files, shape mismatches
             raise TrainingError(f"model.path {path}: cannot load a MangaNinja pipeline: {exc}") from exc
-    return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
-
-
-def pipeline_from_sd15(sd_dir: Path, controlnet_dir: str | None, clip_dir: str | None, seed: int = 0) -> Any:
-    """A MangaNinja pipeline initialised from Stable Diffusion 1.5 (diffusers folder): both U-Nets
-    from its U-Net, the ControlNet from ``controlnet_dir`` (else from the U-Net, zero-initialised
-    outputs), CLIP ViT-L/14 vision tower from ``clip_dir``, the unconditional token from the CLIP
-    text tower (``clip_dir``, else SD's ``text_encoder``), a random PointNet (``seed``)."""
-    from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
-
-    from manganinja.models.condition import ConditionTokens
-    from manganinja.models.factory import SD15_POINT_NET_CONFIG
-    from manganinja.models.point_net import PointNet
-    from manganinja.pipeline import MangaNinjaPipeline, clip_image_processor
-
-    if clip_dir is None:
+    if m.clip_path is None:
         raise TrainingError("model.clip_path (CLIP ViT-L/14 folder) is required for model.init 'sd15'")
-    denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
-    reference_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")
-    if controlnet_dir:
-        controlnet = ControlNetModel.from_pretrained(controlnet_dir)
-    else:
-        controlnet = ControlNetModel.from_unet(denoising_unet)
-    vae = AutoencoderKL.from_pretrained(sd_dir, subfolder="vae")
-    scheduler = DDIMScheduler.from_pretrained(sd_dir, subfolder="scheduler")
-    image_encoder = CLIPVisionModelWithProjection.from_pretrained(clip_dir)
-    text_dir, sub = (Path(clip_dir), "") if (Path(clip_dir) / "tokenizer_config.json").exists() else (sd_dir, "text_encoder")
-    text_encoder = CLIPTextModel.from_pretrained(text_dir, subfolder=sub)
-    tokenizer = CLIPTokenizer.from_pretrained(text_dir, subfolder=sub.replace("text_encoder", "tokenizer"))
-    condition_tokens = ConditionTokens.from_text_encoder(text_encoder, tokenizer)
-    torch.manual_seed(seed)
-    point_net = PointNet(**SD15_POINT_NET_CONFIG)
-    return MangaNinjaPipeline(
-        vae=vae,
-        reference_unet=reference_unet,
-        denoising_unet=denoising_unet,
-        controlnet=controlnet,
-        point_net=point_net,
-        image_encoder=image_encoder,
-        feature_extractor=clip_image_processor(),
-        condition_tokens=condition_tokens,
-        scheduler=scheduler,
-    )
+    from manganinja.pipeline import pipeline_from_sd15
+
+    return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
 
 
 def unreachable_reference_parameters(reference_unet: nn.Module, state: ReferenceState) -> list[str]:
@@ -297,22 +264,11 @@ class TrainingModel(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def clip_pixels(feature_extractor: Any, images: torch.Tensor) -> torch.Tensor:
-    """CLIP input from images (B, 3, H, W) in [-1, 1]: resized (bicubic, antialiased) so the short
-    side is the processor's, centre-cropped to its crop size, normalised with its mean/std."""
-    size = feature_extractor.size
-    short = size.get("shortest_edge") or min(size.get("height", 224), size.get("width", 224))
-    crop = feature_extractor.crop_size
-    ch, cw = crop["height"], crop["width"]
-    x = (images.float() + 1.0) / 2.0
-    h, w = x.shape[-2:]
-    scale = short / min(h, w)
-    x = F.interpolate(x, size=(max(ch, round(h * scale)), max(cw, round(w * scale))), mode="bicubic", antialias=True, align_corners=False)
-    top, left = (x.shape[-2] - ch) // 2, (x.shape[-1] - cw) // 2
-    x = x[..., top : top + ch, left : left + cw].clamp(0, 1)
-    mean = torch.tensor(feature_extractor.image_mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(feature_extractor.image_std, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
+    """Images (B, 3, H, W) in [-1, 1] (8-bit values, as the data set makes them) -> RGB PIL
+    images, for the pipeline's own CLIP preprocessing."""
+    arr = ((images.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return [PIL.Image.fromarray(a.permute(1, 2, 0).numpy()) for a in arr]
 
 
 @torch.no_grad()
@@ -328,8 +284,9 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
     reference = batch["reference"].to(device=device, dtype=vae.dtype)
     latents = vae.encode(target).latent_dist.sample(generator=generator) * sf
     ref_latents = vae.encode(reference).latent_dist.mode() * sf
-    pixels = clip_pixels(pipe.feature_extractor, batch["reference"].to(device)).to(pipe.image_encoder.dtype)
-    cond = pipe.image_encoder(pixels).image_embeds[:, None, :]
+    # The CLIP token exactly as at inference (MangaNinjaPipeline.clip_token: the pipeline's
+    # feature extractor on the picture).
+    cond = torch.cat([pipe.clip_token(picture) for picture in reference_pictures(batch["reference"])]).to(device)
     drop_ref = batch["drop_reference"].to(device=device, dtype=torch.bool)
     uncond = pipe.condition_tokens(len(drop_ref)).to(device=device, dtype=cond.dtype)
     context = torch.where(drop_ref[:, None, None], uncond, cond)
@@ -369,50 +326,17 @@ def step_decay(step: int, every: int, factor: float, warmup: int = 0) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def data_config(cfg: TrainConfig) -> DataConfig:
-    d = cfg.data
-    shuffle_cfg = d.patch_shuffle
-    if not shuffle_cfg.enabled:
-        schedule = ShuffleSchedule.from_config(None)
-    elif shuffle_cfg.milestones is not None:
-        schedule = ShuffleSchedule.from_config({"milestones": shuffle_cfg.milestones, "probability": shuffle_cfg.probability})
-    else:
-        schedule = ShuffleSchedule.progressive(
-            total_steps=shuffle_cfg.total_steps or cfg.train.steps,
-            start_grid=shuffle_cfg.start_grid,
-            end_grid=shuffle_cfg.end_grid,
-            probability=shuffle_cfg.probability,
-        )
-    return DataConfig(
-        resolution=d.resolution,
-        max_points=d.max_points,
-        seed=cfg.train.seed,
-        shuffle=schedule,
-        flip_rotate=FlipRotateConfig(d.flip_probability, d.rotate_probability, d.max_angle),
-        drop=DropConfig(d.drop.reference, d.drop.points, d.drop.lineart),
-        matcher=MatcherConfig(
-            method=d.matcher.method,
-            ratio=d.matcher.ratio,
-            ransac_threshold=d.matcher.ransac_threshold,
-            lightglue_weights=d.matcher.lightglue_weights,
-        ),
-        cache_dir=d.cache_dir,
-        lineart_method=d.lineart_method,
-        lineart_weights=d.lineart_weights,
-    )
-
-
 def build_dataset(cfg: TrainConfig) -> PairDataset:
     """The data set of ``cfg.data`` (synthetic folders and video roots); a clear error when none
     is configured or they hold no pair."""
     d = cfg.data
     if not d.synthetic and not d.videos:
         raise ConfigError("no training data: set data.synthetic and/or data.videos")
-    sources: list = [SyntheticPairSource(p) for p in d.synthetic]
+    sources: list = [SyntheticPairSource(p, lineart_file=d.synthetic_lineart == "file") for p in d.synthetic]
     settings = PairIndexSettings(interval=d.interval, ssim_threshold=d.ssim_threshold, max_slack=d.max_slack)
     sources += [VideoPairSource(p, settings, d.cache_dir) for p in d.videos]
     where = ", ".join([*d.synthetic, *d.videos])
-    return PairDataset(sources, data_config(cfg), describe=where)
+    return PairDataset(sources, d, seed=cfg.train.seed, run_steps=cfg.train.steps, describe=where)
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,9 +366,12 @@ class Trainer:
 
         self.cfg = cfg
         t = cfg.train
+        if t.threads is not None:
+            torch.set_num_threads(t.threads)
         self.output_dir = Path(t.output_dir)
         self.accelerator = Accelerator(
             mixed_precision=t.mixed_precision,
+            gradient_accumulation_steps=t.gradient_accumulation_steps,
             log_with="tensorboard",
             project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
         )
@@ -592,20 +519,21 @@ class Trainer:
         steps_run = 0
         self.model.train()
         for batch in self.loader(self.step, end):
-            sync = micro == accum - 1
-            with contextlib.nullcontext() if sync else acc.no_sync(self.model):
+            # accelerate divides the loss by the accumulation steps, skips the optimizer step and
+            # gradient sync on micro-batches that do not end a step.
+            with acc.accumulate(self.model):
                 loss = self.compute_loss(batch, self.step, micro)
-                acc.backward(loss / accum)
+                acc.backward(loss)
+                if acc.sync_gradients and t.max_grad_norm is not None:
+                    acc.clip_grad_norm_(self.params, t.max_grad_norm)
+                lr = self.lr_scheduler.get_last_lr()[0]  # the rate this step uses
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
             running += loss.detach().float().item() / accum
-            if not sync:
+            if not acc.sync_gradients:
                 micro += 1
                 continue
-            if t.max_grad_norm is not None:
-                acc.clip_grad_norm_(self.params, t.max_grad_norm)
-            lr = self.lr_scheduler.get_last_lr()[0]  # the rate this step uses
-            self.optimizer.step()
             self.lr_scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
             loss_value = float(acc.reduce(torch.tensor(running, device=acc.device), reduction="mean").item())
             result.losses.append(loss_value)
             self.step += 1

@@ -1,0 +1,171 @@
+"""Evaluate the tiny synthetic MangaNinja (docs/reproduce.md) with the project's benchmark.
+
+    manganinja benchmark synth --out data/bench64-seed1 --pairs 16 --size 64 --seed 1
+    python benchmarks/tiny_synthetic_eval.py --part main      # and: swapped, points, ablation
+    python benchmarks/tiny_synthetic_eval.py --part table     # -> runs/eval_tiny/tables.md
+
+Parts (each resumable; results under ``--out``):
+
+- ``main``: the benchmark protocol (both directions, 0 and 5 guide points, XDoG line art of the
+  target) for the engines mean-color, reference, flat and ninja (``--model``).
+- ``swapped``: the same on a copy of the benchmark where each pair's reference ``a`` is replaced
+  by the next pair's ``a`` (another character); the targets, masks and points are unchanged.
+- ``points``: point control, direction a->b: the scored points are fixed by the 20-point split of
+  :func:`manganinja.evaluation.benchmark.split_points`; the model gets 0, the first 5 or all 20
+  guide points, with ``guidance_scale_point`` at the model's recommended value and at 0.
+- ``ablation``: ``main`` and ``points`` for the stage-1 model (no stage 2) and for the stage-1
+  model trained without patch shuffle (``--stage1``, ``--noshuffle``); ``ablation-stage1`` /
+  ``ablation-noshuffle`` run one of them (to run both at once in two processes).
+- ``table``: the markdown tables of all parts.
+
+The ninja engine samples every model with the recommended settings of ``--model``
+(``model_index.json`` ``recommended``: resolution, steps, guidance scales); seed 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from manganinja.evaluation import benchmark as B
+from manganinja.evaluation.engines import FunctionEngine, make_engine
+from manganinja.evaluation.metrics import mean_ci95
+from manganinja.evaluation.report import summary_table, write_report
+from manganinja.lineart import extract_lineart
+from manganinja.points import PointPairs
+
+EXTRACTOR_NAME = "manganinja.lineart.extract_lineart(method='xdog')"
+POINT_CONDITIONS = ((0, "default"), (5, "default"), (20, "default"), (5, "zero"), (20, "zero"))
+
+
+def xdog(image: Any) -> np.ndarray:
+    return extract_lineart(image, method="xdog")
+
+
+def recommended(model: Path) -> dict[str, Any]:
+    """The model folder's recommended sampling settings (``model_index.json``)."""
+    index = json.loads((model / "model_index.json").read_text())
+    if "recommended" not in index:
+        raise SystemExit(f"{model}/model_index.json has no 'recommended' entry")
+    return dict(index["recommended"])
+
+
+def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None = None) -> FunctionEngine:
+    """The ninja engine on ``model`` with the sampling settings ``rec`` (a ``recommended`` dict)."""
+    extra = {"resolution": int(rec["resolution"]), "guidance_scale_ref": float(rec["guidance_scale_ref"]),
+             "guidance_scale_point": float(rec["guidance_scale_point"] if guidance_scale_point is None else guidance_scale_point)}
+    return make_engine("ninja", model=str(model), steps=int(rec["steps"]), device="cpu", **extra)
+
+
+def write_swapped(data: Path, out: Path) -> Path:
+    """A benchmark folder like ``data`` whose pair ``i`` has pair ``i+1``'s ``a`` (another
+    character) as ``a``; ``b``, masks and points are pair ``i``'s."""
+    if (out / B.MANIFEST).is_file():
+        return out
+    names = B.read_manifest(data)["pairs"]
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for i, name in enumerate(names):
+        pair, other = B.load_pair(data, name), B.load_pair(data, names[(i + 1) % len(names)])
+        B.write_pair(tmp, name, other.a, pair.b, other.a_mask, pair.b_mask, pair.points)
+    B.write_manifest(tmp, names, source=str(data), swap="a of pair i+1 (another character)")
+    tmp.rename(out)
+    return out
+
+
+def run_protocol(data: Path, out: Path, engines: list[FunctionEngine]) -> None:
+    rows, problems = B.evaluate(data, out, engines, xdog, EXTRACTOR_NAME, guide_points=5, seeds=[0], progress=True)
+    write_report(out, rows, problems, data, command="python benchmarks/tiny_synthetic_eval.py", examples=4)
+
+
+def run_points(data: Path, out: Path, model: Path, rec: dict[str, Any]) -> None:
+    """Point control (module docstring); rows appended to ``out/points.csv`` (resumable)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "points.csv"
+    done = {(r["pair"], r["k"], r["gp"]) for r in csv.DictReader(path.open())} if path.is_file() else set()
+    engines = {"default": ninja(model, rec), "zero": ninja(model, rec, guidance_scale_point=0.0)}
+    rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    for name in B.read_manifest(data)["pairs"]:
+        reference, target, mask, points = B.load_pair(data, name).direction("a->b")
+        guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
+        lineart = xdog(target)
+        scored = points.lineart_xy[scored_idx]
+        for k, gp in POINT_CONDITIONS:
+            if (name, str(k), gp) in done:
+                continue
+            guide = PointPairs([points[int(i)] for i in guide_idx[:k]]) if k else None
+            result = engines[gp](reference, lineart, guide, seed=0)
+            s = B.score(result, np.asarray(target), mask, scored)
+            rows.append({"pair": name, "k": str(k), "gp": gp, "n_scored": len(scored), "point_mse": s["point_mse"], "psnr": s["psnr"]})
+            B.write_csv(rows, ["pair", "k", "gp", "n_scored", "point_mse", "psnr"], path)
+
+
+def points_table(path: Path, default_gp: float) -> str:
+    rows = list(csv.DictReader(path.open()))
+    lines = ["| guide points | guidance_scale_point | runs | point MSE | PSNR (dB) |", "|---|---|---|---|---|"]
+    for k, gp in POINT_CONDITIONS:
+        sel = [r for r in rows if r["k"] == str(k) and r["gp"] == gp]
+        if not sel:
+            continue
+        mse = mean_ci95([float(r["point_mse"]) for r in sel])
+        psnr = mean_ci95([float(r["psnr"]) for r in sel])
+        scale = "—" if k == 0 else (f"{default_gp:g}" if gp == "default" else "0")
+        lines.append(f"| {k} | {scale} | {len(sel)} | {mse[0]:.4f} ± {mse[1]:.4f} | {psnr[0]:.2f} ± {psnr[1]:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "table"])
+    ap.add_argument("--data", type=Path, default=Path("data/bench64-seed1"))
+    ap.add_argument("--out", type=Path, default=Path("runs/eval_tiny"))
+    ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
+    ap.add_argument("--stage1", type=Path, default=Path("runs/tiny_synthetic_stage1/final"))
+    ap.add_argument("--noshuffle", type=Path, default=Path("runs/tiny_synthetic_stage1_noshuffle/final"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    plain = [make_engine(n) for n in ("mean-color", "reference")] + [make_engine("flat")]
+    rec = recommended(args.model)  # the same sampling settings for every model compared
+    if args.part == "main":
+        run_protocol(args.data, args.out / "main", plain + [ninja(args.model, rec)])
+    elif args.part == "swapped":
+        swapped = write_swapped(args.data, args.out / "data_swapped")
+        run_protocol(swapped, args.out / "swapped", plain + [ninja(args.model, rec)])
+    elif args.part == "points":
+        run_points(args.data, args.out / "points_final", args.model, rec)
+    elif args.part in ("ablation", "ablation-stage1", "ablation-noshuffle"):
+        models = {"stage1": args.stage1, "noshuffle": args.noshuffle}
+        tags = list(models) if args.part == "ablation" else [args.part.split("-")[1]]
+        for tag in tags:
+            run_protocol(args.data, args.out / f"main_{tag}", [ninja(models[tag], rec)])
+            run_points(args.data, args.out / f"points_{tag}", models[tag], rec)
+    else:
+        gp = float(recommended(args.model)["guidance_scale_point"])
+        parts = [f"# Tiny synthetic MangaNinja: evaluation tables\n\nData: {args.data} ({len(B.read_manifest(args.data)['pairs'])} pairs)\n"]
+        for title, folder in (("Reference following (benchmark protocol, both directions)", "main"),
+                              ("Reference replaced by another character's", "swapped"),
+                              ("Stage 1 only (no stage 2)", "main_stage1"),
+                              ("Stage 1 only, without patch shuffle", "main_noshuffle")):
+            if (args.out / folder / "runs.csv").is_file():
+                parts.append(f"## {title}\n\n" + summary_table(B.read_runs(args.out / folder / "runs.csv"),
+                                                              {"clip": "absent", "dino": "absent", "lpips": "absent"}))
+        for title, folder in (("Point control: final model", "points_final"), ("Point control: stage 1 only", "points_stage1"),
+                              ("Point control: stage 1 without patch shuffle", "points_noshuffle")):
+            if (args.out / folder / "points.csv").is_file():
+                parts.append(f"## {title} (a->b, scored on the points outside the 20-point guide set)\n\n"
+                             + points_table(args.out / folder / "points.csv", gp))
+        (args.out / "tables.md").write_text("\n".join(parts))
+        print("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

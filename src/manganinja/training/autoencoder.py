@@ -1,0 +1,215 @@
+"""Training a small :class:`diffusers.AutoencoderKL` on synthetic frames (the VAE of a tiny
+MangaNinja for the synthetic domain; see docs/reproduce.md).
+
+The frames are every ``reference.png`` and ``target.png`` under the ``data.synthetic`` folders
+(written by ``manganinja synth``), centre-cropped and resized to ``data.resolution``. The loss is
+the pixel MSE of the reconstruction from a posterior sample plus ``train.kl_weight`` times the KL
+divergence to N(0, I). After training, the latent ``scaling_factor`` is set to 1 / std of the
+training latents (as SD does), the held-out PSNR is measured on ``data.holdout`` frames, and the
+model is saved with ``save_pretrained`` (safetensors) in ``train.output_dir/final`` with
+``metrics.json`` and ``loss.csv`` beside it.
+
+Run: ``manganinja train-autoencoder --config configs/tiny_synthetic_autoencoder.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from manganinja.data.dataset import find_synthetic_pairs, fit_square
+from manganinja.images import load_image, to_rgb
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AutoencoderModelSection(_Strict):
+    """``AutoencoderKL`` architecture: one down/up block per entry of ``block_out_channels``
+    (the latent is ``2 ** (len - 1)`` times smaller than the image)."""
+
+    block_out_channels: list[int] = [32, 64, 64]
+    layers_per_block: int = Field(1, ge=1)
+    latent_channels: int = Field(4, ge=1)
+    norm_num_groups: int = Field(16, ge=1)
+
+
+class AutoencoderDataSection(_Strict):
+    """``synthetic``: training folders; ``holdout``: folders of frames never trained on (PSNR)."""
+
+    synthetic: list[str]
+    holdout: list[str] = []
+    resolution: int = Field(64, ge=8)
+
+
+class AutoencoderTrainSection(_Strict):
+    output_dir: str = "runs/autoencoder"
+    steps: int = Field(2000, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    lr_decay_every: int = Field(1000, ge=1)
+    lr_decay_factor: float = Field(0.5, gt=0, le=1)
+    kl_weight: float = Field(1e-6, ge=0)
+    seed: int = 0
+    log_every: int = Field(10, ge=1)
+    threads: int | None = Field(None, ge=1)
+
+
+class AutoencoderConfig(_Strict):
+    model: AutoencoderModelSection = AutoencoderModelSection()
+    data: AutoencoderDataSection
+    train: AutoencoderTrainSection = AutoencoderTrainSection()
+
+
+class AutoencoderConfigError(ValueError):
+    """A bad autoencoder config (one line naming the key)."""
+
+
+def load_autoencoder_config(path: str | os.PathLike) -> AutoencoderConfig:
+    """Read and validate the YAML config at ``path`` (unknown keys are refused, naming them)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AutoencoderConfigError(f"config file {path} not found")
+    try:
+        return AutoencoderConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise AutoencoderConfigError(f"{path}: {where}: {err['msg']}") from None
+
+
+def load_frames(folders: list[str], resolution: int) -> torch.Tensor:
+    """Every reference/target frame of the synthetic pair folders under ``folders`` as uint8
+    (N, 3, R, R)."""
+    frames = []
+    for root in folders:
+        for pair in find_synthetic_pairs(root):
+            for name in ("reference.png", "target.png"):
+                rgb = np.asarray(to_rgb(load_image(pair / name, name=name)))
+                frames.append(fit_square(rgb, resolution))
+    if not frames:
+        raise AutoencoderConfigError(f"no synthetic frames under {folders}")
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).contiguous()
+
+
+def to_signed(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float32 in [-1, 1]."""
+    return frames.float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def reconstruction_psnr(vae: torch.nn.Module, frames: torch.Tensor, batch: int = 64) -> float:
+    """Mean PSNR (dB, 8-bit) of ``vae``'s reconstruction from the posterior mean of uint8
+    frames (N, 3, H, W); the output is rounded to 8 bits, as a saved image would be."""
+    values = []
+    for i in range(0, len(frames), batch):
+        x = to_signed(frames[i : i + batch])
+        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample
+        rec8 = ((rec.clamp(-1, 1) + 1) * 127.5).round()
+        mse = (rec8 - frames[i : i + batch].float()).square().mean(dim=(1, 2, 3)).clamp_min(1e-10)
+        values += (10 * torch.log10(255.0**2 / mse)).tolist()
+    return float(np.mean(values))
+
+
+def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
+    """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``."""
+    from accelerate import Accelerator
+    from diffusers import AutoencoderKL
+
+    t, m, d = cfg.train, cfg.model, cfg.data
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    out = Path(t.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = load_frames(d.synthetic, d.resolution)
+    holdout = load_frames(d.holdout, d.resolution) if d.holdout else None
+    torch.manual_seed(t.seed)
+    n = len(m.block_out_channels)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * n,
+        up_block_types=["UpDecoderBlock2D"] * n,
+        block_out_channels=list(m.block_out_channels),
+        layers_per_block=m.layers_per_block,
+        latent_channels=m.latent_channels,
+        norm_num_groups=m.norm_num_groups,
+        sample_size=d.resolution,
+    )
+    accelerator = Accelerator()
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
+    vae, optimizer = accelerator.prepare(vae, optimizer)
+    gen = torch.Generator().manual_seed(t.seed)
+    losses: list[tuple[int, float, float]] = []
+    started, cpu_started = time.perf_counter(), time.process_time()
+    vae.train()
+    for step in range(1, t.steps + 1):
+        idx = torch.randint(len(frames), (t.batch_size,), generator=gen)
+        x = to_signed(frames[idx]).to(accelerator.device)
+        flip = torch.rand(t.batch_size, generator=gen) < 0.5
+        x = torch.where(flip[:, None, None, None].to(x.device), x.flip(-1), x)
+        posterior = vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen).to(x.device)
+        rec = vae.decode(z).sample
+        mse = (rec - x).square().mean()
+        kl = posterior.kl().mean() / x[0].numel()
+        loss = mse + t.kl_weight * kl
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        if step % t.log_every == 0 or step == t.steps:
+            losses.append((step, float(mse.detach()), float(kl.detach())))
+            if log:
+                el = time.perf_counter() - started
+                print(f"step {step}/{t.steps} mse {losses[-1][1]:.5f} (~{psnr_of_mse(losses[-1][1]):.1f} dB) kl {losses[-1][2]:.3f} "
+                      f"({el / step:.2f} s/step)", flush=True)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    vae = accelerator.unwrap_model(vae).eval()
+    with torch.no_grad():
+        sample = to_signed(frames[torch.randperm(len(frames), generator=gen)[:256]])
+        std = float(vae.encode(sample).latent_dist.mean.std())
+    vae.register_to_config(scaling_factor=1.0 / std)
+    metrics = {
+        "steps": t.steps,
+        "train_frames": len(frames),
+        "holdout_frames": 0 if holdout is None else len(holdout),
+        "holdout_psnr_db": None if holdout is None else reconstruction_psnr(vae, holdout),
+        "train_psnr_db_256": reconstruction_psnr(vae, frames[:256]),
+        "latent_std": std,
+        "scaling_factor": 1.0 / std,
+        "parameters": sum(p.numel() for p in vae.parameters()),
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "torch_threads": torch.get_num_threads(),
+    }
+    final = out / "final"
+    tmp = out / "final.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    vae.save_pretrained(tmp, safe_serialization=True)
+    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    (tmp / "loss.csv").write_text("step,mse,kl\n" + "".join(f"{s},{a:.6g},{b:.6g}\n" for s, a, b in losses))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    if log:
+        print(json.dumps(metrics, indent=1), flush=True)
+    return metrics
+
+
+def psnr_of_mse(mse: float) -> float:
+    """PSNR (dB) of an MSE measured on images in [-1, 1]."""
+    return 10 * math.log10(4.0 / mse)

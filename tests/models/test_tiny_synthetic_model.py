@@ -1,0 +1,73 @@
+"""The trained tiny synthetic MangaNinja (models/tiny-synthetic, docs/reproduce.md) on synthetic
+pairs it never saw (generator seed 1; it was trained on seed 0): does it beat the mean-color
+baseline, and do guide points lower the point MSE? Trained weights, not random ones; 8 sampling
+steps. The answers as measured are in docs/reproduce.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from manganinja.evaluation import benchmark as B
+from manganinja.evaluation.engines import make_engine
+from manganinja.lineart import extract_lineart
+from manganinja.points import PointPairs
+
+MODEL = Path(__file__).resolve().parents[2] / "models" / "tiny-synthetic"
+PAIRS = 5
+STEPS = 8
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """Scores of the model (0 and 5 guide points) and of mean-color on 5 held-out pairs, a->b;
+    every run is scored on the pair's points outside the 5 guides."""
+    import torch
+
+    torch.set_num_threads(1)
+    data = B.write_synthetic_benchmark(tmp_path_factory.mktemp("heldout") / "bench", pairs=PAIRS, seed=1, size=64)
+    rec = json.loads((MODEL / "model_index.json").read_text())["recommended"]
+    ninja = make_engine("ninja", model=str(MODEL), steps=STEPS, device="cpu", resolution=int(rec["resolution"]),
+                        guidance_scale_ref=float(rec["guidance_scale_ref"]), guidance_scale_point=float(rec["guidance_scale_point"]))
+    mean_color = make_engine("mean-color")
+    out: dict[str, list[dict]] = {"ninja0": [], "ninja5": [], "mean": []}
+    for name in B.read_manifest(data)["pairs"]:
+        reference, target, mask, points = B.load_pair(data, name).direction("a->b")
+        lineart = extract_lineart(target, method="xdog")
+        guide_idx, scored_idx = B.split_points(len(points), 5, name, 0)
+        guide = PointPairs([points[int(i)] for i in guide_idx])
+        scored = points.lineart_xy[scored_idx]
+        target_arr = np.asarray(target)
+        out["ninja0"].append(B.score(ninja(reference, lineart, None, seed=0), target_arr, mask, scored))
+        out["ninja5"].append(B.score(ninja(reference, lineart, guide, seed=0), target_arr, mask, scored))
+        out["mean"].append(B.score(mean_color(reference, lineart, None, seed=0), target_arr, mask, scored))
+    return out
+
+
+def _mean(rows: list[dict], metric: str) -> float:
+    return float(np.mean([r[metric] for r in rows]))
+
+
+def test_model_folder_is_small_and_records_its_settings():
+    files = [p for p in MODEL.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 25 * 2**20
+    assert all(p.suffix != ".bin" for p in files) and any(p.suffix == ".safetensors" for p in files)
+    rec = json.loads((MODEL / "model_index.json").read_text())["recommended"]
+    assert rec["resolution"] == 64 and rec["steps"] >= 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured: the model trained in the documented budget does NOT beat mean-color "
+    "(15.60 vs 17.44 dB on these 5 pairs; 15.08 vs 16.55 dB on the 16-pair benchmark, "
+    "docs/reproduce.md). Strict: a retrained model that passes must remove this mark."))
+def test_beats_mean_color_psnr(runs):
+    assert _mean(runs["ninja0"], "psnr") > _mean(runs["mean"], "psnr")
+
+
+def test_five_guide_points_lower_point_mse(runs):
+    # measured: 0.1069 -> 0.1049 on these 5 pairs (2 of 5 pairs get worse); the 16-pair benchmark
+    # shows no effect (docs/reproduce.md), so this passes by a small margin.
+    assert _mean(runs["ninja5"], "point_mse") < _mean(runs["ninja0"], "point_mse")
