@@ -7,7 +7,7 @@ import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import PIL.Image
@@ -21,7 +21,7 @@ from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
 from manganinja.lines import MODEL_LINE_CUTOFF, Lines, find_official_extractor
 from manganinja.models.condition import ConditionTokens
-from manganinja.models.factory import build_components, clip_image_processor
+from manganinja.models.factory import SD15_POINT_NET_CONFIG, build_components, clip_image_processor
 from manganinja.models.point_net import PointNet
 from manganinja.models.reference_attention import (
     GUIDANCE_BRANCHES,
@@ -119,7 +119,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
         feature_extractor: Any,
         condition_tokens: ConditionTokens,
         scheduler: SchedulerMixin,
-        recommended: dict[str, float | int] | None = None,
+        # typing.Union spelled out: diffusers' load-time type check does not read `float | int`.
+        recommended: Optional[Dict[str, Union[float, int]]] = None,
     ) -> None:
         super().__init__()
         self.register_to_config(recommended=check_recommended(recommended))

@@ -3,7 +3,6 @@ the full SD1.5-size architecture for speed/memory benchmarks (no download needed
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from manganinja.lines import BlankLineartWarning, LineartError, extract_lineart
+from manganinja.lines import BlankLineartWarning, extract_lineart
 from manganinja.models.informative_drawings import (
     ExtractorWeightsError,
     InformativeDrawingsGenerator,

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from manganinja.cli import app
-from test_evaluation_benchmark import make_benchmark
+from _drawn_pairs import make_benchmark
 
 runner = CliRunner()
 
