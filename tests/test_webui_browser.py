@@ -271,7 +271,7 @@ class OverlapProbe:
     """Wraps an engine; records how many ``colorize`` calls ran at once (each lasts >= 1 s)."""
 
     def __init__(self, engine) -> None:
-        self.engine, self.name = engine, engine.name
+        self.engine, self.name, self.fills_regions = engine, engine.name, engine.fills_regions
         self.active = self.max_active = self.calls = 0
         self.lock = threading.Lock()
 
