@@ -374,11 +374,14 @@ def load_pipeline(load: LoadSettings) -> "MangaNinjaPipeline":
         pipe.register_to_config(_name_or_path=str(load.official))  # provenance (not saved)
     else:
         try:
-            pipe = MangaNinjaPipeline.from_pretrained(str(load.model), torch_dtype=dtype)
+            # Cast after loading: diffusers renamed from_pretrained's `torch_dtype` to `dtype`, and
+            # the versions we support disagree on which one they take without a warning.
+            pipe = MangaNinjaPipeline.from_pretrained(str(load.model)).to_dtype(dtype)
         except OSError as exc:
             raise ModelLoadError(
-                f"cannot load model '{load.model}': not a local folder and not reachable on the "
-                f"Hugging Face Hub ({str(exc).splitlines()[0][:160]}); give a local converted folder"
+                f"cannot load model '{load.model}': it is not a local folder, and the Hugging Face Hub "
+                "cannot be reached and holds no cached copy of it; give a local converted folder "
+                "(--debug shows the loader's error)"
             ) from exc
     if load.offload == "model":
         pipe.enable_model_cpu_offload(device=device)
