@@ -96,6 +96,7 @@ def run_pages(
     files: Callable[[Path], Mapping[str, Path]] = single_file,
     settings: Mapping[str, object] | None = None,
     manifest: bool = True,
+    unit: str = "page",
 ) -> list[PageResult]:
     """Colorize each page with ``colorize_page`` and write it atomically to its output.
 
@@ -113,6 +114,7 @@ def run_pages(
             other settings is redone). None records ``{}``.
         manifest: keep ``.manganinja/manifest.json`` in each output folder. Without it a page is
             skipped when its files are there and decode.
+        unit: what a page is called in the progress bar ("frame" for shots).
 
     Before the first page, temporary files left by killed writers are removed from the output
     folders. A page is skipped (unless ``overwrite``) only when every one of its ``files`` exists,
@@ -127,7 +129,7 @@ def run_pages(
             log.info("removed stale temporary file %s", stale)
     records: dict[Path, Manifest] = {}
     results: list[PageResult] = []
-    bar = tqdm(list(zip(pages, outputs)), desc="pages", unit="page", disable=not progress)
+    bar = tqdm(list(zip(pages, outputs)), desc=f"{unit}s", unit=unit, disable=not progress)
     for page, out in bar:
         out = Path(out)
         page_files = dict(files(out))

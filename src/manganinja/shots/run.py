@@ -207,7 +207,7 @@ def colorize_shot(
     settings = {"mode": mode, "engine": engine.name, "keyframes": list(shot.keyframes),
                 "keep_color_lines": keep_color_lines}
     results = run_pages(pages, outputs, colorize_page, overwrite=overwrite, progress=progress, write=write,
-                        files=_frame_files(layers), settings=settings)
+                        files=_frame_files(layers), settings=settings, unit="frame")
     for stem, message in shot.problems:
         results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
     return ShotRun(results, tasks, palette, list(shot.problems))
