@@ -32,20 +32,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from manganinja.engines import BuiltEngine, NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
-from manganinja.evaluation.engines import FunctionEngine, make_engine
 from manganinja.evaluation.metrics import mean_ci95
 from manganinja.evaluation.report import summary_table, write_report
-from manganinja.lineart import extract_lineart
+from manganinja.images import ImageInput
+from manganinja.lines import Lines
 from manganinja.points import PointPairs
+from manganinja.settings import LoadSettings, NinjaSettings
 
-EXTRACTOR_NAME = "manganinja.lineart.extract_lineart(method='xdog')"
+EXTRACTOR_NAME = "manganinja.lines.extract_lineart(method='xdog')"
 POINT_CONDITIONS = ((0, "default"), (5, "default"), (20, "default"), (5, "zero"), (20, "zero"))
 
 
-def xdog(image: Any) -> np.ndarray:
-    return extract_lineart(image, method="xdog")
+def xdog(image: ImageInput) -> Lines:
+    """The benchmark's line art of a picture: XDoG, at the picture's size."""
+    return Lines.from_picture(image, "xdog")
 
 
 def recommended(model: Path) -> dict[str, Any]:
@@ -56,11 +60,22 @@ def recommended(model: Path) -> dict[str, Any]:
     return dict(index["recommended"])
 
 
-def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None = None) -> FunctionEngine:
-    """The ninja engine on ``model`` with the sampling settings ``rec`` (a ``recommended`` dict)."""
-    extra = {"resolution": int(rec["resolution"]), "guidance_scale_ref": float(rec["guidance_scale_ref"]),
-             "guidance_scale_point": float(rec["guidance_scale_point"] if guidance_scale_point is None else guidance_scale_point)}
-    return make_engine("ninja", model=str(model), steps=int(rec["steps"]), device="cpu", **extra)
+def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None = None) -> NinjaEngine:
+    """The ninja engine on ``model`` (raw output, no snapping) with the sampling settings ``rec``
+    (a ``recommended`` dict; ``guidance_scale_point`` overrides its point scale)."""
+    settings = NinjaSettings(
+        steps=int(rec["steps"]), resolution=int(rec["resolution"]), guidance_scale_ref=float(rec["guidance_scale_ref"]),
+        guidance_scale_point=float(rec["guidance_scale_point"] if guidance_scale_point is None else guidance_scale_point),
+        snap=False, progress=False)
+    engine = build_engine("ninja", ninja=settings, load=LoadSettings(model=str(model), device="cpu"))
+    assert isinstance(engine, NinjaEngine)
+    return engine
+
+
+def colorize_one(engine: BuiltEngine, reference: Image.Image, lines: Lines, points: PointPairs | None) -> np.ndarray:
+    """One result of ``engine`` (seed as built): uint8 ``(H, W, 3)`` at the line art's size."""
+    prepared = engine.prepare([reference])
+    return engine.colorize(prepared, lines, points).composite  # type: ignore[arg-type]
 
 
 def write_swapped(data: Path, out: Path) -> Path:
@@ -79,7 +94,7 @@ def write_swapped(data: Path, out: Path) -> Path:
     return out
 
 
-def run_protocol(data: Path, out: Path, engines: list[FunctionEngine]) -> None:
+def run_protocol(data: Path, out: Path, engines: list[BuiltEngine]) -> None:
     rows, problems = B.evaluate(data, out, engines, xdog, EXTRACTOR_NAME, guide_points=5, seeds=[0], progress=True)
     write_report(out, rows, problems, data, command="python benchmarks/tiny_synthetic_eval.py", examples=4)
 
@@ -100,7 +115,7 @@ def run_points(data: Path, out: Path, model: Path, rec: dict[str, Any]) -> None:
             if (name, str(k), gp) in done:
                 continue
             guide = PointPairs([points[int(i)] for i in guide_idx[:k]]) if k else None
-            result = engines[gp](reference, lineart, guide, seed=0)
+            result = colorize_one(engines[gp], reference, lineart, guide)
             s = B.score(result, np.asarray(target), mask, scored)
             rows.append({"pair": name, "k": str(k), "gp": gp, "n_scored": len(scored), "point_mse": s["point_mse"], "psnr": s["psnr"]})
             B.write_csv(rows, ["pair", "k", "gp", "n_scored", "point_mse", "psnr"], path)
@@ -133,7 +148,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    plain = [make_engine(n) for n in ("mean-color", "reference")] + [make_engine("flat")]
+    plain = [build_engine(n) for n in ("mean-color", "reference", "flat")]
     rec = recommended(args.model)  # the same sampling settings for every model compared
     if args.part == "main":
         run_protocol(args.data, args.out / "main", plain + [ninja(args.model, rec)])

@@ -1,6 +1,7 @@
 """Loss curves of the tiny synthetic reproduction (docs/reproduce.md).
 
     python examples/plot_tiny_synthetic_losses.py       # -> docs/images/tiny_synthetic_loss.png
+    python examples/plot_tiny_synthetic_losses.py RUNS OUT.png
 
 Panels: the autoencoder's reconstruction MSE (``runs/tiny_synthetic_autoencoder/final/loss.csv``),
 stage 1 with and without patch shuffle, stage 2 (noise-prediction loss from the TensorBoard logs,
@@ -55,4 +56,4 @@ def main(runs: Path = Path("runs"), out: Path = Path("docs/images/tiny_synthetic
 
 
 if __name__ == "__main__":
-    main()
+    main(*map(Path, sys.argv[1:3]))  # optional: runs folder, output picture

@@ -11,17 +11,17 @@ flat engine, the ground truth. Each picture is enlarged 3x (nearest) for viewing
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
-from manganinja.evaluation.engines import make_engine
 from manganinja.images import save_image
-from manganinja.lineart import extract_lineart
+from manganinja.lines import Lines
 from manganinja.points import PointPairs
+from manganinja.settings import LoadSettings, NinjaSettings
 
 SCALE = 3
 HEADER = ("line art", "reference", "model", "model + 5 pts", "flat", "ground truth")
@@ -34,19 +34,19 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=6)
     ap.add_argument("--out", type=Path, default=Path("docs/images/tiny_model_grid.png"))
     args = ap.parse_args()
-    rec = json.loads((args.model / "model_index.json").read_text())["recommended"]
-    ninja = make_engine("ninja", model=str(args.model), steps=int(rec["steps"]), device="cpu", resolution=int(rec["resolution"]),
-                        guidance_scale_ref=float(rec["guidance_scale_ref"]), guidance_scale_point=float(rec["guidance_scale_point"]))
-    flat = make_engine("flat")
+    # the model's raw output with its recommended sampling settings (model_index.json)
+    ninja = build_engine("ninja", ninja=NinjaSettings(snap=False, progress=False), load=LoadSettings(model=str(args.model), device="cpu"))
+    flat = build_engine("flat")
     rows = []
     for name in B.read_manifest(args.data)["pairs"][: args.pairs]:
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
-        lineart = extract_lineart(target, method="xdog")
+        lines = Lines.from_picture(target, "xdog")
         guide_idx, _ = B.split_points(len(points), 5, name, 0)
         guide = PointPairs([points[int(i)] for i in guide_idx])
-        cells = [np.repeat((lineart * 255).astype(np.uint8)[..., None], 3, 2), np.asarray(reference),
-                 ninja(reference, lineart, None, seed=0), ninja(reference, lineart, guide, seed=0),
-                 flat(reference, lineart, guide, seed=0), np.asarray(target)]
+        encoded, flat_prepared = ninja.prepare([reference]), flat.prepare([reference])
+        cells = [np.asarray(lines.to_image().convert("RGB")), np.asarray(reference),
+                 ninja.colorize(encoded, lines).composite, ninja.colorize(encoded, lines, guide).composite,
+                 flat.colorize(flat_prepared, lines, guide).composite, np.asarray(target)]
         big = [Image.fromarray(c).resize((c.shape[1] * SCALE, c.shape[0] * SCALE), Image.NEAREST) for c in cells]
         for img, xy in ((big[1], guide.reference_xy), (big[3], guide.lineart_xy)):
             draw = ImageDraw.Draw(img)

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
-from manganinja.evaluation.engines import make_engine
-from manganinja.lineart import extract_lineart
+from manganinja.lines import Lines
 from manganinja.points import PointPairs
+from manganinja.settings import LoadSettings, NinjaSettings
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "tiny-synthetic"
 PAIRS = 5
@@ -29,21 +30,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
 
     torch.set_num_threads(1)
     data = B.write_synthetic_benchmark(tmp_path_factory.mktemp("heldout") / "bench", pairs=PAIRS, seed=1, size=64)
-    rec = json.loads((MODEL / "model_index.json").read_text())["recommended"]
-    ninja = make_engine("ninja", model=str(MODEL), steps=STEPS, device="cpu", resolution=int(rec["resolution"]),
-                        guidance_scale_ref=float(rec["guidance_scale_ref"]), guidance_scale_point=float(rec["guidance_scale_point"]))
-    mean_color = make_engine("mean-color")
+    # raw model output; resolution and guidance scales: the model's recommended ones (model_index.json)
+    ninja = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, snap=False, progress=False),
+                         load=LoadSettings(model=str(MODEL), device="cpu"))
+    mean_color = build_engine("mean-color")
     out: dict[str, list[dict]] = {"ninja0": [], "ninja5": [], "mean": []}
     for name in B.read_manifest(data)["pairs"]:
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
-        lineart = extract_lineart(target, method="xdog")
+        lines = Lines.from_picture(target, "xdog")
+        encoded, mean_prepared = ninja.prepare([reference]), mean_color.prepare([reference])
         guide_idx, scored_idx = B.split_points(len(points), 5, name, 0)
         guide = PointPairs([points[int(i)] for i in guide_idx])
         scored = points.lineart_xy[scored_idx]
         target_arr = np.asarray(target)
-        out["ninja0"].append(B.score(ninja(reference, lineart, None, seed=0), target_arr, mask, scored))
-        out["ninja5"].append(B.score(ninja(reference, lineart, guide, seed=0), target_arr, mask, scored))
-        out["mean"].append(B.score(mean_color(reference, lineart, None, seed=0), target_arr, mask, scored))
+        out["ninja0"].append(B.score(ninja.colorize(encoded, lines).composite, target_arr, mask, scored))
+        out["ninja5"].append(B.score(ninja.colorize(encoded, lines, guide).composite, target_arr, mask, scored))
+        out["mean"].append(B.score(mean_color.colorize(mean_prepared, lines).composite, target_arr, mask, scored))
     return out
 
 

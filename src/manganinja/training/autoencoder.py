@@ -3,7 +3,8 @@ MangaNinja for the synthetic domain; see docs/reproduce.md).
 
 The frames are every ``reference.png`` and ``target.png`` under the ``data.synthetic`` folders
 (written by ``manganinja synth``), centre-cropped and resized to ``data.resolution``. The loss is
-the pixel MSE of the reconstruction from a posterior sample plus ``train.kl_weight`` times the KL
+the pixel MSE of the reconstruction from a posterior sample (``train.posterior: sample``) or from
+the posterior mean (``mode``) plus ``train.kl_weight`` times the KL
 divergence to N(0, I). After training, the latent ``scaling_factor`` is set to 1 / std of the
 training latents (as SD does), the held-out PSNR is measured on ``data.holdout`` frames, and the
 model is saved with ``save_pretrained`` (safetensors) in ``train.output_dir/final`` with
@@ -20,6 +21,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -60,6 +62,9 @@ class AutoencoderTrainSection(_Strict):
     lr_decay_every: int = Field(1000, ge=1)
     lr_decay_factor: float = Field(0.5, gt=0, le=1)
     kl_weight: float = Field(1e-6, ge=0)
+    #: what the decoder is trained on: a posterior sample (``sample``, as SD's VAE) or the
+    #: posterior mean (``mode``; the KL term still pulls the mean towards N(0, I))
+    posterior: Literal["sample", "mode"] = "sample"
     seed: int = 0
     log_every: int = Field(10, ge=1)
     threads: int | None = Field(None, ge=1)
@@ -160,7 +165,10 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
         flip = torch.rand(t.batch_size, generator=gen) < 0.5
         x = torch.where(flip[:, None, None, None].to(x.device), x.flip(-1), x)
         posterior = vae.encode(x).latent_dist
-        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen).to(x.device)
+        if t.posterior == "mode":
+            z = posterior.mean
+        else:
+            z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen).to(x.device)
         rec = vae.decode(z).sample
         mse = (rec - x).square().mean()
         kl = posterior.kl().mean() / x[0].numel()
@@ -177,6 +185,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
                       f"({el / step:.2f} s/step)", flush=True)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     vae = accelerator.unwrap_model(vae).eval()
+    if t.posterior == "mode":
+        make_posterior_deterministic(vae)
     with torch.no_grad():
         sample = to_signed(frames[torch.randperm(len(frames), generator=gen)[:256]])
         std = float(vae.encode(sample).latent_dist.mean.std())
@@ -208,6 +218,23 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     if log:
         print(json.dumps(metrics, indent=1), flush=True)
     return metrics
+
+
+#: Log-variance of a deterministic posterior (diffusers clamps log-variance to [-30, 20]).
+DETERMINISTIC_LOGVAR = -30.0
+
+
+@torch.no_grad()
+def make_posterior_deterministic(vae: torch.nn.Module) -> None:
+    """Fix the posterior log-variance of ``vae`` at :data:`DETERMINISTIC_LOGVAR` (std 3e-7), so
+    that a posterior sample (what MangaNinja's training encodes targets with) is the posterior
+    mean the decoder was trained on. A ``posterior: mode`` run never trains the log-variance
+    (only the tiny KL term pulls it towards 0, i.e. std 1), so without this a sample would add
+    noise of the latents' own size."""
+    conv = vae.quant_conv
+    latent = conv.out_channels // 2
+    conv.weight[latent:] = 0.0
+    conv.bias[latent:] = DETERMINISTIC_LOGVAR
 
 
 def psnr_of_mse(mse: float) -> float:

@@ -1,0 +1,31 @@
+"""Overfit check of the tiny model (docs/reproduce.md, second attempt): PSNR (whole 64 px frame,
+10 DDIM steps, seed 0, no points) of the model on the first 8 pair folders under ROOT with each
+pair's own reference and with the next pair's, and of the mean-color baseline; at
+``guidance_scale_ref`` 1 and 3.
+
+    python benchmarks/tiny_synthetic_overfit_check.py MODEL ROOT
+"""
+import glob
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from manganinja.engines import build_engine
+from manganinja.lines import Lines
+from manganinja.settings import LoadSettings, NinjaSettings
+from manganinja.evaluation import benchmark as B
+torch.set_num_threads(1)
+model = sys.argv[1]; root = sys.argv[2] if len(sys.argv) > 2 else "runs/overfit/data"
+pairs = sorted(glob.glob(root + "/pair_*"))[:8]
+for gs in (1.0, 3.0):
+    eng = build_engine("ninja", ninja=NinjaSettings(steps=10, resolution=64, guidance_scale_ref=gs, snap=False, progress=False), load=LoadSettings(model=model, device="cpu"))
+    own, other, mean = [], [], []
+    for i, p in enumerate(pairs):
+        ref = Image.open(p + "/reference.png").convert("RGB"); tgt = Image.open(p + "/target.png").convert("RGB")
+        ref2 = Image.open(pairs[(i + 1) % len(pairs)] + "/reference.png").convert("RGB")
+        lines = Lines.from_picture(tgt, "xdog"); t = np.asarray(tgt)
+        own.append(B.score(eng.colorize(eng.prepare([ref]), lines).composite, t, None, np.zeros((0, 2)))["psnr"])
+        other.append(B.score(eng.colorize(eng.prepare([ref2]), lines).composite, t, None, np.zeros((0, 2)))["psnr"])
+        m = build_engine("mean-color"); mean.append(B.score(m.colorize(m.prepare([ref]), lines).composite, t, None, np.zeros((0, 2)))["psnr"])
+    print(f"gs {gs}: own ref {np.mean(own):.2f} dB, other ref {np.mean(other):.2f} dB, mean-color {np.mean(mean):.2f}", flush=True)
