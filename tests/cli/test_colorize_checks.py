@@ -134,17 +134,20 @@ def test_mistakes_are_one_line_before_the_model_is_loaded(case, expected, files,
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_output_folder(files, tiny_model, no_loading, tmp_path):
+def test_unwritable_output_folder(files, tiny_model, no_loading, tmp_path, monkeypatch):
+    """A read-only folder (made so for the process, so that the test runs as root too: root
+    writes anywhere, so the folder's permission answer is what is replaced)."""
+    import manganinja.requests as requests
+
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        line = one_line_error(invoke("--model", tiny_model, "-r", files["ref"], "-l", files["white"],
-                                     "-o", locked / "out.png"))
-    finally:
-        locked.chmod(0o700)
-    assert "not writable" in line
+    real_access = os.access
+    monkeypatch.setattr(requests.os, "access",
+                        lambda path, mode: False if Path(path) == locked else real_access(path, mode))
+    line = one_line_error(invoke("--model", tiny_model, "-r", files["ref"], "-l", files["white"],
+                                 "-o", locked / "out.png"))
+    assert "not writable" in line and "locked" in line
+    assert not (locked / "out.png").exists()
 
 
 def test_a_chapter_with_one_unwritable_output_fails_at_once(files, tiny_model, no_loading, tmp_path):
