@@ -274,3 +274,42 @@ def test_sd15_init_is_the_factory_assembly(official_tiny):
     assert torch.equal(pipe.condition_tokens.uncond, official.condition_tokens.uncond)
     with pytest.raises(TrainingError, match="model.clip_path"):
         build_pipeline(resolve_config({"model": {"init": "sd15", "path": str(sd)}}))
+
+
+def test_each_row_trains_the_layout_of_its_inference_branch(synth_root, tmp_path):
+    """Condition dropping puts each row in the layout the sampler uses for that branch: a row
+    with its points dropped is the REF branch (bank, no point embeddings), a row with its
+    reference dropped the UNCOND branch (no bank, no point embeddings, unconditional token), a
+    row with points the POINT branch. Before, every row had PointNet's embeddings (of an empty map
+    when dropped), a layout the sampler's REF and UNCOND branches never use."""
+    from manganinja.models.reference_attention import Branch, PointEmbeddings
+    from manganinja.training.trainer import prepare_inputs
+
+    trainer = Trainer(tiny_config(synth_root, tmp_path / "layout"))
+    batch = fixed_batch(trainer, keys=((0, 0), (1, 0), (2, 0)))
+    batch["drop_reference"] = torch.tensor([False, False, True])
+    batch["drop_points"] = torch.tensor([False, True, False])
+    inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, batch, torch.Generator().manual_seed(0), torch.float32)
+    assert inputs["point_keep"].tolist() == [True, False, False]
+    assert inputs["bank_keep"].tolist() == [True, True, False]
+    inputs.pop("noise")
+    model, pipe = trainer.model, trainer.pipe
+    model.eval()
+    with torch.no_grad():
+        trained = model(**inputs)
+        state = pipe.reference_state
+        for row, branch in enumerate((Branch.POINT, Branch.REF, Branch.UNCOND)):
+            one = {k: v[row : row + 1] for k, v in inputs.items()}
+            state.clear()
+            state.recording = True
+            pipe.reference_unet(one["reference_latents"], torch.zeros_like(one["timesteps"]), encoder_hidden_states=one["context"], return_dict=False)
+            state.recording = False
+            state.branches = (branch,)
+            state.points = PointEmbeddings(target=pipe.point_net(one["target_points"]), reference=[pipe.point_net(one["reference_points"])])
+            down, mid = pipe.controlnet(one["noisy_latents"], one["timesteps"], encoder_hidden_states=one["context"], controlnet_cond=one["lineart"], return_dict=False)
+            expected = pipe.denoising_unet(
+                one["noisy_latents"], one["timesteps"], encoder_hidden_states=one["context"],
+                down_block_additional_residuals=down, mid_block_additional_residual=mid, return_dict=False,
+            )[0]
+            assert torch.allclose(trained[row : row + 1], expected, atol=1e-5), branch
+        state.clear()

@@ -11,7 +11,11 @@ One optimisation step (stage 1; stage 2 freezes everything but PointNet):
 4. Noise is added to the target latent at a random timestep (DDPM schedule of the pipeline's
    scheduler config); the ControlNet reads the line-art condition, and the denoising U-Net predicts
    the noise with every row in the :attr:`Branch.POINT` layout (Q/K get the point embeddings, K/V
-   the bank); rows whose reference is dropped have the bank masked out (``bank_keep``).
+   the bank). Condition dropping gives each row the layout of the inference branch it trains:
+   rows whose points are dropped get no point embeddings (the REF branch), rows whose reference
+   is dropped get neither the bank (masked out by ``bank_keep``) nor point embeddings (the UNCOND
+   branch); a row with an empty, undropped point map keeps PointNet's embedding of it (the POINT
+   branch of a call without points).
 5. Loss: MSE between predicted and true noise.
 
 Randomness of a step (noise, timesteps, latent sampling) comes from a generator seeded by
@@ -218,9 +222,11 @@ class TrainingModel(nn.Module):
         reference_points: torch.Tensor,
         target_points: torch.Tensor,
         bank_keep: torch.Tensor,
+        point_keep: torch.Tensor,
     ) -> torch.Tensor:
         """Shapes: latents (B, 4, h, w); timesteps (B,) long; context (B, 1, D); lineart
-        (B, 3, H, W) in [-1, 1]; point maps (B, 1, H, W); bank_keep (B,) bool."""
+        (B, 3, H, W) in [-1, 1]; point maps (B, 1, H, W); bank_keep, point_keep (B,) bool (rows
+        that see the bank / the point embeddings)."""
         state = self.state
         frozen_refs = self.stage != 1
         state.clear()
@@ -233,8 +239,9 @@ class TrainingModel(nn.Module):
                 return_dict=False,
             )
         state.recording = False
-        emb_ref = self.point_net(reference_points.to(reference_latents.dtype))
-        emb_tar = self.point_net(target_points.to(reference_latents.dtype))
+        keep = point_keep.to(reference_latents.dtype)[:, None, None]
+        emb_ref = [e * keep for e in self.point_net(reference_points.to(reference_latents.dtype))]
+        emb_tar = [e * keep for e in self.point_net(target_points.to(reference_latents.dtype))]
         state.points = PointEmbeddings(target=emb_tar, reference=[emb_ref])
         state.branches = (Branch.POINT,)
         state.bank_keep = bank_keep
@@ -302,6 +309,7 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
         "reference_points": batch["reference_points"].to(device=device, dtype=dtype),
         "target_points": batch["target_points"].to(device=device, dtype=dtype),
         "bank_keep": ~drop_ref,
+        "point_keep": ~(drop_ref | batch["drop_points"].to(device=device, dtype=torch.bool)),
         "noise": noise,
     }
 
