@@ -184,7 +184,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
                 print(f"step {step}/{t.steps} mse {losses[-1][1]:.5f} (~{psnr_of_mse(losses[-1][1]):.1f} dB) kl {losses[-1][2]:.3f} "
                       f"({el / step:.2f} s/step)", flush=True)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    vae = accelerator.unwrap_model(vae).eval()
+    # measured and saved on the CPU, whatever device trained it (the frames stay on the CPU)
+    vae = accelerator.unwrap_model(vae).eval().to("cpu")
     if t.posterior == "mode":
         make_posterior_deterministic(vae)
     with torch.no_grad():
