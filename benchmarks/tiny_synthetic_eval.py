@@ -1,6 +1,6 @@
 """Evaluate the tiny synthetic MangaNinja (docs/reproduce.md) with the project's benchmark.
 
-    manganinja benchmark synth --out data/bench64-seed1 --pairs 16 --size 64 --seed 1
+    manganinja benchmark synth --out data/bench256-seed1 --pairs 16 --size 256 --seed 1
     python benchmarks/tiny_synthetic_eval.py --part main      # and: swapped, points, ablation
     python benchmarks/tiny_synthetic_eval.py --part table     # -> runs/eval_tiny/tables.md
 
@@ -138,7 +138,7 @@ def points_table(path: Path, default_gp: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "table"])
-    ap.add_argument("--data", type=Path, default=Path("data/bench64-seed1"))
+    ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     ap.add_argument("--out", type=Path, default=Path("runs/eval_tiny"))
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
     ap.add_argument("--stage1", type=Path, default=Path("runs/tiny_synthetic_stage1/final"))

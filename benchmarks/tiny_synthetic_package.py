@@ -27,8 +27,8 @@ RECOMMENDED = {"resolution": 64, "steps": 10, "guidance_scale_point": 15.0}
 TRAINING_COMMIT = "0d9c3b5"
 
 COMMANDS = """\
-manganinja synth --out data/synth64-train --pairs 4000 --size 64 --seed 0
-manganinja synth --out data/synth64-aeval --pairs 64 --size 64 --seed 2
+manganinja synth --out data/synth256-train --pairs 4000 --size 256 --seed 0
+manganinja synth --out data/synth256-aeval --pairs 64 --size 256 --seed 2
 manganinja train-autoencoder --config configs/tiny_synthetic_autoencoder.yaml
 manganinja train --config configs/tiny_synthetic_stage1.yaml
 manganinja train --config configs/tiny_synthetic_stage2.yaml

@@ -1,7 +1,7 @@
 """Choose the tiny model's reference guidance scale on VALIDATION pairs (generator seed 3; the
 benchmark uses seed 1, training seed 0), direction a->b, no points, 10 steps, seed 0.
 
-    manganinja benchmark synth --out data/val64-seed3 --pairs 8 --size 64 --seed 3
+    manganinja benchmark synth --out data/val256-seed3 --pairs 8 --size 256 --seed 3
     python benchmarks/tiny_synthetic_validate.py
 """
 
@@ -21,7 +21,7 @@ from manganinja.settings import LoadSettings, NinjaSettings
 SCALES = (1.0, 2.0, 4.0, 9.0)
 
 
-def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val64-seed3")) -> None:
+def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-seed3")) -> None:
     torch.set_num_threads(1)
     names = B.read_manifest(data)["pairs"]
     base = build_engine("ninja", ninja=NinjaSettings(steps=10, resolution=64, snap=False, progress=False),

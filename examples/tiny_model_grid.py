@@ -30,7 +30,7 @@ HEADER = ("line art", "reference", "model", "model + 5 pts", "flat", "ground tru
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
-    ap.add_argument("--data", type=Path, default=Path("data/bench64-seed1"))
+    ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     ap.add_argument("--pairs", type=int, default=6)
     ap.add_argument("--out", type=Path, default=Path("docs/images/tiny_model_grid.png"))
     args = ap.parse_args()
