@@ -21,7 +21,7 @@ from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
 from manganinja.lines import MODEL_LINE_CUTOFF, Lines, find_official_extractor
 from manganinja.models.condition import ConditionTokens
-from manganinja.models.factory import SD15_POINT_NET_CONFIG, build_components, clip_image_processor
+from manganinja.models.factory import SD15_POINT_NET_CONFIG, TinyStart, build_components, clip_image_processor
 from manganinja.models.point_net import PointNet
 from manganinja.models.reference_attention import (
     GUIDANCE_BRANCHES,
@@ -53,11 +53,16 @@ def model_condition(lines: np.ndarray) -> torch.Tensor:
 
 
 def build_pipeline(
-    size: str = "tiny", seed: int = 0, vae: AutoencoderKL | None = None, unet_channels: tuple[int, ...] | None = None
+    size: str = "tiny",
+    seed: int = 0,
+    vae: AutoencoderKL | None = None,
+    unet_channels: tuple[int, ...] | None = None,
+    start: TinyStart = "random",
 ) -> "MangaNinjaPipeline":
     """A :class:`MangaNinjaPipeline` with random weights (see
-    :func:`manganinja.models.factory.build_components`; ``vae`` and ``unet_channels`` as there)."""
-    return MangaNinjaPipeline(**build_components(size, seed, vae=vae, unet_channels=unet_channels))
+    :func:`manganinja.models.factory.build_components`; ``vae``, ``unet_channels`` and ``start``
+    as there)."""
+    return MangaNinjaPipeline(**build_components(size, seed, vae=vae, unet_channels=unet_channels, start=start))
 
 
 @dataclass

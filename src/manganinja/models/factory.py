@@ -3,7 +3,7 @@ the full SD1.5-size architecture for speed/memory benchmarks (no download needed
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
@@ -97,6 +97,9 @@ TINY_CLIP_VISION_CONFIG: dict[str, Any] = {
     "projection_dim": 32,
 }
 
+#: How :func:`build_components` starts the U-Nets and the ControlNet (see there).
+TinyStart = Literal["random", "paper"]
+
 TINY_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (32, 64), "downsamples": (6, 2)}
 SD15_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (320, 640, 1280, 1280), "downsamples": (6, 2, 2, 2)}
 
@@ -115,6 +118,7 @@ def build_components(
     controlnet_conditioning_channels: int = 3,
     vae: AutoencoderKL | None = None,
     unet_channels: tuple[int, ...] | None = None,
+    start: TinyStart = "random",
 ) -> dict[str, Any]:
     """Randomly initialised pipeline components.
 
@@ -125,6 +129,12 @@ def build_components(
     ``vae``: a given (e.g. trained) autoencoder used instead of the random one; PointNet's first
     group then downsamples by the VAE's factor, so its tokens match the latent grid.
     ``unet_channels``: the tiny U-Nets' ``block_out_channels`` (one entry per level; tiny only).
+    ``start``: ``"random"`` (tests: two independently random U-Nets, and a ControlNet whose
+    zero-initialised outputs are made random so that it acts); ``"paper"`` (a training start
+    shaped like the paper's, which starts both U-Nets from the same SD1.5 weights: the two U-Nets
+    share one random initialisation, so the reference bank and the denoising U-Net's tokens start
+    in one feature space, and the ControlNet keeps its zero-initialised outputs, so it starts
+    without effect, as a ControlNet is trained).
     """
     if size not in ("tiny", "sd15"):
         raise ValueError(f"size must be 'tiny' or 'sd15', got {size!r}")
@@ -146,8 +156,12 @@ def build_components(
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         point_net_config["downsamples"] = (2 * (factor.bit_length() - 1),) + tuple(point_net_config["downsamples"][1:])
     torch.manual_seed(seed)
+    if start not in ("random", "paper"):
+        raise ValueError(f"start must be 'random' or 'paper', got {start!r}")
     reference_unet = UNet2DConditionModel(**unet_config)
     denoising_unet = UNet2DConditionModel(**unet_config)
+    if start == "paper":
+        denoising_unet.load_state_dict(reference_unet.state_dict())
     controlnet_kwargs: dict[str, Any] = {"conditioning_channels": controlnet_conditioning_channels}
     if tiny:
         controlnet_kwargs["conditioning_embedding_out_channels"] = (16, 32, 48, 64)
@@ -156,9 +170,10 @@ def build_components(
         widths = (16, 32, 48, 64, 96) if tiny else (16, 32, 96, 256, 512)
         controlnet_kwargs["conditioning_embedding_out_channels"] = widths[: factor.bit_length()]
     controlnet = ControlNetModel.from_unet(denoising_unet, **controlnet_kwargs)
-    for p in controlnet.parameters():  # from_unet zero-inits the outputs; make them act
-        if p.abs().sum() == 0:
-            torch.nn.init.normal_(p, std=0.3)
+    if start == "random":
+        for p in controlnet.parameters():  # from_unet zero-inits the outputs; make them act
+            if p.abs().sum() == 0:
+                torch.nn.init.normal_(p, std=0.3)
     if vae is None:
         vae = AutoencoderKL(**(TINY_VAE_CONFIG if tiny else SD15_VAE_CONFIG))
     point_net = PointNet(**point_net_config)

@@ -43,7 +43,10 @@ class ModelConfig(Section):
 
     - ``tiny``: small random components (tests, CPU smoke runs; ``seed``); ``vae``: a trained
       ``AutoencoderKL`` folder (``manganinja train-autoencoder``) used instead of the random VAE;
-      ``unet_channels``: the U-Nets' block widths (default ``[32, 64]``).
+      ``unet_channels``: the U-Nets' block widths (default ``[32, 64]``); ``tiny_start``:
+      ``random`` (independent random U-Nets, an acting ControlNet: tests) or ``paper`` (both
+      U-Nets from one initialisation and a zero-output ControlNet, the shape of the paper's
+      start from SD1.5; see :func:`manganinja.models.factory.build_components`).
     - ``sd15``: a Stable Diffusion 1.5 diffusers folder at ``path`` (both U-Nets from its U-Net);
       ``controlnet_path``: a diffusers line-art ControlNet (else one initialised from the U-Net);
       ``clip_path``: CLIP ViT-L/14 folder (vision tower; its text tower gives the unconditional
@@ -56,6 +59,7 @@ class ModelConfig(Section):
     path: str | None = None
     vae: str | None = None
     unet_channels: list[Int] | None = None
+    tiny_start: Literal["random", "paper"] = "random"
     controlnet_path: str | None = None
     clip_path: str | None = None
     seed: Int = 0

@@ -96,7 +96,7 @@ def build_pipeline(cfg: TrainConfig) -> Any:
                 raise TrainingError(f"model.vae {m.vae} is not an AutoencoderKL folder (no config.json); train one with `manganinja train-autoencoder`")
             vae = AutoencoderKL.from_pretrained(m.vae)
         channels = tuple(m.unet_channels) if m.unet_channels else None
-        return build_random("tiny", seed=m.seed, vae=vae, unet_channels=channels)
+        return build_random("tiny", seed=m.seed, vae=vae, unet_channels=channels, start=m.tiny_start)
     path = Path(m.path or "")
     if not path.exists():
         raise TrainingError(f"model.path {path} does not exist (model.init '{m.init}')")
