@@ -29,7 +29,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     import torch
 
     torch.set_num_threads(1)
-    data = B.write_synthetic_benchmark(tmp_path_factory.mktemp("heldout") / "bench", pairs=PAIRS, seed=1, size=64)
+    data = B.write_synthetic_benchmark(tmp_path_factory.mktemp("heldout") / "bench", pairs=PAIRS, seed=1, size=256)
     # raw model output; resolution and guidance scales: the model's recommended ones (model_index.json)
     ninja = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, snap=False, progress=False),
                          load=LoadSettings(model=str(MODEL), device="cpu"))

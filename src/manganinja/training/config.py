@@ -38,6 +38,25 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class ScheduleSection(Section):
+    """The noise schedule of the trained model, written into its scheduler config (so sampling
+    uses it too); a field left out keeps the model's own (SD1.5: ``epsilon``, no zero terminal
+    SNR, ``leading``). ``zero_terminal_snr`` is diffusers' ``rescale_betas_zero_snr`` (Lin et al.
+    2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed"): the last timestep
+    holds no trace of the image, so the colors cannot be read from the noise and must come from
+    the conditions; it needs ``v_prediction`` and goes with ``trailing`` timesteps."""
+
+    prediction_type: Literal["epsilon", "v_prediction"] | None = None
+    zero_terminal_snr: bool | None = None
+    timestep_spacing: Literal["leading", "trailing", "linspace"] | None = None
+
+    def scheduler_updates(self) -> dict[str, object]:
+        """The scheduler config keys this section sets."""
+        values = {"prediction_type": self.prediction_type, "rescale_betas_zero_snr": self.zero_terminal_snr,
+                  "timestep_spacing": self.timestep_spacing}
+        return {k: v for k, v in values.items() if v is not None}
+
+
 class ModelConfig(Section):
     """Where the weights come from.
 
@@ -53,6 +72,8 @@ class ModelConfig(Section):
       token, else SD's ``text_encoder``). PointNet starts random.
     - ``official``: the official MangaNinja checkpoints folder at ``path``.
     - ``pretrained``: a converted/trained model saved with ``save_pretrained`` at ``path``.
+
+    ``schedule``: the noise schedule to train (and save) the model with (:class:`ScheduleSection`).
     """
 
     init: InitKind = "tiny"
@@ -60,6 +81,7 @@ class ModelConfig(Section):
     vae: str | None = None
     unet_channels: list[Int] | None = None
     tiny_start: Literal["random", "paper"] = "random"
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     controlnet_path: str | None = None
     clip_path: str | None = None
     seed: Int = 0

@@ -1,6 +1,9 @@
-"""The training objective: noise prediction (epsilon) on the denoising branch."""
+"""The training objective: the denoising U-Net's prediction (the noise, or the velocity for a
+``v_prediction`` scheduler) against its target, by mean squared error."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -22,3 +25,22 @@ def noise_prediction_loss(prediction: torch.Tensor, noise: torch.Tensor) -> torc
     """Mean squared error between the predicted and the true noise (both (B, 4, h, w)),
     computed in float32; a scalar."""
     return F.mse_loss(prediction.float(), noise.float(), reduction="mean")
+
+
+class _NoiseSchedule(Protocol):
+    config: object
+
+    def get_velocity(self, sample: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor: ...
+
+
+def prediction_target(scheduler: _NoiseSchedule, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    """What the denoising U-Net learns to predict for clean ``latents`` noised with ``noise`` at
+    ``timesteps`` (latents/noise (B, C, h, w), timesteps (B,)): the noise for an ``epsilon``
+    scheduler, the velocity ``sqrt(abar) noise - sqrt(1 - abar) latents`` for ``v_prediction``
+    (diffusers' ``get_velocity``)."""
+    kind = getattr(scheduler.config, "prediction_type", "epsilon")
+    if kind == "epsilon":
+        return noise
+    if kind == "v_prediction":
+        return scheduler.get_velocity(latents, noise, timesteps)
+    raise ValueError(f"scheduler prediction_type {kind!r} cannot be trained (use epsilon or v_prediction)")

@@ -16,7 +16,8 @@ One optimisation step (stage 1; stage 2 freezes everything but PointNet):
    is dropped get neither the bank (masked out by ``bank_keep``) nor point embeddings (the UNCOND
    branch); a row with an empty, undropped point map keeps PointNet's embedding of it (the POINT
    branch of a call without points).
-5. Loss: MSE between predicted and true noise.
+5. Loss: MSE between the prediction and its target: the noise (``epsilon`` scheduler, SD1.5's)
+   or the velocity (``v_prediction``, e.g. with a zero-terminal-SNR schedule: ``model.schedule``).
 
 Randomness of a step (noise, timesteps, latent sampling) comes from a generator seeded by
 (seed, step, micro-batch, process), and the data of a step is a pure function of the step
@@ -58,7 +59,7 @@ from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSourc
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
 from manganinja.training.config import ConfigError, TrainConfig, dump_config
-from manganinja.training.losses import noise_prediction_loss, sample_noise, sample_timesteps
+from manganinja.training.losses import noise_prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,16 @@ class TrainingError(ValueError):
 
 
 def build_pipeline(cfg: TrainConfig) -> Any:
-    """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`)."""
+    """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`), with
+    the noise schedule of ``cfg.model.schedule`` written into its scheduler."""
+    pipe = _initial_pipeline(cfg)
+    updates = cfg.model.schedule.scheduler_updates()
+    if updates:
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
+    return pipe
+
+
+def _initial_pipeline(cfg: TrainConfig) -> Any:
     from manganinja.pipeline import MangaNinjaPipeline
 
     m = cfg.model
@@ -282,8 +292,9 @@ def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
 def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype) -> dict:
     """The frozen part of a step: latents, context tokens, noise and timesteps.
 
-    Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``noise`` (the target of
-    the loss)."""
+    Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``noise``: the target of
+    the loss (:func:`~manganinja.training.losses.prediction_target`: the noise, or the velocity
+    for a ``v_prediction`` scheduler)."""
     vae = pipe.vae
     device = vae.device
     sf = vae.config.scaling_factor
@@ -310,7 +321,7 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
         "target_points": batch["target_points"].to(device=device, dtype=dtype),
         "bank_keep": ~drop_ref,
         "point_keep": ~(drop_ref | batch["drop_points"].to(device=device, dtype=torch.bool)),
-        "noise": noise,
+        "noise": prediction_target(noise_scheduler, latents, noise, timesteps),
     }
 
 
