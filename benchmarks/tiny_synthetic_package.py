@@ -17,14 +17,14 @@ import re
 import shutil
 from pathlib import Path
 
-#: Sampling settings the tiny model is used with: its training resolution, 10 DDIM steps, the
-#: official point guidance scale; the reference guidance scale is ``--guidance-scale-ref``, chosen
-#: on the validation pairs (``benchmarks/tiny_synthetic_validate.py``, generator seed 3), never
-#: on the benchmark pairs.
-RECOMMENDED = {"resolution": 64, "steps": 10, "guidance_scale_point": 15.0}
+#: Sampling settings the tiny model is used with: its training resolution and 10 DDIM steps; the
+#: guidance scales are ``--guidance-scale-ref`` / ``--guidance-scale-point``, chosen on the
+#: validation pairs (``benchmarks/tiny_synthetic_validate.py``, generator seed 3), never on the
+#: benchmark pairs.
+RECOMMENDED = {"resolution": 64, "steps": 10}
 
 #: The commit whose code and configs trained the autoencoder and the stages (docs/reproduce.md).
-TRAINING_COMMIT = "0d9c3b5"
+TRAINING_COMMIT = "d80f00b"
 
 COMMANDS = """\
 manganinja synth --out data/synth256-train --pairs 4000 --size 256 --seed 0
@@ -54,10 +54,12 @@ def main() -> None:
     ap.add_argument("--logs", type=Path, default=Path("runs"), help="folder of ae.log, stage1.log, stage2.log (/usr/bin/time -v)")
     ap.add_argument("--guidance-scale-ref", type=float, required=True,
                     help="the reference guidance scale chosen on the validation pairs (tiny_synthetic_validate.py)")
+    ap.add_argument("--guidance-scale-point", type=float, default=15.0,
+                    help="the point guidance scale chosen on the validation pairs (default: the official 15)")
     args = ap.parse_args()
     from manganinja.pipeline import MangaNinjaPipeline
 
-    recommended = {**RECOMMENDED, "guidance_scale_ref": args.guidance_scale_ref}
+    recommended = {**RECOMMENDED, "guidance_scale_ref": args.guidance_scale_ref, "guidance_scale_point": args.guidance_scale_point}
     pipe = MangaNinjaPipeline.from_pretrained(args.stage2)
     pipe.set_recommended(**recommended)
     tmp = args.out.with_name(args.out.name + ".tmp")
@@ -72,12 +74,17 @@ def main() -> None:
     readme = f"""# tiny-synthetic: a miniature MangaNinja for the synthetic domain
 
 Trained from scratch on this project's synthetic cartoon pairs (`manganinja synth`) at **64 px**
-with the paper's recipe in miniature (docs/reproduce.md): stage 1 trains the reference U-Net,
+with the paper's recipe in miniature (docs/reproduce.md, third attempt): stage 1 trains the reference U-Net,
 the denoising U-Net, the line-art ControlNet and PointNet together with progressive patch
 shuffle, 0..24 point pairs per sample and condition dropping; stage 2 trains PointNet only. The
 VAE is a small `AutoencoderKL` trained on the synthetic frames (held-out PSNR
 {ae_metrics['holdout_psnr_db']:.2f} dB at 64 px); the CLIP image encoder is a tiny *random*
 vision tower (frozen), so the reference reaches the model through the attention bank only.
+Not SD1.5's noise schedule: v-prediction with a zero terminal SNR and trailing timesteps (with
+SD1.5's schedule the last timestep still shows the target's colors to the model, which then
+learns to read them from the noise instead of the reference; docs/reproduce.md). Both U-Nets
+start from one random initialisation and the ControlNet from zero outputs, the shape of the
+paper's start from SD1.5.
 
 It is a demonstration that the recipe trains, not a colorizer for real line art.
 
@@ -95,18 +102,18 @@ Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}.
 
 ## How it was made
 
-Training data: `manganinja synth --seed 0` (4000 pairs, 64 px); autoencoder hold-out: seed 2;
+Training data: `manganinja synth --seed 0` (4000 pairs drawn at 256 px, line art extracted
+there, resized to 64 px); autoencoder hold-out: seed 2;
 evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training). The stages ran
-with the code and configs of commit `{TRAINING_COMMIT}`; the autoencoder run started one commit
-earlier, and its posterior was then made deterministic with the function that commit added
-(`make_posterior_deterministic`, what a rerun of the config does itself).
+with the code and configs of commit `{TRAINING_COMMIT}` (the autoencoder with an earlier commit
+whose autoencoder code is the same).
 
 ```bash
 {COMMANDS}
 ```
 
-Time of each part (the project's 2-core CPU, torch threads 1 per process, stage 1 and its
-ablation side by side; `/usr/bin/time -v`):
+Time of each part (the project's 2-core CPU; the autoencoder alone with 2 torch threads, stage 1
+and its ablation side by side with 1 thread each, stage 2 alone; `/usr/bin/time -v`):
 
 | part | wall (min) | CPU (min) |
 |---|---|---|

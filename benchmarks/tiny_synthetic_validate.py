@@ -1,5 +1,7 @@
-"""Choose the tiny model's reference guidance scale on VALIDATION pairs (generator seed 3; the
-benchmark uses seed 1, training seed 0), direction a->b, no points, 10 steps, seed 0.
+"""Choose the tiny model's guidance scales on VALIDATION pairs (generator seed 3; the benchmark
+uses seed 1, training seed 0), direction a->b, 10 steps, seed 0: the reference scale by PSNR
+without points, then the point scale by the point MSE with 5 guide points (scored on the pairs'
+other points), at the chosen reference scale (``--ref``, default: the best PSNR).
 
     manganinja benchmark synth --out data/val256-seed3 --pairs 8 --size 256 --seed 3
     python benchmarks/tiny_synthetic_validate.py
@@ -16,16 +18,19 @@ import torch
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
+from manganinja.points import PointPairs
 from manganinja.settings import LoadSettings, NinjaSettings
 
 SCALES = (1.0, 2.0, 4.0, 9.0)
+POINT_SCALES = (1.0, 3.0, 6.0, 15.0)
 
 
-def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-seed3")) -> None:
+def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-seed3"), ref: float | None = None) -> None:
     torch.set_num_threads(1)
     names = B.read_manifest(data)["pairs"]
     base = build_engine("ninja", ninja=NinjaSettings(steps=10, resolution=64, snap=False, progress=False),
                         load=LoadSettings(model=model, device="cpu"))
+    by_scale = {}
     for scale in SCALES:
         engine = base.with_settings(base.settings.model_copy(update={"guidance_scale_ref": scale}))
         psnr = []
@@ -33,8 +38,20 @@ def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-se
             reference, target, mask, _ = B.load_pair(data, name).direction("a->b")
             result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog")).composite
             psnr.append(B.score(result, np.asarray(target), mask, np.zeros((0, 2)))["psnr"])
+        by_scale[scale] = float(np.mean(psnr))
         print(f"guidance_scale_ref {scale:g}: PSNR {np.mean(psnr):.2f} dB over {len(psnr)} validation pairs", flush=True)
+    ref = max(by_scale, key=by_scale.get) if ref is None else ref
+    for scale in POINT_SCALES:
+        engine = base.with_settings(base.settings.model_copy(update={"guidance_scale_ref": ref, "guidance_scale_point": scale}))
+        mse = []
+        for name in names:
+            reference, target, mask, points = B.load_pair(data, name).direction("a->b")
+            guide_idx, scored_idx = B.split_points(len(points), 5, name, 0)
+            guide = PointPairs([points[int(i)] for i in guide_idx])
+            result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog"), guide).composite
+            mse.append(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"])
+        print(f"guidance_scale_ref {ref:g}, guidance_scale_point {scale:g}: point MSE {np.mean(mse):.4f} with 5 guide points", flush=True)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(*sys.argv[1:2], *(Path(a) for a in sys.argv[2:3]), *(float(a) for a in sys.argv[3:4]))
