@@ -41,6 +41,7 @@ def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-se
         by_scale[scale] = float(np.mean(psnr))
         print(f"guidance_scale_ref {scale:g}: PSNR {np.mean(psnr):.2f} dB over {len(psnr)} validation pairs", flush=True)
     ref = max(by_scale, key=by_scale.get) if ref is None else ref
+    point_mse = {}
     for scale in POINT_SCALES:
         engine = base.with_settings(base.settings.model_copy(update={"guidance_scale_ref": ref, "guidance_scale_point": scale}))
         mse = []
@@ -50,7 +51,9 @@ def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-se
             guide = PointPairs([points[int(i)] for i in guide_idx])
             result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog"), guide).composite
             mse.append(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"])
+        point_mse[scale] = float(np.mean(mse))
         print(f"guidance_scale_ref {ref:g}, guidance_scale_point {scale:g}: point MSE {np.mean(mse):.4f} with 5 guide points", flush=True)
+    print(f"chosen: --guidance-scale-ref {ref:g} --guidance-scale-point {min(point_mse, key=point_mse.get):g}")
 
 
 if __name__ == "__main__":
