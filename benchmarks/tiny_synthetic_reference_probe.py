@@ -1,6 +1,6 @@
 """How much does the tiny synthetic model's output depend on its reference?
 
-For each of a few held-out synthetic pairs (seed 1, 64 px), colorize the target's line art with
+For each of a few held-out synthetic pairs (seed 1, drawn at 256 px), colorize the target's line art with
 its own reference and with the next pair's reference (same seed, same settings, raw model output)
 and print the mean absolute difference of the two results and their mean colors next to the two
 references' mean colors. A model that follows the reference moves its colors with it.
@@ -33,7 +33,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=1, size=64)
+        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=1, size=256)
         ninja = build_engine("ninja", ninja=NinjaSettings(steps=args.steps, snap=False, progress=False),
                              load=LoadSettings(model=args.model, device="cpu"))
         pairs = [B.load_pair(data, n).direction("a->b") for n in B.read_manifest(data)["pairs"]]

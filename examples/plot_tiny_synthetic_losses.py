@@ -42,7 +42,7 @@ def main(runs: Path = Path("runs"), out: Path = Path("docs/images/tiny_synthetic
         if len(s):
             axes[1].plot(s, loss, color=color, alpha=0.25, lw=0.8)
             axes[1].plot(s[len(s) - len(smooth(loss)):], smooth(loss), color=color, label=label)
-    axes[1].set(title="stage 1: noise-prediction loss", xlabel="step")
+    axes[1].set(title="stage 1: loss (noise, or velocity with v-prediction)", xlabel="step")
     axes[1].legend()
     s, loss = read_scalars(runs / "tiny_synthetic_stage2", "loss")
     if len(s):

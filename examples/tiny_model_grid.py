@@ -23,7 +23,7 @@ from manganinja.lines import Lines
 from manganinja.points import PointPairs
 from manganinja.settings import LoadSettings, NinjaSettings
 
-SCALE = 3
+SCALE = 1  # the pairs are drawn at 256 px
 HEADER = ("line art", "reference", "model", "model + 5 pts", "flat", "ground truth")
 
 
