@@ -350,3 +350,36 @@ def test_lines_from_picture_and_resized(tmp_path) -> None:
     assert lines.resized((60, 40)) is lines.array
     small = lines.resized((30, 20))
     assert small.shape == (20, 30) and small.dtype == np.float32 and 0 <= small.min() and small.max() <= 1
+
+
+def test_ink_reads_colored_lines_as_lines_where_gray_makes_them_faint():
+    """A production sheet: a black, a red and a yellow line on white. Lines.from_ink counts the
+    yellow line as fully inked (1 - min channel); the gray reading of from_input makes it faint."""
+    from manganinja.lines import Lines, ink_strength
+
+    rgba = np.full((8, 12, 4), 255, np.uint8)
+    rgba[2, :, :3] = (0, 0, 0)
+    rgba[4, :, :3] = (255, 0, 0)
+    rgba[6, :, :3] = (255, 255, 0)
+    strength, light_on_dark = ink_strength(rgba)
+    assert not light_on_dark
+    ink = Lines.from_ink(rgba).array
+    assert ink[2].min() == 1.0 and ink[4].min() == 1.0 and ink[6].min() == 1.0 and ink[0].max() == 0.0
+    assert np.array_equal(ink, strength)
+    gray = Lines.from_input(rgba[..., :3]).array
+    assert gray[6].max() < 0.5  # yellow is faint when read as gray
+    # transparency scales the ink; white lines on an opaque black sheet are read as they are
+    rgba[..., 3] = 0
+    assert Lines.from_ink(rgba).array.max() == 0.0
+    dark = np.zeros((8, 12, 4), np.uint8)
+    dark[..., 3] = 255
+    dark[3, :, :3] = 255
+    strength, light_on_dark = ink_strength(dark)
+    assert light_on_dark and strength[3].min() == 1.0 and strength[0].max() == 0.0
+
+
+def test_ink_refuses_what_is_not_rgba8():
+    from manganinja.lines import LineartError, ink_strength
+
+    with pytest.raises(LineartError, match="uint8 \\(H, W, 4\\)"):
+        ink_strength(np.zeros((4, 4, 3), np.uint8))

@@ -122,6 +122,29 @@ def _gray_of_input(image: ImageInput, name: str) -> tuple[np.ndarray, np.ndarray
     return _gray_and_alpha(load_image(image, name=name))
 
 
+def ink_strength(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
+    """How much line each pixel of a production line frame holds, colored lines included.
+
+    ``rgba``: uint8 ``(H, W, 4)``. Dark-on-light (the usual sheet, opaque or on a transparent
+    layer): ``alpha * (1 - min(R, G, B))``, so black and colored lines (red, blue, even yellow)
+    all count, where a gray reading would make a yellow line faint. An opaque image that is mostly
+    dark is read light-on-dark: ``max(R, G, B)``.
+
+    Returns ``(strength, light_on_dark)``: float32 ``(H, W)`` in [0, 1] (1 = line) and which
+    reading was used. :meth:`Lines.from_ink` is the value made from it.
+    """
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise LineartError(f"ink_strength needs a uint8 (H, W, 4) array, got {rgba.dtype} {rgba.shape}")
+    r, g, b, a = (np.ascontiguousarray(rgba[..., i]) for i in range(4))
+    lo = np.minimum(np.minimum(r, g), b)
+    if bool(a.min() == 255) and int(np.count_nonzero(lo < 128)) * 2 > lo.size:
+        hi = np.maximum(np.maximum(r, g), b)
+        return hi.astype(np.float32) * (1.0 / 255.0), True
+    alpha = a.astype(np.float32) * (1.0 / 255.0)
+    return alpha * (255 - lo).astype(np.float32) * (1.0 / 255.0), False
+
+
 def normalize_lineart(image: ImageInput, polarity: str = "auto") -> np.ndarray:
     """Bring a line art to the model's convention (prefer :meth:`Lines.from_input`).
 
@@ -293,8 +316,9 @@ class Lines:
         array: float32 ``(H, W)`` in [0, 1], white lines on black (1 = line, 0 = paper); read
             only (the array's ``writeable`` flag is off).
 
-    Make one with :meth:`from_input` (a drawing) or :meth:`from_picture` (a color picture), once,
-    where the input enters the program; pass it on as it is.
+    Make one with :meth:`from_input` (a drawing), :meth:`from_picture` (a color picture) or
+    :meth:`from_ink` (a production line frame with colored lines), once, where the input enters
+    the program; pass it on as it is.
     """
 
     array: np.ndarray
@@ -323,6 +347,12 @@ class Lines:
         if isinstance(value, Lines):
             return value
         return cls(normalize_lineart(value, polarity))
+
+    @classmethod
+    def from_ink(cls, rgba: np.ndarray) -> "Lines":
+        """A production line frame, uint8 RGBA ``(H, W, 4)``, with colored lines counted as lines
+        (see :func:`ink_strength`)."""
+        return cls(np.ascontiguousarray(ink_strength(rgba)[0], dtype=np.float32))
 
     @classmethod
     def from_picture(

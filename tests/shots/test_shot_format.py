@@ -62,8 +62,8 @@ def test_rgba_line_on_transparency_and_colored_lines(tmp_path: Path) -> None:
     path = tmp_path / "l.png"
     Image.fromarray(_line(transparent=True, red=True)).save(path)
     frame = load_line_frame(path)
-    assert frame.lines.dtype == np.float32 and frame.lines.shape == (32, 40)
-    assert frame.lines[8, 10] == 1.0 and frame.lines[20, 10] == 1.0 and frame.lines[0, 0] == 0.0
+    assert frame.lines.array.dtype == np.float32 and frame.lines.array.shape == (32, 40)
+    assert frame.lines.array[8, 10] == 1.0 and frame.lines.array[20, 10] == 1.0 and frame.lines.array[0, 0] == 0.0
     assert frame.colored[20, 10] and not frame.colored[8, 10]
     # Lines on a fully transparent sheet: transparency is the paper, not the background.
     assert not frame.transparent.any()
@@ -84,7 +84,7 @@ def test_white_on_black_line_art_is_read_as_is(tmp_path: Path) -> None:
     path = tmp_path / "l.png"
     Image.fromarray(img).save(path)
     frame = load_line_frame(path)
-    assert frame.lines[8].min() == 1.0 and frame.lines[0].max() == 0.0
+    assert frame.lines.array[8].min() == 1.0 and frame.lines.array[0].max() == 0.0
 
 
 def test_no_keyframe_is_a_clear_error(tmp_path: Path) -> None:

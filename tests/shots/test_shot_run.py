@@ -87,7 +87,7 @@ def test_outputs_use_only_palette_colors_background_transparent_colored_lines_pa
         fill = color[..., 3] == 255
         assert {tuple(int(v) for v in c) for c in color[fill][:, :3]} <= palette
         assert (color[..., 3][~fill] == 0).all()
-        off_lines = frame.lines == 0
+        off_lines = frame.lines.array == 0
         assert {tuple(int(v) for v in c) for c in out[off_lines & fill][:, :3]} <= palette
         assert out[0, 0, 3] == 0 and out[-1, -1, 3] == 0  # background stays transparent
         red = frame.colored
@@ -152,7 +152,7 @@ def test_ninja_engine_through_the_engine_interface(shot_dir: Path, tmp_path: Pat
     palette = {tuple(int(v) for v in c) for c in run.palette.colors[1:]}
     out = load_colored_frame(tmp_path / "out" / "0001.png")
     frame = load_line_frame(shot_dir / "line" / "0001.png")
-    fill = (out[..., 3] == 255) & (frame.lines == 0)
+    fill = (out[..., 3] == 255) & (frame.lines.array == 0)
     assert {tuple(int(v) for v in c) for c in out[fill][:, :3]} <= palette
 
 
@@ -168,7 +168,7 @@ def test_point_file_forces_a_region_color(shot_dir: Path, tmp_path: Path) -> Non
     # A keyframe pixel of one color, and a frame-1 character pixel off the lines that the run
     # would paint differently: the point must win.
     colors = {tuple(c) for c in gt0[gt0[..., 3] == 255][:, :3].tolist()} - {(0, 0, 0)}
-    ys, xs = np.nonzero((frame1.lines == 0) & (load_colored_frame(root / "gt" / "0001.png")[..., 3] == 255))
+    ys, xs = np.nonzero((frame1.lines.array == 0) & (load_colored_frame(root / "gt" / "0001.png")[..., 3] == 255))
     target = (float(xs[len(xs) // 2]), float(ys[len(ys) // 2]))
     colorize_shot(read_shot(root), FlatShotEngine, tmp_path / "plain", progress=False)
     plain = tuple(load_colored_frame(tmp_path / "plain" / "0001.png")[int(target[1]), int(target[0]), :3].tolist())

@@ -152,7 +152,7 @@ def evaluate_shot(shot_root: str | Path, results: str | Path, keyframes: list[st
         if not out.is_file():
             ev.missing.append(frame.stem)
             continue
-        lines = load_line_frame(frame.line, f"line frame '{frame.stem}'").lines
+        lines = load_line_frame(frame.line, f"line frame '{frame.stem}'").lines.array
         scores = frame_metrics(load_colored_frame(out, f"result '{frame.stem}'"),
                                load_colored_frame(frame.gt, f"ground truth '{frame.stem}'"), lines)
         ev.rows.append({"stem": frame.stem, "distance": distances.get(frame.stem, -1), **scores})

@@ -109,7 +109,7 @@ class FlatShotEngine:
         by_stem = {ref.stem: ref for ref, _ in prepared}
         forced = [ForcedColor(by_stem[p.stem].painted, p.reference_xy, p.lineart_xy)
                   for p in points if p.stem in by_stem]
-        return paint_regions(frame.lines, [s for _, s in prepared], len(self.palette),
+        return paint_regions(frame.lines.array, [s for _, s in prepared], len(self.palette),
                              transparent=frame.transparent, forced=forced, work_long_side=self.work_long_side)
 
 
@@ -130,11 +130,9 @@ class NinjaShotEngine:
         return self.engine.prepare(pictures)
 
     def colorize(self, prepared: object, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
-        from manganinja.lines import Lines
-
-        # The line frame as normalized once at load (float32 (H, W), white lines on black).
-        layers = self.engine.colorize(prepared, Lines(frame.lines.copy()), None)
-        return paint_with_colors(frame.lines, layers.color, self.palette, transparent=frame.transparent)
+        # The line frame's Lines, as normalized once at load.
+        layers = self.engine.colorize(prepared, frame.lines, None)
+        return paint_with_colors(frame.lines.array, layers.color, self.palette, transparent=frame.transparent)
 
 
 class MeanColorShotEngine:
@@ -158,9 +156,9 @@ class MeanColorShotEngine:
         return int(self.palette.add(mean, "mean-color")[0])
 
     def colorize(self, prepared: int, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
-        regions = regions_of(frame.lines)
+        regions = regions_of(frame.lines.array)
         index = np.full(regions.count + 1, prepared, np.int32)
         index[border_regions(regions) | transparent_regions(regions, frame.transparent)] = 0
         index[0] = 0
         conf = np.ones(regions.count + 1, np.float32)
-        return PaintedFrame(frame.lines, regions, index, conf, np.ones(regions.count + 1, np.int8))
+        return PaintedFrame(frame.lines.array, regions, index, conf, np.ones(regions.count + 1, np.int8))

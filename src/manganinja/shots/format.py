@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from manganinja.images import ImageInputError, load_image
+from manganinja.lines import Lines, ink_strength
 from manganinja.points import PointPairs, PointsError
 
 #: Image suffixes read as frames.
@@ -92,7 +93,8 @@ class LineFrame:
     """A line frame normalized once.
 
     Attributes:
-        lines: float32 ``(H, W)`` in [0, 1], white lines on black: every line, black or colored.
+        lines: the line art (:class:`~manganinja.lines.Lines`, white lines on black): every line,
+            black or colored.
         colored: bool ``(H, W)``: line pixels drawn in color (color-trace lines).
         transparent: bool ``(H, W)``: paper pixels transparent in the input, when the input also
             has opaque paper (then transparency marks the background); all False for lines on a
@@ -100,14 +102,14 @@ class LineFrame:
         ink: uint8 ``(H, W, 3)``: the color each line pixel was drawn in (kept lines).
     """
 
-    lines: np.ndarray
+    lines: Lines
     colored: np.ndarray
     transparent: np.ndarray
     ink: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.lines.shape  # type: ignore[return-value]
+        return self.lines.array.shape  # type: ignore[return-value]
 
 
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")
@@ -272,25 +274,18 @@ def _rgba(image: Image.Image) -> np.ndarray:
 def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: str = "line frame") -> LineFrame:
     """Normalize a production line frame into a :class:`LineFrame`.
 
-    Ink strength is how far a pixel is from white paper, ``alpha * (1 - min(R, G, B))`` in [0, 1],
-    so black and colored lines (red, blue, even yellow) are all lines. A light-on-dark opaque image
-    (white lines on black, the model's convention) is read as it is. A line pixel whose color
-    spread ``max - min`` channel is at least :data:`COLOR_LINE_CHROMA` is a colored line.
+    The lines are :meth:`manganinja.lines.Lines.from_ink` (:func:`~manganinja.lines.ink_strength`:
+    colored lines count as lines; a light-on-dark opaque image is read as it is). A line pixel of
+    a dark-on-light sheet whose color spread ``max - min`` channel is at least
+    :data:`COLOR_LINE_CHROMA` is a colored line.
     """
     rgba = _rgba(load_image(path, name=name))
-    rgb = rgba[..., :3]
-    r, g, b, a = (np.ascontiguousarray(rgba[..., i]) for i in range(4))
-    lo = np.minimum(np.minimum(r, g), b)
-    hi = np.maximum(np.maximum(r, g), b)
-    alpha = a.astype(np.float32) * (1.0 / 255.0)
-    opaque = bool(a.min() == 255)
-    if opaque and int(np.count_nonzero(lo < 128)) * 2 > lo.size:
-        # White lines on black: the lines are the light pixels.
-        strength = hi.astype(np.float32) * (1.0 / 255.0)
+    strength, light_on_dark = ink_strength(rgba)
+    if light_on_dark:
         colored = np.zeros(strength.shape, bool)
     else:
-        strength = alpha * (255 - lo).astype(np.float32) * (1.0 / 255.0)
-        colored = ((hi - lo) >= COLOR_LINE_CHROMA) & (strength >= 0.25)
+        rgb = rgba[..., :3].astype(np.int16)
+        colored = ((rgb.max(axis=2) - rgb.min(axis=2)) >= COLOR_LINE_CHROMA) & (strength >= 0.25)
     paper = strength < 0.25
     transparent = (rgba[..., 3] < ALPHA_CUTOFF) & paper
     if transparent.sum() > 0.99 * paper.sum():
@@ -298,10 +293,10 @@ def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: st
         # paper and says nothing about the background.
         transparent = np.zeros_like(transparent)
     return LineFrame(
-        lines=np.ascontiguousarray(strength, dtype=np.float32),
+        lines=Lines(np.ascontiguousarray(strength, dtype=np.float32)),
         colored=colored,
         transparent=transparent,
-        ink=np.ascontiguousarray(rgb),
+        ink=np.ascontiguousarray(rgba[..., :3]),
     )
 
 

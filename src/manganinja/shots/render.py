@@ -37,7 +37,7 @@ def render(painted: PaintedFrame, frame: LineFrame, palette: Palette, keep_color
     color = np.zeros((*idx.shape, 4), np.uint8)
     color[..., :3] = palette.colors[idx]
     color[..., 3] = np.where(fill, 255, 0)
-    alpha = np.rint(np.clip(frame.lines, 0, 1) * 255).astype(np.uint8)
+    alpha = np.rint(np.clip(frame.lines.array, 0, 1) * 255).astype(np.uint8)
     if not keep_color_lines:
         alpha[frame.colored] = 0
     lines = np.zeros_like(color)

@@ -136,7 +136,7 @@ def colorize_shot(
         frame = shot.frame(stem)
         lines = load_line_frame(frame.line, f"line frame '{stem}'")
         rgba = load_colored_frame(frame.gt, f"keyframe '{stem}'")  # type: ignore[arg-type]
-        keyed[stem] = paint_from_colors(lines.lines, rgba, palette, stem, transparent=lines.transparent)
+        keyed[stem] = paint_from_colors(lines.lines.array, rgba, palette, stem, transparent=lines.transparent)
     engine = engine_factory(palette)
     record: dict[str, object] = {
         "format": "manganinja-shot-run", "version": 1, "shot": str(shot.root), "mode": mode,
@@ -163,7 +163,7 @@ def colorize_shot(
         if not path.is_file():
             return None  # that frame failed: this one is colored from its keyframe(s) alone
         lines = load_line_frame(shot.frame(stem).line, f"line frame '{stem}'")
-        done[stem] = paint_from_colors(lines.lines, load_colored_frame(path, f"result '{stem}'"),
+        done[stem] = paint_from_colors(lines.lines.array, load_colored_frame(path, f"result '{stem}'"),
                                        palette, f"result {stem}", transparent=lines.transparent)
         return done[stem]
 
