@@ -131,7 +131,7 @@ def ink_strength(rgba: np.ndarray) -> tuple[np.ndarray, bool]:
     dark is read light-on-dark: ``max(R, G, B)``.
 
     Returns ``(strength, light_on_dark)``: float32 ``(H, W)`` in [0, 1] (1 = line) and which
-    reading was used. :meth:`Lines.from_ink` is the value made from it.
+    reading was used; ``Lines(strength)`` is the value made from it.
     """
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
@@ -316,9 +316,9 @@ class Lines:
         array: float32 ``(H, W)`` in [0, 1], white lines on black (1 = line, 0 = paper); read
             only (the array's ``writeable`` flag is off).
 
-    Make one with :meth:`from_input` (a drawing), :meth:`from_picture` (a color picture) or
-    :meth:`from_ink` (a production line frame with colored lines), once, where the input enters
-    the program; pass it on as it is.
+    Make one with :meth:`from_input` (a drawing) or :meth:`from_picture` (a color picture), once,
+    where the input enters the program; pass it on as it is. A production line frame with colored
+    lines is ``Lines(ink_strength(rgba)[0])`` (what the shot reader makes).
     """
 
     array: np.ndarray
@@ -347,12 +347,6 @@ class Lines:
         if isinstance(value, Lines):
             return value
         return cls(normalize_lineart(value, polarity))
-
-    @classmethod
-    def from_ink(cls, rgba: np.ndarray) -> "Lines":
-        """A production line frame, uint8 RGBA ``(H, W, 4)``, with colored lines counted as lines
-        (see :func:`ink_strength`)."""
-        return cls(np.ascontiguousarray(ink_strength(rgba)[0], dtype=np.float32))
 
     @classmethod
     def from_picture(

@@ -274,8 +274,8 @@ def _rgba(image: Image.Image) -> np.ndarray:
 def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: str = "line frame") -> LineFrame:
     """Normalize a production line frame into a :class:`LineFrame`.
 
-    The lines are :meth:`manganinja.lines.Lines.from_ink` (:func:`~manganinja.lines.ink_strength`:
-    colored lines count as lines; a light-on-dark opaque image is read as it is). A line pixel of
+    The lines are a :class:`~manganinja.lines.Lines` of :func:`~manganinja.lines.ink_strength`
+    (colored lines count as lines; a light-on-dark opaque image is read as it is). A line pixel of
     a dark-on-light sheet whose color spread ``max - min`` channel is at least
     :data:`COLOR_LINE_CHROMA` is a colored line.
     """
@@ -293,7 +293,7 @@ def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: st
         # paper and says nothing about the background.
         transparent = np.zeros_like(transparent)
     return LineFrame(
-        lines=Lines(np.ascontiguousarray(strength, dtype=np.float32)),
+        lines=Lines(strength),
         colored=colored,
         transparent=transparent,
         ink=np.ascontiguousarray(rgba[..., :3]),
