@@ -138,6 +138,8 @@ def build_components(
     """
     if size not in ("tiny", "sd15"):
         raise ValueError(f"size must be 'tiny' or 'sd15', got {size!r}")
+    if start not in ("random", "paper"):
+        raise ValueError(f"start must be 'random' or 'paper', got {start!r}")
     tiny = size == "tiny"
     unet_config = dict(TINY_UNET_CONFIG if tiny else SD15_UNET_CONFIG)
     point_net_config = dict(TINY_POINT_NET_CONFIG if tiny else SD15_POINT_NET_CONFIG)
@@ -156,8 +158,6 @@ def build_components(
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         point_net_config["downsamples"] = (2 * (factor.bit_length() - 1),) + tuple(point_net_config["downsamples"][1:])
     torch.manual_seed(seed)
-    if start not in ("random", "paper"):
-        raise ValueError(f"start must be 'random' or 'paper', got {start!r}")
     reference_unet = UNet2DConditionModel(**unet_config)
     denoising_unet = UNet2DConditionModel(**unet_config)
     if start == "paper":
