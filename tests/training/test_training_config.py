@@ -47,6 +47,10 @@ def test_bad_values_are_named():
         resolve_config({"model": {"init": "official"}})
     with pytest.raises(ConfigError, match="data.drop.points must be in"):
         resolve_config({"data": {"drop": {"points": 2}}})
+    with pytest.raises(ConfigError, match="model.schedule.zero_terminal_snr needs model.schedule.prediction_type: v_prediction"):
+        resolve_config({"model": {"schedule": {"zero_terminal_snr": True}}})
+    with pytest.raises(ConfigError, match="got 'epsilon'"):
+        resolve_config({"model": {"schedule": {"zero_terminal_snr": True, "prediction_type": "epsilon"}}})
     assert resolve_config({"train": {"learning_rate": "1e-3"}}).train.learning_rate == 1e-3
 
 

@@ -230,6 +230,11 @@ def _validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"data.resolution must be a multiple of 64 and >= 64, got {d.resolution}")
     if not 0 <= d.max_points <= 255:
         raise ConfigError(f"data.max_points must be in 0..255, got {d.max_points}")
+    if m.schedule.zero_terminal_snr and m.schedule.prediction_type != "v_prediction":
+        raise ConfigError(
+            "model.schedule.zero_terminal_snr needs model.schedule.prediction_type: v_prediction "
+            f"(the last timestep holds no image, and a predicted noise gives no picture there), got {m.schedule.prediction_type!r}"
+        )
     positive = {
         "train.steps": t.steps,
         "train.batch_size": t.batch_size,
