@@ -229,15 +229,15 @@ def test_gradient_accumulation_goes_through_accelerate(synth_root, tmp_path):
 def _fixed_noise_loss(trainer: Trainer, batch: dict) -> torch.Tensor:
     """The step's loss with noise and timesteps that depend on the sample only (not on how the
     batch is split into micro-batches)."""
-    from manganinja.training.trainer import noise_prediction_loss, prepare_inputs
+    from manganinja.training.trainer import prediction_loss, prepare_inputs
 
     losses = []
     for i in range(len(batch["target"])):
         row = {k: v[i : i + 1] for k, v in batch.items() if isinstance(v, torch.Tensor)}
         gen = torch.Generator().manual_seed(int(row["target"].abs().sum() * 1000) % 2**31)
         inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, row, gen, torch.float32)
-        noise = inputs.pop("noise")
-        losses.append(noise_prediction_loss(trainer.model(**inputs), noise))
+        target = inputs.pop("target")
+        losses.append(prediction_loss(trainer.model(**inputs), target))
     return torch.stack(losses).mean()
 
 
@@ -292,7 +292,7 @@ def test_each_row_trains_the_layout_of_its_inference_branch(synth_root, tmp_path
     inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, batch, torch.Generator().manual_seed(0), torch.float32)
     assert inputs["point_keep"].tolist() == [True, False, False]
     assert inputs["bank_keep"].tolist() == [True, True, False]
-    inputs.pop("noise")
+    inputs.pop("target")
     model, pipe = trainer.model, trainer.pipe
     model.eval()
     with torch.no_grad():
@@ -337,7 +337,7 @@ def test_a_v_prediction_run_trains_on_the_velocity(synth_root, tmp_path):
     noise = torch.randn(latents.shape, generator=gen)
     t = torch.randint(0, 1000, (len(latents),), generator=gen)
     abar = DDPMScheduler.from_config(trainer.pipe.scheduler.config).alphas_cumprod[t].view(-1, 1, 1, 1)
-    assert torch.allclose(inputs["noise"], abar.sqrt() * noise - (1 - abar).sqrt() * latents, atol=1e-5)
+    assert torch.allclose(inputs["target"], abar.sqrt() * noise - (1 - abar).sqrt() * latents, atol=1e-5)
     final = trainer.train().final_dir
     saved = DDPMScheduler.from_pretrained(final / "scheduler")
     assert saved.config.prediction_type == "v_prediction" and float(saved.alphas_cumprod[-1]) == 0.0

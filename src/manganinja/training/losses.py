@@ -21,10 +21,10 @@ def sample_noise(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     return torch.randn(like.shape, generator=generator, dtype=torch.float32).to(device=like.device, dtype=like.dtype)
 
 
-def noise_prediction_loss(prediction: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between the predicted and the true noise (both (B, 4, h, w)),
-    computed in float32; a scalar."""
-    return F.mse_loss(prediction.float(), noise.float(), reduction="mean")
+def prediction_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between the U-Net's prediction and its target (both (B, 4, h, w); see
+    :func:`prediction_target`), computed in float32; a scalar."""
+    return F.mse_loss(prediction.float(), target.float(), reduction="mean")
 
 
 class _NoiseSchedule(Protocol):

@@ -59,7 +59,7 @@ from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSourc
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
 from manganinja.training.config import ConfigError, TrainConfig, dump_config
-from manganinja.training.losses import noise_prediction_loss, prediction_target, sample_noise, sample_timesteps
+from manganinja.training.losses import prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
 def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype) -> dict:
     """The frozen part of a step: latents, context tokens, noise and timesteps.
 
-    Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``noise``: the target of
+    Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``target``: the target of
     the loss (:func:`~manganinja.training.losses.prediction_target`: the noise, or the velocity
     for a ``v_prediction`` scheduler)."""
     vae = pipe.vae
@@ -321,7 +321,7 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
         "target_points": batch["target_points"].to(device=device, dtype=dtype),
         "bank_keep": ~drop_ref,
         "point_keep": ~(drop_ref | batch["drop_points"].to(device=device, dtype=torch.bool)),
-        "noise": prediction_target(noise_scheduler, latents, noise, timesteps),
+        "target": prediction_target(noise_scheduler, latents, noise, timesteps),
     }
 
 
@@ -510,9 +510,9 @@ class Trainer:
     def compute_loss(self, batch: dict, step: int, micro: int) -> torch.Tensor:
         gen = step_generator(self.cfg.train.seed, step, micro, self.accelerator.process_index)
         inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype)
-        noise = inputs.pop("noise")
+        target = inputs.pop("target")
         prediction = self.model(**inputs)
-        return noise_prediction_loss(prediction, noise)
+        return prediction_loss(prediction, target)
 
     def train(self, max_steps: int | None = None) -> TrainResult:
         """Run (or resume) until ``train.steps`` (or ``max_steps`` more steps, for tests)."""
