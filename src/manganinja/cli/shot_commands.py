@@ -33,6 +33,7 @@ def colorize(
     progress: bool = flag(True, "progress", "Progress bar over frames."),
 ) -> None:
     """Color every line frame of SHOT into OUTPUT_DIR/<frame>.png (RGBA), keyframes included."""
+    from manganinja.requests import check_shot_output
     from manganinja.shots.engines import ENGINE_NAMES, FlatShotEngine, MeanColorShotEngine, NinjaShotEngine
     from manganinja.shots.format import read_shot
     from manganinja.shots.run import MODES, colorize_shot
@@ -44,6 +45,7 @@ def colorize(
     if engine == "ninja" and (model is None) == (official is None):
         fail("--engine ninja needs exactly one of --model or --official")
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
+    check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
