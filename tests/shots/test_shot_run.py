@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from manganinja.data.synthetic_shots import SHADOW_LINE_RGB, ShotOptions, write_shots
-from manganinja.shots.engines import FlatShotEngine, NinjaShotEngine
+from manganinja.shots.engines import EngineAdapter, FlatShotEngine
 from manganinja.shots.format import Shot, ShotFrame, load_colored_frame, load_line_frame, read_shot
 from manganinja.shots.run import colorize_shot, plan
 
@@ -146,7 +146,7 @@ def test_ninja_engine_through_the_engine_interface(shot_dir: Path, tmp_path: Pat
     calls: list[int] = []
     prepare = ninja.prepare
     ninja.prepare = lambda refs: calls.append(len(refs)) or prepare(refs)  # type: ignore[method-assign]
-    run = colorize_shot(shot, lambda p: NinjaShotEngine(ninja, p), tmp_path / "out", progress=False)
+    run = colorize_shot(shot, lambda p: EngineAdapter(ninja, p), tmp_path / "out", progress=False)
     assert [r.status for r in run.results] == ["done"] * 2
     assert calls == [1]  # frame 1: its keyframe, as the model's reference
     palette = {tuple(int(v) for v in c) for c in run.palette.colors[1:]}
