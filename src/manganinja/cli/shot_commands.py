@@ -107,12 +107,14 @@ def evaluate(
     mIoU, background IoU, PSNR and MS-SSIM; per frame and as means (overall, per distance)."""
     from manganinja.evaluation.paint_bucket import evaluate_shot, rows_csv, summary_markdown
     from manganinja.images import write_bytes_atomic
+    from manganinja.requests import check_output_folder
 
+    folder = out or results / "evaluation"
+    check_output_folder(folder, "--out")
     ev = evaluate_shot(shot, results, keyframe)
     if not ev.rows:
         fail(f"no frame to score in '{shot}': it needs ground truth (gt/) for frames that are not keyframes"
              + (f", and results for them in '{results}'" if ev.missing else ""))
-    folder = out or results / "evaluation"
     summary = ev.summary()
     summary["missing_results"] = ev.missing
     write_bytes_atomic(rows_csv(ev.rows).encode(), folder / "frames.csv")
