@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from manganinja.images import ImageInputError, load_image
+from manganinja.images import ImageInputError, load_image, write_json_atomic  # write_json_atomic: re-exported
 from manganinja.lines import Lines, ink_strength
 from manganinja.points import PointPairs, PointsError
 
@@ -305,8 +305,3 @@ def load_colored_frame(path: str | os.PathLike | Image.Image | np.ndarray, name:
     return _rgba(load_image(path, name=name))
 
 
-def write_json_atomic(data: object, path: Path) -> Path:
-    """Write ``data`` as indented JSON atomically."""
-    from manganinja.images import write_bytes_atomic
-
-    return write_bytes_atomic((json.dumps(data, indent=1) + "\n").encode(), path)
