@@ -32,7 +32,7 @@ import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal, Mapping
 
 from PIL import Image
 from tqdm.auto import tqdm
@@ -146,31 +146,48 @@ def frame_inputs(shot: Shot, task: FrameTask, results: dict[str, str | None],
     return out
 
 
-def _describe_change(key: str, old: dict[str, JSONValue], new: dict[str, JSONValue]) -> str:
-    """One input or setting that differs, for the redo line: ``gt/0004.png added``, ``steps 20 -> 50``."""
-    if "/" in key and (isinstance(old.get(key), str) or isinstance(new.get(key), str)):
-        what = "added" if key not in old else "removed" if key not in new else "changed"
-        return f"{key} {what}"
-    return settings_change({key: old[key]} if key in old else {}, {key: new[key]} if key in new else {})
+def _is_file(key: str) -> bool:
+    """Whether a key of a frame's record is an input file (a path in the shot folder)."""
+    return "/" in key and not key.startswith(RESULT_KEY)
 
 
-def redo_causes(old: dict[str, JSONValue] | None, new: dict[str, JSONValue],
-                upstream: dict[str, list[str]]) -> list[str]:
-    """Why a frame recorded as made from ``old`` (its settings and inputs) must be made again from
-    ``new``: the changed inputs and settings; a changed previous result stands for the causes of
-    that frame (``upstream``: stem -> causes of the frames redone so far). Empty: nothing changed."""
-    if old is None:
-        return []
-    causes: list[str] = []
+def input_changes(before: Iterable[Mapping[str, JSONValue]], now: Iterable[Mapping[str, JSONValue]]) -> dict[str, str]:
+    """The shot's input files that changed between two runs: path -> ``added``, ``removed`` or
+    ``changed`` (by content hash), from the frames' records of each run."""
+    old = {k: v for m in before for k, v in m.items() if _is_file(k)}
+    new = {k: v for m in now for k, v in m.items() if _is_file(k)}
+    out = {}
     for key in sorted(set(old) | set(new)):
-        if old.get(key) == new.get(key):
-            continue
-        if key.startswith(RESULT_KEY):
+        if key not in old:
+            out[key] = "added"
+        elif key not in new:
+            out[key] = "removed"
+        elif old[key] != new[key]:
+            out[key] = "changed"
+    return out
+
+
+def redo_causes(old: Mapping[str, JSONValue] | None, new: Mapping[str, JSONValue], changes: Mapping[str, str],
+                upstream: Mapping[str, list[str]]) -> list[str]:
+    """Why a frame recorded as made from ``old`` (settings and inputs, :func:`frame_inputs`) must
+    be made again from ``new``; empty when nothing changed (or it was never made).
+
+    The causes are the shot's changed input files (``changes``, :func:`input_changes`) that its
+    chain passes through before or now (``gt/0007.png added``), the changed settings
+    (``steps 20 -> 50``), and for a changed previous result the causes of that frame
+    (``upstream``: stem -> causes of the frames redone so far)."""
+    if old is None or dict(old) == dict(new):
+        return []
+    causes = [f"{k} {changes[k]}" for k in sorted(set(old) | set(new)) if k in changes]
+    common = [k for k in old if k in new and not _is_file(k) and not k.startswith(RESULT_KEY)]
+    moved = settings_change({k: old[k] for k in common}, {k: new[k] for k in common})
+    if moved:
+        causes.append(moved)
+    for key in sorted(set(old) & set(new)):  # (a previous frame that came or went: the plan moved)
+        if key.startswith(RESULT_KEY) and old[key] != new[key]:
             stem = key[len(RESULT_KEY):]
             causes += upstream.get(stem) or [f"the result of {stem} changed"]
-        else:
-            causes.append(_describe_change(key, old, new))
-    return list(dict.fromkeys(causes))
+    return list(dict.fromkeys(causes)) or ["its references changed"]
 
 
 @dataclass
@@ -323,6 +340,9 @@ def colorize_shot(
             write_layers(path, *pending.pop(path))
         save_image(image, path)
 
+    # Which input files changed since the last run (the frames' records; results left aside).
+    files_now = [frame_inputs(shot, t, {}, digest) for t in tasks]
+    changes = input_changes(before.values(), files_now)
     results: list[PageResult] = []
     redone: dict[str, list[str]] = {}
     for task in tqdm(tasks, desc="frames", unit="frame", disable=not progress):
@@ -336,7 +356,7 @@ def colorize_shot(
             continue
         # A keyframe's result is its own colors: it depends on no engine setting.
         mapping = {**(settings if task.distance else {"keep_color_lines": keep_color_lines}), **inputs}
-        causes = [] if overwrite else redo_causes(before.get(out.name), mapping, redone)
+        causes = [] if overwrite else redo_causes(before.get(out.name), mapping, changes, redone)
         # A frame whose recorded inputs or settings changed is redone here (the line above says
         # why); the manifest's own check still redoes a frame whose files are missing or damaged.
         [result] = run_pages([page], [out], lambda _page, t=task: colorize_task(t),
