@@ -1,14 +1,7 @@
-"""Color every frame of a shot: the plan (which references each frame gets, in which order) and
-the run, on top of :func:`manganinja.batch.run_pages` (atomic writes, finished frames skipped on a
-rerun, a bad frame reported while the others finish, a progress bar).
-
-Modes:
-
-- ``keyframe``: each frame from its nearest keyframe (both, when two are equally near).
-- ``propagate``: outward from each keyframe, frame by frame: each frame from the previous
-  result (the neighbour toward its keyframe) and the nearest keyframe together. Between two
-  keyframes the two chains meet in the middle; a frame equally far from both gets both neighbours
-  and both keyframes.
+"""Color every frame of a shot, following its plan (:mod:`manganinja.shots.plan`: which
+references each frame gets, in which order), on top of :func:`manganinja.batch.run_pages`
+(atomic writes, finished frames skipped on a rerun, a bad frame reported while the others
+finish).
 
 Keyframes are results too: their own colors, snapped to their regions. Results are
 ``OUT/<stem>.png`` (RGBA); a result can serve as a keyframe of another run (copy it to ``gt/``).
@@ -32,7 +25,7 @@ import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Mapping
+from typing import Callable, Iterable, Mapping
 
 from PIL import Image
 from tqdm.auto import tqdm
@@ -45,61 +38,16 @@ from manganinja.points import PointPair, PointPairs
 from manganinja.shots.engines import Reference, ShotEngine
 from manganinja.shots.format import (
     Shot,
-    ShotError,
     frame_number,
     load_colored_frame,
     load_line_frame,
     load_points,
     write_json_atomic,
 )
+from manganinja.shots.plan import RUN_FILE, FrameTask, plan
 from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["propagate", "keyframe"]
-MODES = ("propagate", "keyframe")
-RUN_FILE = "shot_run.json"
-
-
-@dataclass(frozen=True)
-class FrameTask:
-    """One frame to color: its ``stem``, ``distance`` (frames to the nearest keyframe), the
-    ``keyframes`` and ``previous`` results it is colored from (stems)."""
-
-    stem: str
-    distance: int
-    keyframes: tuple[str, ...] = ()
-    previous: tuple[str, ...] = ()
-
-
-def plan(shot: Shot, mode: str) -> list[FrameTask]:
-    """Tasks for every usable frame, in an order where each frame's references come first."""
-    if mode not in MODES:
-        raise ShotError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
-    stems = [f.stem for f in shot.frames]
-    keys = [stems.index(k) for k in shot.keyframes if k in stems]
-    tasks: list[tuple[int, int, FrameTask]] = []
-    for i, stem in enumerate(stems):
-        if i in keys:
-            tasks.append((0, i, FrameTask(stem, 0)))
-            continue
-        left = max((k for k in keys if k < i), default=None)
-        right = min((k for k in keys if k > i), default=None)
-        dl = i - left if left is not None else 10**9
-        dr = right - i if right is not None else 10**9
-        if dl < dr:
-            key, prev = [left], [i - 1]
-        elif dr < dl:
-            key, prev = [right], [i + 1]
-        else:
-            key, prev = [left, right], [i - 1, i + 1]
-        d = min(dl, dr)
-        previous = tuple(stems[p] for p in prev if p not in keys) if mode == "propagate" else ()
-        task = FrameTask(stem, d, tuple(stems[k] for k in key if k is not None), previous)  # type: ignore[index]
-        tasks.append((d, i, task))
-    tasks.sort(key=lambda t: (t[0], t[1]))
-    return [t for _, _, t in tasks]
-
 
 #: The key under which a frame's inputs record the previous frame's result: ``result <stem>``.
 RESULT_KEY = "result "
