@@ -357,13 +357,40 @@ class Lines:
         return cls(np.ascontiguousarray(extract_lineart(value, extractor, weights), dtype=np.float32))
 
     def resized(self, size: tuple[int, int]) -> np.ndarray:
-        """float32 ``(h, w)`` in [0, 1] at ``size`` = (width, height), bicubic (the array itself
-        when the size is unchanged)."""
-        if self.size == tuple(size):
-            return self.array
-        resized = Image.fromarray(self.array, mode="F").resize(tuple(size), Image.Resampling.BICUBIC)
-        return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+        """float32 ``(h, w)`` in [0, 1] at ``size`` = (width, height): :func:`resize_line_map`."""
+        return resize_line_map(self.array, size)
 
     def to_image(self) -> Image.Image:
         """8-bit gray PIL image (white lines on black), for saving or display only."""
         return Image.fromarray(np.rint(self.array * 255.0).astype(np.uint8), mode="L")
+
+
+# --------------------------------------------------------------------------------------------
+# What the model sees (sampling and training alike)
+# --------------------------------------------------------------------------------------------
+
+
+def resize_line_map(lines: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A line map (float ``(H, W)`` in [0, 1]) at ``size`` = (width, height): bicubic (PIL, on
+    the float map), clipped to [0, 1]; float32 ``(h, w)`` (the map itself when the size is
+    unchanged).
+
+    The one resize of line art on its way to the model: sampling (:meth:`Lines.resized`) and
+    training (:mod:`manganinja.data.dataset`) both call it, so the model is trained on the maps it
+    is given. Bicubic because the official inference resizes the line art that way and the parity
+    tests reproduce its output.
+    """
+    arr = np.asarray(lines, dtype=np.float32)
+    if (arr.shape[1], arr.shape[0]) == tuple(size):
+        return arr
+    resized = Image.fromarray(arr, mode="F").resize(tuple(size), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def model_condition(lines: np.ndarray) -> np.ndarray:
+    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
+    black): values <= :data:`MODEL_LINE_CUTOFF` set to 0, repeated to 3 channels and mapped to
+    [-1, 1]; float32 ``(3, H, W)``. The same function serves sampling and training."""
+    arr = np.asarray(lines, dtype=np.float32)
+    arr = np.where(arr <= MODEL_LINE_CUTOFF, np.float32(0.0), arr).astype(np.float32)
+    return np.repeat(arr[None], 3, axis=0) * np.float32(2.0) - np.float32(1.0)

@@ -12,17 +12,24 @@ from typing import Any, Dict, Iterator, Optional, Sequence, Union
 import numpy as np
 import PIL.Image
 import torch
-from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DiffusionPipeline, UNet2DConditionModel
+from diffusers import (
+    AutoencoderKL,
+    ControlNetModel,
+    DDIMScheduler,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    UNet2DConditionModel,
+)
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
-from transformers import CLIPVisionModelWithProjection
+from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
 from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
-from manganinja.lines import MODEL_LINE_CUTOFF, Lines, find_official_extractor
+from manganinja.lines import Lines, find_official_extractor, model_condition
 from manganinja.models.condition import ConditionTokens
 from manganinja.models.factory import SD15_POINT_NET_CONFIG, TinyStart, build_components, clip_image_processor
-from manganinja.models.point_net import PointNet
+from manganinja.models.point_net import PointNet, point_net_config_from_state_dict
 from manganinja.models.reference_attention import (
     GUIDANCE_BRANCHES,
     Branch,
@@ -37,19 +44,6 @@ from manganinja.stitching import canvas_size, stitch_references, stitched_points
 #: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
 #: (row 0: unconditional token, row 1: reference token); REF and POINT share row 1.
 CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POINT: 1}
-
-
-
-
-
-def model_condition(lines: np.ndarray) -> torch.Tensor:
-    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
-    black): values <= :data:`~manganinja.lines.MODEL_LINE_CUTOFF` set to 0, repeated to 3
-    channels and mapped to [-1, 1]; float32 ``(3, H, W)``. The same function serves inference and
-    training."""
-    arr = np.asarray(lines, dtype=np.float32)
-    arr = np.where(arr <= MODEL_LINE_CUTOFF, 0.0, arr).astype(np.float32)
-    return torch.from_numpy(arr)[None].repeat(3, 1, 1) * 2.0 - 1.0
 
 
 def build_pipeline(
@@ -163,8 +157,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``conv_norm_out``/``conv_out`` may be absent (they are zero-filled). The unconditional
         token is computed from the CLIP text encoder, which is then dropped.
         """
-        from transformers import CLIPTextModel, CLIPTokenizer
-
         from manganinja.models.loading import (
             CheckpointError,
             OfficialLayout,
@@ -172,7 +164,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
             load_state_dict_file,
             read_json,
         )
-        from manganinja.models.point_net import point_net_config_from_state_dict
 
         layout = OfficialLayout(Path(checkpoints_dir))
         layout.check()
@@ -317,9 +308,11 @@ class MangaNinjaPipeline(DiffusionPipeline):
             raise ValueError(f"points must be a PointPairs or None, got {type(points).__name__}")
 
     def lineart_condition(self, lines: Lines, size: tuple[int, int]) -> torch.Tensor:
-        """ControlNet condition of ``lines`` resized to ``size`` = (width, height) (bicubic):
-        :func:`model_condition`, (1, 3, h, w) on the execution device."""
-        return model_condition(lines.resized(size))[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
+        """ControlNet condition of ``lines`` resized to ``size`` = (width, height)
+        (:func:`~manganinja.lines.resize_line_map`): :func:`~manganinja.lines.model_condition`,
+        (1, 3, h, w) on the execution device."""
+        condition = torch.from_numpy(model_condition(lines.resized(size)))
+        return condition[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
 
     def _image_tensor(self, image: PIL.Image.Image, size: tuple[int, int]) -> torch.Tensor:
         """RGB picture resized to ``size`` (bicubic) as (1, 3, h, w) in [-1, 1]."""
@@ -635,8 +628,6 @@ def _as_list(value: Any) -> list[Any]:
 
 def fast_scheduler(scheduler: SchedulerMixin) -> SchedulerMixin:
     """DPM-Solver++ (2nd order multistep) built from ``scheduler``'s noise schedule."""
-    from diffusers import DPMSolverMultistepScheduler
-
     return DPMSolverMultistepScheduler.from_config(scheduler.config, algorithm_type="dpmsolver++", solver_order=2)
 
 
@@ -652,8 +643,6 @@ def pipeline_from_sd15(sd_dir: str | Path, controlnet_dir: str | Path | None, cl
     token from the CLIP text tower (``clip_dir`` when it has a tokenizer, else SD's
     ``text_encoder``), a random PointNet; the random layers are seeded with ``seed``. The training starting point
     of the paper."""
-    from transformers import CLIPTextModel, CLIPTokenizer
-
     sd_dir, clip_dir = Path(sd_dir), Path(clip_dir)
     torch.manual_seed(seed)  # the ControlNet's new layers (from_unet) and PointNet start random
     denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Guidance = Literal["official", "paper"]
 ReferenceMode = Literal["concat", "stitch"]
@@ -183,8 +183,6 @@ def describe_error(exc: Exception, names: Mapping[str, str] | None = None) -> st
     """One line for a settings error: pydantic's ``ValidationError`` as ``field: message (got
     value)`` for each bad field (``names`` renames fields, e.g. ``{"steps": "--steps"}``); any
     other error as its message."""
-    from pydantic import ValidationError
-
     if not isinstance(exc, ValidationError):
         return " ".join(str(exc).split())
     parts = []

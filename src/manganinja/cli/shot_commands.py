@@ -47,6 +47,7 @@ def colorize(
     A rerun skips the frames already made with the same settings from the same inputs, and
     redoes those whose chain passes through a changed or added keyframe (gt/), point file or
     setting (one line says which and why)."""
+    from manganinja.requests import check_shot_output
     from manganinja.shots.engines import ENGINE_NAMES, EngineAdapter, FlatShotEngine, MeanColorShotEngine
     from manganinja.shots.format import read_shot
     from manganinja.shots.plan import MODES
@@ -66,6 +67,7 @@ def colorize(
     )
     load = LoadSettings(model=model, official=official, device=device, dtype=dtype)
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
+    check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 

@@ -120,7 +120,7 @@ class FlatShotEngine:
         out = []
         for ref in references:
             w = self.keyframe_weight if ref.role == "keyframe" else self.previous_weight
-            out.append((ref, Source(ref.painted, w, f"{ref.role} {ref.stem}")))
+            out.append((ref, Source(ref.painted, w, f"{ref.role} {ref.stem}", chained=ref.role == "previous")))
         return out
 
     def describe(self) -> dict[str, Setting]:
