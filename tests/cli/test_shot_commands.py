@@ -29,6 +29,23 @@ def test_colorize_then_evaluate(tmp_path: Path) -> None:
     assert "| 2 | all |" in r.output and (out / "evaluation" / "frames.csv").is_file()
 
 
+def test_evaluate_a_folder_of_shots_as_basicpbc_does(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "set"), "--shots", "2", "--frames", "3",
+                                      "--size", "64", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    for name in ("shot_00000", "shot_00001"):
+        r = CliRunner().invoke(app, ["shot", "colorize", str(tmp_path / "set" / name), "--output-dir",
+                                     str(tmp_path / "out" / name), "--no-progress"])
+        assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["shot", "evaluate", str(tmp_path / "set"), "--results", str(tmp_path / "out"),
+                                 "--convention", "basicpbc"])
+    assert r.exit_code == 0, r.output
+    assert "| shot_00000 | 2 |" in r.output and "| mean of 2 shot(s) | 4 |" in r.output and "pix_bmiou" in r.output
+    r = CliRunner().invoke(app, ["shot", "evaluate", str(tmp_path / "set"), "--results", str(tmp_path / "out"),
+                                 "--convention", "paper"])
+    assert r.exit_code == 2 and "--convention" in r.output and "Traceback" not in r.output
+
+
 def test_bad_inputs_one_line_errors(tmp_path: Path) -> None:
     shot = _synth(tmp_path)
     runner = CliRunner()

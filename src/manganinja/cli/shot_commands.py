@@ -50,7 +50,8 @@ def colorize(
     from manganinja.requests import check_shot_output
     from manganinja.shots.engines import ENGINE_NAMES, EngineAdapter, FlatShotEngine, MeanColorShotEngine
     from manganinja.shots.format import read_shot
-    from manganinja.shots.run import MODES, colorize_shot
+    from manganinja.shots.plan import MODES
+    from manganinja.shots.run import colorize_shot
 
     if engine not in ENGINE_NAMES:
         fail(f"--engine must be one of {', '.join(ENGINE_NAMES)}, got '{engine}'")
@@ -98,20 +99,29 @@ def colorize(
 @shot_app.command("evaluate")
 @user_errors
 def evaluate(
-    shot: Path = typer.Argument(..., help="Shot folder with ground truth in gt/ for the frames to score."),
-    results: Path = typer.Option(..., "--results", help="Folder written by 'shot colorize'."),
-    keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Keyframe stems (default: from RESULTS/shot_run.json)."),
+    shot: Path = typer.Argument(..., help="Shot folder with ground truth in gt/ for the frames to score, or a folder of shot folders."),
+    results: Path = typer.Option(..., "--results", help="Folder written by 'shot colorize' (for a folder of shots: one subfolder per shot, same names)."),
+    keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Keyframe stems (default: from RESULTS/shot_run.json); one shot only."),
+    convention: str = typer.Option("frames", "--convention", help="frames: every non-keyframe, means over frames and per distance; basicpbc: as BasicPBC's eval_json (first frame skipped, mean per shot, then over shots)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for frames.csv and summary.json / summary.md (default: RESULTS/evaluation)."),
 ) -> None:
-    """Score every non-keyframe with ground truth: segment and pixel accuracy, background-excluded
-    mIoU, background IoU, PSNR and MS-SSIM; per frame and as means (overall, per distance)."""
-    from manganinja.evaluation.paint_bucket import evaluate_shot, rows_csv, summary_markdown
+    """Score the colored frames against their ground truth: segment and pixel accuracy,
+    background-excluded mIoU, background IoU (segments and pixels), PSNR and MS-SSIM; per frame
+    and as means (see --convention)."""
+    from manganinja.evaluation.paint_bucket import CONVENTIONS, evaluate_shot, evaluate_shots, is_shot_set, rows_csv, summary_markdown
     from manganinja.images import write_bytes_atomic
     from manganinja.requests import check_output_folder
 
     folder = out or results / "evaluation"
     check_output_folder(folder, "--out")
-    ev = evaluate_shot(shot, results, keyframe)
+    if convention not in CONVENTIONS:
+        fail(f"--convention must be one of {', '.join(CONVENTIONS)}, got '{convention}'")
+    if keyframe and is_shot_set(shot):
+        fail(f"--keyframe applies to one shot, but '{shot}' is a folder of shots; leave it out (each shot's run record says its keyframes)")
+    if keyframe:
+        ev = evaluate_shot(shot, results, keyframe, convention=convention)  # type: ignore[arg-type]
+    else:
+        ev = evaluate_shots(shot, results, convention=convention)  # type: ignore[arg-type]
     if not ev.rows:
         fail(f"no frame to score in '{shot}': it needs ground truth (gt/) for frames that are not keyframes"
              + (f", and results for them in '{results}'" if ev.missing else ""))

@@ -1,14 +1,7 @@
-"""Color every frame of a shot: the plan (which references each frame gets, in which order) and
-the run, on top of :func:`manganinja.batch.run_pages` (atomic writes, finished frames skipped on a
-rerun, a bad frame reported while the others finish, a progress bar).
-
-Modes:
-
-- ``keyframe``: each frame from its nearest keyframe (both, when two are equally near).
-- ``propagate``: outward from each keyframe, frame by frame: each frame from the previous
-  result (the neighbour toward its keyframe) and the nearest keyframe together. Between two
-  keyframes the two chains meet in the middle; a frame equally far from both gets both neighbours
-  and both keyframes.
+"""Color every frame of a shot, following its plan (:mod:`manganinja.shots.plan`: which
+references each frame gets, in which order), on top of :func:`manganinja.batch.run_pages`
+(atomic writes, finished frames skipped on a rerun, a bad frame reported while the others
+finish).
 
 Keyframes are results too: their own colors, snapped to their regions. Results are
 ``OUT/<stem>.png`` (RGBA); a result can serve as a keyframe of another run (copy it to ``gt/``).
@@ -32,7 +25,7 @@ import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterable, Mapping
 
 from PIL import Image
 from tqdm.auto import tqdm
@@ -45,61 +38,16 @@ from manganinja.points import PointPair, PointPairs
 from manganinja.shots.engines import Reference, ShotEngine
 from manganinja.shots.format import (
     Shot,
-    ShotError,
     frame_number,
     load_colored_frame,
     load_line_frame,
     load_points,
     write_json_atomic,
 )
+from manganinja.shots.plan import RUN_FILE, FrameTask, plan
 from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["propagate", "keyframe"]
-MODES = ("propagate", "keyframe")
-RUN_FILE = "shot_run.json"
-
-
-@dataclass(frozen=True)
-class FrameTask:
-    """One frame to color: its ``stem``, ``distance`` (frames to the nearest keyframe), the
-    ``keyframes`` and ``previous`` results it is colored from (stems)."""
-
-    stem: str
-    distance: int
-    keyframes: tuple[str, ...] = ()
-    previous: tuple[str, ...] = ()
-
-
-def plan(shot: Shot, mode: str) -> list[FrameTask]:
-    """Tasks for every usable frame, in an order where each frame's references come first."""
-    if mode not in MODES:
-        raise ShotError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
-    stems = [f.stem for f in shot.frames]
-    keys = [stems.index(k) for k in shot.keyframes if k in stems]
-    tasks: list[tuple[int, int, FrameTask]] = []
-    for i, stem in enumerate(stems):
-        if i in keys:
-            tasks.append((0, i, FrameTask(stem, 0)))
-            continue
-        left = max((k for k in keys if k < i), default=None)
-        right = min((k for k in keys if k > i), default=None)
-        dl = i - left if left is not None else 10**9
-        dr = right - i if right is not None else 10**9
-        if dl < dr:
-            key, prev = [left], [i - 1]
-        elif dr < dl:
-            key, prev = [right], [i + 1]
-        else:
-            key, prev = [left, right], [i - 1, i + 1]
-        d = min(dl, dr)
-        previous = tuple(stems[p] for p in prev if p not in keys) if mode == "propagate" else ()
-        task = FrameTask(stem, d, tuple(stems[k] for k in key if k is not None), previous)  # type: ignore[index]
-        tasks.append((d, i, task))
-    tasks.sort(key=lambda t: (t[0], t[1]))
-    return [t for _, _, t in tasks]
-
 
 #: The key under which a frame's inputs record the previous frame's result: ``result <stem>``.
 RESULT_KEY = "result "
@@ -146,31 +94,48 @@ def frame_inputs(shot: Shot, task: FrameTask, results: dict[str, str | None],
     return out
 
 
-def _describe_change(key: str, old: dict[str, JSONValue], new: dict[str, JSONValue]) -> str:
-    """One input or setting that differs, for the redo line: ``gt/0004.png added``, ``steps 20 -> 50``."""
-    if "/" in key and (isinstance(old.get(key), str) or isinstance(new.get(key), str)):
-        what = "added" if key not in old else "removed" if key not in new else "changed"
-        return f"{key} {what}"
-    return settings_change({key: old[key]} if key in old else {}, {key: new[key]} if key in new else {})
+def _is_file(key: str) -> bool:
+    """Whether a key of a frame's record is an input file (a path in the shot folder)."""
+    return "/" in key and not key.startswith(RESULT_KEY)
 
 
-def redo_causes(old: dict[str, JSONValue] | None, new: dict[str, JSONValue],
-                upstream: dict[str, list[str]]) -> list[str]:
-    """Why a frame recorded as made from ``old`` (its settings and inputs) must be made again from
-    ``new``: the changed inputs and settings; a changed previous result stands for the causes of
-    that frame (``upstream``: stem -> causes of the frames redone so far). Empty: nothing changed."""
-    if old is None:
-        return []
-    causes: list[str] = []
+def input_changes(before: Iterable[Mapping[str, JSONValue]], now: Iterable[Mapping[str, JSONValue]]) -> dict[str, str]:
+    """The shot's input files that changed between two runs: path -> ``added``, ``removed`` or
+    ``changed`` (by content hash), from the frames' records of each run."""
+    old = {k: v for m in before for k, v in m.items() if _is_file(k)}
+    new = {k: v for m in now for k, v in m.items() if _is_file(k)}
+    out = {}
     for key in sorted(set(old) | set(new)):
-        if old.get(key) == new.get(key):
-            continue
-        if key.startswith(RESULT_KEY):
+        if key not in old:
+            out[key] = "added"
+        elif key not in new:
+            out[key] = "removed"
+        elif old[key] != new[key]:
+            out[key] = "changed"
+    return out
+
+
+def redo_causes(old: Mapping[str, JSONValue] | None, new: Mapping[str, JSONValue], changes: Mapping[str, str],
+                upstream: Mapping[str, list[str]]) -> list[str]:
+    """Why a frame recorded as made from ``old`` (settings and inputs, :func:`frame_inputs`) must
+    be made again from ``new``; empty when nothing changed (or it was never made).
+
+    The causes are the shot's changed input files (``changes``, :func:`input_changes`) that its
+    chain passes through before or now (``gt/0007.png added``), the changed settings
+    (``steps 20 -> 50``), and for a changed previous result the causes of that frame
+    (``upstream``: stem -> causes of the frames redone so far)."""
+    if old is None or dict(old) == dict(new):
+        return []
+    causes = [f"{k} {changes[k]}" for k in sorted(set(old) | set(new)) if k in changes]
+    common = [k for k in old if k in new and not _is_file(k) and not k.startswith(RESULT_KEY)]
+    moved = settings_change({k: old[k] for k in common}, {k: new[k] for k in common})
+    if moved:
+        causes.append(moved)
+    for key in sorted(set(old) & set(new)):  # (a previous frame that came or went: the plan moved)
+        if key.startswith(RESULT_KEY) and old[key] != new[key]:
             stem = key[len(RESULT_KEY):]
             causes += upstream.get(stem) or [f"the result of {stem} changed"]
-        else:
-            causes.append(_describe_change(key, old, new))
-    return list(dict.fromkeys(causes))
+    return list(dict.fromkeys(causes)) or ["its references changed"]
 
 
 @dataclass
@@ -323,6 +288,9 @@ def colorize_shot(
             write_layers(path, *pending.pop(path))
         save_image(image, path)
 
+    # Which input files changed since the last run (the frames' records; results left aside).
+    files_now = [frame_inputs(shot, t, {}, digest) for t in tasks]
+    changes = input_changes(before.values(), files_now)
     results: list[PageResult] = []
     redone: dict[str, list[str]] = {}
     for task in tqdm(tasks, desc="frames", unit="frame", disable=not progress):
@@ -336,7 +304,7 @@ def colorize_shot(
             continue
         # A keyframe's result is its own colors: it depends on no engine setting.
         mapping = {**(settings if task.distance else {"keep_color_lines": keep_color_lines}), **inputs}
-        causes = [] if overwrite else redo_causes(before.get(out.name), mapping, redone)
+        causes = [] if overwrite else redo_causes(before.get(out.name), mapping, changes, redone)
         # A frame whose recorded inputs or settings changed is redone here (the line above says
         # why); the manifest's own check still redoes a frame whose files are missing or damaged.
         [result] = run_pages([page], [out], lambda _page, t=task: colorize_task(t),
