@@ -6,6 +6,7 @@ and how results are written (atomically: a crash never leaves a half-written fil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -180,6 +181,19 @@ def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> Path
 def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
     """Write ``data`` to ``path`` atomically (same-folder temporary file, then rename)."""
     return _write_atomic(Path(path), lambda handle: handle.write(data))
+
+
+def write_json_atomic(
+    data: object,
+    path: str | os.PathLike,
+    *,
+    sort_keys: bool = False,
+    default: Callable[[object], object] | None = None,
+) -> Path:
+    """Write ``data`` as UTF-8 JSON (indent 1, final newline) to ``path`` atomically, like
+    :func:`write_bytes_atomic`. ``sort_keys`` and ``default`` are :func:`json.dumps`'s."""
+    text = json.dumps(data, indent=1, sort_keys=sort_keys, default=default) + "\n"
+    return write_bytes_atomic(text.encode("utf-8"), path)
 
 
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
