@@ -92,12 +92,23 @@ def load_image(
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageInputError(f"{where}: cannot be read as an image ({exc})") from exc
-        except Image.DecompressionBombError as exc:  # pragma: no cover - guarded by _check_size
-            raise ImageInputError(f"{where}: too large ({exc})") from exc
+        except Image.DecompressionBombError as exc:  # PIL's own limit, met when opening
+            raise ImageInputError(bomb_message(where, exc)) from None
         if exif and exif.get(0x0112, 1) != 1:
             img = ImageOps.exif_transpose(img)
     _check_size(img.size, where, max_pixels)
     return img
+
+
+def bomb_message(where: str, exc: Exception) -> str:
+    """One line for PIL's ``DecompressionBombError`` (raised when a file is opened, before our own
+    limit is checked): the image's size and the limit, in pixels."""
+    numbers = re.findall(r"\((\d+) pixels\)|limit of (\d+) pixels", str(exc))
+    size = next((a for a, _ in numbers if a), None)
+    limit = next((b for _, b in numbers if b), None)
+    if size is None or limit is None:
+        return f"{where}: too large to open ({exc}); downscale it first"
+    return f"{where}: {size} pixels is over the limit of {limit} pixels; downscale it first"
 
 
 def check_whole(path: str | os.PathLike, name: str = "image") -> None:
@@ -122,7 +133,7 @@ def check_whole(path: str | os.PathLike, name: str = "image") -> None:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageInputError(f"{where}: cannot be read as an image ({exc or type(exc).__name__})") from None
     except Image.DecompressionBombError as exc:
-        raise ImageInputError(f"{where}: too large ({exc})") from None
+        raise ImageInputError(bomb_message(where, exc)) from None
 
 
 def _check_size(size: tuple[int, int], where: str, max_pixels: int | None) -> None:

@@ -76,17 +76,41 @@ def settings_key(settings: Mapping[str, JSONValue]) -> str:
 
 
 def settings_change(old: Mapping[str, JSONValue], new: Mapping[str, JSONValue], limit: int = 3) -> str:
-    """What differs, for a log line: ``steps 20 -> 50, seed 0 -> 1`` (at most ``limit`` keys)."""
-    keys = sorted(set(old) | set(new))
-    missing = object()
-    parts = []
-    for key in keys:
-        a, b = old.get(key, missing), new.get(key, missing)
-        if a != b:
-            show = lambda v: "(unset)" if v is missing else json.dumps(v)[:40]  # noqa: E731
-            parts.append(f"{key} {show(a)} -> {show(b)}")
+    """What differs, for a log line: ``steps 20 -> 50, seed 0 -> 1`` (at most ``limit`` keys).
+    Nested settings are named by their path (``ninja.steps``); a long value is summarized
+    (``points.pairs [3 items] -> [4 items]``), never cut in the middle."""
+    parts = [f"{key} {_show(a)} -> {_show(b)}" + (" (contents differ)" if _show(a) == _show(b) else "")
+             for key, a, b in _differences(old, new, "")]
     more = f", and {len(parts) - limit} more" if len(parts) > limit else ""
     return ", ".join(parts[:limit]) + more
+
+
+_MISSING = object()
+
+
+def _differences(old: object, new: object, prefix: str) -> list[tuple[str, object, object]]:
+    """``(dotted key, old, new)`` of every differing leaf of two JSON mappings."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            found += _differences(old.get(key, _MISSING), new.get(key, _MISSING), name)
+        return found
+    return [] if old == new else [(prefix, old, new)]
+
+
+def _show(value: object, width: int = 40) -> str:
+    """A value for a log line: its JSON when short, else a summary of what it is."""
+    if value is _MISSING:
+        return "(unset)"
+    text = json.dumps(value)
+    if len(text) <= width:
+        return text
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    if isinstance(value, dict):
+        return f"{{{len(value)} keys}}"
+    return text[: width - 3] + "..." + ('"' if isinstance(value, str) else "")
 
 
 def output_problem(path: Path) -> str | None:

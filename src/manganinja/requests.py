@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from manganinja.images import MAX_IMAGE_PIXELS, ImageInputError, check_whole
+from manganinja.images import MAX_IMAGE_PIXELS, ImageInputError, bomb_message, check_whole
 from manganinja.lines import Lines, find_official_extractor
 from manganinja.points import MAX_POINT_PAIRS, PointPairs
 from manganinja.settings import EngineName, FlatSettings, InputSettings, LoadSettings, NinjaSettings
@@ -107,8 +107,8 @@ def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS,
                 orientation = 1
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RequestError(f"{where}: cannot be read as an image ({exc})") from None
-    except Image.DecompressionBombError:
-        raise RequestError(f"{where}: too large to open; downscale it first") from None
+    except Image.DecompressionBombError as exc:
+        raise RequestError(bomb_message(where, exc)) from None
     if orientation in (5, 6, 7, 8):
         size = (size[1], size[0])
     if size[0] <= 0 or size[1] <= 0:

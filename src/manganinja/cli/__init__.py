@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
+import sys
 from typing import Callable, Mapping, NoReturn, TypeVar
 
 import typer
@@ -62,10 +64,51 @@ class _EchoWarnings(logging.Handler):
         typer.echo(record.getMessage(), err=True)
 
 
+def _hub_unreachable(record: logging.LogRecord) -> bool:
+    """Drop diffusers' two-line "Couldn't connect to the Hub ... Will try to load from local cache"
+    warning: the command's own one-line error says what to do when the model is not found."""
+    return not str(record.msg).startswith("Couldn't connect to the Hub")
+
+
 def _show_library_warnings() -> None:
     logger = logging.getLogger("manganinja")
     if not any(isinstance(h, _EchoWarnings) for h in logger.handlers):
         logger.addHandler(_EchoWarnings(logging.WARNING))
+    hub = logging.getLogger("diffusers.pipelines.pipeline_utils")  # the same object diffusers logs to
+    if _hub_unreachable not in hub.filters:
+        hub.addFilter(_hub_unreachable)
+
+
+def hide_library_progress() -> None:
+    """No progress bars from the model libraries (diffusers' "Loading pipeline components",
+    transformers' checkpoint shards, Hugging Face downloads): for ``--quiet``."""
+    from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    disable_progress_bars()
+
+
+def given(ctx: typer.Context, *names: str) -> list[str]:
+    """The options among ``names`` (parameter names) that were given on the command line, as
+    the user spelled them (their long name)."""
+    try:  # typer >= 0.2x vendors click
+        from typer._click.core import ParameterSource
+    except ImportError:  # pragma: no cover - older typer on click
+        from click.core import ParameterSource
+
+    spelled = {p.name: max(p.opts, key=len) for p in ctx.command.params}
+    return [spelled.get(n, n) for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+
+
+def refuse_options(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
+    """Refuse options that do not apply (``why`` says to what they do): one line, exit 2."""
+    extra = given(ctx, *names)
+    if extra:
+        fail(f"{', '.join(extra)} {'applies' if len(extra) == 1 else 'apply'} {why}; drop "
+             f"{'it' if len(extra) == 1 else 'them'}")
 
 
 @app.callback()
@@ -126,6 +169,24 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: Words that an on/off flag followed by a value leaves behind (``--layers true``).
+FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "0", "1"}
+
+
+def flag_value_hint(message: str, argv: list[str]) -> str | None:
+    """For "unexpected extra argument (true)" after an on/off flag (``--layers true``): say that
+    such options take no value and how to write them; None for any other usage error."""
+    found = re.search(r"unexpected extra argument\S* \((.*)\)\s*$", message.strip())
+    if found is None:
+        return None
+    extra = found.group(1).split()
+    for before, word in zip(argv, argv[1:]):
+        if word in extra and word.lower() in FLAG_VALUES and before.startswith("--") and "=" not in before:
+            name = before[2:].removeprefix("no-")
+            return f"'{before} {word}': on/off options take no value; write --{name} or --no-{name}"
+    return None
+
+
 # Command modules: importing one registers its commands on `app`.
 from manganinja.cli import model_commands  # noqa: E402,F401
 from manganinja.cli import lineart_commands  # noqa: E402,F401
@@ -149,7 +210,8 @@ def main() -> None:
         code = app(standalone_mode=False)
     except UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "manganinja"
-        typer.echo(f"error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
+        message = flag_value_hint(exc.format_message(), sys.argv[1:]) or " ".join(exc.format_message().split())
+        typer.echo(f"error: {message} (see `{where} --help`)", err=True)
         raise SystemExit(2) from None
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from manganinja.cli import app, fail, flag, user_errors
+from manganinja.cli import FLAG_VALUES, app, fail, flag, hide_library_progress, refuse_options, user_errors
 from manganinja.settings import InputSettings, LoadSettings, NinjaSettings, RunSettings
 
 if TYPE_CHECKING:
@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("manganinja")
 
-#: Words that an on/off flag followed by a value leaves behind as a "page".
-_FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "0", "1"}
+#: ``colorize`` options of the model alone (refused with ``--engine flat``, not ignored).
+NINJA_ONLY = ("steps", "fast", "offload", "attention_chunk", "vae_tiling", "guidance_ref",
+              "guidance_point", "guidance", "seed", "resolution", "reference_mode", "device", "dtype", "latents",
+              "snap", "keep_shading")
+
 
 
 def _default(model: type, name: str) -> object:
@@ -59,6 +62,7 @@ def convert(
 @app.command()
 @user_errors
 def colorize(
+    ctx: typer.Context,
     reference: list[Path] = typer.Option(..., "--reference", "-r", help="Reference image; repeat for several."),
     lineart: Optional[list[str]] = typer.Option(None, "--lineart", "-l", help="Line art file(s), folder or glob; more pages may follow as arguments."),
     pages: Optional[list[str]] = typer.Argument(None, help="More line-art pages (after --lineart)."),
@@ -101,11 +105,15 @@ def colorize(
     sources = list(lineart or []) + list(pages or [])
     if processes < 1:
         fail(f"--processes must be >= 1, got {processes}")
-    stray = [s for s in (pages or []) if s.lower() in _FLAG_VALUES and not Path(s).exists()]
+    stray = [s for s in (pages or []) if s.lower() in FLAG_VALUES and not Path(s).exists()]
     if stray:
         fail(f"'{stray[0]}' was read as a page: on/off options take no value; write --layers or --no-layers (likewise --snap/--no-snap ...)")
     if engine_name not in ("ninja", "flat"):
         fail(f"--engine must be 'ninja' or 'flat', got {engine_name!r}")
+    if engine_name == "flat":
+        refuse_options(ctx, NINJA_ONLY, "to the ninja engine only (the flat engine has no model)")
+    elif quiet:
+        hide_library_progress()
     run = RunSettings.from_options(
         engine=engine_name, model=model, official=official, device=device, dtype=dtype, offload=offload,
         attention_chunk=attention_chunk, vae_tiling=vae_tiling, steps=steps, guidance_ref=guidance_ref,

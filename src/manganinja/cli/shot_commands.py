@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from manganinja.cli import app, fail, flag, user_errors
+from manganinja.cli import app, fail, flag, refuse_options, user_errors
 from manganinja.cli.model_commands import _default
 from manganinja.settings import LoadSettings, NinjaSettings
 
@@ -17,9 +17,15 @@ shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyf
 app.add_typer(shot_app, name="shot")
 
 
+#: ``shot colorize`` options of the model alone (refused with another engine, not ignored).
+SHOT_NINJA_ONLY = ("model", "official", "steps", "fast", "guidance_ref", "guidance_point", "guidance", "seed",
+                   "resolution", "reference_mode", "device", "dtype")
+
+
 @shot_app.command("colorize")
 @user_errors
 def colorize(
+    ctx: typer.Context,
     shot: Path = typer.Argument(..., help="Shot folder: line/<frame>.png, gt/<keyframe>.png, optional points/<from>_<to>.json."),
     output_dir: Path = typer.Option(..., "--output-dir", help="Where OUT/<frame>.png results go."),
     engine: str = typer.Option("flat", "--engine", help="flat (weight-free), ninja (the model) or mean-color (baseline)."),
@@ -57,6 +63,8 @@ def colorize(
         fail(f"--engine must be one of {', '.join(ENGINE_NAMES)}, got '{engine}'")
     if mode not in MODES:
         fail(f"--mode must be one of {', '.join(MODES)}, got '{mode}'")
+    if engine != "ninja":
+        refuse_options(ctx, SHOT_NINJA_ONLY, f"to --engine ninja only, not {engine}")
     if engine == "ninja" and (model is None) == (official is None):
         fail("--engine ninja needs exactly one of --model or --official")
     # The model's settings, checked before anything is read or loaded. The shot engine snaps the
