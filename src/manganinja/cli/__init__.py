@@ -14,9 +14,109 @@ import logging
 import os
 import re
 import sys
+import typing
+from pathlib import Path
 from typing import Callable, Mapping, NoReturn, TypeVar
 
 import typer
+
+#: Metavars by parameter name (what the value is), then by type: no ``<list[str]>``, ``<int range>``.
+METAVARS: dict[str, str] = {
+    "output_dir": "DIR", "results": "DIR", "official": "DIR", "checkpoints": "DIR",
+    "data": "DIR", "config": "FILE", "reference": "FILE", "points": "FILE", "latents": "FILE",
+    "weights": "FILE", "extractor_weights": "FILE", "output": "FILE", "image": "FILE", "lineart": "PATH",
+    "model": "PATH", "keyframe": "STEM", "host": "HOST", "clip": "DIR", "dino": "DIR",
+    "lpips": "DIR", "resume": "PATH",
+}
+
+def choices(values: typing.Iterable[str]) -> str:
+    """A metavar listing the values an option takes: ``[fp32|fp16|bf16]``."""
+    return "[" + "|".join(values) + "]"
+
+
+def _choice_metavars() -> dict[str, str]:
+    """Metavars of the options whose values are a settings ``Literal`` (one place lists them)."""
+    from manganinja.lines import Extractor, Polarity
+    from manganinja.settings import DType, Guidance, Offload, ReferenceMode
+
+    kinds = {"offload": Offload, "guidance": Guidance, "reference_mode": ReferenceMode, "dtype": DType,
+             "polarity": Polarity, "extractor": Extractor, "method": Extractor}
+    return {name: choices(typing.get_args(kind)) for name, kind in kinds.items()}
+
+
+#: Old option names kept for one release, accepted but not shown: ``{command path: names}``. A
+#: file output is ``-o/--output``, a folder output ``--output-dir``.
+HIDDEN_ALIASES: dict[str, set[str]] = {
+    "convert": {"--output"}, "synth": {"--out"}, "benchmark synth": {"--out"}, "evaluate": {"--out"},
+    "shot evaluate": {"--out"}, "points draw": {"--out"}, "points suggest": {"--out"},
+}
+
+
+def _metavar(param: object) -> str:
+    """A readable metavar for a parameter declared without one."""
+    name = getattr(param, "name", "") or ""
+    if isinstance(param, typer.core.TyperArgument):  # named by its role: REFERENCE LINEART POINTS
+        return "PAGE" if name == "pages" else name.upper()
+    if name in METAVARS:
+        return METAVARS[name]
+    listed = _choice_metavars().get(name)
+    if listed is not None:
+        return listed
+    desc = getattr(param, "type_descriptor", None)
+    kind = getattr(desc, "annotation", None)
+    if typing.get_origin(kind) is list:
+        kind = typing.get_args(kind)[0]
+    if getattr(desc, "is_path", False) or kind is Path:
+        return "PATH"
+    return {int: "N", float: "X"}.get(kind, "TEXT")  # type: ignore[call-overload]
+
+
+def _without_aliases(option: typer.core.TyperOption, aliases: set[str]) -> None:
+    """Leave ``aliases`` out of the option's help line (they still parse)."""
+    record = option.get_help_record
+
+    def help_record(ctx: object) -> object:
+        names = option.opts
+        option.opts = [n for n in names if n not in aliases]
+        try:
+            return record(ctx)
+        finally:
+            option.opts = names
+
+    option.get_help_record = help_record  # type: ignore[method-assign]
+
+
+def tidy(command: typer.core.TyperCommand | typer.core.TyperGroup, path: str = "") -> None:
+    """One look for every command's help: plain (not rich) help, which wraps at 80 columns and
+    shows no ``--help <bool>``; readable metavars (:data:`METAVARS`); ranges said in the help
+    text, not as ``[x>=0]``; hidden aliases (:data:`HIDDEN_ALIASES`) left out."""
+    command.rich_markup_mode = None
+    aliases = HIDDEN_ALIASES.get(path.strip(), set())
+    for param in command.params:
+        flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+        if not flag and param.metavar in (None, ""):
+            param.metavar = _metavar(param)
+        if isinstance(param, typer.core.TyperArgument):  # its metavar alone, not also "<list[str]>"
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            usage = param.metavar if param.required else f"[{param.metavar}]"  # SHOT, not {SHOT}
+            usage += "..." if param.nargs != 1 else ""
+            param._usage_display_name = lambda usage=usage: usage  # type: ignore[method-assign]
+        if hasattr(param, "_get_number_range_help_str"):
+            param._get_number_range_help_str = lambda: None  # type: ignore[union-attr]
+        if isinstance(param, typer.core.TyperOption) and aliases & set(param.opts):
+            _without_aliases(param, aliases)
+    if isinstance(command, typer.core.TyperGroup):
+        for name, sub in command.commands.items():
+            tidy(sub, f"{path} {name}")  # type: ignore[arg-type]
+
+
+class Group(typer.core.TyperGroup):
+    """The root group: tidies every command's help once the command tree is built."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        tidy(self)
+
 
 app = typer.Typer(
     name="manganinja",
@@ -24,6 +124,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    cls=Group,
 )
 
 _state = {"debug": False}
@@ -111,9 +213,19 @@ def refuse_options(ctx: typer.Context, names: tuple[str, ...], why: str) -> None
              f"{'it' if len(extra) == 1 else 'them'}")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from manganinja import __version__
+
+        typer.echo(f"manganinja {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug/--no-debug", metavar="", help="Show the full traceback of an error."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     """Reference-guided line art colorization (MangaNinja)."""
     _state["debug"] = debug or _debug_from_env()  # decided afresh by every invocation

@@ -7,12 +7,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, get_args
 
 import typer
 
-from manganinja.cli import FLAG_VALUES, app, fail, flag, hide_library_progress, refuse_options, user_errors
-from manganinja.settings import InputSettings, LoadSettings, NinjaSettings, RunSettings
+from manganinja.cli import FLAG_VALUES, app, choices, fail, flag, hide_library_progress, refuse_options, user_errors
+from manganinja.settings import EngineName, InputSettings, LoadSettings, NinjaSettings, RunSettings
 
 if TYPE_CHECKING:
     from manganinja.requests import ColorizeRequest
@@ -35,14 +35,14 @@ def _default(model: type, name: str) -> object:
 @user_errors
 def convert(
     official: Path = typer.Option(..., "--official", help="Official checkpoint folder (StableDiffusion/, models/, MangaNinjia/)."),
-    output: Path = typer.Option(..., "--output", help="Folder for the converted model (diffusers layout, safetensors)."),
+    output: Path = typer.Option(..., "--output-dir", "--output", metavar="DIR", help="Folder for the converted model (diffusers layout, safetensors)."),
     overwrite: bool = flag(False, "overwrite", "Replace an existing output folder."),
 ) -> None:
     """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
     from manganinja.pipeline import MangaNinjaPipeline
     from manganinja.requests import check_folder_kept
 
-    check_folder_kept(output, [("--official folder", official)], "choose another --output")
+    check_folder_kept(output, [("--official folder", official)], "choose another --output-dir")
     if output.exists() and any(output.iterdir()) and not overwrite:
         fail(f"output folder '{output}' exists and is not empty; pass --overwrite to replace it")
     pipe = MangaNinjaPipeline.from_official(official)
@@ -70,7 +70,7 @@ def colorize(
     points: Optional[Path] = typer.Option(None, "--points", "-p", help="Point pairs JSON."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output image (one page)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
-    engine_name: str = typer.Option("ninja", "--engine", "-e", help="ninja (the model) or flat (weight-free, no model needed)."),
+    engine_name: str = typer.Option("ninja", "--engine", "-e", metavar=choices(get_args(EngineName)), help="ninja (the model) or flat (weight-free, no model needed)."),
     model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
