@@ -26,11 +26,14 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from manganinja.engines import Engine, FlatEngine, NinjaEngine, load_pipeline
+from manganinja.colorize import colorize_page, engine_for, recomposable_layers
+from manganinja.engines import Engine, FlatEngine, NinjaEngine
+from manganinja.flat.layers import Layers, write_layers
 from manganinja.images import ImageInputError, fit_long_side, load_image, save_image, to_rgb
 from manganinja.lines import Lines
-from manganinja.settings import LoadSettings, NinjaSettings, describe_error
-from manganinja.points import PointPair, PointPairs, PointsError
+from manganinja.requests import check_points
+from manganinja.settings import LoadSettings, NinjaSettings, RunSettings, describe_error
+from manganinja.points import MAX_POINT_PAIRS, PointPair, PointPairs, PointsError
 from manganinja.points_draw import draw_marker
 
 log = logging.getLogger("manganinja.webui")
@@ -59,7 +62,7 @@ class UiLimits:
     max_upload_mb: float = 25.0
     max_pixels: int = 4096 * 4096
     max_references: int = 4
-    max_pairs: int = 24
+    max_pairs: int = MAX_POINT_PAIRS
 
     @property
     def max_upload_bytes(self) -> int:
@@ -312,33 +315,29 @@ def describe(session: Session, resolution: int | None) -> str:
 # Colorizing
 
 
-@dataclass(frozen=True)
-class GenerateSettings:
-    """The page's settings. ``steps``/``guidance_*``/``seed``/``snap`` apply to the model engine
-    (``None``: the model's recommendation, else the official value; the weight-free engine
-    always fills regions); ``layers`` adds color and line layers. Defaults are
-    :class:`~manganinja.settings.NinjaSettings`'."""
-
-    engine: str = FLAT
-    steps: int | None = NinjaSettings.model_fields["steps"].default
-    guidance_scale_ref: float | None = NinjaSettings.model_fields["guidance_scale_ref"].default
-    guidance_scale_point: float | None = NinjaSettings.model_fields["guidance_scale_point"].default
-    seed: int = NinjaSettings.model_fields["seed"].default
-    snap: bool = NinjaSettings.model_fields["snap"].default
-    layers: bool = True
-
-    def ninja(self, base: NinjaSettings) -> NinjaSettings:
-        """``base`` with the page's values, validated (a bad value raises ``ValueError``)."""
-        return NinjaSettings(**{**base.model_dump(), "steps": self.steps, "seed": self.seed, "snap": self.snap,
-                                "guidance_scale_ref": self.guidance_scale_ref,
-                                "guidance_scale_point": self.guidance_scale_point})
+#: The run options the page's controls set (named as in :data:`manganinja.settings.RUN_OPTIONS`).
+PAGE_OPTIONS = ("steps", "guidance_ref", "guidance_point", "seed", "snap")
 
 
-def configured(engine: Engine[Any], settings: GenerateSettings) -> Engine[Any]:
-    """``engine`` with the page's settings (a :class:`NinjaEngine` sharing the loaded pipeline);
+def page_settings(base: RunSettings, engine: str, **controls: object) -> RunSettings:
+    """The run's settings tree for the Colorize button: ``base`` (the settings the page was
+    started with) with the page's ``engine`` and ``controls`` (options of :data:`PAGE_OPTIONS`),
+    built by :meth:`~manganinja.settings.RunSettings.from_options` like every front end's. A bad
+    value raises a one-line ``ValueError`` naming it."""
+    unknown = sorted(set(controls) - set(PAGE_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown page control(s) {unknown}; known: {', '.join(PAGE_OPTIONS)}")
+    try:
+        return RunSettings.from_options(**{**base.options(), **controls, "engine": engine})
+    except ValueError as exc:
+        raise ValueError(describe_error(exc)) from None
+
+
+def configured(engine: Engine[Any], settings: RunSettings) -> Engine[Any]:
+    """``engine`` with the run's settings (a :class:`NinjaEngine` sharing the loaded pipeline);
     other engines are returned as they are."""
-    if isinstance(engine, NinjaEngine):
-        return engine.with_settings(settings.ninja(engine.settings))
+    if isinstance(engine, NinjaEngine) and engine.settings != settings.ninja:
+        return engine.with_settings(settings.ninja)
     return engine
 
 
@@ -356,17 +355,34 @@ class Colorizer:
         engine = self.engines.get(NINJA)
         return engine.sampling.resolution if isinstance(engine, NinjaEngine) else None
 
-    def colorize(self, session: Session, settings: GenerateSettings) -> tuple[np.ndarray, Any]:
-        """Colorize the session's line art. Returns the uint8 ``(H, W, 3)`` result at the line
-        art's size and the :class:`~manganinja.flat.layers.Layers` (or None when
-        ``settings.layers`` is off).
+    def base(self) -> RunSettings:
+        """The settings the page starts from: the loaded model's (its sampling values decided:
+        the model's recommendation, else the official ones), with the first engine chosen."""
+        engine = self.engines.get(NINJA)
+        ninja = NinjaSettings()
+        if isinstance(engine, NinjaEngine):
+            s = engine.sampling
+            ninja = engine.settings.model_copy(update={
+                "steps": s.steps, "guidance_scale_ref": s.guidance_scale_ref,
+                "guidance_scale_point": s.guidance_scale_point})
+        first = next(iter(self.engines), FLAT)
+        return RunSettings(engine=first if first in (NINJA, FLAT) else FLAT, ninja=ninja)  # type: ignore[arg-type]
+
+    def settings(self, engine: str | None = None, **controls: object) -> RunSettings:
+        """:func:`page_settings` over :meth:`base`."""
+        base = self.base()
+        return page_settings(base, engine or base.engine, **controls)
+
+    def colorize(self, session: Session, settings: RunSettings, layers: bool = True) -> tuple[np.ndarray, Layers | None]:
+        """Colorize the session's line art through the library's road
+        (:func:`manganinja.colorize.colorize_page`). Returns the uint8 ``(H, W, 3)`` result at
+        the line art's size and, with ``layers``, layers that recompose
+        (:func:`manganinja.colorize.recomposable_layers`), else None.
 
         Raises:
-            ValueError: missing inputs, bad settings or points, or an unknown engine (message
-                for the user); checked before the engine runs.
+            ValueError: missing inputs, bad points or an unavailable engine (message for the
+                user); checked before the engine runs.
         """
-        from manganinja.requests import check_points
-
         if session.lineart is None:
             raise ValueError("upload a line art before colorizing")
         if not session.references:
@@ -376,10 +392,7 @@ class Colorizer:
         points = session.points if session.pairs else None
         if points is not None:
             check_points(points, [r.size for r in session.references], [session.lineart.size], settings.engine)
-        try:
-            engine = configured(self.engines[settings.engine], settings)
-        except ValueError as exc:
-            raise ValueError(describe_error(exc)) from None
+        engine = configured(self.engines[settings.engine], settings)
         with self._lock:
             cached = self._cache.get(settings.engine)
             if cached is not None and cached[0] == session.reference_keys:
@@ -387,19 +400,13 @@ class Colorizer:
             else:
                 prepared = engine.prepare(list(session.references))
                 self._cache[settings.engine] = (session.reference_keys, prepared)
-            layers = engine.colorize(prepared, session.lineart, points)
-        if not settings.layers:
-            return layers.composite, None
-        if engine.fills_regions:
-            return layers.composite, layers
-        # An unsnapped model result is shown as sampled, with a recomposable (shading-keeping)
-        # layer set beside it.
-        from manganinja.flat.snap import snap_layers
-
-        return layers.composite, snap_layers(layers.composite, session.lineart.array, keep_shading=True)
+            result = colorize_page(engine, prepared, session.lineart, points)
+        if not layers:
+            return result.composite, None
+        return result.composite, recomposable_layers(engine, result, session.lineart)
 
 
-def write_outputs(result: np.ndarray, layers: Any, lineart: Lines | np.ndarray, folder: Path) -> list[Path]:
+def write_outputs(result: np.ndarray, layers: Layers | None, lineart: Lines | np.ndarray, folder: Path) -> list[Path]:
     """Write the result files atomically into ``folder`` and return their paths.
 
     ``colorized.png`` is ``result`` (uint8 ``(H, W, 3)``). With ``layers``
@@ -407,8 +414,6 @@ def write_outputs(result: np.ndarray, layers: Any, lineart: Lines | np.ndarray, 
     ``colorized_color.png`` and ``colorized_lines.png`` when ``result`` is their composite (snapped),
     else ``layers.png``, ``layers_color.png``, ``layers_lines.png`` (a recomposable version next
     to the unsnapped result)."""
-    from manganinja.flat.layers import write_layers
-
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(lineart, Lines):
         lineart = lineart.array
@@ -466,14 +471,7 @@ def build_app(
                           suggest=suggest if suggest is not None else default_suggest())
     names = list(colorizer.engines)
     # The controls start at the model's values (its recommendation, else the official ones).
-    ninja_engine = colorizer.engines.get(NINJA)
-    if isinstance(ninja_engine, NinjaEngine):
-        ns, sampling = ninja_engine.settings, ninja_engine.sampling
-    else:
-        ns = NinjaSettings()
-        sampling = ns.resolve(None)
-    defaults = GenerateSettings(engine=names[0], steps=sampling.steps, guidance_scale_ref=sampling.guidance_scale_ref,
-                                guidance_scale_point=sampling.guidance_scale_point, seed=ns.seed, snap=ns.snap)
+    defaults = colorizer.base()
     out_root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="manganinja-ui-"))
     out_root.mkdir(parents=True, exist_ok=True)
     resolution = colorizer.resolution()
@@ -575,11 +573,11 @@ def build_app(
 
     def on_generate(session: Session, engine: str, steps: float, g_ref: float, g_pt: float,
                     seed: float, snap: bool, layers: bool, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
-        settings = GenerateSettings(engine=engine, steps=int(steps), guidance_scale_ref=g_ref,
-                                    guidance_scale_point=g_pt, seed=int(seed), snap=snap, layers=layers)
         progress(0.0, desc=f"colorizing with {engine}")
         try:
-            result, layer_set = colorizer.colorize(session, settings)
+            settings = colorizer.settings(engine, steps=int(steps), guidance_ref=g_ref, guidance_point=g_pt,
+                                          seed=int(seed), snap=snap)
+            result, layer_set = colorizer.colorize(session, settings, layers)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
         progress(0.95, desc="writing files")
@@ -628,15 +626,15 @@ def build_app(
                 export_btn = gr.DownloadButton("Export points JSON", elem_id="export")
         with gr.Accordion("Settings", open=True):
             with gr.Row():
-                engine = gr.Radio(names, value=defaults.engine, label="Engine", elem_id="engine")
-                steps = gr.Slider(1, 100, value=defaults.steps, step=1, label="Steps (model)")
-                g_ref = gr.Slider(0, 20, value=defaults.guidance_scale_ref, step=0.5, label="Reference guidance (model)")
-                g_pt = gr.Slider(0, 30, value=defaults.guidance_scale_point, step=0.5, label="Point guidance (model)")
-                seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
+                engine = gr.Radio(names, value=names[0], label="Engine", elem_id="engine")
+                steps = gr.Slider(1, 100, value=defaults.ninja.steps, step=1, label="Steps (model)")
+                g_ref = gr.Slider(0, 20, value=defaults.ninja.guidance_scale_ref, step=0.5, label="Reference guidance (model)")
+                g_pt = gr.Slider(0, 30, value=defaults.ninja.guidance_scale_point, step=0.5, label="Point guidance (model)")
+                seed = gr.Number(value=defaults.ninja.seed, precision=0, label="Seed")
             with gr.Row():
-                snap = gr.Checkbox(value=defaults.snap, label="Snap the model's colors to line-art regions (ninja)",
+                snap = gr.Checkbox(value=defaults.ninja.snap, label="Snap the model's colors to line-art regions (ninja)",
                                    elem_id="snap")
-                layers = gr.Checkbox(value=defaults.layers, label="Layers (color, lines) for download", elem_id="layers")
+                layers = gr.Checkbox(value=True, label="Layers (color, lines) for download", elem_id="layers")
         generate_btn = gr.Button("Colorize", variant="primary", elem_id="generate")
 
         outs = [session, ref_view, line_view, points_view, export_btn, status, ref_pick]
@@ -689,7 +687,7 @@ def launch(
     check_port(host, port)
     ninja = None
     if load is not None and (load.model is not None or load.official is not None):
-        ninja = NinjaEngine(load_pipeline(load), settings or NinjaSettings())
+        ninja = engine_for(RunSettings(engine="ninja", load=load, ninja=settings or NinjaSettings()))
     demo = build_app(default_engines(ninja), limits=limits)
     return serve(demo, host=host, port=port, prevent_thread_lock=prevent_thread_lock, announce=announce)
 

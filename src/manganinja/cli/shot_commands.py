@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from manganinja.cli import app, fail, flag, user_errors
+from manganinja.settings import RunSettings, option_default
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
@@ -29,7 +30,7 @@ def colorize(
     model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder."),
     official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="ninja: sampling steps."),
-    device: str = typer.Option("auto", "--device", help="ninja: auto, cpu, cuda, cuda:1."),
+    device: str = typer.Option(option_default("device"), "--device", help="ninja: auto, cpu, cuda, cuda:1."),
     progress: bool = flag(True, "progress", "Progress bar over frames."),
 ) -> None:
     """Color every line frame of SHOT into OUTPUT_DIR/<frame>.png (RGBA), keyframes included."""
@@ -48,11 +49,12 @@ def colorize(
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
     if engine == "ninja":
-        from manganinja.engines import NinjaEngine, build_engine
-        from manganinja.settings import LoadSettings, NinjaSettings
+        from manganinja.colorize import engine_for
+        from manganinja.engines import NinjaEngine
 
-        ninja = build_engine("ninja", NinjaSettings(steps=steps, progress=False),
-                             load=LoadSettings(model=model, official=official, device=device))
+        run_settings = RunSettings.from_options(engine="ninja", model=model, official=official, device=device,
+                                                steps=steps, progress=False)
+        ninja = engine_for(run_settings)
         assert isinstance(ninja, NinjaEngine)
         factory = lambda palette: NinjaShotEngine(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
