@@ -219,7 +219,7 @@ def test_no_function_re_imports_a_module_of_its_file():
 def test_the_line_art_and_the_flat_path_need_no_torch():
     """lines, settings, requests, stitching, engines and the road import torch only lazily (for
     the model)."""
-    for name in ("lines", "settings", "requests", "stitching", "engines", "flat/inputs"):
+    for name in ("lines", "settings", "requests", "stitching", "engines", "flat/inputs", "colorize"):
         tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
         mods = _top_level_modules(tree)
         assert not {m for m in mods if m.split(".")[0] in ("torch", "diffusers", "transformers")}, name
