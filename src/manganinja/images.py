@@ -32,6 +32,18 @@ class ImageInputError(ValueError):
     """An input image could not be used; the message names the image and the reason."""
 
 
+class WriteError(OSError):
+    """A file could not be written (read-only folder, disk full, a file where a folder should
+    be...); the message is one line naming the file and the reason, never a temporary name."""
+
+    def __init__(self, path: str | os.PathLike, exc: OSError) -> None:
+        super().__init__(exc.errno, exc.strerror or str(exc), os.fspath(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"cannot write '{self.path}': {self.strerror}"
+
+
 def load_image(
     image: ImageInput,
     *,
@@ -161,18 +173,39 @@ def write_json_atomic(
 
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """Create parent folders, ``write`` into a temporary file beside ``path``, then rename it
-    over ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
+    over ``path``; on any failure the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        WriteError: the folder or the file cannot be written (naming ``path``, not the temporary).
+    """
+    try:
+        make_folder(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         _publish(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(path, exc) from exc
         raise
     return path
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """``mkdir -p folder``; :class:`WriteError` naming the folder when it cannot be made."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(folder, exc) from exc
+    return folder
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
