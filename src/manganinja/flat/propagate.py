@@ -123,6 +123,9 @@ class PaintedFrame:
         alignments: per source name, how well it was aligned (:class:`Alignment`; empty for a
             keyframe).
         dropped: the sources that did not vote (a previous result aligned poorly).
+        certainty: float32 ``(count + 1,)`` in [0, 1] or None: how decisive each region's vote
+            was (the winning color's share of the evidence the region got; None = ``confidence``).
+            What the review sheet reads (:mod:`manganinja.flat.review`).
     """
 
     lines: np.ndarray
@@ -132,6 +135,7 @@ class PaintedFrame:
     origin: np.ndarray
     alignments: dict[str, "Alignment"] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
+    certainty: np.ndarray | None = None
 
     def filled_index(self) -> np.ndarray:
         """int32 ``(H, W)``: palette index of every pixel (line pixels: nearest region's)."""
@@ -564,8 +568,13 @@ def paint_regions(
         origin[r] = ORIGIN_POINT
     index[0] = 0
     conf[0] = 0.0
+    certainty = np.where(cov > 0, total[np.arange(n), index] / np.maximum(cov, 1e-9), 0.0).astype(np.float32)
+    certainty[to_bg] = np.clip(bg_cover[to_bg] / np.maximum(bg_cover[to_bg] + char_cover[to_bg], 1e-9), 0, 1)
+    fixed = clear | (origin == ORIGIN_POINT)
+    certainty[fixed] = 1.0
+    certainty[0] = 0.0
     out = PaintedFrame(lines, regions, index, conf, origin, {s.name: e.alignment for s, e in zip(sources, evidence)},
-                       [s.name for s, k in zip(sources, keep) if not k])
+                       [s.name for s, k in zip(sources, keep) if not k], certainty)
     out.__dict__["_features"] = {side: feats}  # reused when this frame is the next one's source
     out.__dict__["shapes"] = shapes
     return out

@@ -26,6 +26,7 @@ from PIL import Image
 
 from manganinja.batch import PageResult, run_pages
 from manganinja.flat.propagate import PaintedFrame, Palette, paint_from_colors
+from manganinja.flat.review import FrameReview, frame_review, read_reviews, write_reviews
 from manganinja.images import save_image
 from manganinja.shots.engines import FramePoint, Reference, ShotEngine
 from manganinja.shots.format import (
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["propagate", "keyframe"]
 MODES = ("propagate", "keyframe")
 RUN_FILE = "shot_run.json"
+#: Per-frame review figures and flags (:mod:`manganinja.flat.review`), in frame order.
+REVIEW_FILE = "review.json"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class ShotRun:
     tasks: list[FrameTask]
     palette: Palette
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: Per frame, in frame order (frames skipped on a rerun: as the earlier run recorded them).
+    reviews: list[FrameReview] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PageResult]:
@@ -155,6 +160,7 @@ def colorize_shot(
         for p in t.previous:
             users[p] = users.get(p, 0) + 1
     pending: dict[Path, tuple[ShotLayers, dict[str, object]]] = {}
+    reviews: dict[str, FrameReview] = {}
 
     def previous(stem: str) -> PaintedFrame | None:
         if stem in done:
@@ -190,6 +196,7 @@ def colorize_shot(
             painted = engine.colorize(engine.prepare(refs), frame, points)
         if users.get(task.stem):
             done[task.stem] = painted
+        reviews[task.stem] = frame_review(painted, task.stem)
         images = render(painted, frame, palette, keep_color_lines)
         out = out_dir / f"{task.stem}.png"
         if layers:
@@ -210,4 +217,7 @@ def colorize_shot(
                         files=_frame_files(layers), settings=settings, unit="frame")
     for stem, message in shot.problems:
         results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
-    return ShotRun(results, tasks, palette, list(shot.problems))
+    earlier = {r.stem: r for r in read_reviews(out_dir / REVIEW_FILE)}
+    ordered = [reviews.get(f.stem) or earlier.get(f.stem) for f in shot.frames]
+    frame_reviews = write_reviews([r for r in ordered if r is not None], out_dir / REVIEW_FILE)
+    return ShotRun(results, tasks, palette, list(shot.problems), frame_reviews)
