@@ -81,7 +81,7 @@ def test_flat_engine_runs_on_a_synthetic_pair():
     lineart = (pair.lineart > 0).astype(np.float32)
     ref = Image.fromarray(pair.reference)
     engine = build_engine("flat")
-    assert engine.describe() == {"two_tone": True}
+    assert engine.describe() == {"two_tone": True, "gap_radius": 3, "background_share": 0.25, "border_cover": 0.5}
     got = engine.colorize(engine.prepare([ref]), Lines(lineart), pair.points[:5]).composite
     assert got.shape == (128, 128, 3) and got.dtype == np.uint8
     np.testing.assert_array_equal(got, colorize_flat(ref, lineart, points=pair.points[:5]).composite)
