@@ -42,6 +42,7 @@ from manganinja.flat.regions import (
     fill_under_lines,
     interior_voters,
     label_regions,
+    region_colors,
     vote_step,
     voter_mask,
 )
@@ -612,8 +613,6 @@ def paint_with_colors(
     """Snap a colored picture (e.g. a model's output, uint8 ``(H, W, 3)`` at the line art's size)
     to the palette: each region takes the nearest palette color to its robust color; regions
     touching the border whose color is nearest to the picture's border color are background."""
-    from manganinja.flat.regions import region_colors
-
     regions = regions_of(lines, gap_radius)
     voters = interior_voters(regions)
     colors, votes = region_colors(regions.labels, regions.count, rgb, voters)
