@@ -105,6 +105,11 @@ def colorize(
         typer.echo(redo)
     typer.echo(f"{counts['done']} frame(s) colored, {counts['skipped']} skipped (already done), "
                f"{counts['failed']} failed -> {output_dir}")
+    from manganinja.flat.review import describe, worth_a_look
+
+    look = worth_a_look(run.reviews, n=5, keyframes=checked.keyframes, only_needed=True)
+    if look:
+        typer.echo("worth a look (lowest confidence first): " + ", ".join(describe(r) for r in look))
     if counts["failed"]:
         raise typer.Exit(1)
 
@@ -145,6 +150,11 @@ def evaluate(
     table = summary_markdown(summary)
     write_bytes_atomic(table.encode(), folder / "summary.md")
     typer.echo(table, nl=False)
+    from manganinja.flat.review import flags_report
+
+    flags = flags_report(results, ev.rows)
+    if flags:
+        typer.echo(flags)
     if ev.missing:
         typer.echo(f"warning: {len(ev.missing)} frame(s) have no result: {', '.join(ev.missing)}", err=True)
     typer.echo(f"wrote {folder}")
