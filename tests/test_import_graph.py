@@ -63,10 +63,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 #: Edges that break a rule today and are being fixed in another branch; each is named with why.
 #: Keep this empty: an entry here is a debt, and the test fails once the edge is gone so that the
 #: entry is removed too.
-PENDING: dict[tuple[str, str], str] = {
-    ("manganinja.evaluation.paint_bucket", "manganinja.shots.run"):
-        "the `shots` branch (issue 20 item 3) moves what the scorer needs out of the shot runner",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

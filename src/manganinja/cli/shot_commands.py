@@ -66,15 +66,18 @@ def colorize(
         seed=seed, resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
     )
     load = LoadSettings(model=model, official=official, device=device, dtype=dtype)
+    if engine == "ninja":
+        from manganinja.engines import check_model_source
+
+        check_model_source(load)  # the model folder, without loading it
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
     check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
     if engine == "ninja":
-        from manganinja.engines import NinjaEngine, check_model_source, load_pipeline
+        from manganinja.engines import NinjaEngine, load_pipeline
 
-        check_model_source(load)
         ninja = NinjaEngine(load_pipeline(load), ninja_settings)
         factory = lambda palette: EngineAdapter(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
