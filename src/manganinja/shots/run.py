@@ -64,7 +64,7 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def frame_inputs(shot: Shot, task: FrameTask, results: dict[str, str | None],
+def frame_inputs(shot: Shot, task: FrameTask, results: Mapping[str, Path | None],
                  digest: Callable[[Path], str] = file_digest) -> dict[str, str]:
     """What the result of ``task`` is colored from, by content hash: ``{"line/0005.png": hash,
     "line/0003.png": ..., "gt/0003.png": ... (its keyframes, a keyframe itself for a keyframe),
