@@ -22,7 +22,6 @@ the frames colored from it).
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -46,8 +45,6 @@ from manganinja.shots.format import (
 )
 from manganinja.shots.plan import RUN_FILE, FrameTask, plan
 from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
-
-log = logging.getLogger(__name__)
 
 #: The key under which a frame's inputs record the previous frame's result: ``result <stem>``.
 RESULT_KEY = "result "
