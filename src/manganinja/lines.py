@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -25,9 +25,14 @@ from PIL import Image
 
 from manganinja.images import ImageInput, load_image, to_rgb
 
-Polarity = Literal["dark-on-light", "light-on-dark"]
-POLARITIES: tuple[str, ...] = ("auto", "dark-on-light", "light-on-dark")
-EXTRACT_METHODS: tuple[str, ...] = ("auto", "xdog", "informative")
+#: A drawing's polarity as given ("auto": detected, :func:`detect_polarity`).
+Polarity = Literal["auto", "dark-on-light", "light-on-dark"]
+#: A polarity as detected.
+DetectedPolarity = Literal["dark-on-light", "light-on-dark"]
+#: How line art is extracted from a picture (:func:`extract_lineart`).
+Extractor = Literal["auto", "xdog", "informative"]
+POLARITIES: tuple[str, ...] = get_args(Polarity)
+EXTRACT_METHODS: tuple[str, ...] = get_args(Extractor)
 
 #: The model zeroes condition values at or below this (official preprocessing), so a map with no
 #: value above it carries no line for the model.
@@ -69,12 +74,12 @@ def _gray_and_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(to_rgb(img).convert("L"), dtype=np.float32) / 255.0, None
 
 
-def _polarity_of_gray(gray: np.ndarray) -> Polarity:
+def _polarity_of_gray(gray: np.ndarray) -> DetectedPolarity:
     """Paper is most of a drawing: a light median means dark lines on light paper."""
     return "dark-on-light" if float(np.median(gray)) >= 0.5 else "light-on-dark"
 
 
-def _composite(gray: np.ndarray, alpha: np.ndarray, polarity: str) -> tuple[np.ndarray, Polarity]:
+def _composite(gray: np.ndarray, alpha: np.ndarray, polarity: str) -> tuple[np.ndarray, DetectedPolarity]:
     """Put transparent pixels on paper. ``polarity`` "auto" decides the paper from the strokes:
     when most of the image is transparent, the opaque part is the drawing, so dark opaque strokes
     go on white paper and light ones on black. When most is opaque, the opaque part holds the
@@ -83,7 +88,7 @@ def _composite(gray: np.ndarray, alpha: np.ndarray, polarity: str) -> tuple[np.n
         if float((alpha < 0.5).mean()) > 0.5:
             weight = alpha.sum()
             stroke = float((gray * alpha).sum() / weight) if weight > 0 else 0.0
-            pol: Polarity = "dark-on-light" if stroke < 0.5 else "light-on-dark"
+            pol: DetectedPolarity = "dark-on-light" if stroke < 0.5 else "light-on-dark"
         else:
             pol = _polarity_of_gray(gray * alpha + (1.0 - alpha))
     else:
@@ -97,7 +102,7 @@ def _check_polarity(polarity: str) -> None:
         raise LineartError(f"polarity {polarity!r} is not one of {', '.join(POLARITIES)}")
 
 
-def detect_polarity(image: ImageInput) -> Polarity:
+def detect_polarity(image: ImageInput) -> DetectedPolarity:
     """``"dark-on-light"`` (ink on paper) or ``"light-on-dark"`` (the model's convention).
 
     Transparent pixels count as paper (see :func:`normalize_lineart`). Raises

@@ -113,7 +113,10 @@ def evaluate(
     and as means (see --convention)."""
     from manganinja.evaluation.paint_bucket import CONVENTIONS, evaluate_shot, evaluate_shots, is_shot_set, rows_csv, summary_markdown
     from manganinja.images import write_bytes_atomic
+    from manganinja.requests import check_output_folder
 
+    folder = out or results / "evaluation"
+    check_output_folder(folder, "--out")
     if convention not in CONVENTIONS:
         fail(f"--convention must be one of {', '.join(CONVENTIONS)}, got '{convention}'")
     if keyframe and is_shot_set(shot):
@@ -125,7 +128,6 @@ def evaluate(
     if not ev.rows:
         fail(f"no frame to score in '{shot}': it needs ground truth (gt/) for frames that are not keyframes"
              + (f", and results for them in '{results}'" if ev.missing else ""))
-    folder = out or results / "evaluation"
     summary = ev.summary()
     summary["missing_results"] = ev.missing
     write_bytes_atomic(rows_csv(ev.rows).encode(), folder / "frames.csv")

@@ -38,6 +38,7 @@ from manganinja.flat.regions import (
     GAP_RADIUS,
     LINE_THRESHOLD,
     Regions,
+    border_regions,
     fill_under_lines,
     interior_voters,
     label_regions,
@@ -158,16 +159,6 @@ class PaintedFrame:
 def regions_of(lines: np.ndarray, gap_radius: int = GAP_RADIUS) -> Regions:
     """Regions of a line frame (float ``(H, W)``, 1 = line); colored lines included."""
     return label_regions(lines, gap_radius=gap_radius)
-
-
-def border_regions(regions: Regions) -> np.ndarray:
-    """bool ``(count + 1,)``: regions with a pixel on the frame border."""
-    lab = regions.labels
-    edge = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
-    out = np.zeros(regions.count + 1, bool)
-    out[edge] = True
-    out[0] = False
-    return out
 
 
 def transparent_regions(regions: Regions, transparent: np.ndarray | None) -> np.ndarray:
@@ -473,6 +464,7 @@ def paint_regions(
     border_share: float = 0.6,
     border_cover: float = 0.5,
     unsure_power: float = 1.0,
+    poor_weight: float = 0.25,
     gap_radius: int = GAP_RADIUS,
     work_long_side: int = 768,
 ) -> PaintedFrame:
@@ -486,9 +478,12 @@ def paint_regions(
             (each source region counted at its confidence): a few character votes on a big border
             region, or votes from unsure regions, leave it background.
         unsure_power: a chained source (``Source.chained``, the previous result) counts, per
-            region, its weight times its certainty there (the summed evidence it gives the region,
-            in [0, 1]) to this power, so the keyframe decides where the previous frame is unsure
+            region, its weight times its certainty there (the share of the region its regions
+            cover, each counted at its confidence, in [0, 1]) to this power, so the keyframe decides where the previous frame is unsure
             (0 = plain weights).
+        poor_weight: a source whose alignment is poor (:meth:`Alignment.poor`) counts this times
+            its weight; a poorly aligned previous result is dropped altogether when a keyframe is
+            aligned well.
 
     Raises:
         PropagateError: no source, or a source of another size.
@@ -507,9 +502,8 @@ def paint_regions(
                              target_features=feats, target_shapes=shapes) for s in sources]
     # A previous result aligned poorly (few matches, lines that do not meet, a big change of size)
     # does not vote: the frame is colored from the keyframe(s) with their own alignment.
-    keep = [not (s.chained and e.alignment.poor()) for s, e in zip(sources, evidence)]
-    if not any(k for k, s in zip(keep, sources) if not s.chained):
-        keep = [True] * len(sources)
+    good_key = any(not s.chained and not e.alignment.poor() for s, e in zip(sources, evidence))
+    keep = [not (s.chained and e.alignment.poor() and good_key) for s, e in zip(sources, evidence)]
     used = [(s, e) for s, e, k in zip(sources, evidence, keep) if k]
     n = regions.count + 1
     total = np.zeros((n, n_colors))
@@ -517,9 +511,10 @@ def paint_regions(
     char_cover = np.zeros(n)
     bg_cover = np.zeros(n)
     for s, e in used:
-        w = np.full(n, s.weight)
+        w = np.full(n, s.weight * (poor_weight if e.alignment.poor() else 1.0))
         if s.chained and unsure_power > 0:
-            w = w * np.clip(e.score.sum(axis=1), 0.0, 1.0) ** unsure_power
+            # Certainty: how much of the region the source's confident regions cover.
+            w = w * np.clip(e.character_cover + e.background_cover, 0.0, 1.0) ** unsure_power
         total += w[:, None] * e.score
         char_cover += w * e.character_cover
         bg_cover += w * e.background_cover

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from manganinja.images import ImageInputError, load_image, to_rgb, write_bytes_atomic
+from manganinja.images import ImageInputError, load_image, to_rgb, write_json_atomic  # write_json_atomic: re-exported
 from manganinja.lines import Lines, ink_strength
 from manganinja.points import PointPairs, PointsError
 
@@ -301,8 +301,3 @@ def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: st
 def load_colored_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: str = "colored frame") -> np.ndarray:
     """uint8 ``(H, W, 4)`` RGBA of a colored frame (a keyframe or a result); alpha 255 if none."""
     return _rgba(load_image(path, name=name))
-
-
-def write_json_atomic(data: object, path: Path) -> Path:
-    """Write ``data`` as indented JSON atomically."""
-    return write_bytes_atomic((json.dumps(data, indent=1) + "\n").encode(), path)
