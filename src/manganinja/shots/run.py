@@ -317,4 +317,4 @@ def colorize_shot(
                 done.pop(p, None)
     for stem, message in shot.problems:
         results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
-    return ShotRun(results, tasks, palette, list(shot.problems), redone)
+    return ShotRun(results, tasks, palette, list(shot.problems), redone=redone)
