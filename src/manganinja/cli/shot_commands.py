@@ -77,6 +77,10 @@ def colorize(
         guidance_ref=guidance_ref, guidance_point=guidance_point, guidance=guidance, seed=seed,
         resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
     )
+    if engine == "ninja":
+        from manganinja.engines import check_model_source
+
+        check_model_source(run_settings.load)  # the model folder, without loading it
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
     check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
@@ -84,9 +88,7 @@ def colorize(
 
     if engine == "ninja":
         from manganinja.colorize import engine_for
-        from manganinja.engines import check_model_source
 
-        check_model_source(run_settings.load)
         ninja = engine_for(run_settings)
         factory = lambda palette: EngineAdapter(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
