@@ -6,6 +6,7 @@ and how results are written (atomically: a crash never leaves a half-written fil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -29,6 +30,18 @@ MAX_IMAGE_PIXELS = 80_000_000
 
 class ImageInputError(ValueError):
     """An input image could not be used; the message names the image and the reason."""
+
+
+class WriteError(OSError):
+    """A file could not be written (read-only folder, disk full, a file where a folder should
+    be...); the message is one line naming the file and the reason, never a temporary name."""
+
+    def __init__(self, path: str | os.PathLike, exc: OSError) -> None:
+        super().__init__(exc.errno, exc.strerror or str(exc), os.fspath(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"cannot write '{self.path}': {self.strerror}"
 
 
 def load_image(
@@ -145,20 +158,54 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
     return _write_atomic(Path(path), lambda handle: handle.write(data))
 
 
+def write_json_atomic(
+    data: object,
+    path: str | os.PathLike,
+    *,
+    sort_keys: bool = False,
+    default: Callable[[object], object] | None = None,
+) -> Path:
+    """Write ``data`` as UTF-8 JSON (indent 1, final newline) to ``path`` atomically, like
+    :func:`write_bytes_atomic`. ``sort_keys`` and ``default`` are :func:`json.dumps`'s."""
+    text = json.dumps(data, indent=1, sort_keys=sort_keys, default=default) + "\n"
+    return write_bytes_atomic(text.encode("utf-8"), path)
+
+
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """Create parent folders, ``write`` into a temporary file beside ``path``, then rename it
-    over ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
+    over ``path``; on any failure the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        WriteError: the folder or the file cannot be written (naming ``path``, not the temporary).
+    """
+    try:
+        make_folder(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         _publish(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(path, exc) from exc
         raise
     return path
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """``mkdir -p folder``; :class:`WriteError` naming the folder when it cannot be made."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(folder, exc) from exc
+    return folder
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

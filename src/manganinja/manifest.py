@@ -35,7 +35,7 @@ from typing import Mapping, Union
 from filelock import FileLock
 from PIL import Image
 
-from manganinja.images import ImageInputError, load_image, remove_stale_temporaries, write_bytes_atomic
+from manganinja.images import ImageInputError, WriteError, load_image, make_folder, remove_stale_temporaries, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,12 @@ class Manifest:
         return True, None
 
     def _update(self, name: str, entry: dict | None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        make_folder(self.path.parent)
+        try:
+            self._lock.acquire()
+        except OSError as exc:  # a read-only folder: one line naming the manifest
+            raise WriteError(self.path, exc) from exc
+        try:
             data = self._read()
             if entry is None:
                 data["pages"].pop(name, None)
@@ -189,6 +193,8 @@ class Manifest:
             data["settings"] = {k: v for k, v in data["settings"].items() if k in used}
             blob = json.dumps(data, indent=1, sort_keys=True) + "\n"
             write_bytes_atomic(blob.encode("utf-8"), self.path)
+        finally:
+            self._lock.release()
         self.data = data
 
     def _entry(self, page: Path, status: str) -> dict:

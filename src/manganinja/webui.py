@@ -26,10 +26,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from manganinja.engines import Engine, FlatEngine, NinjaEngine
+from manganinja.engines import Engine, FlatEngine, NinjaEngine, load_pipeline
+from manganinja.images import ImageInputError, fit_long_side, load_image, save_image, to_rgb
 from manganinja.lines import Lines
-from manganinja.settings import LoadSettings, NinjaSettings
-from manganinja.images import ImageInputError, fit_long_side, load_image, to_rgb
+from manganinja.settings import LoadSettings, NinjaSettings, describe_error
 from manganinja.points import PointPair, PointPairs, PointsError
 from manganinja.points_draw import draw_marker
 
@@ -379,8 +379,6 @@ class Colorizer:
         try:
             engine = configured(self.engines[settings.engine], settings)
         except ValueError as exc:
-            from manganinja.settings import describe_error
-
             raise ValueError(describe_error(exc)) from None
         with self._lock:
             cached = self._cache.get(settings.engine)
@@ -410,7 +408,6 @@ def write_outputs(result: np.ndarray, layers: Any, lineart: Lines | np.ndarray, 
     else ``layers.png``, ``layers_color.png``, ``layers_lines.png`` (a recomposable version next
     to the unsnapped result)."""
     from manganinja.flat.layers import write_layers
-    from manganinja.images import save_image
 
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(lineart, Lines):
@@ -692,8 +689,6 @@ def launch(
     check_port(host, port)
     ninja = None
     if load is not None and (load.model is not None or load.official is not None):
-        from manganinja.engines import load_pipeline
-
         ninja = NinjaEngine(load_pipeline(load), settings or NinjaSettings())
     demo = build_app(default_engines(ninja), limits=limits)
     return serve(demo, host=host, port=port, prevent_thread_lock=prevent_thread_lock, announce=announce)

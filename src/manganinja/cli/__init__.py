@@ -10,6 +10,7 @@ Keep library logic out of these modules.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Callable, Mapping, NoReturn, TypeVar
 
@@ -50,12 +51,30 @@ OPTION_NAMES: dict[str, str] = {
 }
 
 
+class _EchoWarnings(logging.Handler):
+    """The library's warnings and errors as plain lines on stderr (where the command's own lines
+    go). A failed page's error is left to the command, which reports every failed page from the
+    results: printed once, not twice."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "manganinja.batch" and record.levelno >= logging.ERROR:
+            return
+        typer.echo(record.getMessage(), err=True)
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("manganinja")
+    if not any(isinstance(h, _EchoWarnings) for h in logger.handlers):
+        logger.addHandler(_EchoWarnings(logging.WARNING))
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug/--no-debug", metavar="", help="Show the full traceback of an error."),
 ) -> None:
     """Reference-guided line art colorization (MangaNinja)."""
     _state["debug"] = debug or _debug_from_env()  # decided afresh by every invocation
+    _show_library_warnings()
 
 
 def flag(default: bool, name: str, help: str) -> bool:
@@ -77,9 +96,19 @@ def error_message(exc: BaseException, names: Mapping[str, str] = OPTION_NAMES) -
     return describe_error(exc, names) if isinstance(exc, Exception) else str(exc)
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a file-system failure: what failed on which file (``cannot write 'x.png':
+    Read-only file system``), never a temporary file's name."""
+    if exc.filename is not None and type(exc).__str__ is OSError.__str__:
+        reason = exc.strerror or type(exc).__name__
+        return f"{reason}: '{exc.filename}'" + (f" -> '{exc.filename2}'" if exc.filename2 else "")
+    return str(exc) or type(exc).__name__
+
+
 def user_errors(fn: F) -> F:
     """Run a command; a ``ValueError`` (every user error of the package) becomes one line and
-    exit code 2, unless ``--debug``."""
+    exit code 2, a file-system failure met while working (``OSError``: a folder turned
+    read-only, a full disk) one line and exit code 1; a traceback only with ``--debug``."""
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
@@ -89,6 +118,10 @@ def user_errors(fn: F) -> F:
             if _state["debug"]:
                 raise
             fail(error_message(exc))
+        except OSError as exc:
+            if _state["debug"]:
+                raise
+            fail(os_error_message(exc), code=1)
 
     return wrapper  # type: ignore[return-value]
 

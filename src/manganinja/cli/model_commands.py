@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from manganinja.cli import app, fail, flag, user_errors
-from manganinja.settings import FlatSettings, InputSettings, LoadSettings, NinjaSettings
+from manganinja.settings import InputSettings, LoadSettings, NinjaSettings, RunSettings
 
 if TYPE_CHECKING:
-    from manganinja.flat.layers import Layers
-    from manganinja.lines import Lines
     from manganinja.requests import ColorizeRequest
 
 log = logging.getLogger("manganinja")
@@ -39,7 +37,9 @@ def convert(
 ) -> None:
     """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
     from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.requests import check_folder_kept
 
+    check_folder_kept(output, [("--official folder", official)], "choose another --output")
     if output.exists() and any(output.iterdir()) and not overwrite:
         fail(f"output folder '{output}' exists and is not empty; pass --overwrite to replace it")
     pipe = MangaNinjaPipeline.from_official(official)
@@ -104,94 +104,46 @@ def colorize(
     stray = [s for s in (pages or []) if s.lower() in _FLAG_VALUES and not Path(s).exists()]
     if stray:
         fail(f"'{stray[0]}' was read as a page: on/off options take no value; write --layers or --no-layers (likewise --snap/--no-snap ...)")
-    settings = NinjaSettings(
-        steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
-        guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
-        fast=fast, snap=snap, keep_shading=keep_shading, progress=not quiet,
+    if engine_name not in ("ninja", "flat"):
+        fail(f"--engine must be 'ninja' or 'flat', got {engine_name!r}")
+    run = RunSettings.from_options(
+        engine=engine_name, model=model, official=official, device=device, dtype=dtype, offload=offload,
+        attention_chunk=attention_chunk, vae_tiling=vae_tiling, steps=steps, guidance_ref=guidance_ref,
+        guidance_point=guidance_point, guidance=guidance, seed=seed, resolution=resolution,
+        reference_mode=reference_mode, fast=fast, snap=snap, keep_shading=keep_shading, progress=not quiet,
+        polarity=polarity, extractor=extractor, extractor_weights=extractor_weights,
     )
-    inputs = InputSettings(polarity=polarity, extractor=extractor, extractor_weights=extractor_weights)
-    load = LoadSettings(model=model, official=official, device=device, dtype=dtype, offload=offload,
-                        attention_chunk=attention_chunk, vae_tiling=vae_tiling)
     request = validate_colorize(
-        engine=engine_name, references=reference, lineart=sources, image=image, points=points,
+        engine=run.engine, references=reference, lineart=sources, image=image, points=points,
         output=output, output_dir=output_dir, layers=layers, overwrite=overwrite or output is not None,
-        ninja=settings, flat=FlatSettings(), inputs=inputs, load=load, latents=latents,
+        ninja=run.ninja, flat=run.flat, inputs=run.inputs, load=run.load, latents=latents,
     )
     _run_colorize(request, quiet, processes)
 
 
 def _run_colorize(request: "ColorizeRequest", quiet: bool, processes: int = 1) -> None:
-    """Load the engine, prepare the references once, then colorize and write every page of this
-    process's shard (``accelerate launch``, torchrun or ``--processes``: one process per device)."""
-    from manganinja.batch import run_pages, shard, single_file
-    from manganinja.engines import BuiltEngine, FlatEngine, NinjaEngine, load_pipeline, references_rgb
-    from manganinja.flat.layers import layer_paths, write_layers
-    from manganinja.images import save_image
-    from manganinja.workers import launch, launched_worker, shard_of_worker, stop_with_launcher, write_report
+    """Run the request through the library (:func:`manganinja.colorize.run_colorize`) and report:
+    one line per failed page and a summary; exit 1 when a page failed. With ``processes`` > 1
+    (outside a launcher) the command is rerun as that many workers, which share the pages."""
+    from manganinja.colorize import run_colorize
+    from manganinja.workers import launch, launched_worker, write_report
 
     if processes > 1 and not launched_worker():
         code, summary = launch(sys.argv[1:], processes)  # the workers rerun this command
         typer.echo(summary, err=code != 0)
         raise typer.Exit(code)
-    # One process per device under `accelerate launch` / torchrun / --processes; pages are sharded below.
-    stop_with_launcher()
-    engine: BuiltEngine
-    index, count = shard_of_worker()
-    state = None
-    if request.engine == "ninja":
-        import torch
-        from accelerate import PartialState
-
-        load = request.load or LoadSettings()
-        state = PartialState(cpu=load.device == "cpu" or not torch.cuda.is_available())
-        index, count = state.process_index, state.num_processes
-        device = str(state.device) if load.device == "auto" else load.device
-        on_gpu = device.startswith("cuda")
-        fast = request.ninja.fast
-        load = load.model_copy(update={"device": device, "compile": fast and on_gpu,
-                                       "dtype": "fp16" if fast and on_gpu and load.dtype == "fp32" else load.dtype})
-        initial = None
-        if request.latents is not None:
-            from safetensors.torch import load_file
-
-            tensors = load_file(str(request.latents))
-            initial = tensors["initial_noise"] if "initial_noise" in tensors else next(iter(tensors.values()))
-        engine = NinjaEngine(load_pipeline(load), request.ninja, latents=initial)
-    else:
-        engine = FlatEngine(request.flat)
-    prepared = engine.prepare(references_rgb(request.references))
-    mine = shard(list(zip(request.pages, request.outputs)), index, count)
-
-    def colorize_page(page: Path) -> "tuple[Layers, Lines]":
-        lines = request.lines(page)
-        return engine.colorize(prepared, lines, request.points), lines
-
-    def write(result: "tuple[Layers, Lines]", path: Path) -> None:
-        layers, lines = result
-        if request.layers:
-            write_layers(path, layers.composite, layers.color, lines.array)
-        else:
-            save_image(layers.composite, path)
-
-    results = run_pages(
-        [p for p, _ in mine], [o for _, o in mine], colorize_page,  # type: ignore[arg-type]
-        overwrite=request.overwrite, progress=not quiet and len(mine) > 1, write=write,  # type: ignore[arg-type]
-        files=layer_paths if request.layers else single_file, settings=request.recorded(),
-        manifest=request.output_dir is not None,
-    )
-    failed = [r for r in results if r.status == "failed"]
-    done = sum(r.status == "done" for r in results)
-    skipped = sum(r.status == "skipped" for r in results)
-    prefix = f"[process {index}] " if count > 1 else ""
-    for r in failed:
-        typer.echo(f"{prefix}failed: {r.page}: {r.error}", err=True)
-    if len(results) == 1 and not failed:
+    outcome = run_colorize(request, progress=not quiet)
+    results, counts = outcome.results, outcome.counts()
+    prefix = f"[process {outcome.index}] " if outcome.count > 1 else ""
+    for r in results:
+        if r.status == "failed":
+            typer.echo(f"{prefix}failed: {r.page}: {r.error}", err=True)
+    if len(results) == 1 and not counts["failed"]:
         typer.echo(f"{prefix}wrote {results[0].output}")
     else:
-        typer.echo(f"{prefix}{done} written, {skipped} skipped, {len(failed)} failed")
-    if write_report({"done": done, "skipped": skipped, "failed": len(failed)}):
+        typer.echo(f"{prefix}{counts['done']} written, {counts['skipped']} skipped, {counts['failed']} failed")
+    if write_report(counts):
         return  # the --processes launcher sums the reports and sets the exit code
-    if state is not None and state.num_processes > 1:
-        state.wait_for_everyone()  # a worker exiting 1 makes the launcher stop the others: finish together
-    if failed:
+    outcome.wait_for_others()  # a worker exiting 1 makes the launcher stop the others: finish together
+    if counts["failed"]:
         raise typer.Exit(1)

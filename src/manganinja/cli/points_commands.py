@@ -27,7 +27,11 @@ def draw(
     from manganinja.images import save_image
     from manganinja.points import PointPairs
     from manganinja.points_draw import draw_points
+    from manganinja.requests import check_inputs_kept, check_output_path
 
+    check_inputs_kept([out], [("reference", reference), ("line art", lineart), ("points file", points)],
+                      "choose another --output")
+    check_output_path(out)
     pairs = PointPairs.from_json(points)
     canvas = draw_points(reference, lineart, pairs, reference_index=reference_index)
     save_image(canvas, out)
@@ -47,7 +51,9 @@ def suggest(
     and write them as a point-pairs JSON file to review and edit."""
     from manganinja.flat.engine import suggest_points
     from manganinja.lines import Lines
+    from manganinja.requests import check_inputs_kept
 
+    check_inputs_kept([out], [("reference", reference), ("line art", lineart)], "choose another --output")
     pairs = suggest_points(reference, Lines.from_input(lineart).array, k)
     path = pairs.to_json(out)
     if not pairs:

@@ -9,6 +9,8 @@ from typing import Optional
 import typer
 
 from manganinja.cli import app, fail, flag, user_errors
+from manganinja.cli.model_commands import _default
+from manganinja.settings import LoadSettings, NinjaSettings
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
@@ -28,14 +30,28 @@ def colorize(
     overwrite: bool = flag(False, "overwrite", "Redo frames whose result exists."),
     model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder."),
     official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="ninja: sampling steps."),
-    device: str = typer.Option("auto", "--device", help="ninja: auto, cpu, cuda, cuda:1."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="ninja: denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
+    fast: bool = flag(_default(NinjaSettings, "fast"), "fast", "ninja: DPM-Solver++ (20 steps by default)."),
+    guidance_ref: Optional[float] = typer.Option(None, "--guidance-ref", help="ninja: reference guidance scale (default: the model's recommendation, else the official value)."),
+    guidance_point: Optional[float] = typer.Option(None, "--guidance-point", help="ninja: point guidance scale (default: the model's recommendation, else the official value)."),
+    guidance: str = typer.Option(_default(NinjaSettings, "guidance"), "--guidance", help="ninja: guidance formula, official or paper."),
+    seed: int = typer.Option(_default(NinjaSettings, "seed"), "--seed", help="ninja: seed of the initial noise (every frame)."),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="ninja: processing long side, a multiple of 64 (default: the model's, else 512)."),
+    reference_mode: str = typer.Option(_default(NinjaSettings, "reference_mode"), "--reference-mode", help="ninja: keyframe and previous result as references: concat or stitch."),
+    device: str = typer.Option(_default(LoadSettings, "device"), "--device", help="ninja: auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option(_default(LoadSettings, "dtype"), "--dtype", help="ninja: fp32, fp16 or bf16."),
     progress: bool = flag(True, "progress", "Progress bar over frames."),
 ) -> None:
-    """Color every line frame of SHOT into OUTPUT_DIR/<frame>.png (RGBA), keyframes included."""
-    from manganinja.shots.engines import ENGINE_NAMES, FlatShotEngine, MeanColorShotEngine, NinjaShotEngine
+    """Color every line frame of SHOT into OUTPUT_DIR/<frame>.png (RGBA), keyframes included.
+
+    A rerun skips the frames already made with the same settings from the same inputs, and
+    redoes those whose chain passes through a changed or added keyframe (gt/), point file or
+    setting (one line says which and why)."""
+    from manganinja.requests import check_shot_output
+    from manganinja.shots.engines import ENGINE_NAMES, EngineAdapter, FlatShotEngine, MeanColorShotEngine
     from manganinja.shots.format import read_shot
-    from manganinja.shots.run import MODES, colorize_shot
+    from manganinja.shots.plan import MODES
+    from manganinja.shots.run import colorize_shot
 
     if engine not in ENGINE_NAMES:
         fail(f"--engine must be one of {', '.join(ENGINE_NAMES)}, got '{engine}'")
@@ -43,18 +59,24 @@ def colorize(
         fail(f"--mode must be one of {', '.join(MODES)}, got '{mode}'")
     if engine == "ninja" and (model is None) == (official is None):
         fail("--engine ninja needs exactly one of --model or --official")
+    # The model's settings, checked before anything is read or loaded. The shot engine snaps the
+    # model's output to the keyframes' palette itself, so the engine's own region snap is off.
+    ninja_settings = NinjaSettings(
+        steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point, guidance=guidance,
+        seed=seed, resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
+    )
+    load = LoadSettings(model=model, official=official, device=device, dtype=dtype)
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
+    check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
     if engine == "ninja":
-        from manganinja.engines import NinjaEngine, build_engine
-        from manganinja.settings import LoadSettings, NinjaSettings
+        from manganinja.engines import NinjaEngine, check_model_source, load_pipeline
 
-        ninja = build_engine("ninja", NinjaSettings(steps=steps, progress=False),
-                             load=LoadSettings(model=model, official=official, device=device))
-        assert isinstance(ninja, NinjaEngine)
-        factory = lambda palette: NinjaShotEngine(ninja, palette)  # noqa: E731
+        check_model_source(load)
+        ninja = NinjaEngine(load_pipeline(load), ninja_settings)
+        factory = lambda palette: EngineAdapter(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
         factory = MeanColorShotEngine
     else:
@@ -65,6 +87,9 @@ def colorize(
     for r in run.failed:
         if r.error and (r.page.stem, r.error) not in set(checked.problems):
             typer.echo(f"error: frame '{r.page.stem}': {r.error}", err=True)
+    redo = run.redo_line()
+    if redo:
+        typer.echo(redo)
     typer.echo(f"{counts['done']} frame(s) colored, {counts['skipped']} skipped (already done), "
                f"{counts['failed']} failed -> {output_dir}")
     if counts["failed"]:
@@ -74,21 +99,32 @@ def colorize(
 @shot_app.command("evaluate")
 @user_errors
 def evaluate(
-    shot: Path = typer.Argument(..., help="Shot folder with ground truth in gt/ for the frames to score."),
-    results: Path = typer.Option(..., "--results", help="Folder written by 'shot colorize'."),
-    keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Keyframe stems (default: from RESULTS/shot_run.json)."),
+    shot: Path = typer.Argument(..., help="Shot folder with ground truth in gt/ for the frames to score, or a folder of shot folders."),
+    results: Path = typer.Option(..., "--results", help="Folder written by 'shot colorize' (for a folder of shots: one subfolder per shot, same names)."),
+    keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Keyframe stems (default: from RESULTS/shot_run.json); one shot only."),
+    convention: str = typer.Option("frames", "--convention", help="frames: every non-keyframe, means over frames and per distance; basicpbc: as BasicPBC's eval_json (first frame skipped, mean per shot, then over shots)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for frames.csv and summary.json / summary.md (default: RESULTS/evaluation)."),
 ) -> None:
-    """Score every non-keyframe with ground truth: segment and pixel accuracy, background-excluded
-    mIoU, background IoU, PSNR and MS-SSIM; per frame and as means (overall, per distance)."""
-    from manganinja.evaluation.paint_bucket import evaluate_shot, rows_csv, summary_markdown
+    """Score the colored frames against their ground truth: segment and pixel accuracy,
+    background-excluded mIoU, background IoU (segments and pixels), PSNR and MS-SSIM; per frame
+    and as means (see --convention)."""
+    from manganinja.evaluation.paint_bucket import CONVENTIONS, evaluate_shot, evaluate_shots, is_shot_set, rows_csv, summary_markdown
     from manganinja.images import write_bytes_atomic
+    from manganinja.requests import check_output_folder
 
-    ev = evaluate_shot(shot, results, keyframe)
+    folder = out or results / "evaluation"
+    check_output_folder(folder, "--out")
+    if convention not in CONVENTIONS:
+        fail(f"--convention must be one of {', '.join(CONVENTIONS)}, got '{convention}'")
+    if keyframe and is_shot_set(shot):
+        fail(f"--keyframe applies to one shot, but '{shot}' is a folder of shots; leave it out (each shot's run record says its keyframes)")
+    if keyframe:
+        ev = evaluate_shot(shot, results, keyframe, convention=convention)  # type: ignore[arg-type]
+    else:
+        ev = evaluate_shots(shot, results, convention=convention)  # type: ignore[arg-type]
     if not ev.rows:
         fail(f"no frame to score in '{shot}': it needs ground truth (gt/) for frames that are not keyframes"
              + (f", and results for them in '{results}'" if ev.missing else ""))
-    folder = out or results / "evaluation"
     summary = ev.summary()
     summary["missing_results"] = ev.missing
     write_bytes_atomic(rows_csv(ev.rows).encode(), folder / "frames.csv")

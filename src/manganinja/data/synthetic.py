@@ -43,7 +43,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from manganinja.images import save_image, write_bytes_atomic
+from manganinja.images import save_image, write_json_atomic
 from manganinja.points import PointPairs
 
 #: Bump when the same seed would produce different bytes.
@@ -954,8 +954,7 @@ def write_dataset(
             options=asdict(options),
             pairs=entries,
         )
-        write_bytes_atomic((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(),
-                           tmp / "manifest.json")
+        write_json_atomic(manifest, tmp / "manifest.json", sort_keys=True)
 
     return build_folder_atomically(out, build)
 

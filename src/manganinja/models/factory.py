@@ -3,9 +3,11 @@ the full SD1.5-size architecture for speed/memory benchmarks (no download needed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
+import transformers
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -106,8 +108,6 @@ SD15_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (320, 640, 1280, 1280),
 
 def clip_image_processor() -> Any:
     """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
-    import transformers
-
     cls = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
     return cls()
 
@@ -119,6 +119,7 @@ def build_components(
     vae: AutoencoderKL | None = None,
     unet_channels: tuple[int, ...] | None = None,
     start: TinyStart = "random",
+    unet_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Randomly initialised pipeline components.
 
@@ -135,6 +136,9 @@ def build_components(
     share one random initialisation, so the reference bank and the denoising U-Net's tokens start
     in one feature space, and the ControlNet keeps its zero-initialised outputs, so it starts
     without effect, as a ControlNet is trained).
+    ``unet_weights``: a U-Net state dict (e.g. a stage-0 pretrained denoising U-Net) loaded
+    strictly into both U-Nets before the ControlNet is copied from the denoising U-Net; a
+    mismatch with the built architecture raises ``RuntimeError`` naming the keys.
     """
     if size not in ("tiny", "sd15"):
         raise ValueError(f"size must be 'tiny' or 'sd15', got {size!r}")
@@ -160,7 +164,10 @@ def build_components(
     torch.manual_seed(seed)
     reference_unet = UNet2DConditionModel(**unet_config)
     denoising_unet = UNet2DConditionModel(**unet_config)
-    if start == "paper":
+    if unet_weights is not None:
+        reference_unet.load_state_dict(unet_weights, strict=True)
+        denoising_unet.load_state_dict(unet_weights, strict=True)
+    elif start == "paper":
         denoising_unet.load_state_dict(reference_unet.state_dict())
     controlnet_kwargs: dict[str, Any] = {"conditioning_channels": controlnet_conditioning_channels}
     if tiny:

@@ -73,6 +73,11 @@ class ModelConfig(Section):
     - ``official``: the official MangaNinja checkpoints folder at ``path``.
     - ``pretrained``: a converted/trained model saved with ``save_pretrained`` at ``path``.
 
+    ``unet_start``: a stage-0 run's pipeline folder (``train.stage: 0``, e.g.
+    ``runs/tiny_synthetic_stage0/final``): its ``denoising_unet`` weights are loaded (strictly)
+    into both U-Nets of a ``tiny`` start before the ControlNet is copied from the denoising U-Net,
+    as the paper starts both U-Nets (and the ControlNet's encoder) from SD1.5.
+
     ``schedule``: the noise schedule to train (and save) the model with (:class:`ScheduleSection`).
     """
 
@@ -81,6 +86,7 @@ class ModelConfig(Section):
     vae: str | None = None
     unet_channels: list[Int] | None = None
     tiny_start: Literal["random", "paper"] = "random"
+    unet_start: str | None = None
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     controlnet_path: str | None = None
     clip_path: str | None = None
@@ -88,14 +94,16 @@ class ModelConfig(Section):
 
 
 class TrainSection(Section):
-    """Optimisation. ``stage`` 1 trains the reference U-Net, denoising U-Net, ControlNet and
+    """Optimisation. ``stage`` 0 pretrains the denoising U-Net alone as a plain unconditional
+    diffusion model on the target frames (no reference, ControlNet or points: the domain's own
+    "SD1.5", a start for stage 1 through ``model.unet_start``); ``stage`` 1 trains the reference U-Net, denoising U-Net, ControlNet and
     PointNet; stage 2 only PointNet. The learning rate is multiplied by ``lr_decay_factor`` every
     ``lr_decay_every`` steps (the paper: 1e-3, decayed every 30k steps; it does not give the
     factor). ``batch_size`` is per device and per accumulation micro-step. ``threads``: torch
     CPU threads (default: torch's choice)."""
 
     output_dir: str = "runs/train"
-    stage: Literal[1, 2] = 1
+    stage: Literal[0, 1, 2] = 1
     steps: Int = 1000
     batch_size: Int = 1
     gradient_accumulation_steps: Int = 1
@@ -230,6 +238,8 @@ def _validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"data.resolution must be a multiple of 64 and >= 64, got {d.resolution}")
     if not 0 <= d.max_points <= 255:
         raise ConfigError(f"data.max_points must be in 0..255, got {d.max_points}")
+    if m.unet_start is not None and m.init != "tiny":
+        raise ConfigError(f"model.unet_start applies to model.init 'tiny' only (it replaces the random U-Nets), got model.init '{m.init}'")
     if m.schedule.zero_terminal_snr and m.schedule.prediction_type != "v_prediction":
         raise ConfigError(
             "model.schedule.zero_terminal_snr needs model.schedule.prediction_type: v_prediction "

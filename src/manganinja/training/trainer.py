@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 #: Components trained in each stage (pipeline attribute names).
 STAGE_MODULES: dict[int, tuple[str, ...]] = {
+    0: ("denoising_unet",),
     1: ("reference_unet", "denoising_unet", "controlnet", "point_net"),
     2: ("point_net",),
 }
@@ -106,7 +107,16 @@ def _initial_pipeline(cfg: TrainConfig) -> Any:
                 raise TrainingError(f"model.vae {m.vae} is not an AutoencoderKL folder (no config.json); train one with `manganinja train-autoencoder`")
             vae = AutoencoderKL.from_pretrained(m.vae)
         channels = tuple(m.unet_channels) if m.unet_channels else None
-        return build_random("tiny", seed=m.seed, vae=vae, unet_channels=channels, start=m.tiny_start)
+        if m.unet_start is None:
+            return build_random("tiny", seed=m.seed, vae=vae, unet_channels=channels, start=m.tiny_start)
+        from manganinja.models.factory import build_components
+
+        weights = stage0_unet_weights(m.unet_start)
+        try:
+            parts = build_components("tiny", m.seed, vae=vae, unet_channels=channels, start=m.tiny_start, unet_weights=weights)
+        except RuntimeError as exc:  # load_state_dict(strict=True): missing/unexpected keys, shapes
+            raise TrainingError(f"model.unet_start {m.unet_start}: its U-Net does not fit model.unet_channels {list(channels or [])}: {exc}") from exc
+        return MangaNinjaPipeline(**parts)
     path = Path(m.path or "")
     if not path.exists():
         raise TrainingError(f"model.path {path} does not exist (model.init '{m.init}')")
@@ -122,6 +132,18 @@ def _initial_pipeline(cfg: TrainConfig) -> Any:
     from manganinja.pipeline import pipeline_from_sd15
 
     return pipeline_from_sd15(path, m.controlnet_path, m.clip_path, seed=m.seed)
+
+
+def stage0_unet_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The denoising U-Net weights of a stage-0 run's pipeline folder (``path/denoising_unet``),
+    or of a U-Net folder itself; a clear error when neither is there."""
+    from diffusers import UNet2DConditionModel
+
+    path = Path(path)
+    folder = path / "denoising_unet" if (path / "denoising_unet" / "config.json").is_file() else path
+    if not (folder / "config.json").is_file():
+        raise TrainingError(f"model.unet_start {path} holds no U-Net (no denoising_unet/config.json); give a stage-0 run's final folder")
+    return UNet2DConditionModel.from_pretrained(folder).state_dict()
 
 
 def unreachable_reference_parameters(reference_unet: nn.Module, state: ReferenceState) -> list[str]:
@@ -178,7 +200,7 @@ def set_trainable(pipe: Any, stage: int) -> dict[str, list[str]]:
     :func:`single_token_inert_parameters`), so every trainable parameter gets a gradient.
     Returns ``{component: names kept frozen}`` for the trained components."""
     if stage not in STAGE_MODULES:
-        raise ConfigError(f"train.stage must be 1 or 2, got {stage!r}")
+        raise ConfigError(f"train.stage must be 0, 1 or 2, got {stage!r}")
     for component in pipe.components.values():
         if isinstance(component, nn.Module):
             component.requires_grad_(False)
@@ -187,7 +209,7 @@ def set_trainable(pipe: Any, stage: int) -> dict[str, list[str]]:
         module = getattr(pipe, name)
         module.requires_grad_(True)
         inert = set(single_token_inert_parameters(module))
-        if name == "reference_unet":
+        if name == "reference_unet" and stage == 1:
             inert |= set(unreachable_reference_parameters(module, pipe.reference_state))
         for n, p in module.named_parameters():
             if n in inert:
@@ -238,8 +260,11 @@ class TrainingModel(nn.Module):
         (B, 3, H, W) in [-1, 1]; point maps (B, 1, H, W); bank_keep, point_keep (B,) bool (rows
         that see the bank / the point embeddings)."""
         state = self.state
-        frozen_refs = self.stage != 1
         state.clear()
+        if self.stage == 0:
+            # a plain diffusion model: plain self-attention (no bank, no points), no ControlNet
+            return self.denoising_unet(noisy_latents, timesteps, encoder_hidden_states=context, return_dict=False)[0]
+        frozen_refs = self.stage != 1
         state.recording = True
         with torch.no_grad() if frozen_refs else contextlib.nullcontext():
             self.reference_unet(
@@ -289,8 +314,11 @@ def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
 
 
 @torch.no_grad()
-def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype) -> dict:
+def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype,
+                   unconditional: bool = False) -> dict:
     """The frozen part of a step: latents, context tokens, noise and timesteps.
+    ``unconditional`` (stage 0): every row gets the unconditional token and the reference is
+    not encoded (``reference_latents`` is the target's latent, unused there).
 
     Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``target``: the target of
     the loss (:func:`~manganinja.training.losses.prediction_target`: the noise, or the velocity
@@ -301,13 +329,17 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
     target = batch["target"].to(device=device, dtype=vae.dtype)
     reference = batch["reference"].to(device=device, dtype=vae.dtype)
     latents = vae.encode(target).latent_dist.sample(generator=generator) * sf
-    ref_latents = vae.encode(reference).latent_dist.mode() * sf
-    # The CLIP token exactly as at inference (MangaNinjaPipeline.clip_token: the pipeline's
-    # feature extractor on the picture).
-    cond = torch.cat([pipe.clip_token(picture) for picture in reference_pictures(batch["reference"])]).to(device)
     drop_ref = batch["drop_reference"].to(device=device, dtype=torch.bool)
-    uncond = pipe.condition_tokens(len(drop_ref)).to(device=device, dtype=cond.dtype)
-    context = torch.where(drop_ref[:, None, None], uncond, cond)
+    uncond = pipe.condition_tokens(len(drop_ref)).to(device=device)
+    if unconditional:
+        ref_latents, context = latents, uncond
+        drop_ref = torch.ones_like(drop_ref)
+    else:
+        ref_latents = vae.encode(reference).latent_dist.mode() * sf
+        # The CLIP token exactly as at inference (MangaNinjaPipeline.clip_token: the pipeline's
+        # feature extractor on the picture).
+        cond = torch.cat([pipe.clip_token(picture) for picture in reference_pictures(batch["reference"])]).to(device)
+        context = torch.where(drop_ref[:, None, None], uncond.to(cond.dtype), cond)
     noise = sample_noise(latents, generator)
     timesteps = sample_timesteps(len(latents), noise_scheduler.config.num_train_timesteps, generator, device)
     noisy = noise_scheduler.add_noise(latents, noise, timesteps)
@@ -509,7 +541,7 @@ class Trainer:
 
     def compute_loss(self, batch: dict, step: int, micro: int) -> torch.Tensor:
         gen = step_generator(self.cfg.train.seed, step, micro, self.accelerator.process_index)
-        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype)
+        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=self.cfg.train.stage == 0)
         target = inputs.pop("target")
         prediction = self.model(**inputs)
         return prediction_loss(prediction, target)
