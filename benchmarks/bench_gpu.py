@@ -551,8 +551,9 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
-        if "skipped" in r:
-            lines.append(f"| {r['label']} | | skipped: {r['skipped']} | | | | | | | |")
+        if "seconds_per_image" not in r:
+            why = f"skipped: {r['skipped']}" if "skipped" in r else f"error: {r['error']}"
+            lines.append(f"| {r['label']} | | {why} | | | | | | | |")
             continue
         c = r["calls"]
         lines.append(
@@ -562,9 +563,14 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += ["", "| stock floor | s / image (steps x (U-Net b3 + ControlNet b2)) | s / step |", "|---|---|---|"]
     for f in report["floors"]:
-        lines.append(f"| {f['dtype']} | {fmt(f['seconds'])} | {fmt(f['seconds_per_step'])} |")
+        if "error" in f:
+            lines.append(f"| {f['dtype']} | error: {f['error']} | |")
+        else:
+            lines.append(f"| {f['dtype']} | {fmt(f['seconds'])} | {fmt(f['seconds_per_step'])} |")
     train = report.get("training")
-    if train:
+    if train and "error" in train:
+        lines += ["", f"Training: error: {train['error']}"]
+    elif train:
         lines += ["", f"Training ({train['config']}, stage {train['stage']}, {train['resolution']} px, "
                       f"mixed precision {train['mixed_precision']}; {train['what']}; stopped: {train['stopped'] or 'n/a'}):", "",
                   "| batch | steps / s | samples / s | peak allocated (GB) |", "|---|---|---|---|"]
@@ -573,8 +579,9 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("parity"):
         lines += ["", "| parity check (tiny model, 64 px, 2 steps) | max abs (8-bit levels) | mean abs |", "|---|---|---|"]
         for p in report["parity"]:
-            if "skipped" in p:
-                lines.append(f"| {p['check']} | skipped: {p['skipped']} | |")
+            if "max_abs" not in p:
+                why = f"skipped: {p['skipped']}" if "skipped" in p else f"error: {p['error']}"
+                lines.append(f"| {p['check']} | {why} | |")
             else:
                 lines.append(f"| {p['check']} | {p['max_abs']} | {p['mean_abs']} |")
     if report.get("targets"):
@@ -674,6 +681,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             logging.set_verbosity(level)
 
 
+def failure(exc: Exception, args: argparse.Namespace) -> dict[str, str]:
+    """A part that failed, as a report entry: one device call must not lose the other parts to
+    one failure (``--debug`` raises instead)."""
+    if args.debug:
+        raise exc
+    reset_peak(args.device)
+    return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def measure_all(args: argparse.Namespace) -> dict[str, Any]:
     import diffusers
 
@@ -703,19 +719,27 @@ def measure_all(args: argparse.Namespace) -> dict[str, Any]:
     phases = report["meta"]["phase_seconds"] = {"build": report["meta"]["build_seconds"]}
     started = clock.elapsed()
     for setting in plan(args.attention_chunk, args.compile):
-        if setting.dtype not in floors:
+        if setting.dtype not in slowest_image_s:
             pipe.to_dtype(DTYPES[setting.dtype])
-            floors[setting.dtype] = stock_floor(pipe, args.resolution, args.steps, args.runs, args.warmup, args.device)
-            report["floors"].append(floors[setting.dtype])
-            # Before a dtype's first row: the floor plus the reference pass and decode (a guess of 1.5x).
-            slowest_image_s[setting.dtype] = 1.5 * floors[setting.dtype]["seconds"]
+            try:
+                floors[setting.dtype] = stock_floor(pipe, args.resolution, args.steps, args.runs, args.warmup, args.device)
+                report["floors"].append(floors[setting.dtype])
+                # Before a dtype's first row: the floor plus the reference pass and decode (a guess of 1.5x).
+                slowest_image_s[setting.dtype] = 1.5 * floors[setting.dtype]["seconds"]
+            except Exception as exc:  # noqa: BLE001 - see failure()
+                report["floors"].append({"dtype": setting.dtype, **failure(exc, args)})
+                slowest_image_s[setting.dtype] = 0.0
         expected = (args.warmup + args.runs) * slowest_image_s[setting.dtype] + (90.0 if setting.compile and not args.tiny else 0.0)
+        row: dict[str, Any] = {**asdict(setting), "label": setting.label}
         if clock.left() - reserve < expected:
-            report["rows"].append({**asdict(setting), "label": setting.label, "skipped": f"time budget ({expected:.0f} s expected, {clock.left() - reserve:.0f} s left)"})
+            row["skipped"] = f"time budget ({expected:.0f} s expected, {clock.left() - reserve:.0f} s left)"
         else:
-            row = measure_setting(pipe, setting, args, inputs, floors[setting.dtype])
-            report["rows"].append(row)
-            slowest_image_s[setting.dtype] = max(row["seconds_per_image"], slowest_image_s[setting.dtype])
+            try:
+                row = measure_setting(pipe, setting, args, inputs, floors.get(setting.dtype))
+                slowest_image_s[setting.dtype] = max(row["seconds_per_image"], slowest_image_s[setting.dtype])
+            except Exception as exc:  # noqa: BLE001 - see failure()
+                row.update(failure(exc, args))
+        report["rows"].append(row)
         write_report(report, args.out)
     phases["sampling"] = round(clock.elapsed() - started, 1)
     del pipe
@@ -723,12 +747,18 @@ def measure_all(args: argparse.Namespace) -> dict[str, Any]:
     if args.training:
         started = clock.elapsed()
         with tempfile.TemporaryDirectory(prefix="bench_gpu_train_") as work:
-            report["training"] = training_throughput(args, clock, Path(work))
+            try:
+                report["training"] = training_throughput(args, clock, Path(work))
+            except Exception as exc:  # noqa: BLE001 - see failure()
+                report["training"] = failure(exc, args)
         phases["training"] = round(clock.elapsed() - started, 1)
         write_report(report, args.out)
     if args.parity:
         started = clock.elapsed()
-        report["parity"] = parity_checks(args, clock)
+        try:
+            report["parity"] = parity_checks(args, clock)
+        except Exception as exc:  # noqa: BLE001 - see failure()
+            report["parity"] = [{"check": "parity", **failure(exc, args)}]
         phases["parity"] = round(clock.elapsed() - started, 1)
     report["targets"] = targets(report)
     report["meta"]["total_seconds"] = round(clock.elapsed(), 1)
