@@ -106,6 +106,7 @@ def test_a_failing_part_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
         (["--device", "gpu"], "--device 'gpu': use cuda, cuda:N or cpu"),
         (["--device", "cpu", "--resolution", "100"], "--resolution 100: must be a multiple of 64"),
         (["--device", "cpu", "--runs", "0"], "--runs 0: must be >= 1"),
+        (["--device", "cpu", "--budget-s", "0"], "--budget-s 0.0: must be > 0"),
     ],
 )
 def test_bad_values_are_one_line_errors(tmp_path, capsys, argv, message):
