@@ -14,15 +14,13 @@ from typing import Callable, Literal, Mapping, Sequence, TypeVar
 
 from tqdm.auto import tqdm
 
-from manganinja.images import remove_stale_temporaries, save_image
+from manganinja.images import IMAGE_SUFFIXES, remove_stale_temporaries, save_image
 from manganinja.manifest import Manifest, output_problem
 
 log = logging.getLogger(__name__)
 
 #: What ``colorize_page`` returns and ``write`` takes (a PIL image by default; layers with --layers).
 Result = TypeVar("Result")
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ _TEMP_NAME = re.compile(r"^\..+" + re.escape(TEMP_MARKER) + r"(\d+)-[^/\\]*$")
 #: Largest image (in pixels) accepted by default: an A3 page at 600 dpi is about 70 MP.
 MAX_IMAGE_PIXELS = 80_000_000
 
+#: File extensions of the images the package reads as pages and frames and writes as results.
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
 
 class ImageInputError(ValueError):
     """An input image could not be used; the message names the image and the reason."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from manganinja.images import MAX_IMAGE_PIXELS, ImageInputError, bomb_message, check_whole
+from manganinja.images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageInputError, bomb_message, check_whole
 from manganinja.lines import Lines, find_official_extractor
 from manganinja.points import MAX_POINT_PAIRS, PointPairs
 from manganinja.settings import EngineName, FlatSettings, InputSettings, LoadSettings, NinjaSettings
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from manganinja.shots.format import Shot
 
 #: Extensions an output image may have (written with PIL).
-OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+OUTPUT_SUFFIXES = IMAGE_SUFFIXES
 
 
 class RequestError(ValueError):

@@ -57,7 +57,8 @@ def evaluate(
     engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
     guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance (>= 0)."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
-    model: Optional[Path] = typer.Option(None, "--model", help="ninja: converted model folder or official checkpoints folder."),
+    model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder (or Hugging Face id)."),
+    official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="ninja: denoising steps (default: the model's recommendation, else 50)."),
     resolution: Optional[int] = typer.Option(None, "--resolution", help="ninja: processing long side, a multiple of 64 (default: the model's, else 512)."),
     device: Optional[str] = typer.Option(None, "--device", help="ninja and feature models: torch device."),
@@ -69,25 +70,26 @@ def evaluate(
     examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png (>= 1)."),
 ) -> None:
     """Run the paper's protocol: both directions, 0 and K guidance points, scored on the foreground."""
-    from manganinja.engines import build_engine
+    from manganinja.colorize import engine_for
+    from manganinja.engines import ENGINE_NAMES, EngineError, build_engine, check_model_source
     from manganinja.evaluation import benchmark as B
     from manganinja.evaluation.report import write_report
-    from manganinja.settings import LoadSettings, NinjaSettings
+    from manganinja.settings import RunSettings
 
     start = time.perf_counter()
     extract, extractor_name = _extractor(extractor)
-    # Everything the user gave is checked before any model is loaded.
-    ninja = NinjaSettings(steps=steps, resolution=resolution, snap=False, progress=False)
+    # Everything the user gave is checked before any model is loaded. The model engine's
+    # settings: the benchmark scores the model's own picture (no snap), without progress bars.
+    run = RunSettings.from_options(model=model, official=official, device=device, steps=steps,
+                                   resolution=resolution, snap=False, progress=False)
     names = list(dict.fromkeys(engine))
-    load = None
+    unknown = [n for n in names if n not in ENGINE_NAMES]
+    if unknown:
+        raise EngineError(f"unknown engine '{unknown[0]}'; choose one of {', '.join(ENGINE_NAMES)}")
     if "ninja" in names:
-        official = model is not None and (model / "MangaNinjia").is_dir()
-        load = LoadSettings(model=None if official or model is None else str(model),
-                            official=model if official else None, device=device or "auto")
-        from manganinja.engines import check_model_source
-
-        check_model_source(load)
-    engines = [build_engine(name, ninja=ninja, load=load) for name in names]
+        check_model_source(run.load)  # the one place that decides what --model/--official hold
+    engines = [engine_for(run.model_copy(update={"engine": name})) if name in ("ninja", "flat")
+               else build_engine(name) for name in names]
     scorers, scorer_names = _scorers(clip, dino, lpips, device or "cpu")
     rows, problems = B.evaluate(data, out, engines, extract, extractor_name, guide_points, seed,
                                 scorers, scorer_names, max_new_runs=max_runs, progress=True)

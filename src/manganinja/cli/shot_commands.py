@@ -10,7 +10,7 @@ import typer
 
 from manganinja.cli import app, fail, flag, hide_library_progress, refuse_options, user_errors
 from manganinja.cli.model_commands import _default
-from manganinja.settings import LoadSettings, NinjaSettings
+from manganinja.settings import LoadSettings, NinjaSettings, RunSettings
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
@@ -72,21 +72,24 @@ def colorize(
         fail("--engine ninja needs exactly one of --model or --official")
     # The model's settings, checked before anything is read or loaded. The shot engine snaps the
     # model's output to the keyframes' palette itself, so the engine's own region snap is off.
-    ninja_settings = NinjaSettings(
-        steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point, guidance=guidance,
-        seed=seed, resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
+    run_settings = RunSettings.from_options(
+        engine="ninja", model=model, official=official, device=device, dtype=dtype, steps=steps,
+        guidance_ref=guidance_ref, guidance_point=guidance_point, guidance=guidance, seed=seed,
+        resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
     )
-    load = LoadSettings(model=model, official=official, device=device, dtype=dtype)
+    if engine == "ninja":
+        from manganinja.engines import check_model_source
+
+        check_model_source(run_settings.load)  # the model folder, without loading it
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
     check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
     if engine == "ninja":
-        from manganinja.engines import NinjaEngine, check_model_source, load_pipeline
+        from manganinja.colorize import engine_for
 
-        check_model_source(load)
-        ninja = NinjaEngine(load_pipeline(load), ninja_settings)
+        ninja = engine_for(run_settings)
         factory = lambda palette: EngineAdapter(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
         factory = MeanColorShotEngine
@@ -104,6 +107,11 @@ def colorize(
         typer.echo(redo)
     typer.echo(f"{counts['done']} frame(s) colored, {counts['skipped']} skipped (already done), "
                f"{counts['failed']} failed -> {output_dir}")
+    from manganinja.flat.review import describe, worth_a_look
+
+    look = worth_a_look(run.reviews, n=5, keyframes=checked.keyframes, only_needed=True)
+    if look:
+        typer.echo("worth a look (lowest confidence first): " + ", ".join(describe(r) for r in look))
     if counts["failed"]:
         raise typer.Exit(1)
 
@@ -144,6 +152,11 @@ def evaluate(
     table = summary_markdown(summary)
     write_bytes_atomic(table.encode(), folder / "summary.md")
     typer.echo(table, nl=False)
+    from manganinja.flat.review import flags_report
+
+    flags = flags_report(results, ev.rows)
+    if flags:
+        typer.echo(flags)
     if ev.missing:
         typer.echo(f"warning: {len(ev.missing)} frame(s) have no result: {', '.join(ev.missing)}", err=True)
     typer.echo(f"wrote {folder}")
