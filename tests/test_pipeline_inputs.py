@@ -14,11 +14,6 @@ from manganinja.points import PointsError
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return build_pipeline("tiny", seed=0)
-
-
-@pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
     ref = Image.fromarray(rng.integers(0, 255, (64, 48, 3), dtype=np.uint8))

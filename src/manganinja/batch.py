@@ -148,14 +148,14 @@ def run_pages(
                 results.append(PageResult(page, out, "skipped", files=page_files))
                 continue
             if reason is not None:
-                log.warning("page '%s': %s, redoing", Path(page).name, reason)
+                log.warning("%s '%s': %s, redoing", unit, Path(page).name, reason)
         try:
             if record is not None:
                 record.forget(out.name)
             writer(colorize_page(page), out)
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the chapter
             error = f"{type(exc).__name__}: {exc}"
-            log.error("page '%s' failed: %s", page, exc)
+            log.error("%s '%s' failed: %s", unit, page, exc)
             if record is not None:
                 record.record_failed(out.name, Path(page), error)
             results.append(PageResult(page, out, "failed", error, reason, page_files))

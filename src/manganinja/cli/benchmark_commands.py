@@ -23,10 +23,10 @@ app.add_typer(benchmark_app, name="benchmark")
 @benchmark_app.command("synth")
 @user_errors
 def synth(
-    out: Path = typer.Option(..., "--out", help="Benchmark folder to write."),
-    pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator."),
-    size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (multiple of 8)."),
+    out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Benchmark folder to write."),
+    pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs (>= 1)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator (>= 0)."),
+    size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (a multiple of 8, >= 64)."),
     overwrite: bool = flag(False, "overwrite", "Replace an existing benchmark folder."),
 ) -> None:
     """Write a benchmark folder of synthetic pairs (masks and exact annotated points included)."""
@@ -53,9 +53,9 @@ def _extractor(method: str) -> tuple[Any, str]:
 @user_errors
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Benchmark folder (manifest.json + pair folders)."),
-    out: Path = typer.Option(..., "--out", help="Results folder (resumed if it exists)."),
+    out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Results folder (resumed if it exists)."),
     engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
-    guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance."),
+    guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance (>= 0)."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
     model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
@@ -66,8 +66,8 @@ def evaluate(
     clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP folder for CLIP-I (absent otherwise)."),
     dino: Optional[Path] = typer.Option(None, "--dino", help="Local DINO/DINOv2 folder for DINO-I (absent otherwise)."),
     lpips: Optional[Path] = typer.Option(None, "--lpips", help="Local LPIPS weights folder (absent otherwise)."),
-    max_runs: Optional[int] = typer.Option(None, "--max-runs", min=1, help="Stop after this many new runs."),
-    examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png."),
+    max_runs: Optional[int] = typer.Option(None, "--max-runs", min=1, help="Stop after this many new runs (>= 1)."),
+    examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png (>= 1)."),
 ) -> None:
     """Run the paper's protocol: both directions, 0 and K guidance points, scored on the foreground."""
     from manganinja.colorize import engine_for

@@ -335,13 +335,13 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
             if old.get(key) != settings.get(key):
                 raise BenchmarkError(
                     f"results folder '{out}' was made with {key} {old.get(key)!r}, not "
-                    f"{settings.get(key)!r}; use another --out"
+                    f"{settings.get(key)!r}; use another --output-dir"
                 )
         for name, engine_settings in settings["engines"].items():
             if name in old.get("engines", {}) and old["engines"][name] != engine_settings:
                 raise BenchmarkError(
                     f"results folder '{out}' has engine '{name}' runs with settings "
-                    f"{old['engines'][name]!r}, not {engine_settings!r}; use another --out"
+                    f"{old['engines'][name]!r}, not {engine_settings!r}; use another --output-dir"
                 )
         merged = {**settings, "engines": {**old.get("engines", {}), **settings["engines"]}}
     else:
