@@ -211,7 +211,9 @@ class FlatEngine:
             points = stitched_points(points, prepared.placements)
         else:
             points = None
-        result = colorize_flat(prepared.picture, lines, points, two_tone=self.settings.two_tone)
+        st = self.settings
+        result = colorize_flat(prepared.picture, lines, points, two_tone=st.two_tone, gap_radius=st.gap_radius,
+                               background_share=st.background_share, border_cover=st.border_cover)
         return split_layers(result.color_layer, lines.array)
 
 

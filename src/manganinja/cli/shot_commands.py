@@ -77,6 +77,10 @@ def colorize(
         guidance_ref=guidance_ref, guidance_point=guidance_point, guidance=guidance, seed=seed,
         resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
     )
+    if engine == "ninja":
+        from manganinja.engines import check_model_source
+
+        check_model_source(run_settings.load)  # the model folder, without loading it
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
     check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
@@ -84,9 +88,7 @@ def colorize(
 
     if engine == "ninja":
         from manganinja.colorize import engine_for
-        from manganinja.engines import check_model_source
 
-        check_model_source(run_settings.load)
         ninja = engine_for(run_settings)
         factory = lambda palette: EngineAdapter(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
@@ -105,6 +107,11 @@ def colorize(
         typer.echo(redo)
     typer.echo(f"{counts['done']} frame(s) colored, {counts['skipped']} skipped (already done), "
                f"{counts['failed']} failed -> {output_dir}")
+    from manganinja.flat.review import describe, worth_a_look
+
+    look = worth_a_look(run.reviews, n=5, keyframes=checked.keyframes, only_needed=True)
+    if look:
+        typer.echo("worth a look (lowest confidence first): " + ", ".join(describe(r) for r in look))
     if counts["failed"]:
         raise typer.Exit(1)
 
@@ -145,6 +152,11 @@ def evaluate(
     table = summary_markdown(summary)
     write_bytes_atomic(table.encode(), folder / "summary.md")
     typer.echo(table, nl=False)
+    from manganinja.flat.review import flags_report
+
+    flags = flags_report(results, ev.rows)
+    if flags:
+        typer.echo(flags)
     if ev.missing:
         typer.echo(f"warning: {len(ev.missing)} frame(s) have no result: {', '.join(ev.missing)}", err=True)
     typer.echo(f"wrote {folder}")
