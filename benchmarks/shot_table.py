@@ -29,6 +29,7 @@ import numpy as np
 from manganinja.data.synthetic_shots import ShotOptions, write_shots
 from manganinja.images import load_image
 from manganinja.evaluation.paint_bucket import METRICS, evaluate_shot, summarize
+from manganinja.flat.review import flag_precision, needs_look
 from manganinja.shots.engines import FlatShotEngine, MeanColorShotEngine
 from manganinja.shots.format import read_shot
 from manganinja.shots.run import colorize_shot
@@ -64,12 +65,15 @@ def drift(args: argparse.Namespace) -> None:
             write_shots(shots_dir, args.shots, ShotOptions(size=args.size, frames=args.frames, family=family),
                         seed=args.seed)
         by_d: dict[int, list[tuple[float, float]]] = {}
+        listed: list[str] = []
+        wrong: list[str] = []
         t0 = time.perf_counter()
         for i in range(args.shots):
             root = shots_dir / f"shot_{i:05d}"
             shot = read_shot(root)
             out = args.work / family / "propagate" / root.name
             run = colorize_shot(shot, FlatShotEngine, out, mode="propagate", progress=False, overwrite=True)
+            look = {r.stem for r in run.reviews if needs_look(r)}
             for task in run.tasks:
                 if task.distance == 0:
                     continue
@@ -77,7 +81,13 @@ def drift(args: argparse.Namespace) -> None:
                 res = np.asarray(load_image(out / f"{task.stem}.png").convert("RGBA"))
                 gt = np.asarray(load_image(fr.gt).convert("RGBA"))
                 ln = np.asarray(load_image(fr.line).convert("RGBA"))
-                by_d.setdefault(task.distance, []).append(pixel_scores(res, gt, ln))
+                acc, iou = pixel_scores(res, gt, ln)
+                by_d.setdefault(task.distance, []).append((acc, iou))
+                key = f"{root.name}/{task.stem}"
+                if task.stem in look:
+                    listed.append(key)
+                if acc < 0.9 or iou < 0.95:
+                    wrong.append(key)
             print(f"{family}: shot {i + 1}/{args.shots} done", flush=True)
         seconds = time.perf_counter() - t0
         ds = sorted(by_d)
@@ -85,12 +95,16 @@ def drift(args: argparse.Namespace) -> None:
                          "bg_iou": float(np.mean([b for _, b in by_d[d]])),
                          "frames": len(by_d[d])} for d in ds}
         report[family] = rows
+        precision, recall = flag_precision(listed, wrong)
+        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
         worst = {k: min(r[k] for r in rows.values()) for k in ("char_acc", "bg_iou")}
         upto25 = {k: min(r[k] for d, r in rows.items() if int(d) <= 25) for k in ("char_acc", "bg_iou")}
         text += (f"\n{family}: {args.shots} shots x {args.frames} frames, {args.size} px, seed {args.seed}; "
                  f"flat propagate ({seconds:.0f} s). Lowest up to distance 25: character pixel accuracy "
                  f"{upto25['char_acc']:.3f}, background IoU {upto25['bg_iou']:.3f}; at any distance: "
-                 f"{worst['char_acc']:.3f}, {worst['bg_iou']:.3f}.\n\n")
+                 f"{worst['char_acc']:.3f}, {worst['bg_iou']:.3f}. Review flags: {len(listed)} frames listed "
+                 f"for a look, {len(wrong)} wrong (character pixel accuracy < 0.9 or background IoU < 0.95): "
+                 f"precision {fmt(precision)}, recall {fmt(recall)}.\n\n")
         shown = [d for d in ds if d <= 10 or d % 5 == 0 or d == ds[-1]]
         text += "| metric | " + " | ".join(str(d) for d in shown) + " |\n|" + "---|" * (len(shown) + 1) + "\n"
         for k, name in (("char_acc", "character pixel accuracy"), ("bg_iou", "background IoU")):

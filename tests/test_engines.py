@@ -88,7 +88,7 @@ def test_flat_engine_colors_a_synthetic_pair_and_obeys_its_points():
     pair = generate_pair(np.random.default_rng([0, 1]), size=128)
     lines = Lines((pair.lineart > 0).astype(np.float32))
     engine = build_engine("flat")
-    assert engine.describe() == {"two_tone": True}
+    assert engine.describe() == {"two_tone": True, "gap_radius": 3, "background_share": 0.25, "border_cover": 0.5}
     prepared = engine.prepare([Image.fromarray(pair.reference)])
     got = engine.colorize(prepared, lines, pair.points[:5]).composite
     assert got.shape == (128, 128, 3) and got.dtype == np.uint8

@@ -81,7 +81,7 @@ def test_lineart_polarity_is_normalized(pipe, images):
     assert not ((a > -1) & (a <= 2 * 0.24 - 1)).any()
 
 
-def test_image_is_extracted_at_processing_size(pipe, images):
+def test_image_is_colorized_at_its_size(pipe, images):
     ref, _ = images
     rng = np.random.default_rng(2)
     picture = np.full((96, 64, 3), 230, np.uint8)

@@ -211,7 +211,9 @@ class FlatEngine:
             points = stitched_points(points, prepared.placements)
         else:
             points = None
-        result = colorize_flat(prepared.picture, lines, points, two_tone=self.settings.two_tone)
+        st = self.settings
+        result = colorize_flat(prepared.picture, lines, points, two_tone=st.two_tone, gap_radius=st.gap_radius,
+                               background_share=st.background_share, border_cover=st.border_cover)
         return split_layers(result.color_layer, lines.array)
 
 
@@ -341,7 +343,7 @@ def check_model_source(load: LoadSettings) -> None:
     if (path / "MangaNinjia").is_dir():
         raise ModelLoadError(
             f"'{path}' is the official release layout; use --official '{path}' (or convert it once "
-            f"with `manganinja convert --official '{path}' --output converted/`)"
+            f"with `manganinja convert --official '{path}' --output-dir converted/`)"
         )
     if not (path / "model_index.json").is_file():
         what = "is empty" if not any(path.iterdir()) else "has no model_index.json"

@@ -143,11 +143,18 @@ class NinjaSettings(BaseModel):
 
 class FlatSettings(BaseModel):
     """Settings of the weight-free engine (:class:`manganinja.engines.FlatEngine`):
-    ``two_tone`` adds one shadow tone per region where the reference has one."""
+    ``two_tone`` adds one shadow tone per region where the reference has one; ``gap_radius``
+    closes gaps in the line art up to about ``2 * gap_radius + 1`` pixels; a region is character
+    when at least ``background_share`` of its votes land on the reference's character (a region
+    touching the border: at least ``border_cover``), else background
+    (:func:`manganinja.flat.engine.colorize_flat`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     two_tone: bool = True
+    gap_radius: int = Field(3, ge=0, le=32)
+    background_share: float = Field(0.25, ge=0.0, le=1.0)
+    border_cover: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class LoadSettings(BaseModel):

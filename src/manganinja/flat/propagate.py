@@ -124,6 +124,9 @@ class PaintedFrame:
         alignments: per source name, how well it was aligned (:class:`Alignment`; empty for a
             keyframe).
         dropped: the sources that did not vote (a previous result aligned poorly).
+        certainty: float32 ``(count + 1,)`` in [0, 1] or None: how decisive each region's vote
+            was (the winning color's share of the evidence the region got; None = ``confidence``).
+            What the review sheet reads (:mod:`manganinja.flat.review`).
     """
 
     lines: np.ndarray
@@ -133,6 +136,7 @@ class PaintedFrame:
     origin: np.ndarray
     alignments: dict[str, "Alignment"] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
+    certainty: np.ndarray | None = None
 
     def filled_index(self) -> np.ndarray:
         """int32 ``(H, W)``: palette index of every pixel (line pixels: nearest region's)."""
@@ -320,7 +324,8 @@ class Alignment:
         kind: the mapping's kind (``"tps"``, ``"affine"``, ``"bbox"``).
         line_agreement: share of the target's line pixels (sampled) that the warp puts within a few
             pixels of a source line, in [0, 1]; a good warp of two frames of one cut is near 1.
-        size_ratio: the larger over the smaller of the two drawings' bounding-box areas (>= 1).
+        size_ratio: the larger over the smaller of the two drawings' line lengths (line pixel
+            counts; >= 1): about the change of the drawing's linear size.
     """
 
     inliers: int
@@ -355,10 +360,6 @@ def _line_agreement(target_lines: np.ndarray, source_lines: np.ndarray, map_x: n
     near = np.zeros(len(ys), bool)
     near[inside] = dist[sy[inside], sx[inside]] <= tolerance
     return float(near.mean())
-
-
-def _box_area(box: tuple[int, int, int, int]) -> float:
-    return float(max(box[2], 1) * max(box[3], 1))
 
 
 def match_scores(
@@ -410,9 +411,11 @@ def match_scores(
     filled = source.filled.astype(np.float32)
     warped = cv2.remap(filled, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
     tolerance = max(3.0, 0.006 * max(h, w))
+    n_lines = (max(1, int(np.count_nonzero(target_lines >= LINE_THRESHOLD))),
+               max(1, int(np.count_nonzero(source.lines >= LINE_THRESHOLD))))
     alignment = Alignment(int(mapping.used.sum()), mapping.kind,
                           _line_agreement(target_lines, source.lines, map_x, map_y, tolerance),
-                          max(_box_area(boxes[0]), _box_area(boxes[1])) / min(_box_area(boxes[0]), _box_area(boxes[1])))
+                          max(n_lines) / min(n_lines))
     del map_x, map_y
     n_t, n_s = target.count + 1, source.regions.count + 1
     lab = target.labels[voters].astype(np.int64)
@@ -465,6 +468,7 @@ def paint_regions(
     border_cover: float = 0.5,
     unsure_power: float = 1.0,
     poor_weight: float = 0.25,
+    disagree_penalty: float = 1.0,
     gap_radius: int = GAP_RADIUS,
     work_long_side: int = 768,
 ) -> PaintedFrame:
@@ -484,6 +488,10 @@ def paint_regions(
         poor_weight: a source whose alignment is poor (:meth:`Alignment.poor`) counts this times
             its weight; a poorly aligned previous result is dropped altogether when a keyframe is
             aligned well.
+        disagree_penalty: where a well-aligned keyframe gives its evidence to another color than
+            the one a region takes (from the chain), the region's confidence is scaled by
+            ``1 - disagree_penalty * (that share, times how much the keyframe covers it)``: it
+            counts less in the next frame, where the keyframe can then win (0 = off).
 
     Raises:
         PropagateError: no source, or a source of another size.
@@ -527,6 +535,23 @@ def paint_regions(
     index = np.argmax(total, axis=1).astype(np.int32)
     conf = total[np.arange(n), index].astype(np.float32)
     origin = np.full(n, ORIGIN_VOTE, np.int8)
+    agree = np.ones(n, np.float32)
+    if disagree_penalty > 0 and any(s.chained for s, _ in used):
+        # Where a well-aligned keyframe says "another color", the chain's color is kept for this
+        # frame but with less confidence, so the next frame's keyframe vote can overturn it: an
+        # error carried by the chain fades out in a few frames.
+        against = np.zeros(n)
+        n_key = 0
+        for s, e in used:
+            if s.chained or e.alignment.poor():
+                continue
+            mass = e.score.sum(axis=1)
+            other = 1.0 - e.score[np.arange(n), index] / np.maximum(mass, 1e-9)
+            against += np.clip(e.character_cover + e.background_cover, 0, 1) * np.where(mass > 0, other, 0.0)
+            n_key += 1
+        if n_key:
+            agree = np.clip(1.0 - disagree_penalty * against / n_key, 0.0, 1.0).astype(np.float32)
+            conf *= agree
 
     # Background is an invariant: border regions stay background unless the character covers
     # them well, from confident sources, and clearly claims them.
@@ -565,8 +590,13 @@ def paint_regions(
         origin[r] = ORIGIN_POINT
     index[0] = 0
     conf[0] = 0.0
+    certainty = np.where(cov > 0, agree * total[np.arange(n), index] / np.maximum(cov, 1e-9), 0.0).astype(np.float32)
+    certainty[to_bg] = np.clip(bg_cover[to_bg] / np.maximum(bg_cover[to_bg] + char_cover[to_bg], 1e-9), 0, 1)
+    fixed = clear | (origin == ORIGIN_POINT)
+    certainty[fixed] = 1.0
+    certainty[0] = 0.0
     out = PaintedFrame(lines, regions, index, conf, origin, {s.name: e.alignment for s, e in zip(sources, evidence)},
-                       [s.name for s, k in zip(sources, keep) if not k])
+                       [s.name for s, k in zip(sources, keep) if not k], certainty)
     out.__dict__["_features"] = {side: feats}  # reused when this frame is the next one's source
     out.__dict__["shapes"] = shapes
     return out

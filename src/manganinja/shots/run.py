@@ -22,7 +22,6 @@ the frames colored from it).
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -32,6 +31,7 @@ from tqdm.auto import tqdm
 
 from manganinja.batch import PageResult, run_pages
 from manganinja.flat.propagate import PaintedFrame, Palette, paint_from_colors
+from manganinja.flat.review import FrameReview, frame_review, read_reviews, write_reviews
 from manganinja.images import save_image
 from manganinja.manifest import JSONValue, Manifest, normalize_settings, settings_change
 from manganinja.points import PointPair, PointPairs
@@ -47,7 +47,8 @@ from manganinja.shots.format import (
 from manganinja.shots.plan import RUN_FILE, FrameTask, plan
 from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
 
-log = logging.getLogger(__name__)
+#: Per-frame review figures and flags (:mod:`manganinja.flat.review`), in frame order.
+REVIEW_FILE = "review.json"
 
 #: The key under which a frame's inputs record the previous frame's result: ``result <stem>``.
 RESULT_KEY = "result "
@@ -64,7 +65,7 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def frame_inputs(shot: Shot, task: FrameTask, results: dict[str, str | None],
+def frame_inputs(shot: Shot, task: FrameTask, results: Mapping[str, Path | None],
                  digest: Callable[[Path], str] = file_digest) -> dict[str, str]:
     """What the result of ``task`` is colored from, by content hash: ``{"line/0005.png": hash,
     "line/0003.png": ..., "gt/0003.png": ... (its keyframes, a keyframe itself for a keyframe),
@@ -149,6 +150,8 @@ class ShotRun:
     palette: Palette
     problems: list[tuple[str, str]] = field(default_factory=list)
     redone: dict[str, list[str]] = field(default_factory=dict)
+    #: Per frame, in frame order (frames skipped on a rerun: as the earlier run recorded them).
+    reviews: list[FrameReview] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PageResult]:
@@ -239,6 +242,7 @@ def colorize_shot(
         for p in t.previous:
             users[p] = users.get(p, 0) + 1
     pending: dict[Path, tuple[ShotLayers, dict[str, object]]] = {}
+    reviews: dict[str, FrameReview] = {}
     # stem -> the frame's result as this run leaves it (None: failed).
     outputs: dict[str, Path | None] = {}
     digests: dict[Path, str] = {}
@@ -277,6 +281,7 @@ def colorize_shot(
             painted = engine.colorize(engine.prepare(refs), frame, PointPairs(pairs) if pairs else None)
         if users.get(task.stem):
             done[task.stem] = painted
+        reviews[task.stem] = frame_review(painted, task.stem)
         images = render(painted, frame, palette, keep_color_lines)
         out = out_dir / f"{task.stem}.png"
         if layers:
@@ -320,4 +325,7 @@ def colorize_shot(
                 done.pop(p, None)
     for stem, message in shot.problems:
         results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
-    return ShotRun(results, tasks, palette, list(shot.problems), redone)
+    earlier = {r.stem: r for r in read_reviews(out_dir / REVIEW_FILE)}
+    ordered = [reviews.get(f.stem) or earlier.get(f.stem) for f in shot.frames]
+    frame_reviews = write_reviews([r for r in ordered if r is not None], out_dir / REVIEW_FILE)
+    return ShotRun(results, tasks, palette, list(shot.problems), redone=redone, reviews=frame_reviews)
