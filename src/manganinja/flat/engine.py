@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
-from manganinja.flat.layers import compose
+from manganinja.flat.layers import compose, line_alpha
 from manganinja.flat.match import Mapping, Matches, fit_mapping, match_features
 from manganinja.flat.regions import (
     GAP_RADIUS,
@@ -113,8 +113,6 @@ class FlatResult:
     def rgba(self) -> np.ndarray:
         """uint8 ``(H, W, 4)``: the composite with the background transparent (lines stay opaque
         black over it, alpha = line strength)."""
-        from manganinja.flat.layers import line_alpha
-
         h, w = self.labels.shape
         out = np.zeros((h, w, 4), np.uint8)
         out[..., :3] = self.composite
