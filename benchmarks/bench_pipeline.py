@@ -26,10 +26,9 @@ import psutil
 import torch
 from PIL import Image
 
+from bench_gpu import DTYPES, count_calls, synchronize  # this folder (sys.path[0] when run as a script)
 from manganinja.models.factory import build_components
 from manganinja.pipeline import MangaNinjaPipeline
-
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class PeakRSS:
@@ -68,22 +67,6 @@ def official_component_bytes(components: dict, dtype_bytes: int = 4) -> dict[str
     )
     ours = sum(params.values())
     return {"official_weights_bytes": total * dtype_bytes, "our_weights_bytes": ours * dtype_bytes}
-
-
-def count_calls(pipe: MangaNinjaPipeline) -> tuple[dict[str, list[int]], list]:
-    counts: dict[str, list[int]] = {"reference_unet": [], "controlnet": [], "denoising_unet": []}
-    handles = []
-    for name in counts:
-        def hook(module, args, kwargs, name=name):  # noqa: ANN001, ANN202
-            sample = args[0] if args else kwargs["sample"]
-            counts[name].append(int(sample.shape[0]))
-        handles.append(getattr(pipe, name).register_forward_pre_hook(hook, with_kwargs=True))
-    return counts, handles
-
-
-def synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def main() -> None:

@@ -3,6 +3,14 @@ baseline on synthetic shots, per paint-bucket metric and by distance from the ke
 
     PYTHONPATH=src python benchmarks/shot_table.py --work bench/shots20 [--shots 20 --frames 12 --size 512 --seed 0]
 
+Drift (``--drift``): flat ``propagate`` only, per family (``--family character`` and/or effect
+families, repeatable), pixel metrics by distance from the keyframe: character pixel accuracy
+(non-line ground-truth character pixels painted in exactly their color) and background IoU (non-line
+pixels transparent in both / in either)::
+
+    PYTHONPATH=src python benchmarks/shot_table.py --drift --work bench/drift --shots 6 --frames 51 \
+        --size 384 --seed 0 --family character --family effects
+
 Writes the shots to WORK/shots (``manganinja synth --shots``), results to WORK/<method>/<shot>/,
 and WORK/table.md + WORK/table.json; prints the markdown. Every number comes from
 ``manganinja.shots.run.colorize_shot`` and ``manganinja.evaluation.paint_bucket.evaluate_shot``,
@@ -16,8 +24,12 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from manganinja.data.synthetic_shots import ShotOptions, write_shots
+from manganinja.images import load_image
 from manganinja.evaluation.paint_bucket import METRICS, evaluate_shot, summarize
+from manganinja.flat.review import flag_precision, needs_look
 from manganinja.shots.engines import FlatShotEngine, MeanColorShotEngine
 from manganinja.shots.format import read_shot
 from manganinja.shots.run import colorize_shot
@@ -29,6 +41,79 @@ METHODS = {
 }
 
 
+def pixel_scores(result: np.ndarray, gt: np.ndarray, line: np.ndarray) -> tuple[float, float]:
+    """(character pixel accuracy, background IoU) of an RGBA ``result`` against an RGBA ``gt``
+    (uint8 ``(H, W, 4)`` each), on the pixels where the RGBA line frame ``line`` has no line."""
+    paper = line[..., 3] < 128
+    gt_bg = gt[..., 3] < 128
+    res_bg = result[..., 3] < 128
+    char = paper & ~gt_bg & (gt[..., :3].astype(np.int32).sum(-1) > 0)
+    right = (result[..., :3] == gt[..., :3]).all(-1) & ~res_bg
+    acc = float(right[char].mean()) if char.any() else 1.0
+    union = (gt_bg | res_bg) & paper
+    iou = float((gt_bg & res_bg & paper).sum() / union.sum()) if union.any() else 1.0
+    return acc, iou
+
+
+def drift(args: argparse.Namespace) -> None:
+    """Pixel metrics by distance from the keyframe for flat propagate, per family."""
+    text = ""
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for family in args.family or ["character"]:
+        shots_dir = args.work / family / "shots"
+        if not (shots_dir / "manifest.json").is_file():
+            write_shots(shots_dir, args.shots, ShotOptions(size=args.size, frames=args.frames, family=family),
+                        seed=args.seed)
+        by_d: dict[int, list[tuple[float, float]]] = {}
+        listed: list[str] = []
+        wrong: list[str] = []
+        t0 = time.perf_counter()
+        for i in range(args.shots):
+            root = shots_dir / f"shot_{i:05d}"
+            shot = read_shot(root)
+            out = args.work / family / "propagate" / root.name
+            run = colorize_shot(shot, FlatShotEngine, out, mode="propagate", progress=False, overwrite=True)
+            look = {r.stem for r in run.reviews if needs_look(r)}
+            for task in run.tasks:
+                if task.distance == 0:
+                    continue
+                fr = shot.frame(task.stem)
+                res = np.asarray(load_image(out / f"{task.stem}.png").convert("RGBA"))
+                gt = np.asarray(load_image(fr.gt).convert("RGBA"))
+                ln = np.asarray(load_image(fr.line).convert("RGBA"))
+                acc, iou = pixel_scores(res, gt, ln)
+                by_d.setdefault(task.distance, []).append((acc, iou))
+                key = f"{root.name}/{task.stem}"
+                if task.stem in look:
+                    listed.append(key)
+                if acc < 0.9 or iou < 0.95:
+                    wrong.append(key)
+            print(f"{family}: shot {i + 1}/{args.shots} done", flush=True)
+        seconds = time.perf_counter() - t0
+        ds = sorted(by_d)
+        rows = {str(d): {"char_acc": float(np.mean([a for a, _ in by_d[d]])),
+                         "bg_iou": float(np.mean([b for _, b in by_d[d]])),
+                         "frames": len(by_d[d])} for d in ds}
+        report[family] = rows
+        precision, recall = flag_precision(listed, wrong)
+        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+        worst = {k: min(r[k] for r in rows.values()) for k in ("char_acc", "bg_iou")}
+        upto25 = {k: min(r[k] for d, r in rows.items() if int(d) <= 25) for k in ("char_acc", "bg_iou")}
+        text += (f"\n{family}: {args.shots} shots x {args.frames} frames, {args.size} px, seed {args.seed}; "
+                 f"flat propagate ({seconds:.0f} s). Lowest up to distance 25: character pixel accuracy "
+                 f"{upto25['char_acc']:.3f}, background IoU {upto25['bg_iou']:.3f}; at any distance: "
+                 f"{worst['char_acc']:.3f}, {worst['bg_iou']:.3f}. Review flags: {len(listed)} frames listed "
+                 f"for a look, {len(wrong)} wrong (character pixel accuracy < 0.9 or background IoU < 0.95): "
+                 f"precision {fmt(precision)}, recall {fmt(recall)}.\n\n")
+        shown = [d for d in ds if d <= 10 or d % 5 == 0 or d == ds[-1]]
+        text += "| metric | " + " | ".join(str(d) for d in shown) + " |\n|" + "---|" * (len(shown) + 1) + "\n"
+        for k, name in (("char_acc", "character pixel accuracy"), ("bg_iou", "background IoU")):
+            text += f"| {name} | " + " | ".join(f"{rows[str(d)][k]:.3f}" for d in shown) + " |\n"
+    (args.work / "drift.md").write_text(text)
+    (args.work / "drift.json").write_text(json.dumps({"by_distance": report, "args": vars(args) | {"work": str(args.work)}}, indent=1))
+    print(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, required=True)
@@ -36,7 +121,12 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drift", action="store_true", help="pixel metrics by distance, flat propagate only")
+    ap.add_argument("--family", action="append", help="with --drift: shot family (repeatable)")
     args = ap.parse_args()
+    if args.drift:
+        drift(args)
+        return
     shots_dir = args.work / "shots"
     if not (shots_dir / "manifest.json").is_file():
         write_shots(shots_dir, args.shots, ShotOptions(size=args.size, frames=args.frames), seed=args.seed)

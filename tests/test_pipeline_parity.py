@@ -1,4 +1,4 @@
-"""Parity with the official implementation on ``../shared/fixtures/official_tiny``.
+"""Parity with the official implementation on the vendored ``tests/fixtures/official_tiny``.
 
 The official inference code produced ``expected/colorized.png`` from these tiny checkpoints;
 we load them with ``from_official`` and must reproduce it (max abs diff <= 2, mean <= 0.5).

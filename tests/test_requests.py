@@ -24,3 +24,20 @@ def test_output_paths(tmp_path):
     ]:
         with pytest.raises(R.RequestError, match=message):
             R.check_output_path(path, layers=layers)
+
+
+def test_inputs_kept_resolves_links(tmp_path):
+    page = tmp_path / "page.png"
+    page.write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path, target_is_directory=True)
+    for out in (page, tmp_path / "link" / "page.png", tmp_path / "sub" / ".." / "page.png"):
+        with pytest.raises(R.RequestError, match="line art"):
+            R.check_inputs_kept([out], [("line art", page)], "choose another --output")
+    R.check_inputs_kept([tmp_path / "page_out.png", tmp_path / "new" / "page.png"], [("line art", page)], "fix")
+
+
+def test_folder_kept(tmp_path):
+    inner = tmp_path / "a" / "b"
+    with pytest.raises(R.RequestError, match="holds"):
+        R.check_folder_kept(tmp_path / "a", [("--official folder", inner)], "fix")
+    R.check_folder_kept(inner / "converted", [("--official folder", inner)], "fix")  # inside is fine

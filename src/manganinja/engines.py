@@ -24,7 +24,7 @@ builds one by name. This module imports torch only for the model engine.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Literal, Protocol, Sequence, TypeVar, Union, get_args
 
 import cv2
 import numpy as np
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 P = TypeVar("P")
 
 #: Engine names (:func:`build_engine`).
-ENGINE_NAMES = ("ninja", "flat", "reference", "mean-color")
 EngineName = Literal["ninja", "flat", "reference", "mean-color"]
+ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
 
 #: A value an engine records about itself (benchmark summary).
 Setting = Union[str, int, float, bool, None]
@@ -144,13 +144,10 @@ class NinjaEngine:
             reference_encoding=prepared,
             lineart=lines,
             points=points if points is not None and len(points) else None,
-            num_inference_steps=m.steps,
-            guidance_scale_ref=m.guidance_scale_ref,
-            guidance_scale_point=m.guidance_scale_point,
+            sampling=m,  # resolved once, when the engine was made
             guidance=s.guidance,
             generator=torch.Generator().manual_seed(s.seed),
             latents=self.latents,
-            resolution=m.resolution,
             fast=s.fast,
             progress=s.progress,
         ).images[0]
@@ -164,7 +161,7 @@ class NinjaEngine:
 
         picture = self.sample(prepared, lines, points)
         if self.settings.snap:
-            return snap_layers(picture, lines.array, keep_shading=self.settings.keep_shading)
+            return snap_layers(picture, lines, keep_shading=self.settings.keep_shading)
         return _layers_of_picture(picture, lines)
 
 
@@ -214,7 +211,9 @@ class FlatEngine:
             points = stitched_points(points, prepared.placements)
         else:
             points = None
-        result = colorize_flat(prepared.picture, lines.array, points, two_tone=self.settings.two_tone)
+        st = self.settings
+        result = colorize_flat(prepared.picture, lines, points, two_tone=st.two_tone, gap_radius=st.gap_radius,
+                               background_share=st.background_share, border_cover=st.border_cover)
         return split_layers(result.color_layer, lines.array)
 
 
@@ -344,7 +343,7 @@ def check_model_source(load: LoadSettings) -> None:
     if (path / "MangaNinjia").is_dir():
         raise ModelLoadError(
             f"'{path}' is the official release layout; use --official '{path}' (or convert it once "
-            f"with `manganinja convert --official '{path}' --output converted/`)"
+            f"with `manganinja convert --official '{path}' --output-dir converted/`)"
         )
     if not (path / "model_index.json").is_file():
         what = "is empty" if not any(path.iterdir()) else "has no model_index.json"
@@ -403,13 +402,14 @@ def build_engine(
     flat: FlatSettings | None = None,
     load: LoadSettings | None = None,
     pipe: "MangaNinjaPipeline | None" = None,
+    latents: "torch.Tensor | None" = None,
 ) -> "BuiltEngine":
     """The engine ``name`` (one of :data:`ENGINE_NAMES`); ``ninja`` loads ``pipe`` from ``load``
-    unless a loaded ``pipe`` is given."""
+    unless a loaded ``pipe`` is given, and samples from ``latents`` when given."""
     if name == "ninja":
         if pipe is None:
             pipe = load_pipeline(load or LoadSettings())
-        return NinjaEngine(pipe, ninja)
+        return NinjaEngine(pipe, ninja, latents=latents)
     if name == "flat":
         return FlatEngine(flat)
     if name == "reference":

@@ -6,6 +6,7 @@ and how results are written (atomically: a crash never leaves a half-written fil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -26,9 +27,24 @@ _TEMP_NAME = re.compile(r"^\..+" + re.escape(TEMP_MARKER) + r"(\d+)-[^/\\]*$")
 #: Largest image (in pixels) accepted by default: an A3 page at 600 dpi is about 70 MP.
 MAX_IMAGE_PIXELS = 80_000_000
 
+#: File extensions of the images the package reads as pages and frames and writes as results.
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
 
 class ImageInputError(ValueError):
     """An input image could not be used; the message names the image and the reason."""
+
+
+class WriteError(OSError):
+    """A file could not be written (read-only folder, disk full, a file where a folder should
+    be...); the message is one line naming the file and the reason, never a temporary name."""
+
+    def __init__(self, path: str | os.PathLike, exc: OSError) -> None:
+        super().__init__(exc.errno, exc.strerror or str(exc), os.fspath(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"cannot write '{self.path}': {self.strerror}"
 
 
 def load_image(
@@ -79,12 +95,48 @@ def load_image(
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageInputError(f"{where}: cannot be read as an image ({exc})") from exc
-        except Image.DecompressionBombError as exc:  # pragma: no cover - guarded by _check_size
-            raise ImageInputError(f"{where}: too large ({exc})") from exc
+        except Image.DecompressionBombError as exc:  # PIL's own limit, met when opening
+            raise ImageInputError(bomb_message(where, exc)) from None
         if exif and exif.get(0x0112, 1) != 1:
             img = ImageOps.exif_transpose(img)
     _check_size(img.size, where, max_pixels)
     return img
+
+
+def bomb_message(where: str, exc: Exception) -> str:
+    """One line for PIL's ``DecompressionBombError`` (raised when a file is opened, before our own
+    limit is checked): the image's size and the limit, in pixels."""
+    numbers = re.findall(r"\((\d+) pixels\)|limit of (\d+) pixels", str(exc))
+    size = next((a for a, _ in numbers if a), None)
+    limit = next((b for _, b in numbers if b), None)
+    if size is None or limit is None:
+        return f"{where}: too large to open ({exc}); downscale it first"
+    return f"{where}: {size} pixels is over the limit of {limit} pixels; downscale it first"
+
+
+def check_whole(path: str | os.PathLike, name: str = "image") -> None:
+    """Check that the file at ``path`` is a whole image (not truncated or damaged) at a fraction of
+    the cost of decoding it: a PNG's chunks are read to the end marker with their CRCs checked
+    (PIL's ``verify``, no decompression); a JPEG is decoded at 1/8 scale (every byte of its data
+    is still read); other formats are decoded fully.
+
+    Raises:
+        ImageInputError: naming ``name``, the path and PIL's reason.
+    """
+    path = Path(path)
+    where = f"{name} '{path}'"
+    try:
+        with Image.open(path) as img:
+            if img.format == "PNG":
+                img.verify()
+            else:
+                if img.format == "JPEG":
+                    img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageInputError(f"{where}: cannot be read as an image ({exc or type(exc).__name__})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageInputError(bomb_message(where, exc)) from None
 
 
 def _check_size(size: tuple[int, int], where: str, max_pixels: int | None) -> None:
@@ -145,20 +197,54 @@ def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
     return _write_atomic(Path(path), lambda handle: handle.write(data))
 
 
+def write_json_atomic(
+    data: object,
+    path: str | os.PathLike,
+    *,
+    sort_keys: bool = False,
+    default: Callable[[object], object] | None = None,
+) -> Path:
+    """Write ``data`` as UTF-8 JSON (indent 1, final newline) to ``path`` atomically, like
+    :func:`write_bytes_atomic`. ``sort_keys`` and ``default`` are :func:`json.dumps`'s."""
+    text = json.dumps(data, indent=1, sort_keys=sort_keys, default=default) + "\n"
+    return write_bytes_atomic(text.encode("utf-8"), path)
+
+
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """Create parent folders, ``write`` into a temporary file beside ``path``, then rename it
-    over ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
+    over ``path``; on any failure the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        WriteError: the folder or the file cannot be written (naming ``path``, not the temporary).
+    """
+    try:
+        make_folder(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=path.parent)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         _publish(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(path, exc) from exc
         raise
     return path
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """``mkdir -p folder``; :class:`WriteError` naming the folder when it cannot be made."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(folder, exc) from exc
+    return folder
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -25,9 +25,14 @@ from PIL import Image
 
 from manganinja.images import ImageInput, load_image, to_rgb
 
-Polarity = Literal["dark-on-light", "light-on-dark"]
-POLARITIES: tuple[str, ...] = ("auto", "dark-on-light", "light-on-dark")
-EXTRACT_METHODS: tuple[str, ...] = ("auto", "xdog", "informative")
+#: A drawing's polarity as given ("auto": detected, :func:`detect_polarity`).
+Polarity = Literal["auto", "dark-on-light", "light-on-dark"]
+#: A polarity as detected.
+DetectedPolarity = Literal["dark-on-light", "light-on-dark"]
+#: How line art is extracted from a picture (:func:`extract_lineart`).
+Extractor = Literal["auto", "xdog", "informative"]
+POLARITIES: tuple[str, ...] = get_args(Polarity)
+EXTRACT_METHODS: tuple[str, ...] = get_args(Extractor)
 
 #: The model zeroes condition values at or below this (official preprocessing), so a map with no
 #: value above it carries no line for the model.
@@ -69,12 +74,12 @@ def _gray_and_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(to_rgb(img).convert("L"), dtype=np.float32) / 255.0, None
 
 
-def _polarity_of_gray(gray: np.ndarray) -> Polarity:
+def _polarity_of_gray(gray: np.ndarray) -> DetectedPolarity:
     """Paper is most of a drawing: a light median means dark lines on light paper."""
     return "dark-on-light" if float(np.median(gray)) >= 0.5 else "light-on-dark"
 
 
-def _composite(gray: np.ndarray, alpha: np.ndarray, polarity: str) -> tuple[np.ndarray, Polarity]:
+def _composite(gray: np.ndarray, alpha: np.ndarray, polarity: str) -> tuple[np.ndarray, DetectedPolarity]:
     """Put transparent pixels on paper. ``polarity`` "auto" decides the paper from the strokes:
     when most of the image is transparent, the opaque part is the drawing, so dark opaque strokes
     go on white paper and light ones on black. When most is opaque, the opaque part holds the
@@ -83,7 +88,7 @@ def _composite(gray: np.ndarray, alpha: np.ndarray, polarity: str) -> tuple[np.n
         if float((alpha < 0.5).mean()) > 0.5:
             weight = alpha.sum()
             stroke = float((gray * alpha).sum() / weight) if weight > 0 else 0.0
-            pol: Polarity = "dark-on-light" if stroke < 0.5 else "light-on-dark"
+            pol: DetectedPolarity = "dark-on-light" if stroke < 0.5 else "light-on-dark"
         else:
             pol = _polarity_of_gray(gray * alpha + (1.0 - alpha))
     else:
@@ -97,7 +102,7 @@ def _check_polarity(polarity: str) -> None:
         raise LineartError(f"polarity {polarity!r} is not one of {', '.join(POLARITIES)}")
 
 
-def detect_polarity(image: ImageInput) -> Polarity:
+def detect_polarity(image: ImageInput) -> DetectedPolarity:
     """``"dark-on-light"`` (ink on paper) or ``"light-on-dark"`` (the model's convention).
 
     Transparent pixels count as paper (see :func:`normalize_lineart`). Raises
@@ -357,13 +362,40 @@ class Lines:
         return cls(np.ascontiguousarray(extract_lineart(value, extractor, weights), dtype=np.float32))
 
     def resized(self, size: tuple[int, int]) -> np.ndarray:
-        """float32 ``(h, w)`` in [0, 1] at ``size`` = (width, height), bicubic (the array itself
-        when the size is unchanged)."""
-        if self.size == tuple(size):
-            return self.array
-        resized = Image.fromarray(self.array, mode="F").resize(tuple(size), Image.Resampling.BICUBIC)
-        return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+        """float32 ``(h, w)`` in [0, 1] at ``size`` = (width, height): :func:`resize_line_map`."""
+        return resize_line_map(self.array, size)
 
     def to_image(self) -> Image.Image:
         """8-bit gray PIL image (white lines on black), for saving or display only."""
         return Image.fromarray(np.rint(self.array * 255.0).astype(np.uint8), mode="L")
+
+
+# --------------------------------------------------------------------------------------------
+# What the model sees (sampling and training alike)
+# --------------------------------------------------------------------------------------------
+
+
+def resize_line_map(lines: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A line map (float ``(H, W)`` in [0, 1]) at ``size`` = (width, height): bicubic (PIL, on
+    the float map), clipped to [0, 1]; float32 ``(h, w)`` (the map itself when the size is
+    unchanged).
+
+    The one resize of line art on its way to the model: sampling (:meth:`Lines.resized`) and
+    training (:mod:`manganinja.data.dataset`) both call it, so the model is trained on the maps it
+    is given. Bicubic because the official inference resizes the line art that way and the parity
+    tests reproduce its output.
+    """
+    arr = np.asarray(lines, dtype=np.float32)
+    if (arr.shape[1], arr.shape[0]) == tuple(size):
+        return arr
+    resized = Image.fromarray(arr, mode="F").resize(tuple(size), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def model_condition(lines: np.ndarray) -> np.ndarray:
+    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
+    black): values <= :data:`MODEL_LINE_CUTOFF` set to 0, repeated to 3 channels and mapped to
+    [-1, 1]; float32 ``(3, H, W)``. The same function serves sampling and training."""
+    arr = np.asarray(lines, dtype=np.float32)
+    arr = np.where(arr <= MODEL_LINE_CUTOFF, np.float32(0.0), arr).astype(np.float32)
+    return np.repeat(arr[None], 3, axis=0) * np.float32(2.0) - np.float32(1.0)

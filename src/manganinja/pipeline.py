@@ -12,17 +12,24 @@ from typing import Any, Dict, Iterator, Optional, Sequence, Union
 import numpy as np
 import PIL.Image
 import torch
-from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, DiffusionPipeline, UNet2DConditionModel
+from diffusers import (
+    AutoencoderKL,
+    ControlNetModel,
+    DDIMScheduler,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    UNet2DConditionModel,
+)
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
-from transformers import CLIPVisionModelWithProjection
+from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
 from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
-from manganinja.lines import MODEL_LINE_CUTOFF, Lines, find_official_extractor
+from manganinja.lines import Lines, find_official_extractor, model_condition
 from manganinja.models.condition import ConditionTokens
 from manganinja.models.factory import SD15_POINT_NET_CONFIG, TinyStart, build_components, clip_image_processor
-from manganinja.models.point_net import PointNet
+from manganinja.models.point_net import PointNet, point_net_config_from_state_dict
 from manganinja.models.reference_attention import (
     GUIDANCE_BRANCHES,
     Branch,
@@ -30,26 +37,13 @@ from manganinja.models.reference_attention import (
     ReferenceState,
     install_reference_processors,
 )
-from manganinja.points import PointPairs, PointsError, point_map
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map
 from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
 from manganinja.stitching import canvas_size, stitch_references, stitched_points
 
 #: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
 #: (row 0: unconditional token, row 1: reference token); REF and POINT share row 1.
 CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POINT: 1}
-
-
-
-
-
-def model_condition(lines: np.ndarray) -> torch.Tensor:
-    """The ControlNet condition of a line map (float ``(H, W)`` in [0, 1], white lines on
-    black): values <= :data:`~manganinja.lines.MODEL_LINE_CUTOFF` set to 0, repeated to 3
-    channels and mapped to [-1, 1]; float32 ``(3, H, W)``. The same function serves inference and
-    training."""
-    arr = np.asarray(lines, dtype=np.float32)
-    arr = np.where(arr <= MODEL_LINE_CUTOFF, 0.0, arr).astype(np.float32)
-    return torch.from_numpy(arr)[None].repeat(3, 1, 1) * 2.0 - 1.0
 
 
 def build_pipeline(
@@ -163,8 +157,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``conv_norm_out``/``conv_out`` may be absent (they are zero-filled). The unconditional
         token is computed from the CLIP text encoder, which is then dropped.
         """
-        from transformers import CLIPTextModel, CLIPTokenizer
-
         from manganinja.models.loading import (
             CheckpointError,
             OfficialLayout,
@@ -172,7 +164,6 @@ class MangaNinjaPipeline(DiffusionPipeline):
             load_state_dict_file,
             read_json,
         )
-        from manganinja.models.point_net import point_net_config_from_state_dict
 
         layout = OfficialLayout(Path(checkpoints_dir))
         layout.check()
@@ -291,24 +282,43 @@ class MangaNinjaPipeline(DiffusionPipeline):
             return hook_device
         return self.denoising_unet.device
 
+    def sampling_of(
+        self,
+        num_inference_steps: int | None = None,
+        guidance_scale_ref: float | None = None,
+        guidance_scale_point: float | None = None,
+        resolution: int | None = None,
+        fast: bool = False,
+    ) -> Sampling:
+        """The :class:`~manganinja.settings.Sampling` of loose call arguments (each ``None``: the
+        model's recommendation, else the official value), checked once here; ``ValueError``
+        naming the first bad argument. The engines pass a resolved ``Sampling`` instead."""
+        if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)):
+            raise ValueError(f"resolution must be an integer, got {resolution!r}")
+        if num_inference_steps is not None and (
+            isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1
+        ):
+            raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
+        for name, value in (("guidance_scale_ref", guidance_scale_ref), ("guidance_scale_point", guidance_scale_point)):
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        return resolve_sampling(
+            self.recommended, fast=fast, resolution=resolution, steps=num_inference_steps,
+            guidance_scale_ref=guidance_scale_ref, guidance_scale_point=guidance_scale_point,
+        )
+
     @staticmethod
     def check_inputs(
         has_lineart: bool,
         has_image: bool,
         points: PointPairs | None,
-        sampling: Sampling,
         output_type: str,
         reference_mode: str,
     ) -> None:
-        """Raise ``ValueError`` naming the first bad argument."""
+        """Raise ``ValueError`` naming the first bad argument (the sampling values are a checked
+        :class:`~manganinja.settings.Sampling` by then)."""
         if has_lineart == has_image:
             raise ValueError("give exactly one of `lineart` (a line art) or `image` (a picture to extract line art from)")
-        if sampling.steps < 1:
-            raise ValueError(f"num_inference_steps must be an integer >= 1, got {sampling.steps!r}")
-        for name in ("guidance_scale_ref", "guidance_scale_point"):
-            value = getattr(sampling, name)
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if output_type not in ("pil", "np"):
             raise ValueError(f"output_type must be 'pil' or 'np', got {output_type!r}")
         if reference_mode not in ("concat", "stitch"):
@@ -317,9 +327,11 @@ class MangaNinjaPipeline(DiffusionPipeline):
             raise ValueError(f"points must be a PointPairs or None, got {type(points).__name__}")
 
     def lineart_condition(self, lines: Lines, size: tuple[int, int]) -> torch.Tensor:
-        """ControlNet condition of ``lines`` resized to ``size`` = (width, height) (bicubic):
-        :func:`model_condition`, (1, 3, h, w) on the execution device."""
-        return model_condition(lines.resized(size))[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
+        """ControlNet condition of ``lines`` resized to ``size`` = (width, height)
+        (:func:`~manganinja.lines.resize_line_map`): :func:`~manganinja.lines.model_condition`,
+        (1, 3, h, w) on the execution device."""
+        condition = torch.from_numpy(model_condition(lines.resized(size)))
+        return condition[None].to(device=self._execution_device, dtype=self.controlnet.dtype)
 
     def _image_tensor(self, image: PIL.Image.Image, size: tuple[int, int]) -> torch.Tensor:
         """RGB picture resized to ``size`` (bicubic) as (1, 3, h, w) in [-1, 1]."""
@@ -353,7 +365,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
         ``mode="stitch"`` (the paper): references are placed side by side on one canvas (scaled to
         a common height) that is encoded once; point coordinates move with each reference.
         """
-        resolution = resolve_sampling(self.recommended, resolution=resolution).resolution
+        if resolution is None:
+            resolution = resolve_sampling(self.recommended).resolution
         refs = [to_rgb(load_image(r, name=f"reference {i}")) for i, r in enumerate(_as_list(reference))]
         if not refs:
             raise ValueError("at least one reference image is required")
@@ -482,12 +495,13 @@ class MangaNinjaPipeline(DiffusionPipeline):
         resolution: int | None = None,
         reference_mode: ReferenceMode = "concat",
         reference_encoding: ReferenceEncoding | None = None,
-        max_points: int | None = 24,
+        max_points: int | None = MAX_POINT_PAIRS,
         lineart_polarity: Polarity = "auto",
         extractor: Extractor = "auto",
         extractor_weights: str | Path | None = None,
         fast: bool = False,
         return_dict: bool = True,
+        sampling: Sampling | None = None,
     ) -> MangaNinjaPipelineOutput | tuple:
         """Colorize ``lineart`` (a :class:`~manganinja.lines.Lines`, used as it is; or any
         drawing, made a ``Lines`` here once with ``lineart_polarity``) or the line art extracted
@@ -497,7 +511,12 @@ class MangaNinjaPipeline(DiffusionPipeline):
 
         ``num_inference_steps``, ``guidance_scale_ref``, ``guidance_scale_point`` and
         ``resolution`` default to the model's :attr:`recommended` values, else the official
-        50 (20 with ``fast``) / 9.0 / 15.0 / 512.
+        50 (20 with ``fast``) / 9.0 / 15.0 / 512 (:meth:`sampling_of`). Or pass ``sampling``, a
+        resolved :class:`~manganinja.settings.Sampling` (what the engines do): it is used as it
+        is, and the four loose arguments must then be left out.
+
+        A picture given as ``image`` is made a line art at its own size, like a ``--image`` of
+        the command line, then treated as any line art.
 
         Steps: 1. check inputs; 2. line-art condition at the processing size (long side
         ``resolution``, multiples of 64); 3. reference encoding (once; pass
@@ -509,32 +528,23 @@ class MangaNinjaPipeline(DiffusionPipeline):
         (default 50 steps); combine with fp16/bf16 weights and :meth:`compile` on a GPU.
         """
         # 1. Inputs
-        if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)):
-            raise ValueError(f"resolution must be an integer, got {resolution!r}")
-        if num_inference_steps is not None and (isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int)):
-            raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}")
-        sampling = resolve_sampling(
-            self.recommended, fast=fast, resolution=resolution, steps=num_inference_steps,
-            guidance_scale_ref=guidance_scale_ref, guidance_scale_point=guidance_scale_point,
-        )
+        if sampling is None:
+            sampling = self.sampling_of(num_inference_steps, guidance_scale_ref, guidance_scale_point, resolution, fast)
+        elif (num_inference_steps, guidance_scale_ref, guidance_scale_point, resolution) != (None,) * 4:
+            raise ValueError("give `sampling` or the loose sampling arguments (num_inference_steps, guidance_scale_*, resolution), not both")
         resolution = sampling.resolution
         scheduler = fast_scheduler(self.scheduler) if fast else self.scheduler
         if reference is None and reference_encoding is None:
             raise ValueError("a reference image (or a reference_encoding) is required")
-        self.check_inputs(lineart is not None, image is not None, points, sampling, output_type, reference_mode)
+        self.check_inputs(lineart is not None, image is not None, points, output_type, reference_mode)
         combine = get_guidance(guidance)
         if image is not None:
-            # Like the official tool: the picture is brought to the processing size, then the
-            # line art is extracted from it.
-            src_img = to_rgb(load_image(image, name="image"))
-            lineart_size = src_img.size
-            size = fit_long_side(lineart_size, resolution)
             weights = extractor_weights if extractor_weights is not None else self.extractor_weights
-            line = Lines.from_picture(src_img.resize(size, PIL.Image.Resampling.BICUBIC), extractor, weights)
+            line = Lines.from_picture(image, extractor, weights)
         else:
             line = Lines.from_input(lineart, polarity=lineart_polarity)  # type: ignore[arg-type]
-            lineart_size = line.size
-            size = fit_long_side(lineart_size, resolution)
+        lineart_size = line.size
+        size = fit_long_side(lineart_size, resolution)
 
         # 2. Line-art condition
         cond = self.lineart_condition(line, size)
@@ -635,8 +645,6 @@ def _as_list(value: Any) -> list[Any]:
 
 def fast_scheduler(scheduler: SchedulerMixin) -> SchedulerMixin:
     """DPM-Solver++ (2nd order multistep) built from ``scheduler``'s noise schedule."""
-    from diffusers import DPMSolverMultistepScheduler
-
     return DPMSolverMultistepScheduler.from_config(scheduler.config, algorithm_type="dpmsolver++", solver_order=2)
 
 
@@ -652,8 +660,6 @@ def pipeline_from_sd15(sd_dir: str | Path, controlnet_dir: str | Path | None, cl
     token from the CLIP text tower (``clip_dir`` when it has a tokenizer, else SD's
     ``text_encoder``), a random PointNet; the random layers are seeded with ``seed``. The training starting point
     of the paper."""
-    from transformers import CLIPTextModel, CLIPTokenizer
-
     sd_dir, clip_dir = Path(sd_dir), Path(clip_dir)
     torch.manual_seed(seed)  # the ControlNet's new layers (from_unet) and PointNet start random
     denoising_unet = UNet2DConditionModel.from_pretrained(sd_dir, subfolder="unet")

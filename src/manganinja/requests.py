@@ -16,17 +16,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from manganinja.images import MAX_IMAGE_PIXELS
+from manganinja.images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageInputError, bomb_message, check_whole
 from manganinja.lines import Lines, find_official_extractor
 from manganinja.points import MAX_POINT_PAIRS, PointPairs
 from manganinja.settings import EngineName, FlatSettings, InputSettings, LoadSettings, NinjaSettings
 
+if TYPE_CHECKING:
+    from manganinja.shots.format import Shot
+
 #: Extensions an output image may have (written with PIL).
-OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+OUTPUT_SUFFIXES = IMAGE_SUFFIXES
 
 
 class RequestError(ValueError):
@@ -85,9 +88,11 @@ class ColorizeRequest:
         return Lines.from_input(page, self.inputs.polarity)
 
 
-def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS) -> tuple[int, int]:
-    """(width, height) of an image file from its header (no decoding), checked readable and
-    within ``max_pixels``; one-line :class:`RequestError` otherwise."""
+def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS, whole: bool = False) -> tuple[int, int]:
+    """(width, height) of an image file from its header, checked readable and within
+    ``max_pixels``; with ``whole``, also checked not truncated or damaged
+    (:func:`~manganinja.images.check_whole`, a fraction of a full decode). One-line
+    :class:`RequestError` otherwise."""
     where = f"{what} '{path}'"
     if not path.exists():
         raise RequestError(f"{where}: file not found")
@@ -102,14 +107,19 @@ def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS)
                 orientation = 1
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RequestError(f"{where}: cannot be read as an image ({exc})") from None
-    except Image.DecompressionBombError:
-        raise RequestError(f"{where}: too large to open; downscale it first") from None
+    except Image.DecompressionBombError as exc:
+        raise RequestError(bomb_message(where, exc)) from None
     if orientation in (5, 6, 7, 8):
         size = (size[1], size[0])
     if size[0] <= 0 or size[1] <= 0:
         raise RequestError(f"{where}: image has zero size")
     if max_pixels is not None and size[0] * size[1] > max_pixels:
         raise RequestError(f"{where}: {size[0]}x{size[1]} pixels is over the limit of {max_pixels}; downscale it first")
+    if whole:
+        try:
+            check_whole(path, what)
+        except ImageInputError as exc:
+            raise RequestError(str(exc)) from None
     return size
 
 
@@ -124,14 +134,115 @@ def check_output_path(path: Path, layers: bool = False) -> None:
         raise RequestError(f"output '{path}': unknown image extension '{path.suffix}'; use one of {', '.join(OUTPUT_SUFFIXES)}")
     if layers and suffix != ".png":
         raise RequestError(f"output '{path}': layers need a .png path (alpha); change the extension to .png")
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = parent
+    _check_writable(path.parent if str(path.parent) else Path("."), f"output '{path}'")
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, None for a path with nothing there yet."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def check_inputs_kept(outputs: Iterable[Path], inputs: Iterable[tuple[str, Path]], fix: str) -> None:
+    """Refuse an output that is, or would be written over, an input (nothing of the user's is ever
+    overwritten): the same path once symlinks are resolved (a symlinked folder or file counts),
+    or the same existing file (a hard link, a case-insensitive file system).
+
+    Args:
+        outputs: every file a run would write (its images, layers, records).
+        inputs: ``(what, path)`` of every file it reads (``("line art", p)``).
+        fix: how to choose another output, for the message (``"choose another --output-dir"``).
+
+    Raises:
+        RequestError: naming the first output that would overwrite an input, and the input.
+    """
+    by_path: dict[str, tuple[str, Path]] = {}
+    by_file: dict[tuple[int, int], tuple[str, Path]] = {}
+    for what, path in inputs:
+        by_path.setdefault(os.path.realpath(path), (what, Path(path)))
+        key = _file_key(Path(path))
+        if key is not None:
+            by_file.setdefault(key, (what, Path(path)))
+    for out in outputs:
+        found = by_path.get(os.path.realpath(out))
+        if found is None:
+            key = _file_key(Path(out))
+            found = by_file.get(key) if key is not None else None
+        if found is not None:
+            what, path = found
+            same = "is" if os.path.abspath(out) == os.path.abspath(path) else "would overwrite"
+            raise RequestError(f"output '{out}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
+
+
+def check_folder_kept(folder: Path, inputs: Iterable[tuple[str, Path]], fix: str) -> None:
+    """Refuse an output folder that a run may replace as a whole (``convert --overwrite``) when it
+    is, or holds, an input (symlinks resolved)."""
+    target = Path(os.path.realpath(folder))
+    for what, path in inputs:
+        real = Path(os.path.realpath(path))
+        if real == target or target in real.parents:
+            same = "is" if real == target else "holds"
+            raise RequestError(f"output folder '{folder}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
+
+
+def written_files(outputs: Sequence[Path], layers: bool, output_dir: Path | None) -> list[Path]:
+    """Every file a ``colorize`` run writes for ``outputs``: each image (with ``layers``, its
+    ``_color``/``_lines`` files too) and, with an output folder, its results manifest."""
+    from manganinja.flat.layers import layer_paths
+    from manganinja.manifest import manifest_path
+
+    files = list(outputs)
+    if layers:
+        files += [f for out in outputs if out.suffix.lower() == ".png" for f in layer_paths(out).values()]
+    if output_dir is not None:
+        files.append(manifest_path(output_dir))
+    return files
+
+
+def check_shot_output(shot: "Shot", output_dir: Path, layers: bool = False) -> None:
+    """Refuse a ``shot colorize`` output folder whose files would overwrite the shot's own files
+    (its line frames, colored frames, point files, ``shot.json``): e.g. ``--output-dir SHOT/line``.
+    The output folder may be inside the shot (``SHOT/out``) or the shot folder itself. Also checks
+    that the folder can be made and written (:func:`check_output_folder`)."""
+    from manganinja.manifest import manifest_path
+    from manganinja.shots.render import layer_paths
+    from manganinja.shots.run import RUN_FILE
+
+    root = Path(shot.root)
+    output_dir = Path(output_dir)
+    check_output_folder(output_dir, "--output-dir")
+    kinds = {"line": "line frame", "gt": "colored frame", "points": "point file"}
+    inputs = [(what, p) for sub, what in kinds.items() if (root / sub).is_dir()
+              for p in sorted((root / sub).iterdir()) if p.is_file()]
+    if (root / "shot.json").is_file():
+        inputs.append(("shot file", root / "shot.json"))
+    outputs = [output_dir / f"{frame.stem}.png" for frame in shot.frames]
+    if layers:
+        outputs += [f for out in list(outputs) for f in layer_paths(out).values()]
+    outputs += [output_dir / RUN_FILE, manifest_path(output_dir)]
+    check_inputs_kept(outputs, inputs, "choose another --output-dir")
+
+
+def check_output_folder(folder: Path, option: str) -> None:
+    """An output folder that exists or can be made, and is writable."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RequestError(f"{option} '{folder}' is a file; give a folder")
+    _check_writable(folder, f"{option} '{folder}'")
+
+
+def _check_writable(folder: Path, where: str) -> None:
+    """``folder`` exists or can be made (its first existing ancestor is a folder) and is writable."""
+    existing = folder
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise RequestError(f"output '{path}': '{existing}' is a file, not a folder")
+        raise RequestError(f"{where}: '{existing}' is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise RequestError(f"output '{path}': folder '{existing}' is not writable; choose another output folder")
+        raise RequestError(f"{where}: folder '{existing}' is not writable; choose another output folder")
 
 
 def check_points(
@@ -208,11 +319,19 @@ def validate_colorize(
         outputs = [Path(output)] if output is not None else output_paths(pages, Path(output_dir))  # type: ignore[arg-type]
     except ValueError as exc:
         raise RequestError(str(exc)) from None
-    if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
-        raise RequestError(f"--output-dir '{output_dir}' is a file; give a folder")
+    if output_dir is not None:
+        check_output_folder(Path(output_dir), "--output-dir")
+    check_inputs_kept(
+        written_files(outputs, layers, Path(output_dir) if output_dir is not None else None),
+        [(f"reference {i + 1}", Path(r)) for i, r in enumerate(references)]
+        + [("image" if image is not None else "line art", p) for p in pages]
+        + [(what, Path(f)) for what, f in (("points file", points), ("--latents file", latents),
+                                           ("--extractor-weights file", inputs.extractor_weights)) if f is not None],
+        "choose another --output-dir" if output_dir is not None else "choose another --output",
+    )
 
-    reference_sizes = [image_size(Path(r), f"reference {i + 1}") for i, r in enumerate(references)]
-    page_sizes = [image_size(p, "image" if image is not None else "line art") for p in pages]
+    reference_sizes = [image_size(Path(r), f"reference {i + 1}", whole=True) for i, r in enumerate(references)]
+    page_sizes = [image_size(p, "image" if image is not None else "line art", whole=True) for p in pages]
     for out in outputs:
         check_output_path(out, layers)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from manganinja.lines import Extractor, Polarity
 
 Guidance = Literal["official", "paper"]
 ReferenceMode = Literal["concat", "stitch"]
-Polarity = Literal["auto", "dark-on-light", "light-on-dark"]
-Extractor = Literal["auto", "xdog", "informative"]
 DType = Literal["fp32", "fp16", "bf16"]
 Offload = Literal["none", "reference", "model"]
 EngineName = Literal["ninja", "flat"]
@@ -63,14 +63,21 @@ def check_recommended(values: Mapping[str, float | int] | None) -> dict[str, flo
 
 
 class Sampling(BaseModel):
-    """The model's sampling values, every one decided (see :meth:`NinjaSettings.resolve`)."""
+    """The model's sampling values, every one decided and checked (see
+    :meth:`NinjaSettings.resolve`). The pipeline takes one as it is: it neither resolves nor
+    checks these values again."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     resolution: int
-    steps: int
-    guidance_scale_ref: float
-    guidance_scale_point: float
+    steps: int = Field(ge=1)
+    guidance_scale_ref: float = Field(ge=0, allow_inf_nan=False)
+    guidance_scale_point: float = Field(ge=0, allow_inf_nan=False)
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: int) -> int:
+        return check_resolution(value)
 
 
 def resolve_sampling(
@@ -91,7 +98,7 @@ def resolve_sampling(
         return given if given is not None else rec.get(name, official[name])
 
     return Sampling(
-        resolution=check_resolution(int(pick("resolution", resolution))),
+        resolution=int(pick("resolution", resolution)),
         steps=int(pick("steps", steps)),
         guidance_scale_ref=float(pick("guidance_scale_ref", guidance_scale_ref)),
         guidance_scale_point=float(pick("guidance_scale_point", guidance_scale_point)),
@@ -136,11 +143,18 @@ class NinjaSettings(BaseModel):
 
 class FlatSettings(BaseModel):
     """Settings of the weight-free engine (:class:`manganinja.engines.FlatEngine`):
-    ``two_tone`` adds one shadow tone per region where the reference has one."""
+    ``two_tone`` adds one shadow tone per region where the reference has one; ``gap_radius``
+    closes gaps in the line art up to about ``2 * gap_radius + 1`` pixels; a region is character
+    when at least ``background_share`` of its votes land on the reference's character (a region
+    touching the border: at least ``border_cover``), else background
+    (:func:`manganinja.flat.engine.colorize_flat`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     two_tone: bool = True
+    gap_radius: int = Field(3, ge=0, le=32)
+    background_share: float = Field(0.25, ge=0.0, le=1.0)
+    border_cover: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class LoadSettings(BaseModel):
@@ -179,18 +193,97 @@ class InputSettings(BaseModel):
     extractor_weights: Optional[Path] = None
 
 
+class RunSettings(BaseModel):
+    """Everything a colorization run is set with, as one tree: the ``engine`` ("ninja" or
+    "flat"), how the model is loaded (``load``), how it samples (``ninja``), the weight-free
+    engine's settings (``flat``) and how line art is read (``inputs``).
+
+    Every front end (the ``colorize``, ``evaluate`` and ``shot colorize`` commands, the web UI)
+    builds it once with :meth:`from_options` from the options of :data:`RUN_OPTIONS`, so a value
+    given once reaches the engine as it was given, and a value not given takes the one default
+    of its settings type.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: EngineName = "ninja"
+    ninja: NinjaSettings = NinjaSettings()
+    flat: FlatSettings = FlatSettings()
+    load: LoadSettings = LoadSettings()
+    inputs: InputSettings = InputSettings()
+
+    @classmethod
+    def from_options(cls, **options: object) -> "RunSettings":
+        """The tree from options named as in :data:`RUN_OPTIONS` (``engine`` too); an option
+        that is ``None`` or absent takes its field's default. Raises ``TypeError`` for an
+        unknown option name and pydantic's ``ValidationError`` (a ``ValueError``) for a bad
+        value, naming the field."""
+        unknown = sorted(set(options) - set(RUN_OPTIONS) - {"engine"})
+        if unknown:
+            raise TypeError(f"unknown run option(s) {unknown}; known: engine, {', '.join(RUN_OPTIONS)}")
+        parts: dict[str, dict[str, object]] = {}
+        for option, value in options.items():
+            if value is None or option == "engine":
+                continue
+            part, field = RUN_OPTIONS[option]
+            parts.setdefault(part, {})[field] = value
+        engine = options.get("engine")
+        return cls(**({"engine": engine} if engine is not None else {}), **parts)  # type: ignore[arg-type]
+
+    def options(self) -> dict[str, object]:
+        """The inverse of :meth:`from_options`: every option's value in this tree."""
+        values: dict[str, object] = {"engine": self.engine}
+        for option, (part, field) in RUN_OPTIONS.items():
+            values[option] = getattr(getattr(self, part), field)
+        return values
+
+
+#: The options of a run, shared by every front end: option name -> (part of
+#: :class:`RunSettings`, field). The CLI spells an option ``--`` + the name with ``-`` for ``_``.
+RUN_OPTIONS: dict[str, tuple[str, str]] = {
+    "model": ("load", "model"),
+    "official": ("load", "official"),
+    "device": ("load", "device"),
+    "dtype": ("load", "dtype"),
+    "offload": ("load", "offload"),
+    "attention_chunk": ("load", "attention_chunk"),
+    "vae_tiling": ("load", "vae_tiling"),
+    "steps": ("ninja", "steps"),
+    "guidance_ref": ("ninja", "guidance_scale_ref"),
+    "guidance_point": ("ninja", "guidance_scale_point"),
+    "guidance": ("ninja", "guidance"),
+    "seed": ("ninja", "seed"),
+    "resolution": ("ninja", "resolution"),
+    "reference_mode": ("ninja", "reference_mode"),
+    "fast": ("ninja", "fast"),
+    "snap": ("ninja", "snap"),
+    "keep_shading": ("ninja", "keep_shading"),
+    "progress": ("ninja", "progress"),
+    "two_tone": ("flat", "two_tone"),
+    "polarity": ("inputs", "polarity"),
+    "extractor": ("inputs", "extractor"),
+    "extractor_weights": ("inputs", "extractor_weights"),
+}
+
+
+def option_default(option: str) -> object:
+    """The default of a run option (the one place defaults live: the settings types)."""
+    part, field = RUN_OPTIONS[option]
+    return RunSettings.model_fields[part].annotation.model_fields[field].default  # type: ignore[union-attr]
+
+
 def describe_error(exc: Exception, names: Mapping[str, str] | None = None) -> str:
     """One line for a settings error: pydantic's ``ValidationError`` as ``field: message (got
-    value)`` for each bad field (``names`` renames fields, e.g. ``{"steps": "--steps"}``); any
+    value)`` for each bad field (``names`` renames fields by their path in the settings tree or
+    their own name, e.g. ``{"steps": "--steps"}``); any
     other error as its message."""
-    from pydantic import ValidationError
-
     if not isinstance(exc, ValidationError):
         return " ".join(str(exc).split())
     parts = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "settings"
-        field = (names or {}).get(field, field)
+        loc = [str(p) for p in err["loc"]]
+        field = ".".join(loc) or "settings"
+        field = (names or {}).get(field, (names or {}).get(loc[-1], field) if loc else field)
         message = str(err["msg"]).removeprefix("Value error, ")
         for long, short in (("Input should be greater than or equal to", "must be >="),
                             ("Input should be less than or equal to", "must be <="),

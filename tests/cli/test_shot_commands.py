@@ -29,6 +29,23 @@ def test_colorize_then_evaluate(tmp_path: Path) -> None:
     assert "| 2 | all |" in r.output and (out / "evaluation" / "frames.csv").is_file()
 
 
+def test_evaluate_a_folder_of_shots_as_basicpbc_does(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "set"), "--shots", "2", "--frames", "3",
+                                      "--size", "64", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    for name in ("shot_00000", "shot_00001"):
+        r = CliRunner().invoke(app, ["shot", "colorize", str(tmp_path / "set" / name), "--output-dir",
+                                     str(tmp_path / "out" / name), "--no-progress"])
+        assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["shot", "evaluate", str(tmp_path / "set"), "--results", str(tmp_path / "out"),
+                                 "--convention", "basicpbc"])
+    assert r.exit_code == 0, r.output
+    assert "| shot_00000 | 2 |" in r.output and "| mean of 2 shot(s) | 4 |" in r.output and "pix_bmiou" in r.output
+    r = CliRunner().invoke(app, ["shot", "evaluate", str(tmp_path / "set"), "--results", str(tmp_path / "out"),
+                                 "--convention", "paper"])
+    assert r.exit_code == 2 and "--convention" in r.output and "Traceback" not in r.output
+
+
 def test_bad_inputs_one_line_errors(tmp_path: Path) -> None:
     shot = _synth(tmp_path)
     runner = CliRunner()
@@ -47,3 +64,27 @@ def test_bad_frame_reported_others_done(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["shot", "colorize", str(shot), "--output-dir", str(tmp_path / "o"), "--no-progress"])
     assert r.exit_code == 1
     assert "line frame '0001' is 50x40" in r.output and "2 frame(s) colored" in r.output
+
+
+def test_ninja_rerun_with_other_steps_redoes_the_frames(tmp_path: Path, tiny_model: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "set"), "--shots", "1", "--frames", "2",
+                                      "--size", "64", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    shot, out = tmp_path / "set" / "shot_00000", tmp_path / "out"
+    base = ["shot", "colorize", str(shot), "--output-dir", str(out), "--no-progress", "--engine", "ninja",
+            "--model", str(tiny_model), "--resolution", "64", "--device", "cpu"]
+    r = CliRunner().invoke(app, base + ["--steps", "1"])
+    assert r.exit_code == 0, r.output
+    assert "2 frame(s) colored, 0 skipped" in r.output
+    r = CliRunner().invoke(app, base + ["--steps", "2"])
+    assert r.exit_code == 0, r.output
+    assert "1 frame(s) redone" in r.output and "steps 1 -> 2" in r.output
+    assert "1 frame(s) colored, 1 skipped" in r.output  # the keyframe's own colors stay
+
+
+def test_bad_model_setting_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    shot = _synth(tmp_path)
+    r = CliRunner().invoke(app, ["shot", "colorize", str(shot), "--output-dir", str(tmp_path / "o"),
+                                 "--engine", "ninja", "--model", "x", "--steps", "0"])
+    assert r.exit_code == 2 and "--steps" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()

@@ -111,11 +111,27 @@ def test_drops_blank_their_conditions(synth_root):
 
 
 def test_lineart_condition_cutoff():
-    from manganinja.pipeline import model_condition
+    from manganinja.lines import model_condition
 
     cond = model_condition(np.array([[0.0, 0.2, 0.24, 0.5, 1.0]], np.float32))
-    assert cond.shape == (3, 1, 5)
+    assert cond.shape == (3, 1, 5) and cond.dtype == np.float32
     assert cond[0, 0].tolist() == pytest.approx([-1.0, -1.0, -1.0, 0.0, 1.0])
+
+
+def test_training_resizes_line_art_as_sampling_does():
+    """The training square of a line map is the sampling resize (bicubic) of its centre square,
+    not an area average: the model is trained on the maps it is given."""
+    from manganinja.data.dataset import fit_square_lines
+    from manganinja.lines import Lines
+
+    rng = np.random.default_rng(0)
+    lines = (rng.random((90, 120)) > 0.8).astype(np.float32)
+    square = lines[:, 15:105]
+    got = fit_square_lines(lines, 64)
+    assert got.shape == (64, 64) and got.dtype == np.float32
+    assert np.array_equal(got, Lines(square).resized((64, 64)))
+    area = cv2.resize(square, (64, 64), interpolation=cv2.INTER_AREA)
+    assert not np.allclose(got, area, atol=1e-3)
 
 
 def test_dataloader_with_step_sampler_batches(synth_root):

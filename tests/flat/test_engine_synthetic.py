@@ -52,3 +52,27 @@ def test_user_points_fix_what_the_engine_gets_wrong_on_a_synthetic_pair() -> Non
     after = colorize_flat(pair.reference, lines, PointPairs([pair.points[i] for i in chosen]))
     assert _right(after.composite, pair.target, pair.points.lineart_xy[chosen]).all()
 
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flat_result_holds_no_pixel_of_the_reference_background_picture(seed: int) -> None:
+    # Synthetic pairs (manganinja synth) with a painted background (flat color and shapes, no
+    # outlines) behind the reference, poses changed, no prop in front. The line art's background
+    # is one flat color; no pixel of the result (background or character) takes a color of the
+    # reference's background picture, unless that picture is one flat color.
+    pair = generate_pair([0, seed], options=SynthOptions(size=256, background_prob=1.0, occlusion_prob=0.0))
+    bg_pixels = pair.reference_flat[pair.reference_parts == 0]  # the background picture, no outlines
+    bg_colors, counts = np.unique(bg_pixels, axis=0, return_counts=True)
+    lines = pair.lineart_soft.astype(np.float32) / 255.0
+    result = colorize_flat(pair.reference, lines)
+    got = result.color_layer.reshape(-1, 3)
+    if counts.max() >= 0.99 * counts.sum():  # one flat color: the background takes it
+        assert (result.color_layer[result.background] == bg_colors[np.argmax(counts)]).all()
+    else:
+        for color in bg_colors:
+            assert not (got == color).all(axis=1).any(), f"seed {seed}: background color {color} copied"
+        assert (result.color_layer[result.background] == 255).all()
+    # The line art's background is background: its outer region, off the lines.
+    assert result.background[0, 0] and result.background[-1, -1]
+    rgba = result.rgba
+    assert rgba[0, 0, 3] == 0 and (rgba[~result.background][:, 3] == 255).all()

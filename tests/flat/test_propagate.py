@@ -82,3 +82,45 @@ def test_palette_lookup_and_nearest() -> None:
     palette.add(np.array([RED, BLUE], np.uint8), "k")
     assert palette.lookup(np.array([BLUE, (1, 2, 3)], np.uint8)).tolist() == [2, -1]
     assert palette.nearest(np.array([(200, 50, 50)], np.uint8)).tolist() == [1]
+
+
+def _blob_source(blob_conf: float, background_conf: float) -> tuple[Palette, object, np.ndarray]:
+    """A source frame: the figure plus a big red blob in the lower-left corner that the target
+    does not have; the source's background region is painted with ``background_conf``."""
+    lines0, rgba0 = _drawing(0, 0)
+    cv2.rectangle(rgba0, (0, 100), (70, 159), (*RED, 255), -1)
+    blob = np.zeros_like(lines0)
+    cv2.rectangle(blob, (0, 100), (70, 159), 1, 2)
+    lines0 = np.maximum(lines0, blob)
+    rgba0[blob > 0] = (0, 0, 0, 255)
+    palette = Palette()
+    src = paint_from_colors(lines0, rgba0, palette, "k")
+    r_blob = src.regions.labels[130, 30]
+    r_bg = src.regions.labels[5, 150]
+    src.confidence[r_blob] = blob_conf
+    src.confidence[r_bg] = background_conf
+    return palette, src, lines0
+
+
+def test_border_region_reached_by_a_few_character_votes_stays_background() -> None:
+    # The target has no blob: about a fifth of its background region lands on the source's blob.
+    # The source's own background is unsure (a previous result), so the few character votes are
+    # most of the evidence the region gets; they do not cover it, so it stays background.
+    palette, src, _ = _blob_source(blob_conf=1.0, background_conf=0.1)
+    lines1, _ = _drawing(2, 1)
+    out = paint_regions(lines1, [Source(src, 1.0, "previous", chained=True)], len(palette))
+    r = out.regions.labels[150, 20]
+    assert r == out.regions.labels[2, 2]  # one background region, touching the border
+    assert out.index[r] == 0
+    # The figure's own regions still get their colors.
+    idx = out.filled_index()
+    assert tuple(palette.colors[idx[62, 39]]) == RED and tuple(palette.colors[idx[75, 107]]) == BLUE
+
+
+def test_border_region_covered_by_confident_character_becomes_character() -> None:
+    # The same blob in the target too (touching the border): covered by the source's confident
+    # blob, it is character.
+    palette, src, lines0 = _blob_source(blob_conf=1.0, background_conf=1.0)
+    out = paint_regions(lines0, [Source(src, 1.0, "k")], len(palette))
+    r = out.regions.labels[130, 30]
+    assert tuple(palette.colors[out.index[r]]) == RED

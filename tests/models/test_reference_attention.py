@@ -206,3 +206,46 @@ def test_reference_bank_reused_across_pages(pipe):
     counts = _count_calls(pipe, steps=2, pages=3)
     assert counts["reference_unet"] == [1]
     assert counts["denoising_unet"] == [3] * 6
+
+
+def test_every_attention_runs_on_sdpa(pipe, monkeypatch):
+    """All attention of the U-Nets, the ControlNet and the VAE goes through
+    ``torch.nn.functional.scaled_dot_product_attention`` (fused flash / memory-efficient kernels on
+    a GPU), never through the explicit softmax of ``Attention.get_attention_scores``; each network
+    call makes exactly the SDPA calls its processors imply."""
+    from diffusers.models.attention_processor import Attention
+
+    for name in ("reference_unet", "denoising_unet", "controlnet", "vae"):
+        for key, proc in getattr(pipe, name).attn_processors.items():
+            assert isinstance(proc, (ra.ReferenceWriteProcessor, ra.ReferenceReadProcessor, AttnProcessor2_0)), (name, key, proc)
+    calls: list[int] = []
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    def explicit(*args, **kwargs):
+        raise AssertionError("the explicit (non-SDPA) attention path ran")
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    monkeypatch.setattr(Attention, "get_attention_scores", explicit)
+    per_call: dict[str, list[int]] = {"reference_unet": [], "denoising_unet": [], "controlnet": []}
+    handles = []
+    for name, counts in per_call.items():
+        module = getattr(pipe, name)
+        handles.append(module.register_forward_pre_hook(lambda m, a, counts=counts: counts.append(-len(calls))))
+        handles.append(module.register_forward_hook(lambda m, a, o, counts=counts: counts.__setitem__(-1, counts[-1] + len(calls))))
+    ref, line = _inputs()
+    try:
+        pipe(reference=ref, lineart=line, num_inference_steps=1, resolution=64, progress=False)
+    finally:
+        for h in handles:
+            h.remove()
+    n_self = {name: len(self_attention_names(getattr(pipe, name))) for name in per_call}
+    n_all = {name: len(getattr(pipe, name).attn_processors) for name in per_call}
+    assert per_call["reference_unet"] == [n_all["reference_unet"]]
+    assert per_call["controlnet"] == [n_all["controlnet"]]
+    # the denoising U-Net's self-attention runs once per branch (3), its cross-attention once
+    assert per_call["denoising_unet"] == [n_all["denoising_unet"] + (len(GUIDANCE_BRANCHES) - 1) * n_self["denoising_unet"]]
+    assert n_self["denoising_unet"] > 0 and n_all["denoising_unet"] > n_self["denoising_unet"]

@@ -27,6 +27,14 @@ def _save_lines(lines: "Lines", out: Path) -> None:
     save_image(lines.to_image(), out)
 
 
+def _check_output(image: Path, out: Path) -> None:
+    """A writable image path that is not the input (inputs are never overwritten)."""
+    from manganinja.requests import check_inputs_kept, check_output_path
+
+    check_inputs_kept([out], [("input image", image)], "choose another output path")
+    check_output_path(out)
+
+
 @lineart_app.command("normalize")
 @user_errors
 def normalize(
@@ -39,6 +47,7 @@ def normalize(
     from manganinja.settings import InputSettings
 
     settings = InputSettings(polarity=polarity)
+    _check_output(image, out)
     _save_lines(Lines.from_input(image, settings.polarity), out)
     typer.echo(f"wrote {out}")
 
@@ -59,6 +68,7 @@ def extract(
     """Draw a line art from a picture (weight-free XDoG, or the official extractor)."""
     from manganinja.lines import Lines, find_official_extractor
 
+    _check_output(image, out)
     if weights is None and method != "xdog":
         weights = find_official_extractor(checkpoints)
     _save_lines(Lines.from_picture(image, method, weights), out)

@@ -7,22 +7,23 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, get_args
 
 import typer
 
-from manganinja.cli import app, fail, flag, user_errors
-from manganinja.settings import FlatSettings, InputSettings, LoadSettings, NinjaSettings
+from manganinja.cli import FLAG_VALUES, app, choices, fail, flag, hide_library_progress, refuse_options, user_errors
+from manganinja.settings import EngineName, InputSettings, LoadSettings, NinjaSettings, RunSettings
 
 if TYPE_CHECKING:
-    from manganinja.flat.layers import Layers
-    from manganinja.lines import Lines
     from manganinja.requests import ColorizeRequest
 
 log = logging.getLogger("manganinja")
 
-#: Words that an on/off flag followed by a value leaves behind as a "page".
-_FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "0", "1"}
+#: ``colorize`` options of the model alone (refused with ``--engine flat``, not ignored).
+NINJA_ONLY = ("steps", "fast", "offload", "attention_chunk", "vae_tiling", "guidance_ref",
+              "guidance_point", "guidance", "seed", "resolution", "reference_mode", "device", "dtype", "latents",
+              "snap", "keep_shading")
+
 
 
 def _default(model: type, name: str) -> object:
@@ -34,12 +35,14 @@ def _default(model: type, name: str) -> object:
 @user_errors
 def convert(
     official: Path = typer.Option(..., "--official", help="Official checkpoint folder (StableDiffusion/, models/, MangaNinjia/)."),
-    output: Path = typer.Option(..., "--output", help="Folder for the converted model (diffusers layout, safetensors)."),
+    output: Path = typer.Option(..., "--output-dir", "--output", metavar="DIR", help="Folder for the converted model (diffusers layout, safetensors)."),
     overwrite: bool = flag(False, "overwrite", "Replace an existing output folder."),
 ) -> None:
     """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
     from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.requests import check_folder_kept
 
+    check_folder_kept(output, [("--official folder", official)], "choose another --output-dir")
     if output.exists() and any(output.iterdir()) and not overwrite:
         fail(f"output folder '{output}' exists and is not empty; pass --overwrite to replace it")
     pipe = MangaNinjaPipeline.from_official(official)
@@ -59,6 +62,7 @@ def convert(
 @app.command()
 @user_errors
 def colorize(
+    ctx: typer.Context,
     reference: list[Path] = typer.Option(..., "--reference", "-r", help="Reference image; repeat for several."),
     lineart: Optional[list[str]] = typer.Option(None, "--lineart", "-l", help="Line art file(s), folder or glob; more pages may follow as arguments."),
     pages: Optional[list[str]] = typer.Argument(None, help="More line-art pages (after --lineart)."),
@@ -66,7 +70,7 @@ def colorize(
     points: Optional[Path] = typer.Option(None, "--points", "-p", help="Point pairs JSON."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output image (one page)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
-    engine_name: str = typer.Option("ninja", "--engine", "-e", help="ninja (the model) or flat (weight-free, no model needed)."),
+    engine_name: str = typer.Option("ninja", "--engine", "-e", metavar=choices(get_args(EngineName)), help="ninja (the model) or flat (weight-free, no model needed)."),
     model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
@@ -101,97 +105,53 @@ def colorize(
     sources = list(lineart or []) + list(pages or [])
     if processes < 1:
         fail(f"--processes must be >= 1, got {processes}")
-    stray = [s for s in (pages or []) if s.lower() in _FLAG_VALUES and not Path(s).exists()]
+    stray = [s for s in (pages or []) if s.lower() in FLAG_VALUES and not Path(s).exists()]
     if stray:
         fail(f"'{stray[0]}' was read as a page: on/off options take no value; write --layers or --no-layers (likewise --snap/--no-snap ...)")
-    settings = NinjaSettings(
-        steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point,
-        guidance=guidance, seed=seed, resolution=resolution, reference_mode=reference_mode,
-        fast=fast, snap=snap, keep_shading=keep_shading, progress=not quiet,
+    if engine_name not in ("ninja", "flat"):
+        fail(f"--engine must be 'ninja' or 'flat', got {engine_name!r}")
+    if engine_name == "flat":
+        refuse_options(ctx, NINJA_ONLY, "to the ninja engine only (the flat engine has no model)")
+    elif quiet:
+        hide_library_progress()
+    run = RunSettings.from_options(
+        engine=engine_name, model=model, official=official, device=device, dtype=dtype, offload=offload,
+        attention_chunk=attention_chunk, vae_tiling=vae_tiling, steps=steps, guidance_ref=guidance_ref,
+        guidance_point=guidance_point, guidance=guidance, seed=seed, resolution=resolution,
+        reference_mode=reference_mode, fast=fast, snap=snap, keep_shading=keep_shading, progress=not quiet,
+        polarity=polarity, extractor=extractor, extractor_weights=extractor_weights,
     )
-    inputs = InputSettings(polarity=polarity, extractor=extractor, extractor_weights=extractor_weights)
-    load = LoadSettings(model=model, official=official, device=device, dtype=dtype, offload=offload,
-                        attention_chunk=attention_chunk, vae_tiling=vae_tiling)
     request = validate_colorize(
-        engine=engine_name, references=reference, lineart=sources, image=image, points=points,
+        engine=run.engine, references=reference, lineart=sources, image=image, points=points,
         output=output, output_dir=output_dir, layers=layers, overwrite=overwrite or output is not None,
-        ninja=settings, flat=FlatSettings(), inputs=inputs, load=load, latents=latents,
+        ninja=run.ninja, flat=run.flat, inputs=run.inputs, load=run.load, latents=latents,
     )
     _run_colorize(request, quiet, processes)
 
 
 def _run_colorize(request: "ColorizeRequest", quiet: bool, processes: int = 1) -> None:
-    """Load the engine, prepare the references once, then colorize and write every page of this
-    process's shard (``accelerate launch``, torchrun or ``--processes``: one process per device)."""
-    from manganinja.batch import run_pages, shard, single_file
-    from manganinja.engines import BuiltEngine, FlatEngine, NinjaEngine, load_pipeline, references_rgb
-    from manganinja.flat.layers import layer_paths, write_layers
-    from manganinja.images import save_image
-    from manganinja.workers import launch, launched_worker, shard_of_worker, stop_with_launcher, write_report
+    """Run the request through the library (:func:`manganinja.colorize.run_colorize`) and report:
+    one line per failed page and a summary; exit 1 when a page failed. With ``processes`` > 1
+    (outside a launcher) the command is rerun as that many workers, which share the pages."""
+    from manganinja.colorize import run_colorize
+    from manganinja.workers import launch, launched_worker, write_report
 
     if processes > 1 and not launched_worker():
         code, summary = launch(sys.argv[1:], processes)  # the workers rerun this command
         typer.echo(summary, err=code != 0)
         raise typer.Exit(code)
-    # One process per device under `accelerate launch` / torchrun / --processes; pages are sharded below.
-    stop_with_launcher()
-    engine: BuiltEngine
-    index, count = shard_of_worker()
-    state = None
-    if request.engine == "ninja":
-        import torch
-        from accelerate import PartialState
-
-        load = request.load or LoadSettings()
-        state = PartialState(cpu=load.device == "cpu" or not torch.cuda.is_available())
-        index, count = state.process_index, state.num_processes
-        device = str(state.device) if load.device == "auto" else load.device
-        on_gpu = device.startswith("cuda")
-        fast = request.ninja.fast
-        load = load.model_copy(update={"device": device, "compile": fast and on_gpu,
-                                       "dtype": "fp16" if fast and on_gpu and load.dtype == "fp32" else load.dtype})
-        initial = None
-        if request.latents is not None:
-            from safetensors.torch import load_file
-
-            tensors = load_file(str(request.latents))
-            initial = tensors["initial_noise"] if "initial_noise" in tensors else next(iter(tensors.values()))
-        engine = NinjaEngine(load_pipeline(load), request.ninja, latents=initial)
-    else:
-        engine = FlatEngine(request.flat)
-    prepared = engine.prepare(references_rgb(request.references))
-    mine = shard(list(zip(request.pages, request.outputs)), index, count)
-
-    def colorize_page(page: Path) -> "tuple[Layers, Lines]":
-        lines = request.lines(page)
-        return engine.colorize(prepared, lines, request.points), lines
-
-    def write(result: "tuple[Layers, Lines]", path: Path) -> None:
-        layers, lines = result
-        if request.layers:
-            write_layers(path, layers.composite, layers.color, lines.array)
-        else:
-            save_image(layers.composite, path)
-
-    results = run_pages(
-        [p for p, _ in mine], [o for _, o in mine], colorize_page,  # type: ignore[arg-type]
-        overwrite=request.overwrite, progress=not quiet and len(mine) > 1, write=write,  # type: ignore[arg-type]
-        files=layer_paths if request.layers else single_file, settings=request.recorded(),
-        manifest=request.output_dir is not None,
-    )
-    failed = [r for r in results if r.status == "failed"]
-    done = sum(r.status == "done" for r in results)
-    skipped = sum(r.status == "skipped" for r in results)
-    prefix = f"[process {index}] " if count > 1 else ""
-    for r in failed:
-        typer.echo(f"{prefix}failed: {r.page}: {r.error}", err=True)
-    if len(results) == 1 and not failed:
+    outcome = run_colorize(request, progress=not quiet)
+    results, counts = outcome.results, outcome.counts()
+    prefix = f"[process {outcome.index}] " if outcome.count > 1 else ""
+    for r in results:
+        if r.status == "failed":
+            typer.echo(f"{prefix}failed: {r.page}: {r.error}", err=True)
+    if len(results) == 1 and not counts["failed"]:
         typer.echo(f"{prefix}wrote {results[0].output}")
     else:
-        typer.echo(f"{prefix}{done} written, {skipped} skipped, {len(failed)} failed")
-    if write_report({"done": done, "skipped": skipped, "failed": len(failed)}):
+        typer.echo(f"{prefix}{counts['done']} written, {counts['skipped']} skipped, {counts['failed']} failed")
+    if write_report(counts):
         return  # the --processes launcher sums the reports and sets the exit code
-    if state is not None and state.num_processes > 1:
-        state.wait_for_everyone()  # a worker exiting 1 makes the launcher stop the others: finish together
-    if failed:
+    outcome.wait_for_others()  # a worker exiting 1 makes the launcher stop the others: finish together
+    if counts["failed"]:
         raise typer.Exit(1)

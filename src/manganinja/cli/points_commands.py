@@ -18,7 +18,7 @@ def draw(
     reference: Path = typer.Argument(..., help="Reference image the pairs point into."),
     lineart: Path = typer.Argument(..., help="Line art image."),
     points: Path = typer.Argument(..., help="Point file (JSON: {\"pairs\": [...]})."),
-    out: Path = typer.Option(..., "--out", help="Output image, e.g. check.png."),
+    out: Path = typer.Option(..., "-o", "--output", "--out", metavar="FILE", help="Output image, e.g. check.png."),
     reference_index: int = typer.Option(
         0, help="Which reference REFERENCE is; pairs of other references are not drawn."
     ),
@@ -27,7 +27,11 @@ def draw(
     from manganinja.images import save_image
     from manganinja.points import PointPairs
     from manganinja.points_draw import draw_points
+    from manganinja.requests import check_inputs_kept, check_output_path
 
+    check_inputs_kept([out], [("reference", reference), ("line art", lineart), ("points file", points)],
+                      "choose another --output")
+    check_output_path(out)
     pairs = PointPairs.from_json(points)
     canvas = draw_points(reference, lineart, pairs, reference_index=reference_index)
     save_image(canvas, out)
@@ -40,14 +44,16 @@ def draw(
 def suggest(
     reference: Path = typer.Argument(..., help="Colored reference image."),
     lineart: Path = typer.Argument(..., help="Line art (dark lines on light, or white on black)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the point pairs (JSON)."),
-    k: int = typer.Option(12, "-k", "--k", min=1, help="How many pairs to suggest."),
+    out: Path = typer.Option(..., "-o", "--output", "--out", metavar="FILE", help="Where to write the point pairs (JSON)."),
+    k: int = typer.Option(12, "-k", "--k", min=1, metavar="N", help="How many pairs to suggest (>= 1)."),
 ) -> None:
     """Suggest the K most reliable point pairs (reference -> line art) found without any model,
     and write them as a point-pairs JSON file to review and edit."""
     from manganinja.flat.engine import suggest_points
     from manganinja.lines import Lines
+    from manganinja.requests import check_inputs_kept
 
+    check_inputs_kept([out], [("reference", reference), ("line art", lineart)], "choose another --output")
     pairs = suggest_points(reference, Lines.from_input(lineart).array, k)
     path = pairs.to_json(out)
     if not pairs:

@@ -9,13 +9,13 @@ from typing import Optional
 import typer
 
 from manganinja.cli import app, flag, user_errors
-from manganinja.data.synthetic import write_dataset
+from manganinja.data.synthetic import SyntheticDataError, write_dataset
 
 
 @app.command("synth")
 @user_errors
 def synth(
-    out: Path = typer.Option(..., "--out", help="Output folder (created; must be empty or new)."),
+    out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Output folder (created; must be empty or new)."),
     pairs: int = typer.Option(100, "--pairs", help="Number of reference/target pairs (>= 1)."),
     size: int = typer.Option(256, "--size", help="Image side in pixels (multiple of 8, >= 64)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same bytes."),
@@ -24,14 +24,21 @@ def synth(
         None, "--shots", help="Write N animation shots (line/ and gt/ per frame) instead of pairs."
     ),
     frames: int = typer.Option(12, "--frames", help="Frames per shot (with --shots)."),
+    family: str = typer.Option(
+        "character", "--family",
+        help="With --shots: character, or an effect (smoke, explosion, splash; effects = one of them per shot).",
+    ),
 ) -> None:
     """Generate pairs of frames of procedural characters with line art and exact point pairs,
     or (--shots N) animation cuts with ground truth for every frame."""
     if shots is not None:
         from manganinja.data.synthetic_shots import ShotOptions, write_shots
 
-        path = write_shots(out, shots, ShotOptions(size=size, frames=frames), seed=seed, overwrite=overwrite)
-        typer.echo(f"wrote {shots} shots of {frames} frames ({size}x{size}, seed {seed}) to {path}")
+        path = write_shots(out, shots, ShotOptions(size=size, frames=frames, family=family), seed=seed,
+                           overwrite=overwrite)
+        typer.echo(f"wrote {shots} {family} shots of {frames} frames ({size}x{size}, seed {seed}) to {path}")
         return
+    if family != "character":
+        raise SyntheticDataError(f"--family {family} needs --shots N (pairs are always characters); add --shots N or drop --family")
     path = write_dataset(out, pairs, size=size, seed=seed, overwrite=overwrite)
     typer.echo(f"wrote {pairs} pairs ({size}x{size}, seed {seed}) to {path}")

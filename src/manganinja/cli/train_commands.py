@@ -41,6 +41,7 @@ def train(
 
 
 @app.command("train-autoencoder")
+@user_errors
 def train_autoencoder(
     config: Path = typer.Option(..., "--config", help="Autoencoder config (YAML), e.g. configs/tiny_synthetic_autoencoder.yaml."),
 ) -> None:

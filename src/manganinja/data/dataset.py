@@ -48,9 +48,8 @@ from manganinja.data.augment import (
 from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel_mask, sample_pairs
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
-from manganinja.lines import extract_lineart, normalize_lineart
-from manganinja.pipeline import model_condition
-from manganinja.points import PointPairs, point_map
+from manganinja.lines import Extractor, extract_lineart, model_condition, normalize_lineart, resize_line_map
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map
 
 logger = logging.getLogger(__name__)
 
@@ -168,14 +167,26 @@ def square_crop_box(width: int, height: int) -> tuple[int, int, int]:
     return (width - side) // 2, (height - side) // 2, side
 
 
-def fit_square(image: np.ndarray, resolution: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-    """Centre-crop ``image`` (H, W[, C]) to a square and resize it to ``resolution``."""
+def _square_crop(image: np.ndarray) -> np.ndarray:
+    """The centre square of ``image`` (H, W[, C]) (:func:`square_crop_box`), contiguous."""
     h, w = image.shape[:2]
     x0, y0, side = square_crop_box(w, h)
-    crop = np.ascontiguousarray(image[y0 : y0 + side, x0 : x0 + side])
-    if side == resolution:
+    return np.ascontiguousarray(image[y0 : y0 + side, x0 : x0 + side])
+
+
+def fit_square(image: np.ndarray, resolution: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """Centre-crop ``image`` (H, W[, C]) to a square and resize it to ``resolution``."""
+    crop = _square_crop(image)
+    if crop.shape[0] == resolution:
         return crop.copy()
     return cv2.resize(crop, (resolution, resolution), interpolation=interpolation)
+
+
+def fit_square_lines(lines: np.ndarray, resolution: int) -> np.ndarray:
+    """A line map (float ``(H, W)`` in [0, 1]) centre-cropped to a square and resized to
+    ``resolution`` the way sampling resizes it (:func:`~manganinja.lines.resize_line_map`);
+    float32 ``(R, R)``."""
+    return resize_line_map(_square_crop(lines.astype(np.float32)), (resolution, resolution)).copy()
 
 
 def fit_square_points(xy: np.ndarray, width: int, height: int, resolution: int) -> tuple[np.ndarray, np.ndarray]:
@@ -215,12 +226,12 @@ class DataConfig(BaseModel):
     synthetic_lineart: Literal["file", "extract"] = "file"
     videos: list[str] = []
     resolution: Int = 512
-    max_points: Int = 24
+    max_points: Int = MAX_POINT_PAIRS
     interval: Int = 36
     ssim_threshold: float = 0.95
     max_slack: Int = 12
     cache_dir: str | None = None
-    lineart_method: Literal["auto", "xdog", "informative"] = "auto"
+    lineart_method: Extractor = "auto"
     lineart_weights: str | None = None
     flip_rotate: FlipRotateConfig = Field(default_factory=FlipRotateConfig)
     patch_shuffle: ShuffleConfig = Field(default_factory=ShuffleConfig)
@@ -293,7 +304,7 @@ class PairDataset(Dataset):
         # 2. square crop + resize; keep pairs inside both squares
         ref = fit_square(raw.reference, res)
         tgt = fit_square(raw.target, res)
-        lines = fit_square(lines.astype(np.float32), res, cv2.INTER_AREA)
+        lines = fit_square_lines(lines, res)
         rxy, r_in = fit_square_points(points.reference_xy, raw.reference.shape[1], raw.reference.shape[0], res)
         txy, t_in = fit_square_points(points.lineart_xy, raw.target.shape[1], raw.target.shape[0], res)
 
@@ -318,7 +329,7 @@ class PairDataset(Dataset):
             ref_map = point_map(rxy, size, size)
             tgt_map = point_map(txy, size, size)
             n_points = len(rxy)
-        cond = model_condition(np.zeros_like(lines) if flags.lineart else lines)
+        cond = torch.from_numpy(model_condition(np.zeros_like(lines) if flags.lineart else lines))
         return {
             "reference": to_signed_tensor(ref),
             "target": to_signed_tensor(tgt),

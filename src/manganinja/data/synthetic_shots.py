@@ -18,6 +18,16 @@ Written in the PaintBucket-Character layout (:mod:`manganinja.shots.format`)::
     manifest.json              generator, seed, options, per-shot parameters
 
 Shot ``i`` of seed ``s`` is generated from ``np.random.default_rng([s, i])`` alone.
+
+**Effect shots** (``ShotOptions(family="smoke" | "explosion" | "splash" | "effects")``,
+:func:`generate_effect_shot`): the stand-in for effect animation (smoke, explosions, splashes).
+A cluster of blobs (each a circle whose radius wobbles with a few harmonics whose phases move
+every frame, so every outline changes from frame to frame) grows from a small puff to most of the
+frame. Each blob has a highlight and a shadow (the crescent away from the light), separated by a
+red color-trace line; black outlines between blobs and around the cluster; the line art is always
+on a fully transparent sheet, and the one keyframe is the first or the last frame (the big end,
+as in production, when ``keyframe_end`` is ``"last"``). ``"effects"`` picks one of the three per
+shot.
 """
 
 from __future__ import annotations
@@ -53,11 +63,15 @@ from manganinja.data.synthetic import (
 from manganinja.images import save_image, write_bytes_atomic
 
 GENERATOR_NAME = "manganinja.data.synthetic_shots"
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 #: Color of the shadow-boundary (color-trace) lines in the line frames.
 SHADOW_LINE_RGB = (255, 0, 0)
 #: RGBA of the background in the ground truth (as PaintBucket-Character writes it).
 BACKGROUND_RGBA = (255, 255, 255, 0)
+#: Effect families (:func:`generate_effect_shot`); ``"effects"`` draws one of them per shot.
+EFFECT_FAMILIES = ("smoke", "explosion", "splash")
+#: Every ``ShotOptions.family``.
+FAMILIES = ("character", *EFFECT_FAMILIES, "effects")
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,15 @@ class ShotOptions:
     transparent_prob: float = 0.5
     max_large_changes: int = 2
     motion: float = 1.0
+    family: str = "character"
+    keyframe_end: str = "random"
 
     def validate(self) -> None:
         check_size(self.size)
+        if self.family not in FAMILIES:
+            raise SyntheticDataError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if self.keyframe_end not in ("first", "last", "random"):
+            raise SyntheticDataError(f"keyframe_end must be first, last or random, got {self.keyframe_end!r}")
         if not isinstance(self.frames, int) or self.frames < 2:
             raise SyntheticDataError(f"frames per shot must be an integer >= 2, got {self.frames!r}")
         if self.keyframes not in (1, 2):
@@ -174,10 +194,13 @@ def _shadow_lines(parts: np.ndarray, shade: np.ndarray, width: int) -> np.ndarra
 
 
 def generate_shot(rng_or_seed: np.random.Generator | int | list[int], options: ShotOptions | None = None) -> SyntheticShot:
-    """One synthetic shot (module docstring); the same seed gives the same arrays."""
+    """One synthetic shot (module docstring); the same seed gives the same arrays. An effect
+    ``options.family`` gives :func:`generate_effect_shot`."""
     options = options or ShotOptions()
     options.validate()
     rng = rng_or_seed if isinstance(rng_or_seed, np.random.Generator) else np.random.default_rng(rng_or_seed)
+    if options.family != "character":
+        return generate_effect_shot(rng, options)
     size, f = options.size, options.frames
     character = random_character(rng, options.shading_prob)
     k = size / 256.0
@@ -228,6 +251,117 @@ def generate_shot(rng_or_seed: np.random.Generator | int | list[int], options: S
         parts=[p.name for p in character.parts], occluder_id=OCCLUDER_ID,
     )
     return SyntheticShot(lines, gt, parts_all, keyframes, params)
+
+
+#: Per effect family: (blobs min, max), harmonic amplitude, outline wobble (rad/frame), drift of
+#: the cluster per frame (fraction of the size: x, y), spread of the blobs (fraction of the radius).
+_EFFECT_STYLE: dict[str, dict[str, Any]] = {
+    "smoke": dict(blobs=(4, 7), amp=(0.06, 0.16), wobble=(0.25, 0.6), drift=(0.0, -0.004), spread=0.55),
+    "explosion": dict(blobs=(5, 9), amp=(0.08, 0.22), wobble=(0.35, 0.8), drift=(0.0, 0.0), spread=0.7),
+    "splash": dict(blobs=(3, 5), amp=(0.05, 0.14), wobble=(0.3, 0.7), drift=(0.0, 0.002), spread=0.45),
+}
+
+
+def _blob_polygon(cx: float, cy: float, radius: float, amps: np.ndarray, phases: np.ndarray,
+                  n: int = 96) -> np.ndarray:
+    """int32 ``(n, 2)`` outline of a wobbly circle: ``r(a) = radius * (1 + sum_k amps[k] *
+    sin((k + 2) a + phases[k]))``."""
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    r = radius * (1 + (amps[:, None] * np.sin((np.arange(len(amps))[:, None] + 2) * a[None] + phases[:, None])).sum(0))
+    return np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], 1).round().astype(np.int32)
+
+
+def generate_effect_shot(rng: np.random.Generator, options: ShotOptions) -> SyntheticShot:
+    """One effect shot (module docstring): ``options.family`` is an effect family or
+    ``"effects"``; uses ``size``, ``frames`` and ``keyframe_end`` (``keyframes=2`` gives both
+    ends)."""
+    family = options.family if options.family != "effects" else str(rng.choice(EFFECT_FAMILIES))
+    style = _EFFECT_STYLE[family]
+    size, f = options.size, options.frames
+    k = size / 256.0
+    inner_w = max(1, int(round(float(rng.uniform(1.0, 1.8)) * k)))
+    outer_w = max(inner_w + 1, int(round(float(rng.uniform(2.0, 3.0)) * k)))
+    color_w = max(1, inner_w - 1)
+    n_blobs = int(rng.integers(style["blobs"][0], style["blobs"][1] + 1))
+    n_harm = 4
+    # The cluster: a center, a growing radius (small puff -> most of the frame).
+    cx0 = size * float(rng.uniform(0.42, 0.58))
+    cy0 = size * float(rng.uniform(0.45, 0.6))
+    r_small = size * float(rng.uniform(0.07, 0.11))
+    r_large = size * float(rng.uniform(0.3, 0.38))
+    # Blobs: direction and distance from the cluster center (in cluster radii), own size.
+    angle = rng.uniform(0, 2 * np.pi, n_blobs)
+    if family == "smoke":
+        angle = -np.pi / 2 + rng.uniform(-1.2, 1.2, n_blobs)  # puffs pile up
+    dist = rng.uniform(0.15, 1.0, n_blobs) * style["spread"]
+    dist[0] = 0.0
+    rel = rng.uniform(0.45, 0.75, n_blobs)
+    rel[0] = 0.8
+    amps = rng.uniform(*style["amp"], (n_blobs, n_harm)) / np.arange(1, n_harm + 1)
+    phase0 = rng.uniform(0, 2 * np.pi, (n_blobs, n_harm))
+    omega = rng.uniform(*style["wobble"], (n_blobs, n_harm)) * rng.choice([-1, 1], (n_blobs, n_harm))
+    light = float(rng.uniform(0, 2 * np.pi))
+    shadow_depth = float(rng.uniform(0.25, 0.45))
+    drift = np.array(style["drift"]) * size
+    hi = np.array(_effect_color(rng, family), np.uint8)
+    lo = np.array([max(0, int(c * 0.62)) for c in hi], np.uint8)
+    lines = np.zeros((f, size, size, 4), np.uint8)
+    gt = np.zeros((f, size, size, 4), np.uint8)
+    parts_all = np.zeros((f, size, size), np.uint8)
+    for t in range(f):
+        u = t / max(f - 1, 1)
+        grow = r_small + (r_large - r_small) * (1 - (1 - u) ** 1.6)
+        ccx, ccy = cx0 + drift[0] * t, cy0 + drift[1] * t
+        parts = np.zeros((size, size), np.uint8)
+        shade = np.zeros((size, size), bool)
+        for b in range(n_blobs):
+            spread = dist[b] * (1.0 + (0.5 * u if family == "splash" else 0.0))
+            bx = ccx + grow * spread * np.cos(angle[b])
+            by = ccy + grow * spread * np.sin(angle[b])
+            rb = grow * rel[b] * (1.0 - (0.45 * u if family == "splash" and b > 0 else 0.0))
+            poly = _blob_polygon(bx, by, rb, amps[b], phase0[b] + omega[b] * t)
+            blob = np.zeros((size, size), np.uint8)
+            cv2.fillPoly(blob, [poly], 1)
+            # The shadow: the blob minus itself moved toward the light (the crescent away from it).
+            d = shadow_depth * rb
+            m = np.float32([[1, 0, d * np.cos(light)], [0, 1, d * np.sin(light)]])
+            lit = cv2.warpAffine(blob, m, (size, size), flags=cv2.INTER_NEAREST)
+            on = blob > 0
+            parts[on] = b + 1
+            shade[on] = lit[on] == 0
+        black = _outlines(parts, inner_w, outer_w)
+        red = _shadow_lines(parts, shade, color_w) & ~black
+        fg = parts != BACKGROUND_ID
+        g = np.zeros((size, size, 4), np.uint8)
+        g[:] = BACKGROUND_RGBA
+        g[fg, :3] = np.where(shade[fg][:, None], lo, hi)
+        g[fg, 3] = 255
+        g[black] = (0, 0, 0, 255)
+        ln = np.zeros((size, size, 4), np.uint8)
+        ln[:] = (255, 255, 255, 0)
+        ln[black] = (0, 0, 0, 255)
+        ln[red] = (*SHADOW_LINE_RGB, 255)
+        lines[t], gt[t], parts_all[t] = ln, g, parts
+    end = options.keyframe_end if options.keyframe_end != "random" else str(rng.choice(["first", "last"]))
+    if options.keyframes == 2:
+        keyframes: tuple[int, ...] = (0, f - 1)
+    else:
+        keyframes = (0,) if end == "first" else (f - 1,)
+    params = dict(family=family, blobs=n_blobs, palette=dict(highlight=hi.tolist(), shadow=lo.tolist()),
+                  line_width=dict(inner=inner_w, outer=outer_w, color=color_w), transparent_lines=True,
+                  radius=dict(small=round(r_small, 1), large=round(r_large, 1)), keyframe_end=end)
+    return SyntheticShot(lines, gt, parts_all, keyframes, params)
+
+
+def _effect_color(rng: np.random.Generator, family: str) -> tuple[int, int, int]:
+    """A highlight color typical of the family (gray-blue smoke, orange fire, blue water)."""
+    import colorsys
+
+    hue = {"smoke": rng.uniform(0.5, 0.7), "explosion": rng.uniform(0.02, 0.12), "splash": rng.uniform(0.52, 0.62)}[family]
+    sat = {"smoke": rng.uniform(0.05, 0.25), "explosion": rng.uniform(0.6, 0.9), "splash": rng.uniform(0.4, 0.8)}[family]
+    val = float(rng.uniform(0.8, 0.98))
+    r, g, b = colorsys.hsv_to_rgb(float(hue), float(sat), val)
+    return int(r * 255), int(g * 255), int(b * 255)
 
 
 def frame_stem(t: int) -> str:

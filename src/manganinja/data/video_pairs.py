@@ -2,7 +2,7 @@
 
 A *clip* is a video file (decoded with PyAV) or a folder of frame images (sorted by name). Per
 clip, near-duplicate frames are dropped: a frame is kept when the SSIM
-(:func:`manganinja.evaluation.metrics.ssim`) of its small grayscale thumbnail against the last
+(:func:`manganinja.similarity.ssim`) of its small grayscale thumbnail against the last
 kept frame's thumbnail is below ``ssim_threshold``. Among kept frames,
 each reference frame ``r`` is paired with the first kept frame ``t >= r + interval`` (frame
 numbers of the original clip; the paper uses 36), provided ``t - r <= interval + max_slack``.
@@ -27,13 +27,13 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from manganinja.evaluation.metrics import SSIM_WINDOW, ssim
-from manganinja.images import load_image, to_rgb, write_bytes_atomic
+from manganinja.similarity import SSIM_WINDOW, ssim
+from manganinja.images import IMAGE_SUFFIXES, load_image, to_rgb, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif")
-FRAME_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+FRAME_EXTENSIONS = IMAGE_SUFFIXES
 INDEX_VERSION = 2  # 2: near-duplicates by the metrics' SSIM (11x11 valid window)
 
 

@@ -23,17 +23,30 @@ ground-truth color exactly):
   paints ``c`` (segment colors, line pixels excluded); the mean over those colors.
 - ``bg_iou``: segments that are background in both / segments that are background in either
   (BasicPBC's ``bmiou``, counted in segments; 1 when neither has background).
+- ``pix_bg_iou``: the same counted in pixels (BasicPBC's ``pix_bmiou``).
 - ``psnr`` and ``ms_ssim``: the paper's image metrics (:mod:`manganinja.evaluation.metrics`) of the
   result against the ground truth, both composited on white.
+
+Two ways to pick and average the frames (``convention``):
+
+- ``frames`` (ours): every frame with ground truth that is not a keyframe; the mean over all
+  those frames (of every shot together) and the mean per distance from the keyframe.
+- ``basicpbc`` (BasicPBC's ``eval_json_folder`` + ``evaluate``, "Default" mode): in each shot
+  every frame with ground truth except the first one (by frame number; BasicPBC's reference
+  frame), keyframes other than the first included; the mean per shot, then the mean of the shots'
+  means (each shot counts once, whatever its length). Reported under BasicPBC's names: ``acc``,
+  ``acc_thres``, ``pix_acc``, ``pix_acc_wobg``, ``bmiou``, ``pix_bmiou``. The segments are still
+  ours (regions of the line art, colors by majority), where BasicPBC reads its own label maps and
+  color JSONs.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -43,7 +56,12 @@ from manganinja.flat.regions import label_regions
 
 #: Segments with more pixels than this count in ``acc_thres`` (BasicPBC's threshold).
 SEGMENT_THRESHOLD = 10
-METRICS = ("acc", "acc_thres", "pix_acc", "pix_acc_fg", "miou_fg", "bg_iou", "psnr", "ms_ssim")
+METRICS = ("acc", "acc_thres", "pix_acc", "pix_acc_fg", "miou_fg", "bg_iou", "pix_bg_iou", "psnr", "ms_ssim")
+#: Our metrics that BasicPBC's ``eval_json`` reports, under its names.
+BASICPBC_NAMES = {"acc": "acc", "acc_thres": "acc_thres", "pix_acc": "pix_acc", "pix_acc_fg": "pix_acc_wobg",
+                  "bg_iou": "bmiou", "pix_bg_iou": "pix_bmiou"}
+Convention = Literal["frames", "basicpbc"]
+CONVENTIONS = ("frames", "basicpbc")
 _BACKGROUND = -1
 
 
@@ -92,6 +110,7 @@ def frame_metrics(result: np.ndarray, truth: np.ndarray, lines: np.ndarray,
         "pix_acc_fg": float(ns[ok & fg].sum() / ns[fg].sum()) if fg.any() else 1.0,
         "miou_fg": float(np.mean(ious)) if ious else 1.0,
         "bg_iou": float((gt_bg & pr_bg).sum() / either.sum()) if either.any() else 1.0,
+        "pix_bg_iou": float(ns[gt_bg & pr_bg].sum() / ns[either].sum()) if either.any() else 1.0,
         "psnr": psnr(res_rgb, gt_rgb),
         "ms_ssim": ms_ssim(res_rgb, gt_rgb),
     }
@@ -99,63 +118,105 @@ def frame_metrics(result: np.ndarray, truth: np.ndarray, lines: np.ndarray,
 
 @dataclass
 class ShotEvaluation:
-    """Per-frame rows (``stem``, ``distance`` and each metric) and frames with no result."""
+    """Per-frame rows (``shot``, ``stem``, ``distance`` and each metric), the frames with no
+    result, and the ``convention`` that picked the frames (module doc)."""
 
     rows: list[dict[str, object]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    convention: Convention = "frames"
 
     def summary(self) -> dict[str, object]:
-        return summarize(self.rows)
+        return summarize(self.rows, self.convention)
 
 
-def summarize(rows: list[dict[str, object]]) -> dict[str, object]:
-    """Mean of each metric over ``rows``, overall and per distance from the keyframe."""
-    def mean(rs: list[dict[str, object]]) -> dict[str, float]:
-        return {m: float(np.mean([float(r[m]) for r in rs])) for m in METRICS} if rs else {}
+def _mean(rows: list[dict[str, object]], names: dict[str, str]) -> dict[str, float]:
+    """``{name: mean of metric}`` over ``rows`` for each ``metric -> name`` of ``names``."""
+    return {name: float(np.mean([float(r[m]) for r in rows])) for m, name in names.items()} if rows else {}
 
+
+def summarize(rows: list[dict[str, object]], convention: Convention = "frames") -> dict[str, object]:
+    """The means of ``rows`` as ``convention`` says (module doc): ``frames``: over all rows and
+    per distance from the keyframe; ``basicpbc``: per shot (``row["shot"]``), and the mean of
+    the shots' means, under BasicPBC's names."""
+    if convention == "basicpbc":
+        by_shot: dict[str, list[dict[str, object]]] = {}
+        for r in rows:
+            by_shot.setdefault(str(r.get("shot", "")), []).append(r)
+        shots = {name: {"frames": len(rs), **_mean(rs, BASICPBC_NAMES)} for name, rs in sorted(by_shot.items())}
+        mean = ({k: float(np.mean([float(v[k]) for v in shots.values()])) for k in BASICPBC_NAMES.values()}
+                if shots else {})
+        return {"convention": convention, "frames": len(rows), "shots": shots, "mean": mean}
+    names = {m: m for m in METRICS}
     by: dict[int, list[dict[str, object]]] = {}
     for r in rows:
         by.setdefault(int(r["distance"]), []).append(r)  # type: ignore[arg-type]
     return {
+        "convention": convention,
         "frames": len(rows),
-        "mean": mean(rows),
-        "by_distance": {str(d): {"frames": len(by[d]), **mean(by[d])} for d in sorted(by)},
+        "mean": _mean(rows, names),
+        "by_distance": {str(d): {"frames": len(by[d]), **_mean(by[d], names)} for d in sorted(by)},
     }
 
 
-def evaluate_shot(shot_root: str | Path, results: str | Path, keyframes: list[str] | None = None) -> ShotEvaluation:
-    """Score every non-keyframe of a shot that has ground truth (``gt/``) against ``results``.
+def is_shot_set(root: str | Path) -> bool:
+    """Whether ``root`` is a folder of shot folders (no ``line/`` of its own, some subfolder with one)."""
+    root = Path(root)
+    return (root.is_dir() and not (root / "line").is_dir()
+            and any((p / "line").is_dir() for p in root.iterdir() if p.is_dir()))
 
-    Keyframes and distances come from ``results/shot_run.json`` when present, else from
-    ``keyframes`` (or the shot's own declaration).
+
+def evaluate_shot(shot_root: str | Path, results: str | Path, keyframes: list[str] | None = None,
+                  convention: Convention = "frames") -> ShotEvaluation:
+    """Score the frames of a shot that have ground truth (``gt/``) against ``results``; which
+    frames: ``convention`` (module doc).
+
+    Keyframes and distances come from the run's record (``results/shot_run.json``) when present,
+    else from ``keyframes`` (or the shot's own declaration).
     """
     from manganinja.shots.format import ShotError, load_colored_frame, load_line_frame, read_shot
-    from manganinja.shots.run import RUN_FILE, plan
+    from manganinja.shots.plan import plan, read_run_record
 
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got '{convention}'")
     results = Path(results)
     if not results.is_dir():
         raise ShotError(f"results folder '{results}' not found")
-    run_file = results / RUN_FILE
-    distances: dict[str, int] = {}
-    if keyframes is None and run_file.is_file():
-        record = json.loads(run_file.read_text(encoding="utf-8"))
-        keyframes = list(record["keyframes"])
-        distances = {f["stem"]: int(f["distance"]) for f in record["frames"]}
-    shot = read_shot(shot_root, keyframes)
-    if not distances:
-        distances = {t.stem: t.distance for t in plan(shot, "keyframe")}
-    ev = ShotEvaluation()
-    for frame in shot.frames:
-        if frame.gt is None or frame.stem in shot.keyframes:
-            continue
+    record = read_run_record(results) if keyframes is None else None
+    shot = read_shot(shot_root, list(record.keyframes) if record is not None else keyframes)
+    distances = record.distances if record is not None else {t.stem: t.distance for t in plan(shot, "keyframe")}
+    with_truth = [f for f in shot.frames if f.gt is not None]
+    if convention == "basicpbc":
+        scored = with_truth[1:]  # frames are in number order; BasicPBC skips the first
+    else:
+        scored = [f for f in with_truth if f.stem not in shot.keyframes]
+    ev = ShotEvaluation(convention=convention)
+    for frame in scored:
         out = results / f"{frame.stem}.png"
         if not out.is_file():
             ev.missing.append(frame.stem)
             continue
         lines = load_line_frame(frame.line, f"line frame '{frame.stem}'").lines.array
         scores = frame_metrics(load_colored_frame(out, f"result '{frame.stem}'"),
-                               load_colored_frame(frame.gt, f"ground truth '{frame.stem}'"), lines)
-        ev.rows.append({"stem": frame.stem, "distance": distances.get(frame.stem, -1), **scores})
+                               load_colored_frame(frame.gt, f"ground truth '{frame.stem}'"), lines)  # type: ignore[arg-type]
+        ev.rows.append({"shot": shot.root.name, "stem": frame.stem, "distance": distances.get(frame.stem, -1), **scores})
+    return ev
+
+
+def evaluate_shots(root: str | Path, results: str | Path, convention: Convention = "frames") -> ShotEvaluation:
+    """Score a shot folder, or every shot of a folder of shots (:func:`is_shot_set`;
+    ``results/<shot>`` holds each one's results, a shot without them is missing as a whole:
+    ``<shot>/*``); one evaluation with the rows of all of them."""
+    root, results = Path(root), Path(results)
+    if not is_shot_set(root):
+        return evaluate_shot(root, results, convention=convention)
+    ev = ShotEvaluation(convention=convention)
+    for shot in sorted(p for p in root.iterdir() if (p / "line").is_dir()):
+        if not (results / shot.name).is_dir():
+            ev.missing.append(f"{shot.name}/*")
+            continue
+        one = evaluate_shot(shot, results / shot.name, convention=convention)
+        ev.rows += one.rows
+        ev.missing += [f"{shot.name}/{m}" for m in one.missing]
     return ev
 
 
@@ -170,13 +231,28 @@ def rows_csv(rows: list[dict[str, object]]) -> str:
     return buf.getvalue()
 
 
+def _cell(name: str, value: float) -> str:
+    return f"{value:.2f}" if name == "psnr" else f"{value:.4f}"
+
+
 def summary_markdown(summary: dict[str, object]) -> str:
-    """A markdown table: one row for the mean, one per distance."""
+    """A markdown table: ``frames``: one row for the mean, one per distance; ``basicpbc``: one row
+    per shot and the mean of the shots."""
+    if summary.get("convention") == "basicpbc":
+        names = list(BASICPBC_NAMES.values())
+        text = "| shot | frames | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 2) + "\n"
+        shots: dict[str, dict[str, float]] = summary["shots"]  # type: ignore[assignment]
+        for name, vals in shots.items():
+            text += f"| {name} | {int(vals['frames'])} | " + " | ".join(_cell(m, vals[m]) for m in names) + " |\n"
+        if summary.get("mean"):
+            mean: dict[str, float] = summary["mean"]  # type: ignore[assignment]
+            text += (f"| mean of {len(shots)} shot(s) | {summary['frames']} | "
+                     + " | ".join(_cell(m, mean[m]) for m in names) + " |\n")
+        return text
     head = "| frames | distance | " + " | ".join(METRICS) + " |\n|" + "---|" * (len(METRICS) + 2) + "\n"
 
     def line(label: str, d: dict[str, float], n: object) -> str:
-        vals = [f"{d[m]:.2f}" if m == "psnr" else f"{d[m]:.4f}" for m in METRICS]
-        return f"| {n} | {label} | " + " | ".join(vals) + " |\n"
+        return f"| {n} | {label} | " + " | ".join(_cell(m, d[m]) for m in METRICS) + " |\n"
 
     text = head
     if summary.get("mean"):

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from manganinja.evaluation.metrics import mean_ci95
-from manganinja.images import load_image, to_rgb, write_bytes_atomic
+from manganinja.images import load_image, to_rgb, write_bytes_atomic, write_json_atomic
 
 #: Metric column -> (table header, decimals, higher is better).
 METRICS: dict[str, tuple[str, int, bool]] = {
@@ -170,8 +170,7 @@ def write_report(
     payload = {"summary": [{**e, **{m: list(e[m]) for m in METRICS}} for e in summarize(rows)],
                "settings": settings, "machine": machine, "packages": versions,
                "problems": list(problems), "command": command}
-    write_bytes_atomic((json.dumps(payload, indent=1, default=float) + "\n").encode("utf-8"),
-                       out / "summary.json")
+    write_json_atomic(payload, out / "summary.json", default=float)
     if rows:
         plot_metrics(rows, out / "metrics.png", settings.get("metrics"))
         plot_examples(rows, Path(data), out, out / "examples.png", examples)

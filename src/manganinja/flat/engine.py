@@ -27,12 +27,13 @@ import cv2
 import numpy as np
 
 from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
-from manganinja.flat.layers import compose
+from manganinja.flat.layers import compose, line_alpha
 from manganinja.flat.match import Mapping, Matches, fit_mapping, match_features
 from manganinja.flat.regions import (
     GAP_RADIUS,
     LINE_THRESHOLD,
     Regions,
+    border_regions,
     fill_under_lines,
     interior_voters,
     label_regions,
@@ -90,6 +91,9 @@ class FlatResult:
         labels: int32 ``(H, W)``: region labels (0 = line).
         region_colors: uint8 ``(count + 1, 3)``: the color of each region (row 0 unused).
         warped_reference: uint8 ``(H, W, 3)``: the reference warped onto the line art.
+        background: bool ``(H, W)``: the line art's background (its regions the reference's
+            character does not claim; line pixels take the nearest region's), painted one flat
+            color: the reference's background color when that is one flat color, else white.
         mapping: the fitted line art -> reference mapping.
         matches: the feature matches.
         diagnostics: :class:`FlatDiagnostics`.
@@ -100,9 +104,25 @@ class FlatResult:
     labels: np.ndarray
     region_colors: np.ndarray
     warped_reference: np.ndarray
+    background: np.ndarray
     mapping: Mapping
     matches: Matches
     diagnostics: FlatDiagnostics
+
+    @property
+    def rgba(self) -> np.ndarray:
+        """uint8 ``(H, W, 4)``: the composite with the background transparent (lines stay opaque
+        black over it, alpha = line strength)."""
+        h, w = self.labels.shape
+        out = np.zeros((h, w, 4), np.uint8)
+        out[..., :3] = self.composite
+        line = line_alpha(self.lineart) if self.lineart is not None else np.zeros((h, w), np.uint8)
+        out[..., 3] = np.where(self.background, line, 255)
+        out[self.background, :3] = 0
+        return out
+
+    #: float32 ``(H, W)``: the line art (1 = line).
+    lineart: np.ndarray | None = None
 
 
 @dataclass
@@ -112,7 +132,14 @@ class _Reference:
     line_mask: np.ndarray  # bool (H, W)
     background: np.ndarray  # bool (H, W)
     background_color: np.ndarray  # uint8 (3,)
+    flat_background: bool  # the background is one flat color (background_color)
     gap_radius: int = GAP_RADIUS
+
+    @property
+    def fill(self) -> np.ndarray:
+        """uint8 (3,): what the line art's background is painted with: the reference's background
+        color when that is one flat color, else white (paper)."""
+        return self.background_color if self.flat_background else np.full(3, 255, np.uint8)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -139,6 +166,53 @@ def background_mask(rgb: np.ndarray, tolerance: int = 24) -> tuple[np.ndarray, n
     return np.isin(comp, on_border), color
 
 
+def reference_background(
+    rgb: np.ndarray, *, dark_level: int = 96, gap_radius: int = GAP_RADIUS, border_color_share: float = 0.3,
+    flat_share: float = 0.99, flat_tolerance: int = 3, tolerance: int = 24,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The background of a reference picture, background picture included: everything outside the
+    character's dark outlines.
+
+    The picture is split into regions by its dark pixels (every channel below ``dark_level``; gaps
+    up to about ``2 * gap_radius + 1`` pixels closed, :func:`label_regions`). A region touching the
+    border is background when at least ``border_color_share`` of it is the border's dominant color
+    (:func:`background_mask`): a painted background (flat color plus shapes without outlines) is
+    one such region, a character cropped by the frame is not. So are pixels of the border's color
+    connected to the border, and enclosed regions of nearly only the background picture's colors
+    (background seen through a hole). When that would be nearly everything (the
+    outlines are not closed), only the border color's pixels are.
+
+    Returns:
+        bool ``(H, W)`` background, uint8 ``(3,)`` the border's dominant color, and whether the
+        background is that one flat color (at least ``flat_share`` of its pixels within
+        ``flat_tolerance`` levels of it: a shape a few levels off is a picture, not one color).
+    """
+    near, color = background_mask(rgb, tolerance)
+    dark = (rgb.max(axis=2) < dark_level).astype(np.float32)
+    regions = label_regions(dark, gap_radius=gap_radius)
+    lab = regions.labels
+    n = np.maximum(np.bincount(lab.ravel(), minlength=regions.count + 1), 1)
+    n_near = np.bincount(lab[near], minlength=regions.count + 1)
+    is_bg = border_regions(regions) & (n_near >= border_color_share * n)
+    is_bg[0] = False
+    background = is_bg[lab] | near
+    # Enclosed holes (the background seen between an arm and the body) of nearly only the
+    # background picture's colors (those holding at least 0.2% of it, to 6 bits a channel).
+    q = (rgb >> 2).astype(np.int32)
+    code = (q[..., 0] << 12) | (q[..., 1] << 6) | q[..., 2]
+    counts = np.bincount(code[background], minlength=1 << 18)
+    bg_code = counts >= max(1, 0.002 * counts.sum())
+    n_pic = np.bincount(lab[bg_code[code]], minlength=regions.count + 1)
+    hole = (n_pic >= 0.9 * n) & ~is_bg
+    hole[0] = False
+    background |= hole[lab]
+    if background.mean() > 0.97:
+        background = near
+    same = np.abs(rgb.astype(np.int16) - color.astype(np.int16)).max(axis=2) <= flat_tolerance
+    flat = bool(background.any()) and (same & background).sum() >= flat_share * background.sum()
+    return background, color, flat
+
+
 def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
     from manganinja.lines import BlankLineartWarning, extract_lineart
 
@@ -156,8 +230,8 @@ def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
         else:
             lines = extract_lineart(rgb, method="xdog")
     line_mask = lines >= LINE_THRESHOLD
-    background, bg_color = background_mask(rgb)
-    return _Reference(rgb, lines, line_mask, background, bg_color, gap_radius)
+    background, bg_color, flat = reference_background(rgb)
+    return _Reference(rgb, lines, line_mask, background, bg_color, flat, gap_radius)
 
 
 def _foreground_box(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -219,6 +293,7 @@ def colorize_flat(
     *,
     gap_radius: int = GAP_RADIUS,
     background_share: float = 0.25,
+    border_cover: float = 0.5,
     strict_points: bool = False,
     two_tone: bool = True,
 ) -> FlatResult:
@@ -231,7 +306,9 @@ def colorize_flat(
             trusted by the mapping and forces its region's color.
         gap_radius: gap-closing radius for the line art's regions (pixels).
         background_share: a region is painted with character colors when at least this share of
-            its voting pixels is not reference background; else with the background color.
+            its voting pixels is not reference background; else it is background.
+        border_cover: a region touching the border needs at least this share instead (when
+            larger): the line art's background is not painted on a few misaligned votes.
         strict_points: raise :class:`~manganinja.points.PointsError` for an unusable pair instead
             of dropping it with a warning.
         two_tone: keep cel shading: a region whose warped colors have a clear second tone (at
@@ -287,14 +364,21 @@ def colorize_flat(
     background = masks[..., 1] > 0
     del masks
     interior = valid & interior_voters(regions)
-    colors, empty = _vote_colors(regions, warped, interior, background, background_share)
+    colors, is_bg, empty = _vote_colors(regions, warped, interior, background, background_share, border_cover)
     if empty.any():
         # Regions whose interior lands on reference lines: let all their pixels vote.
-        loose, still_empty = _vote_colors(regions, warped, valid, background, background_share)
+        loose, loose_bg, still_empty = _vote_colors(regions, warped, valid, background, background_share,
+                                                    border_cover)
         colors[empty] = loose[empty]
+        is_bg[empty] = loose_bg[empty]
         empty &= still_empty
     if empty.any():
-        colors = _borrow_nearest(regions, colors, empty, ref.background_color)
+        donor = _nearest_donor(regions, empty)
+        if donor is None:
+            is_bg[empty] = True
+        else:
+            colors[empty] = colors[donor[empty]]
+            is_bg[empty] = is_bg[donor[empty]]
         _warn(diag, f"{int(empty.sum())} region(s) map outside the reference or onto its lines "
               "only; painted like their nearest colored region", log=False)
 
@@ -305,13 +389,19 @@ def colorize_flat(
     point_colors = [sample_reference_color(ref, pair.reference) for pair in pairs]
     for label, members in by_region.items():
         colors[label] = point_colors[members[0]]
+        is_bg[label] = False
+    # The background is one flat color, never the reference's background picture.
+    is_bg[0] = False
+    colors[is_bg] = ref.fill
     filled = regions.filled_labels()
     color_layer = colors[filled]
     if two_tone:
-        second, has_two = _second_tone(regions, warped, interior, colors)
+        # Second tones only from the reference's character, only in character regions.
+        second, has_two = _second_tone(regions, warped, interior & ~background, colors)
         has_two[list(by_region)] = False
         has_two[empty] = False
-        _paint_second_tone(color_layer, filled, warped, warp_ok, colors, second, has_two)
+        has_two[is_bg] = False
+        _paint_second_tone(color_layer, filled, warped, warp_ok & ~background, colors, second, has_two)
     for label, members in by_region.items():
         if len(members) > 1:
             _split_region(color_layer, filled == label, pairs.lineart_xy[members],
@@ -320,6 +410,7 @@ def colorize_flat(
                   "between them by nearest point", log=False)
     if regions.count == 0:
         color_layer[:] = 255
+    bg_mask = is_bg[filled] if regions.count else np.ones((h, w), bool)
     composite = compose(color_layer, lines)
     return FlatResult(
         composite=composite,
@@ -327,24 +418,33 @@ def colorize_flat(
         labels=regions.labels,
         region_colors=colors,
         warped_reference=warped,
+        background=bg_mask,
         mapping=mapping,
         matches=matches,
         diagnostics=diag,
+        lineart=lines,
     )
 
 
 def _vote_colors(
-    regions: Regions, warped: np.ndarray, valid: np.ndarray, background: np.ndarray, share: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Region colors from the warped reference: the character's pixels decide when they are at
-    least ``share`` of a region's votes, else all votes (the background) do. Returns uint8
-    ``(count + 1, 3)`` colors and bool ``(count + 1,)``: regions that got no vote."""
+    regions: Regions, warped: np.ndarray, valid: np.ndarray, background: np.ndarray, share: float,
+    border_cover: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Region colors from the warped reference. A region is character when the reference's
+    character pixels are at least ``share`` of its votes (and, for a region touching the line
+    art's border, at least ``border_cover`` of them: a few misaligned character votes do not paint
+    the background); it takes the dominant color of those character pixels. Otherwise it is
+    background. Returns uint8 ``(count + 1, 3)`` colors (background regions: unset), bool
+    ``(count + 1,)`` background regions and bool ``(count + 1,)`` regions that got no vote."""
     fg_colors, fg_votes = region_colors(regions.labels, regions.count, warped, valid & ~background)
-    all_colors, all_votes = region_colors(regions.labels, regions.count, warped, valid)
-    use_fg = (fg_votes > 0) & (fg_votes >= share * all_votes)
+    all_votes = np.bincount(regions.labels[valid], minlength=regions.count + 1)
+    need = np.where(border_regions(regions), max(share, border_cover), share)
+    character = (fg_votes > 0) & (fg_votes >= need * all_votes)
     empty = all_votes == 0
     empty[0] = False
-    return np.where(use_fg[:, None], fg_colors, all_colors), empty
+    is_bg = ~character & ~empty
+    is_bg[0] = False
+    return fg_colors, is_bg, empty
 
 
 def _second_tone(
@@ -392,21 +492,18 @@ def _split_region(layer: np.ndarray, mask: np.ndarray, xy: np.ndarray, colors: n
     layer[ys, xs] = colors[np.argmin(d, axis=1)]
 
 
-def _borrow_nearest(
-    regions: Regions, colors: np.ndarray, empty: np.ndarray, fallback: np.ndarray
-) -> np.ndarray:
-    """``colors`` with each ``empty`` region (bool ``(count + 1,)``) given the color of the nearest
-    non-empty region (``fallback`` when there is none)."""
-    out = colors.copy()
+def _nearest_donor(regions: Regions, empty: np.ndarray) -> np.ndarray | None:
+    """int ``(count + 1,)``: for each ``empty`` region (bool ``(count + 1,)``) the label of the
+    nearest non-empty region (one pixel per empty region decides: its first in raster order);
+    None when every region is empty."""
     donors = np.where(empty[regions.labels], 0, regions.labels).astype(np.int32)
     if not donors.any():
-        out[empty] = fallback
-        return out
+        return None
     nearest = fill_under_lines(donors)
     ys, xs = np.nonzero(empty[regions.labels])
-    # One pixel per empty region decides (its first in raster order).
     labs, first = np.unique(regions.labels[ys, xs], return_index=True)
-    out[labs] = colors[nearest[ys[first], xs[first]]]
+    out = np.arange(regions.count + 1)
+    out[labs] = nearest[ys[first], xs[first]]
     return out
 
 

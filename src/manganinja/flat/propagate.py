@@ -38,9 +38,11 @@ from manganinja.flat.regions import (
     GAP_RADIUS,
     LINE_THRESHOLD,
     Regions,
+    border_regions,
     fill_under_lines,
     interior_voters,
     label_regions,
+    region_colors,
     vote_step,
     voter_mask,
 )
@@ -119,6 +121,12 @@ class PaintedFrame:
         index: int32 ``(count + 1,)``: palette index of each region (0 = background; row 0 unused).
         confidence: float32 ``(count + 1,)`` in [0, 1].
         origin: int8 ``(count + 1,)``: one of the ``ORIGIN_*`` codes.
+        alignments: per source name, how well it was aligned (:class:`Alignment`; empty for a
+            keyframe).
+        dropped: the sources that did not vote (a previous result aligned poorly).
+        certainty: float32 ``(count + 1,)`` in [0, 1] or None: how decisive each region's vote
+            was (the winning color's share of the evidence the region got; None = ``confidence``).
+            What the review sheet reads (:mod:`manganinja.flat.review`).
     """
 
     lines: np.ndarray
@@ -126,6 +134,9 @@ class PaintedFrame:
     index: np.ndarray
     confidence: np.ndarray
     origin: np.ndarray
+    alignments: dict[str, "Alignment"] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    certainty: np.ndarray | None = None
 
     def filled_index(self) -> np.ndarray:
         """int32 ``(H, W)``: palette index of every pixel (line pixels: nearest region's)."""
@@ -152,16 +163,6 @@ class PaintedFrame:
 def regions_of(lines: np.ndarray, gap_radius: int = GAP_RADIUS) -> Regions:
     """Regions of a line frame (float ``(H, W)``, 1 = line); colored lines included."""
     return label_regions(lines, gap_radius=gap_radius)
-
-
-def border_regions(regions: Regions) -> np.ndarray:
-    """bool ``(count + 1,)``: regions with a pixel on the frame border."""
-    lab = regions.labels
-    edge = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
-    out = np.zeros(regions.count + 1, bool)
-    out[edge] = True
-    out[0] = False
-    return out
 
 
 def transparent_regions(regions: Regions, transparent: np.ndarray | None) -> np.ndarray:
@@ -246,6 +247,9 @@ class Source:
     frame: PaintedFrame
     weight: float = 1.0
     name: str = ""
+    #: True for a previous result (a link of the chain), False for a keyframe: a chained source
+    #: counts less where it is unsure and is dropped when its alignment is poor.
+    chained: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,6 +297,71 @@ def region_shapes(regions: Regions, grid_long_side: int = 768) -> tuple[np.ndarr
     return n_all, np.stack([cx, cy], 1), elong
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What one source says about a target's regions (:func:`match_scores`).
+
+    Attributes:
+        score: float64 ``(count + 1, n_colors)``: evidence per region and palette color.
+        character_cover: float64 ``(count + 1,)``: share of each region's voters that the warp puts
+            on the source's character regions, each counted at that source region's confidence.
+        background_cover: float64 ``(count + 1,)``: the same for the source's background regions.
+        alignment: :class:`Alignment` of the warp.
+    """
+
+    score: np.ndarray
+    character_cover: np.ndarray
+    background_cover: np.ndarray
+    alignment: "Alignment"
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How well a source frame's line art was aligned to the target's.
+
+    Attributes:
+        inliers: feature matches the mapping kept.
+        kind: the mapping's kind (``"tps"``, ``"affine"``, ``"bbox"``).
+        line_agreement: share of the target's line pixels (sampled) that the warp puts within a few
+            pixels of a source line, in [0, 1]; a good warp of two frames of one cut is near 1.
+        size_ratio: the larger over the smaller of the two drawings' line lengths (line pixel
+            counts; >= 1): about the change of the drawing's linear size.
+    """
+
+    inliers: int
+    kind: str
+    line_agreement: float
+    size_ratio: float
+
+    def poor(self, min_inliers: int = 12, min_agreement: float = 0.5, max_size_ratio: float = 1.6) -> bool:
+        """True when the alignment cannot be trusted to carry colors: few matches, low line
+        agreement, or a big change of the drawing's size."""
+        return (self.inliers < min_inliers or self.kind == "bbox" or self.line_agreement < min_agreement
+                or self.size_ratio > max_size_ratio)
+
+
+def _line_agreement(target_lines: np.ndarray, source_lines: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
+                    tolerance: float, samples: int = 4000) -> float:
+    """Share of (up to ``samples``) target line pixels whose warped position lies within
+    ``tolerance`` pixels of a source line pixel."""
+    ys, xs = np.nonzero(target_lines >= LINE_THRESHOLD)
+    if len(ys) == 0:
+        return 0.0
+    step = max(1, len(ys) // samples)
+    ys, xs = ys[::step], xs[::step]
+    sx = np.rint(map_x[ys, xs]).astype(np.int64)
+    sy = np.rint(map_y[ys, xs]).astype(np.int64)
+    h, w = source_lines.shape
+    inside = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
+    if not inside.any():
+        return 0.0
+    src_line = (source_lines < LINE_THRESHOLD).astype(np.uint8)
+    dist = cv2.distanceTransform(src_line, cv2.DIST_L2, 3)
+    near = np.zeros(len(ys), bool)
+    near[inside] = dist[sy[inside], sx[inside]] <= tolerance
+    return float(near.mean())
+
+
 def match_scores(
     source: PaintedFrame,
     target: Regions,
@@ -308,9 +377,10 @@ def match_scores(
     smoothing: float = 0.005,
     target_features: Features | None = None,
     target_shapes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """float64 ``(count + 1, n_colors)``: the evidence the source gives each target region for
-    each palette color.
+) -> Evidence:
+    """The evidence the source gives each target region for each palette color
+    (:class:`Evidence`: scores, how much of each region the source's character and background
+    cover, and how well the source was aligned).
 
     Two kinds of evidence, mixed ``overlap_share : 1 - overlap_share``:
 
@@ -340,6 +410,12 @@ def match_scores(
     map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
     filled = source.filled.astype(np.float32)
     warped = cv2.remap(filled, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+    tolerance = max(3.0, 0.006 * max(h, w))
+    n_lines = (max(1, int(np.count_nonzero(target_lines >= LINE_THRESHOLD))),
+               max(1, int(np.count_nonzero(source.lines >= LINE_THRESHOLD))))
+    alignment = Alignment(int(mapping.used.sum()), mapping.kind,
+                          _line_agreement(target_lines, source.lines, map_x, map_y, tolerance),
+                          max(n_lines) / min(n_lines))
     del map_x, map_y
     n_t, n_s = target.count + 1, source.regions.count + 1
     lab = target.labels[voters].astype(np.int64)
@@ -349,6 +425,12 @@ def match_scores(
     n_vote = np.bincount(lab, minlength=n_t).astype(np.float32)
     overlap = pair / np.maximum(n_vote, 1.0)[:, None]
     del pair
+    src_conf = source.confidence.astype(np.float32)
+    is_char = (source.index > 0).astype(np.float32) * src_conf
+    is_bg = (source.index == 0).astype(np.float32) * src_conf
+    is_char[0] = is_bg[0] = 0.0
+    character_cover = (overlap @ is_char).astype(np.float64)
+    background_cover = (overlap @ is_bg).astype(np.float64)
     a_t, c_t, e_t = target_shapes if target_shapes is not None else region_shapes(target)
     a_s, c_s, e_s = source.shapes
     mapped = mapping(c_t).astype(np.float32)
@@ -372,7 +454,7 @@ def match_scores(
     # Evidence per palette color: summed over the source regions of that color.
     onehot = np.zeros((n_s, n_colors), np.float32)
     onehot[np.arange(n_s), source.index] = 1.0
-    return (score @ onehot).astype(np.float64)
+    return Evidence((score @ onehot).astype(np.float64), character_cover, background_cover, alignment)
 
 
 def paint_regions(
@@ -383,11 +465,33 @@ def paint_regions(
     transparent: np.ndarray | None = None,
     forced: list[ForcedColor] | None = None,
     border_share: float = 0.6,
+    border_cover: float = 0.5,
+    unsure_power: float = 1.0,
+    poor_weight: float = 0.25,
+    disagree_penalty: float = 1.0,
     gap_radius: int = GAP_RADIUS,
     work_long_side: int = 768,
 ) -> PaintedFrame:
     """Color the regions of ``lines`` (float32 ``(H, W)``, 1 = line) from painted ``sources``
     (module docstring). ``n_colors`` is the palette size (background included).
+
+    Args:
+        border_share: a region touching the frame border becomes character only when at least this
+            share of its evidence is for character colors ...
+        border_cover: ... and the sources' character regions cover at least this share of it
+            (each source region counted at its confidence): a few character votes on a big border
+            region, or votes from unsure regions, leave it background.
+        unsure_power: a chained source (``Source.chained``, the previous result) counts, per
+            region, its weight times its certainty there (the share of the region its regions
+            cover, each counted at its confidence, in [0, 1]) to this power, so the keyframe decides where the previous frame is unsure
+            (0 = plain weights).
+        poor_weight: a source whose alignment is poor (:meth:`Alignment.poor`) counts this times
+            its weight; a poorly aligned previous result is dropped altogether when a keyframe is
+            aligned well.
+        disagree_penalty: where a well-aligned keyframe gives its evidence to another color than
+            the one a region takes (from the chain), the region's confidence is scaled by
+            ``1 - disagree_penalty * (that share, times how much the keyframe covers it)``: it
+            counts less in the next frame, where the keyframe can then win (0 = off).
 
     Raises:
         PropagateError: no source, or a source of another size.
@@ -399,28 +503,65 @@ def paint_regions(
             raise PropagateError(f"source '{s.name}' is {s.frame.lines.shape}, the frame is {lines.shape}")
     regions = regions_of(lines, gap_radius)
     voters = interior_voters(regions) & voter_mask(regions, vote_step(lines.shape))
-    total = np.zeros((regions.count + 1, n_colors))
-    weight = 0.0
     side = min(work_long_side, max(lines.shape))
     feats = detect_features(lines, work_long_side=side)
     shapes = region_shapes(regions)
-    for s in sources:
-        total += s.weight * match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side,
-                                         target_features=feats, target_shapes=shapes)
-        weight += s.weight
-    total /= max(weight, 1e-9)
+    evidence = [match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side,
+                             target_features=feats, target_shapes=shapes) for s in sources]
+    # A previous result aligned poorly (few matches, lines that do not meet, a big change of size)
+    # does not vote: the frame is colored from the keyframe(s) with their own alignment.
+    good_key = any(not s.chained and not e.alignment.poor() for s, e in zip(sources, evidence))
+    keep = [not (s.chained and e.alignment.poor() and good_key) for s, e in zip(sources, evidence)]
+    used = [(s, e) for s, e, k in zip(sources, evidence, keep) if k]
+    n = regions.count + 1
+    total = np.zeros((n, n_colors))
+    weight = np.zeros(n)
+    char_cover = np.zeros(n)
+    bg_cover = np.zeros(n)
+    for s, e in used:
+        w = np.full(n, s.weight * (poor_weight if e.alignment.poor() else 1.0))
+        if s.chained and unsure_power > 0:
+            # Certainty: how much of the region the source's confident regions cover.
+            w = w * np.clip(e.character_cover + e.background_cover, 0.0, 1.0) ** unsure_power
+        total += w[:, None] * e.score
+        char_cover += w * e.character_cover
+        bg_cover += w * e.background_cover
+        weight += w
+    # Regions where every chained source is unsure and no other votes keep a tiny weight.
+    denom = np.maximum(weight, 1e-9)
+    total /= denom[:, None]
+    char_cover /= denom
+    bg_cover /= denom
     index = np.argmax(total, axis=1).astype(np.int32)
-    conf = total[np.arange(len(index)), index].astype(np.float32)
-    origin = np.full(regions.count + 1, ORIGIN_VOTE, np.int8)
+    conf = total[np.arange(n), index].astype(np.float32)
+    origin = np.full(n, ORIGIN_VOTE, np.int8)
+    agree = np.ones(n, np.float32)
+    if disagree_penalty > 0 and any(s.chained for s, _ in used):
+        # Where a well-aligned keyframe says "another color", the chain's color is kept for this
+        # frame but with less confidence, so the next frame's keyframe vote can overturn it: an
+        # error carried by the chain fades out in a few frames.
+        against = np.zeros(n)
+        n_key = 0
+        for s, e in used:
+            if s.chained or e.alignment.poor():
+                continue
+            mass = e.score.sum(axis=1)
+            other = 1.0 - e.score[np.arange(n), index] / np.maximum(mass, 1e-9)
+            against += np.clip(e.character_cover + e.background_cover, 0, 1) * np.where(mass > 0, other, 0.0)
+            n_key += 1
+        if n_key:
+            agree = np.clip(1.0 - disagree_penalty * against / n_key, 0.0, 1.0).astype(np.float32)
+            conf *= agree
 
-    # Border regions stay background unless the character clearly claims them.
+    # Background is an invariant: border regions stay background unless the character covers
+    # them well, from confident sources, and clearly claims them.
     border = border_regions(regions)
     fg = total[:, 1:].sum(axis=1)
     cov = total.sum(axis=1)
-    claim = fg >= border_share * np.maximum(cov, 1e-9)
-    to_bg = border & ~(claim & (cov > 0))
+    claim = (fg >= border_share * np.maximum(cov, 1e-9)) & (cov > 0) & (char_cover >= border_cover)
+    to_bg = border & ~claim
     index[to_bg] = 0
-    conf[to_bg] = np.maximum(conf[to_bg], total[to_bg, 0].astype(np.float32))
+    conf[to_bg] = np.maximum(conf[to_bg], np.clip(bg_cover[to_bg], 0, 1).astype(np.float32))
 
     # Regions no source reached: nearest painted neighbour, unsure.
     empty = cov <= 0
@@ -449,7 +590,13 @@ def paint_regions(
         origin[r] = ORIGIN_POINT
     index[0] = 0
     conf[0] = 0.0
-    out = PaintedFrame(lines, regions, index, conf, origin)
+    certainty = np.where(cov > 0, agree * total[np.arange(n), index] / np.maximum(cov, 1e-9), 0.0).astype(np.float32)
+    certainty[to_bg] = np.clip(bg_cover[to_bg] / np.maximum(bg_cover[to_bg] + char_cover[to_bg], 1e-9), 0, 1)
+    fixed = clear | (origin == ORIGIN_POINT)
+    certainty[fixed] = 1.0
+    certainty[0] = 0.0
+    out = PaintedFrame(lines, regions, index, conf, origin, {s.name: e.alignment for s, e in zip(sources, evidence)},
+                       [s.name for s, k in zip(sources, keep) if not k], certainty)
     out.__dict__["_features"] = {side: feats}  # reused when this frame is the next one's source
     out.__dict__["shapes"] = shapes
     return out
@@ -466,8 +613,6 @@ def paint_with_colors(
     """Snap a colored picture (e.g. a model's output, uint8 ``(H, W, 3)`` at the line art's size)
     to the palette: each region takes the nearest palette color to its robust color; regions
     touching the border whose color is nearest to the picture's border color are background."""
-    from manganinja.flat.regions import region_colors
-
     regions = regions_of(lines, gap_radius)
     voters = interior_voters(regions)
     colors, votes = region_colors(regions.labels, regions.count, rgb, voters)

@@ -198,6 +198,15 @@ def fill_under_lines(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def border_regions(regions: Regions) -> np.ndarray:
+    """bool ``(count + 1,)``: regions with a pixel on the image border."""
+    lab = regions.labels
+    out = np.zeros(regions.count + 1, bool)
+    out[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
+    out[0] = False
+    return out
+
+
 def interior_voters(regions: Regions, band: float = 3.0) -> np.ndarray:
     """bool ``(H, W)``: the pixels of each region far enough from the lines to vote for its color.
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
+import transformers
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -107,8 +108,6 @@ SD15_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (320, 640, 1280, 1280),
 
 def clip_image_processor() -> Any:
     """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
-    import transformers
-
     cls = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
     return cls()
 

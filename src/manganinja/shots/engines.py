@@ -1,22 +1,32 @@
-"""Engines that color a shot frame from painted reference frames, behind one interface:
-``prepare(references) -> prepared`` once per frame's set of references, then
-``colorize(prepared, frame, points) -> PaintedFrame`` (palette indices per region).
+"""Engines that color a shot frame from painted reference frames: the contract of
+:class:`manganinja.engines.Engine` with a shot's types.
+
+``prepare(references) -> prepared`` once per frame's set of references (painted frames, each a
+:class:`Reference`), then ``colorize(prepared, frame, points) -> PaintedFrame`` (palette indices
+per region). ``points`` are :class:`~manganinja.points.PointPairs` as in the engine contract:
+``reference_index`` picks one of the references given to ``prepare`` (in that order),
+``reference`` is in that frame's pixels, ``lineart`` in the colored frame's. ``describe()`` gives
+the settings that decide the results (recorded in the shot's manifest: a rerun with other
+settings redoes the frames).
 
 - :class:`FlatShotEngine` (weight-free): region votes through line-art warps
   (:func:`manganinja.flat.propagate.paint_regions`); keyframe and previous frame both vote.
-- :class:`NinjaShotEngine`: the MangaNinja model through :class:`manganinja.engines.NinjaEngine`
-  with the references as several references; its output is snapped to the keyframes' palette.
+- :class:`EngineAdapter`: any :class:`manganinja.engines.Engine` (the model,
+  :class:`manganinja.engines.NinjaEngine`) with the references as several references and the
+  point pairs passed on; its output is snapped to the keyframes' palette.
 - :class:`MeanColorShotEngine`: baseline, every character region in the keyframes' mean color.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, Sequence
+from typing import Generic, Literal, Protocol, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image
 
+from manganinja.engines import Engine, Setting
 from manganinja.flat.propagate import (
     ForcedColor,
     PaintedFrame,
@@ -28,13 +38,13 @@ from manganinja.flat.propagate import (
     regions_of,
     transparent_regions,
 )
+from manganinja.points import PointPairs
 from manganinja.shots.format import LineFrame
-
-if TYPE_CHECKING:  # the model engine imports torch; only type checkers need it here
-    from manganinja.engines import Engine
 
 Role = Literal["keyframe", "previous"]
 ENGINE_NAMES = ("flat", "ninja", "mean-color")
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -46,24 +56,22 @@ class Reference:
     stem: str
 
 
-@dataclass(frozen=True)
-class FramePoint:
-    """A user point pair from reference frame ``stem`` (``reference_xy``) to the frame being
-    colored (``lineart_xy``), pixels of each frame."""
+class ShotEngine(Protocol[P]):
+    """What :func:`manganinja.shots.run.colorize_shot` calls (see the module doc)."""
 
-    stem: str
-    reference_xy: tuple[float, float]
-    lineart_xy: tuple[float, float]
-
-
-class ShotEngine(Protocol):
     name: str
 
-    def prepare(self, references: Sequence[Reference]) -> object:
+    def prepare(self, references: Sequence[Reference]) -> P:
         """Work done once per set of references."""
+        ...
 
-    def colorize(self, prepared: object, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
-        """Palette indices for the regions of ``frame``."""
+    def colorize(self, prepared: P, frame: LineFrame, points: PointPairs | None = None) -> PaintedFrame:
+        """Palette indices for the regions of ``frame``; ``points`` index ``prepare``'s references."""
+        ...
+
+    def describe(self) -> dict[str, Setting]:
+        """The settings that decide the engine's results (recorded in the shot's manifest)."""
+        ...
 
 
 def reference_picture(painted: PaintedFrame, palette: Palette) -> np.ndarray:
@@ -74,6 +82,17 @@ def reference_picture(painted: PaintedFrame, palette: Palette) -> np.ndarray:
     rgb[idx == 0] = 255.0
     a = np.clip(painted.lines, 0, 1)[..., None]
     return np.rint(rgb * (1 - a)).astype(np.uint8)
+
+
+def palette_digest(palette: Palette) -> str:
+    """Short hash of a palette's colors (an engine that snaps to the whole palette depends on it)."""
+    return hashlib.sha256(np.ascontiguousarray(palette.colors, dtype=np.uint8).tobytes()).hexdigest()[:16]
+
+
+def _check_reference_indices(points: PointPairs, n_references: int) -> None:
+    bad = [int(i) for i in points.reference_indices if not 0 <= int(i) < n_references]
+    if bad:
+        raise ValueError(f"point pair with reference_index {bad[0]} but the frame has {n_references} reference(s)")
 
 
 class FlatShotEngine:
@@ -101,37 +120,48 @@ class FlatShotEngine:
         out = []
         for ref in references:
             w = self.keyframe_weight if ref.role == "keyframe" else self.previous_weight
-            out.append((ref, Source(ref.painted, w, f"{ref.role} {ref.stem}")))
+            out.append((ref, Source(ref.painted, w, f"{ref.role} {ref.stem}", chained=ref.role == "previous")))
         return out
 
+    def describe(self) -> dict[str, Setting]:
+        return {"engine": self.name, "previous_weight": self.previous_weight,
+                "keyframe_weight": self.keyframe_weight, "work_long_side": self.work_long_side}
+
     def colorize(self, prepared: list[tuple[Reference, Source]], frame: LineFrame,
-                 points: Sequence[FramePoint] = ()) -> PaintedFrame:
-        by_stem = {ref.stem: ref for ref, _ in prepared}
-        forced = [ForcedColor(by_stem[p.stem].painted, p.reference_xy, p.lineart_xy)
-                  for p in points if p.stem in by_stem]
+                 points: PointPairs | None = None) -> PaintedFrame:
+        forced = []
+        if points is not None and len(points):
+            _check_reference_indices(points, len(prepared))
+            forced = [ForcedColor(prepared[p.reference_index][0].painted, p.reference, p.lineart) for p in points]
         return paint_regions(frame.lines.array, [s for _, s in prepared], len(self.palette),
                              transparent=frame.transparent, forced=forced, work_long_side=self.work_long_side)
 
 
-class NinjaShotEngine:
-    """The model through :class:`manganinja.engines.NinjaEngine` (any
-    :class:`manganinja.engines.Engine`: ``prepare(references)`` / ``colorize(prepared, lineart,
-    points) -> Layers``): the references go in as several references (keyframe and previous
-    result), the output's color layer (RGB at the line art's size) is snapped to the palette."""
+class EngineAdapter(Generic[P]):
+    """Any :class:`manganinja.engines.Engine` (``prepare(pictures) -> P``, ``colorize(prepared,
+    lines, points) -> Layers``; the model: :class:`manganinja.engines.NinjaEngine`) as a shot
+    engine: the references go in as several reference pictures (keyframe and previous result,
+    :func:`reference_picture`), the point pairs are passed on as they are (their
+    ``reference_index`` already picks one of those pictures), and the output's color layer (RGB at
+    the line art's size) is snapped to the keyframes' palette
+    (:func:`~manganinja.flat.propagate.paint_with_colors`). Its results depend on the whole
+    palette, so :meth:`describe` records a hash of it."""
 
-    name = "ninja"
-
-    def __init__(self, engine: "Engine[object]", palette: Palette) -> None:
+    def __init__(self, engine: Engine[P], palette: Palette) -> None:
         self.engine = engine
         self.palette = palette
+        self.name = engine.name
 
-    def prepare(self, references: Sequence[Reference]) -> object:
+    def describe(self) -> dict[str, Setting]:
+        return {"engine": self.name, **self.engine.describe(), "palette": palette_digest(self.palette)}
+
+    def prepare(self, references: Sequence[Reference]) -> P:
         pictures = [Image.fromarray(reference_picture(r.painted, self.palette)) for r in references]
         return self.engine.prepare(pictures)
 
-    def colorize(self, prepared: object, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
-        # The line frame's Lines, as normalized once at load.
-        layers = self.engine.colorize(prepared, frame.lines, None)
+    def colorize(self, prepared: P, frame: LineFrame, points: PointPairs | None = None) -> PaintedFrame:
+        # The line frame's Lines, as normalized once at load; the engine checks the points.
+        layers = self.engine.colorize(prepared, frame.lines, points if points is not None and len(points) else None)
         return paint_with_colors(frame.lines.array, layers.color, self.palette, transparent=frame.transparent)
 
 
@@ -155,7 +185,11 @@ class MeanColorShotEngine:
         mean = np.rint(sums / max(n, 1)).astype(np.uint8)[None]
         return int(self.palette.add(mean, "mean-color")[0])
 
-    def colorize(self, prepared: int, frame: LineFrame, points: Sequence[FramePoint] = ()) -> PaintedFrame:
+    def describe(self) -> dict[str, Setting]:
+        return {"engine": self.name}
+
+    def colorize(self, prepared: int, frame: LineFrame, points: PointPairs | None = None) -> PaintedFrame:
+        """Points are ignored (one color for every character region)."""
         regions = regions_of(frame.lines.array)
         index = np.full(regions.count + 1, prepared, np.int32)
         index[border_regions(regions) | transparent_regions(regions, frame.transparent)] = 0

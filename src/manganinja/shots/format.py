@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from manganinja.images import ImageInputError, load_image
+from manganinja.images import IMAGE_SUFFIXES, ImageInputError, load_image, to_rgb, write_json_atomic  # write_json_atomic: re-exported
 from manganinja.lines import Lines, ink_strength
 from manganinja.points import PointPairs, PointsError
 
 #: Image suffixes read as frames.
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+FRAME_SUFFIXES = IMAGE_SUFFIXES
 #: A line pixel whose color spread (max - min channel) is at least this is a colored line.
 COLOR_LINE_CHROMA = 60
 #: Alpha below this (0..255) counts as transparent.
@@ -265,8 +265,6 @@ def load_points(path: Path) -> PointPairs:
 def _rgba(image: Image.Image) -> np.ndarray:
     """uint8 ``(H, W, 4)`` of any PIL mode (alpha 255 where the image has none)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        from manganinja.images import to_rgb
-
         image = to_rgb(image)
     return np.asarray(image.convert("RGBA"), dtype=np.uint8)
 
@@ -303,10 +301,3 @@ def load_line_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: st
 def load_colored_frame(path: str | os.PathLike | Image.Image | np.ndarray, name: str = "colored frame") -> np.ndarray:
     """uint8 ``(H, W, 4)`` RGBA of a colored frame (a keyframe or a result); alpha 255 if none."""
     return _rgba(load_image(path, name=name))
-
-
-def write_json_atomic(data: object, path: Path) -> Path:
-    """Write ``data`` as indented JSON atomically."""
-    from manganinja.images import write_bytes_atomic
-
-    return write_bytes_atomic((json.dumps(data, indent=1) + "\n").encode(), path)

@@ -16,18 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.flat.propagate import ORIGIN_NAMES, PaintedFrame, Palette
+from manganinja.flat.review import frame_review, review_mask
 from manganinja.images import save_image
 from manganinja.shots.format import LineFrame, write_json_atomic
 
 
 @dataclass(frozen=True)
 class ShotLayers:
-    """``composite``, ``color``, ``lines``: uint8 ``(H, W, 4)``; ``regions``: uint16 ``(H, W)``."""
+    """``composite``, ``color``, ``lines``: uint8 ``(H, W, 4)``; ``regions``: uint16 ``(H, W)``;
+    ``review``: uint8 ``(H, W)``, 255 on regions colored on weak evidence
+    (:func:`manganinja.flat.review.review_mask`)."""
 
     composite: np.ndarray
     color: np.ndarray
     lines: np.ndarray
     regions: np.ndarray
+    review: np.ndarray
 
 
 def render(painted: PaintedFrame, frame: LineFrame, palette: Palette, keep_color_lines: bool = False) -> ShotLayers:
@@ -52,12 +56,14 @@ def render(painted: PaintedFrame, frame: LineFrame, palette: Palette, keep_color
     composite[fill, 3] = 255
     # Opaque fills stay exact palette colors where no line covers them.
     regions = np.clip(painted.regions.labels, 0, 65535).astype(np.uint16)
-    return ShotLayers(composite, color, lines, regions)
+    return ShotLayers(composite, color, lines, regions, review_mask(painted))
 
 
 def palette_report(painted: PaintedFrame, palette: Palette) -> dict[str, object]:
     """JSON-ready: the palette colors this frame uses (color, area in pixels off the lines, the
-    keyframe it comes from) and each region's color, confidence and origin."""
+    keyframe it comes from), the background's area and share, the frame's review figures
+    (:class:`manganinja.flat.review.FrameReview`: confidence, weak share), the sources that were
+    dropped, and each region's color, confidence and origin."""
     areas = painted.regions.areas()
     used: dict[int, int] = {}
     for r in range(1, painted.regions.count + 1):
@@ -70,6 +76,8 @@ def palette_report(painted: PaintedFrame, palette: Palette) -> dict[str, object]
             for k in sorted(used)
         ],
         "background_area": int(sum(int(areas[r]) for r in range(1, painted.regions.count + 1) if painted.index[r] == 0)),
+        "review": {k: v for k, v in frame_review(painted, "").to_json().items() if k not in ("stem", "flags")},
+        "dropped_sources": list(painted.dropped),
         "regions": [
             {
                 "label": r,
@@ -88,6 +96,7 @@ def layer_paths(out: Path) -> dict[str, Path]:
         "color": out.with_name(f"{out.stem}_color.png"),
         "lines": out.with_name(f"{out.stem}_lines.png"),
         "regions": out.with_name(f"{out.stem}_regions.png"),
+        "review": out.with_name(f"{out.stem}_review.png"),
         "palette": out.with_name(f"{out.stem}_palette.json"),
     }
 
@@ -99,4 +108,5 @@ def write_layers(out: Path, layers: ShotLayers, report: dict[str, object]) -> No
     save_image(layers.color, paths["color"])
     save_image(layers.lines, paths["lines"])
     save_image(layers.regions, paths["regions"])
+    save_image(layers.review, paths["review"])
     write_json_atomic(report, paths["palette"])

@@ -1,102 +1,173 @@
-"""Color every frame of a shot: the plan (which references each frame gets, in which order) and
-the run, on top of :func:`manganinja.batch.run_pages` (atomic writes, finished frames skipped on a
-rerun, a bad frame reported while the others finish, a progress bar).
-
-Modes:
-
-- ``keyframe``: each frame from its nearest keyframe (both, when two are equally near).
-- ``propagate``: outward from each keyframe, frame by frame: each frame from the previous
-  result (the neighbour toward its keyframe) and the nearest keyframe together. Between two
-  keyframes the two chains meet in the middle; a frame equally far from both gets both neighbours
-  and both keyframes.
+"""Color every frame of a shot, following its plan (:mod:`manganinja.shots.plan`: which
+references each frame gets, in which order), on top of :func:`manganinja.batch.run_pages`
+(atomic writes, finished frames skipped on a rerun, a bad frame reported while the others
+finish).
 
 Keyframes are results too: their own colors, snapped to their regions. Results are
 ``OUT/<stem>.png`` (RGBA); a result can serve as a keyframe of another run (copy it to ``gt/``).
-``OUT/shot_run.json`` records the mode, the engine, the keyframes and each frame's references.
+``OUT/shot_run.json`` records the mode, the engine and its settings, the keyframes and each
+frame's references.
+
+What a result depends on is recorded per frame in the folder's manifest
+(:mod:`manganinja.manifest`, :func:`frame_inputs`): the run's settings (mode, engine and its
+settings: the model, the sampling values...) and the content hash of every file it was colored
+from: its line frame, its keyframe(s) (line and colored frame), the point files from its
+references, and the previous frame's result. A rerun redoes a frame when one of them changed and
+skips it otherwise, so a frame corrected by hand and put into ``gt/`` (a new keyframe), a changed
+point file or a changed setting redoes exactly the frames whose chain passes through it
+(:attr:`ShotRun.redone` says why; a redone frame whose result comes out the same does not redo
+the frames colored from it).
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterable, Mapping
 
 from PIL import Image
+from tqdm.auto import tqdm
 
 from manganinja.batch import PageResult, run_pages
 from manganinja.flat.propagate import PaintedFrame, Palette, paint_from_colors
+from manganinja.flat.review import FrameReview, frame_review, read_reviews, write_reviews
 from manganinja.images import save_image
-from manganinja.shots.engines import FramePoint, Reference, ShotEngine
+from manganinja.manifest import JSONValue, Manifest, normalize_settings, settings_change
+from manganinja.points import PointPair, PointPairs
+from manganinja.shots.engines import Reference, ShotEngine
 from manganinja.shots.format import (
     Shot,
-    ShotError,
+    frame_number,
     load_colored_frame,
     load_line_frame,
     load_points,
     write_json_atomic,
 )
+from manganinja.shots.plan import RUN_FILE, FrameTask, plan
 from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
 
-log = logging.getLogger(__name__)
+#: Per-frame review figures and flags (:mod:`manganinja.flat.review`), in frame order.
+REVIEW_FILE = "review.json"
 
-Mode = Literal["propagate", "keyframe"]
-MODES = ("propagate", "keyframe")
-RUN_FILE = "shot_run.json"
-
-
-@dataclass(frozen=True)
-class FrameTask:
-    """One frame to color: its ``stem``, ``distance`` (frames to the nearest keyframe), the
-    ``keyframes`` and ``previous`` results it is colored from (stems)."""
-
-    stem: str
-    distance: int
-    keyframes: tuple[str, ...] = ()
-    previous: tuple[str, ...] = ()
+#: The key under which a frame's inputs record the previous frame's result: ``result <stem>``.
+RESULT_KEY = "result "
+#: The value recorded for a previous frame that has no result (it failed): colored without it.
+MISSING = "missing"
 
 
-def plan(shot: Shot, mode: str) -> list[FrameTask]:
-    """Tasks for every usable frame, in an order where each frame's references come first."""
-    if mode not in MODES:
-        raise ShotError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
-    stems = [f.stem for f in shot.frames]
-    keys = [stems.index(k) for k in shot.keyframes if k in stems]
-    tasks: list[tuple[int, int, FrameTask]] = []
-    for i, stem in enumerate(stems):
-        if i in keys:
-            tasks.append((0, i, FrameTask(stem, 0)))
-            continue
-        left = max((k for k in keys if k < i), default=None)
-        right = min((k for k in keys if k > i), default=None)
-        dl = i - left if left is not None else 10**9
-        dr = right - i if right is not None else 10**9
-        if dl < dr:
-            key, prev = [left], [i - 1]
-        elif dr < dl:
-            key, prev = [right], [i + 1]
-        else:
-            key, prev = [left, right], [i - 1, i + 1]
-        d = min(dl, dr)
-        previous = tuple(stems[p] for p in prev if p not in keys) if mode == "propagate" else ()
-        task = FrameTask(stem, d, tuple(stems[k] for k in key if k is not None), previous)  # type: ignore[index]
-        tasks.append((d, i, task))
-    tasks.sort(key=lambda t: (t[0], t[1]))
-    return [t for _, _, t in tasks]
+def file_digest(path: Path) -> str:
+    """Short content hash (sha256, 16 hex digits) of the file at ``path``."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def frame_inputs(shot: Shot, task: FrameTask, results: Mapping[str, Path | None],
+                 digest: Callable[[Path], str] = file_digest) -> dict[str, str]:
+    """What the result of ``task`` is colored from, by content hash: ``{"line/0005.png": hash,
+    "line/0003.png": ..., "gt/0003.png": ... (its keyframes, a keyframe itself for a keyframe),
+    "points/0003_0005.json": ..., "result 0004": hash of the previous frame's result or
+    "missing"}``. Paths are relative to the shot folder. ``results``: stem -> the path of that
+    frame's result as this run left it (None: failed)."""
+
+    def rel(path: Path) -> str:
+        try:
+            return path.relative_to(shot.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    frame = shot.frame(task.stem)
+    out = {rel(frame.line): digest(frame.line)}
+    for k in task.keyframes or (task.stem,):
+        key = shot.frame(k)
+        out[rel(key.line)] = digest(key.line)
+        out[rel(key.gt)] = digest(key.gt)  # type: ignore[arg-type]
+    for ref in task.keyframes + task.previous:
+        points = shot.points.get((ref, task.stem))
+        if points is not None:
+            out[rel(points)] = digest(points)
+    for p in task.previous:
+        path = results.get(p)
+        out[RESULT_KEY + p] = digest(path) if path is not None and path.is_file() else MISSING
+    return out
+
+
+def _is_file(key: str) -> bool:
+    """Whether a key of a frame's record is an input file (a path in the shot folder)."""
+    return "/" in key and not key.startswith(RESULT_KEY)
+
+
+def input_changes(before: Iterable[Mapping[str, JSONValue]], now: Iterable[Mapping[str, JSONValue]]) -> dict[str, str]:
+    """The shot's input files that changed between two runs: path -> ``added``, ``removed`` or
+    ``changed`` (by content hash), from the frames' records of each run."""
+    old = {k: v for m in before for k, v in m.items() if _is_file(k)}
+    new = {k: v for m in now for k, v in m.items() if _is_file(k)}
+    out = {}
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            out[key] = "added"
+        elif key not in new:
+            out[key] = "removed"
+        elif old[key] != new[key]:
+            out[key] = "changed"
+    return out
+
+
+def redo_causes(old: Mapping[str, JSONValue] | None, new: Mapping[str, JSONValue], changes: Mapping[str, str],
+                upstream: Mapping[str, list[str]]) -> list[str]:
+    """Why a frame recorded as made from ``old`` (settings and inputs, :func:`frame_inputs`) must
+    be made again from ``new``; empty when nothing changed (or it was never made).
+
+    The causes are the shot's changed input files (``changes``, :func:`input_changes`) that its
+    chain passes through before or now (``gt/0007.png added``), the changed settings
+    (``steps 20 -> 50``), and for a changed previous result the causes of that frame
+    (``upstream``: stem -> causes of the frames redone so far)."""
+    if old is None or dict(old) == dict(new):
+        return []
+    causes = [f"{k} {changes[k]}" for k in sorted(set(old) | set(new)) if k in changes]
+    common = [k for k in old if k in new and not _is_file(k) and not k.startswith(RESULT_KEY)]
+    moved = settings_change({k: old[k] for k in common}, {k: new[k] for k in common})
+    if moved:
+        causes.append(moved)
+    for key in sorted(set(old) & set(new)):  # (a previous frame that came or went: the plan moved)
+        if key.startswith(RESULT_KEY) and old[key] != new[key]:
+            stem = key[len(RESULT_KEY):]
+            causes += upstream.get(stem) or [f"the result of {stem} changed"]
+    return list(dict.fromkeys(causes)) or ["its references changed"]
 
 
 @dataclass
 class ShotRun:
-    """What :func:`colorize_shot` did: per-frame results (``PageResult``) and the plan."""
+    """What :func:`colorize_shot` did: per-frame results (``PageResult``) and the plan;
+    ``redone``: stem -> why a frame made before was made again (its chain passes through a
+    changed input or setting)."""
 
     results: list[PageResult]
     tasks: list[FrameTask]
     palette: Palette
     problems: list[tuple[str, str]] = field(default_factory=list)
+    redone: dict[str, list[str]] = field(default_factory=dict)
+    #: Per frame, in frame order (frames skipped on a rerun: as the earlier run recorded them).
+    reviews: list[FrameReview] = field(default_factory=list)
 
     @property
     def failed(self) -> list[PageResult]:
         return [r for r in self.results if r.status == "failed"]
+
+    def redo_line(self, limit: int = 8) -> str | None:
+        """One line: which frames were redone and why (None when none was)."""
+        if not self.redone:
+            return None
+        causes = list(dict.fromkeys(c for cs in self.redone.values() for c in cs))
+        stems = sorted(self.redone, key=lambda s: frame_number(s) or 0)
+        shown = ", ".join(stems[:limit]) + (f", ... ({len(stems) - limit} more)" if len(stems) > limit else "")
+        kept = sum(r.status == "skipped" for r in self.results)
+        return (f"{len(stems)} frame(s) redone because their chain passes through a change "
+                f"({'; '.join(causes[:4])}{'; ...' if len(causes) > 4 else ''}): {shown}; "
+                f"{kept} unchanged frame(s) skipped")
 
 
 def _frame_files(layers: bool) -> Callable[[Path], dict[str, Path]]:
@@ -110,6 +181,17 @@ def _frame_files(layers: bool) -> Callable[[Path], dict[str, Path]]:
         return found
 
     return files
+
+
+def _recorded(out_dir: Path) -> dict[str, dict[str, JSONValue]]:
+    """Output file name -> the settings and inputs the manifest of ``out_dir`` records it done with."""
+    data = Manifest(out_dir).data
+    found = {}
+    for name, entry in data["pages"].items():
+        mapping = data["settings"].get(entry.get("settings"))
+        if entry.get("status") == "done" and isinstance(mapping, dict):
+            found[name] = mapping
+    return found
 
 
 def colorize_shot(
@@ -126,7 +208,10 @@ def colorize_shot(
     """Color every frame of ``shot`` into ``out_dir`` (module docstring).
 
     ``engine_factory`` builds the engine once the keyframes' palette is known. Frames listed in
-    ``shot.problems`` are reported as failed without being computed.
+    ``shot.problems`` are reported as failed without being computed. A frame is skipped when its
+    files are there and it was made with the same settings from the same inputs
+    (:func:`frame_inputs`); a frame made before from other inputs or settings is redone and
+    :attr:`ShotRun.redone` says why.
     """
     out_dir = Path(out_dir)
     tasks = plan(shot, mode)
@@ -138,15 +223,17 @@ def colorize_shot(
         rgba = load_colored_frame(frame.gt, f"keyframe '{stem}'")  # type: ignore[arg-type]
         keyed[stem] = paint_from_colors(lines.lines.array, rgba, palette, stem, transparent=lines.transparent)
     engine = engine_factory(palette)
+    # What every result depends on besides its own inputs (a frame made with other settings is redone).
+    settings = normalize_settings({"mode": mode, "keep_color_lines": keep_color_lines, **engine.describe()})
     record: dict[str, object] = {
-        "format": "manganinja-shot-run", "version": 1, "shot": str(shot.root), "mode": mode,
-        "engine": engine.name, "keyframes": list(shot.keyframes),
+        "format": "manganinja-shot-run", "version": 2, "shot": str(shot.root), "mode": mode,
+        "engine": engine.name, "settings": settings, "keyframes": list(shot.keyframes),
         "frames": [asdict(t) for t in tasks], "problems": [list(p) for p in shot.problems],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
+    before = _recorded(out_dir)
     write_json_atomic(record, out_dir / RUN_FILE)
 
-    by_line = {shot.frame(t.stem).line: t for t in tasks}
     done: dict[str, PaintedFrame] = {}
     # A result stays in memory only until the frames colored from it have taken it (memory does
     # not grow with the length of the cut).
@@ -155,21 +242,29 @@ def colorize_shot(
         for p in t.previous:
             users[p] = users.get(p, 0) + 1
     pending: dict[Path, tuple[ShotLayers, dict[str, object]]] = {}
+    reviews: dict[str, FrameReview] = {}
+    # stem -> the frame's result as this run leaves it (None: failed).
+    outputs: dict[str, Path | None] = {}
+    digests: dict[Path, str] = {}
+
+    def digest(path: Path) -> str:  # input files are hashed once per run
+        if path not in digests:
+            digests[path] = file_digest(path)
+        return digests[path]
 
     def previous(stem: str) -> PaintedFrame | None:
         if stem in done:
             return done[stem]
-        path = out_dir / f"{stem}.png"
-        if not path.is_file():
+        path = outputs.get(stem)
+        if path is None or not path.is_file():
             return None  # that frame failed: this one is colored from its keyframe(s) alone
         lines = load_line_frame(shot.frame(stem).line, f"line frame '{stem}'")
         done[stem] = paint_from_colors(lines.lines.array, load_colored_frame(path, f"result '{stem}'"),
                                        palette, f"result {stem}", transparent=lines.transparent)
         return done[stem]
 
-    def colorize_page(page: Path) -> Image.Image:
-        task = by_line[page]
-        frame = load_line_frame(page, f"line frame '{task.stem}'")
+    def colorize_task(task: FrameTask) -> Image.Image:
+        frame = load_line_frame(shot.frame(task.stem).line, f"line frame '{task.stem}'")
         if task.distance == 0:
             painted = keyed[task.stem]
         else:
@@ -178,18 +273,15 @@ def colorize_shot(
                 prev = previous(p)
                 if prev is not None:
                     refs.append(Reference(prev, "previous", p))
-                users[p] -= 1
-                if users[p] == 0:
-                    done.pop(p, None)
-            points = []
-            for ref in refs:
+            pairs: list[PointPair] = []
+            for i, ref in enumerate(refs):
                 path = shot.points.get((ref.stem, task.stem))
                 if path is not None:
-                    pairs = load_points(path)
-                    points += [FramePoint(ref.stem, tuple(p.reference), tuple(p.lineart)) for p in pairs]
-            painted = engine.colorize(engine.prepare(refs), frame, points)
+                    pairs += [PointPair(p.reference, p.lineart, i) for p in load_points(path)]
+            painted = engine.colorize(engine.prepare(refs), frame, PointPairs(pairs) if pairs else None)
         if users.get(task.stem):
             done[task.stem] = painted
+        reviews[task.stem] = frame_review(painted, task.stem)
         images = render(painted, frame, palette, keep_color_lines)
         out = out_dir / f"{task.stem}.png"
         if layers:
@@ -201,13 +293,39 @@ def colorize_shot(
             write_layers(path, *pending.pop(path))
         save_image(image, path)
 
-    pages = [shot.frame(t.stem).line for t in tasks]
-    outputs = [out_dir / f"{t.stem}.png" for t in tasks]
-    # What a result depends on: a frame made with other settings is redone (batch's manifest).
-    settings = {"mode": mode, "engine": engine.name, "keyframes": list(shot.keyframes),
-                "keep_color_lines": keep_color_lines}
-    results = run_pages(pages, outputs, colorize_page, overwrite=overwrite, progress=progress, write=write,
-                        files=_frame_files(layers), settings=settings, unit="frame")
+    # Which input files changed since the last run (the frames' records; results left aside).
+    files_now = [frame_inputs(shot, t, {}, digest) for t in tasks]
+    changes = input_changes(before.values(), files_now)
+    results: list[PageResult] = []
+    redone: dict[str, list[str]] = {}
+    for task in tqdm(tasks, desc="frames", unit="frame", disable=not progress):
+        out = out_dir / f"{task.stem}.png"
+        page = shot.frame(task.stem).line
+        try:
+            inputs = frame_inputs(shot, task, outputs, digest)
+        except OSError as exc:  # an input vanished since the shot was read
+            results.append(PageResult(page, out, "failed", f"{type(exc).__name__}: {exc}"))
+            outputs[task.stem] = None
+            continue
+        # A keyframe's result is its own colors: it depends on no engine setting.
+        mapping = {**(settings if task.distance else {"keep_color_lines": keep_color_lines}), **inputs}
+        causes = [] if overwrite else redo_causes(before.get(out.name), mapping, changes, redone)
+        # A frame whose recorded inputs or settings changed is redone here (the line above says
+        # why); the manifest's own check still redoes a frame whose files are missing or damaged.
+        [result] = run_pages([page], [out], lambda _page, t=task: colorize_task(t),
+                             overwrite=overwrite or bool(causes), progress=False, write=write,
+                             files=_frame_files(layers), settings=mapping, unit="frame")
+        if causes and result.status == "done":
+            redone[task.stem] = causes
+        results.append(result)
+        outputs[task.stem] = None if result.status == "failed" else out
+        for p in task.previous:
+            users[p] -= 1
+            if users[p] == 0:
+                done.pop(p, None)
     for stem, message in shot.problems:
         results.append(PageResult(shot.root / "line" / stem, out_dir / f"{stem}.png", "failed", message))
-    return ShotRun(results, tasks, palette, list(shot.problems))
+    earlier = {r.stem: r for r in read_reviews(out_dir / REVIEW_FILE)}
+    ordered = [reviews.get(f.stem) or earlier.get(f.stem) for f in shot.frames]
+    frame_reviews = write_reviews([r for r in ordered if r is not None], out_dir / REVIEW_FILE)
+    return ShotRun(results, tasks, palette, list(shot.problems), redone=redone, reviews=frame_reviews)
