@@ -36,9 +36,12 @@ from typing import Any
 
 import numpy as np
 
+from manganinja.settings import OFFICIAL_SAMPLING, LoadSettings, NinjaSettings
+
 PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
-REF_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, 9.0)
-POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, 15.0)
+#: Guidance scales tried on the validation pairs, up to the official ones.
+REF_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, float(OFFICIAL_SAMPLING["guidance_scale_ref"]))
+POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, float(OFFICIAL_SAMPLING["guidance_scale_point"]))
 
 
 class ReproduceError(ValueError):
@@ -289,7 +292,6 @@ def measure(model: Path, data: Path, steps: int, scale_ref: float | None, scale_
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
     from manganinja.points import PointPairs
-    from manganinja.settings import LoadSettings, NinjaSettings
 
     settings: dict[str, Any] = {"steps": steps, "snap": False, "progress": False}
     if scale_ref is not None:
