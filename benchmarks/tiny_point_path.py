@@ -10,6 +10,14 @@ reference has at their reference points (which equals the target's color there),
 the paired difference (20 points - none) with its 95 % interval and how many pairs improved.
 
     python benchmarks/tiny_point_path.py models/tiny-synthetic [--pairs 16] [--steps 10]
+    python benchmarks/tiny_point_path.py models/tiny-synthetic --reach   # the embeddings only
+
+``--reach`` looks inside instead: for the first pair, the 20 pairs' PointNet embeddings at the
+target and reference point tokens of every scale: their norm (next to the norm of the hidden
+states they are added to, the ``norm1`` outputs), the cosine of pair ``i``'s target and reference
+embeddings against that of different pairs, and how often the most similar reference embedding
+is the pair's own (chance: 1/20). Attention can only single out a pair's reference token through
+the point embedding if the embeddings of different pairs differ.
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 """
@@ -37,6 +45,47 @@ def interval(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(half)
 
 
+def embedding_reach(pipe, seed: int, n: int) -> list[str]:
+    """Markdown rows of the ``--reach`` table (module docstring) for pair 0 of ``seed``."""
+    import torch
+    import torch.nn.functional as F
+
+    from manganinja.data.synthetic import generate_pair
+    from manganinja.points import point_map
+
+    pair = generate_pair(np.random.default_rng([seed, 0]), size=256)
+    size = int(pipe.recommended.get("resolution", 64)) if hasattr(pipe, "recommended") else 64
+    rxy, txy = pair.points.reference_xy[:n], pair.points.lineart_xy[:n]
+    maps = [point_map(xy, (256, 256), (size, size)) for xy in (rxy, txy)]
+    with torch.no_grad():
+        e_ref, e_tar = (pipe.point_net(torch.from_numpy(m)[None, None]) for m in maps)
+        norms: dict[int, list[float]] = {}
+        hooks = [m.register_forward_hook(lambda _m, _i, o: norms.setdefault(o.shape[1], []).append(float(o[0].norm(dim=1).mean())))
+                 for name, m in pipe.denoising_unet.named_modules() if name.endswith("transformer_blocks.0.norm1")]
+        lat = torch.randn(1, pipe.denoising_unet.config.in_channels, size // pipe.vae_scale_factor, size // pipe.vae_scale_factor,
+                          generator=torch.Generator().manual_seed(0))
+        pipe.denoising_unet(lat, torch.tensor([500]), encoder_hidden_states=pipe.condition_tokens(1))
+        for h in hooks:
+            h.remove()
+    rows = []
+    for a, b in zip(e_ref, e_tar):
+        side = int(round(a.shape[1] ** 0.5))
+        cell = size // side
+
+        def tokens(xy: np.ndarray) -> list[int]:
+            xy = np.asarray(xy, np.float64) * size / 256.0
+            return [(int(y) // cell) * side + int(x) // cell for x, y in xy]
+
+        ra, tb = a[0, tokens(rxy)], b[0, tokens(txy)]
+        cos = F.normalize(tb, dim=1) @ F.normalize(ra, dim=1).T
+        k = len(cos)
+        same, other = float(cos.diag().mean()), float((cos.sum() - cos.diag().sum()) / (k * k - k))
+        top1 = float((cos.argmax(1) == torch.arange(k)).float().mean())
+        h = np.mean(norms.get(side * side, [float("nan")]))
+        rows.append(f"| {side}x{side} ({a.shape[2]} ch) | {float(tb.norm(dim=1).mean()):.1f} | {h:.1f} | {same:.3f} | {other:.3f} | {top1:.2f} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", help="a MangaNinja pipeline folder, e.g. models/tiny-synthetic")
@@ -47,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guidance-point", type=float, default=None, help="point guidance scale (default: the model's)")
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reach", action="store_true", help="only the point embeddings' table (module docstring)")
     args = p.parse_args(argv)
     if not (Path(args.model) / "model_index.json").is_file():
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
@@ -62,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     pipe = MangaNinjaPipeline.from_pretrained(args.model)
+    if args.reach:
+        print(f"# point embeddings of {args.model}: {args.points} pairs of pair 0, seed {args.seed}")
+        print("| tokens | norm of e at the points | norm of h (norm1 output) | cos(e_tar i, e_ref i) | cos(e_tar i, e_ref j), j != i | own pair most similar |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(embedding_reach(pipe, args.seed, args.points)))
+        return 0
     runs: dict[str, list[float]] = {"blank, none": [], "blank, guides": [], "lines, none": [], "lines, guides": []}
     with tempfile.TemporaryDirectory() as tmp:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)

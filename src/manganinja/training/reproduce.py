@@ -60,13 +60,16 @@ class Scale:
     probe_ensemble: int = 4
     steps: dict[str, int] = field(default_factory=dict)
     batch_size: int | None = None
+    ref_scales: tuple[float, ...] = REF_SCALES
+    point_scales: tuple[float, ...] = POINT_SCALES
 
 
 SCALES: dict[str, Scale] = {
     "full": Scale(),
     "smoke": Scale(train_pairs=4, ae_holdout_pairs=2, bench_pairs=2, val_pairs=2, draw_size=64, sampling_steps=2,
                    probe_pairs=1, probe_ensemble=1,
-                   steps={"autoencoder": 2, "stage0": 2, "stage1": 2, "stage2": 2}, batch_size=2),
+                   steps={"autoencoder": 2, "stage0": 2, "stage1": 2, "stage2": 2}, batch_size=2,
+                   ref_scales=(1.0, 2.0), point_scales=(1.0, 6.0)),
 }
 
 
@@ -200,10 +203,10 @@ class Chain:
     def part_validation(self) -> dict:
         model = self.run_dir("stage2") / "final"
         by_ref = {s: float(np.mean(measure(model, self.data("val"), self.scale.sampling_steps, s, 1.0, 0, "psnr")))
-                  for s in REF_SCALES}
+                  for s in self.scale.ref_scales}
         ref = max(by_ref, key=by_ref.get)
         by_point = {s: float(np.mean(measure(model, self.data("val"), self.scale.sampling_steps, ref, s, 5, "point_mse")))
-                    for s in POINT_SCALES}
+                    for s in self.scale.point_scales}
         point = min(by_point, key=by_point.get)
         return {"guidance_scale_ref": ref, "guidance_scale_point": point, "psnr_by_ref_scale": by_ref,
                 "point_mse_by_point_scale": by_point}
