@@ -6,7 +6,8 @@ One command measures, for one reference, one line art, ``--resolution`` and ``--
   included), seconds per step, peak memory (``torch.cuda.max_memory_allocated``, reset before
   each setting; "n/a" on the CPU) for fp32, bf16 and fp16 in exact mode (DDIM) and fast mode
   (DPM-Solver++), then fp16 with ``offload=reference``, with attention chunks, with channels-last
-  U-Nets, with model CPU offload and with ``torch.compile``;
+  U-Nets, with model CPU offload and with ``torch.compile`` of the U-Net and ControlNet (the last
+  row is what ``manganinja colorize --fast`` runs on a GPU);
 * the stock floor in the same run, per dtype: one stock U-Net call at batch 3 (stock attention
   processors) fed by one ControlNet call at batch 2 per step, times the steps; every sampling row
   reports its seconds per image divided by its dtype's floor;
@@ -105,8 +106,8 @@ def plan(attention_chunk: int, with_compile: bool) -> list[Setting]:
         Setting("fp16", "fast", channels_last=True),
         Setting("fp16", "exact", offload="model"),
     ]
-    if with_compile:
-        rows.append(Setting("fp16", "fast", channels_last=True, compile=True))
+    if with_compile:  # what `manganinja colorize --fast` runs on a GPU: fp16, DPM-Solver++, torch.compile
+        rows.append(Setting("fp16", "fast", compile=True))
     return rows
 
 
@@ -546,24 +547,30 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Command: `{meta['command']}`",
         "",
-        "| setting | scheduler | s / image | s / step | reference pass (s) | peak allocated (GB) | stock floor (s) | ratio to floor | calls per step |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| setting | scheduler | s / image | s / step | reference pass (s) | peak allocated (GB) | stock floor (s) | ratio to floor | warm-up (s) | calls per step |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
-        if "skipped" in r:
-            lines.append(f"| {r['label']} | | skipped: {r['skipped']} | | | | | | |")
+        if "seconds_per_image" not in r:
+            why = f"skipped: {r['skipped']}" if "skipped" in r else f"error: {r['error']}"
+            lines.append(f"| {r['label']} | | {why} | | | | | | | |")
             continue
         c = r["calls"]
         lines.append(
             f"| {r['label']} | {r['scheduler']} | {fmt(r['seconds_per_image'])} | {fmt(r['seconds_per_step'])} | "
             f"{fmt(r['reference_pass_seconds'])} | {fmt(r['peak_allocated_gb'])} | {fmt(r['floor_seconds'])} | "
-            f"{fmt(r['ratio_to_floor'])} | U-Net x{c['denoising_unet_batches']}, ControlNet x{c['controlnet_batches']} |"
+            f"{fmt(r['ratio_to_floor'])} | {fmt(r['warmup_seconds'])} | U-Net x{c['denoising_unet_batches']}, ControlNet x{c['controlnet_batches']} |"
         )
     lines += ["", "| stock floor | s / image (steps x (U-Net b3 + ControlNet b2)) | s / step |", "|---|---|---|"]
     for f in report["floors"]:
-        lines.append(f"| {f['dtype']} | {fmt(f['seconds'])} | {fmt(f['seconds_per_step'])} |")
+        if "error" in f:
+            lines.append(f"| {f['dtype']} | error: {f['error']} | |")
+        else:
+            lines.append(f"| {f['dtype']} | {fmt(f['seconds'])} | {fmt(f['seconds_per_step'])} |")
     train = report.get("training")
-    if train:
+    if train and "error" in train:
+        lines += ["", f"Training: error: {train['error']}"]
+    elif train:
         lines += ["", f"Training ({train['config']}, stage {train['stage']}, {train['resolution']} px, "
                       f"mixed precision {train['mixed_precision']}; {train['what']}; stopped: {train['stopped'] or 'n/a'}):", "",
                   "| batch | steps / s | samples / s | peak allocated (GB) |", "|---|---|---|---|"]
@@ -572,8 +579,9 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("parity"):
         lines += ["", "| parity check (tiny model, 64 px, 2 steps) | max abs (8-bit levels) | mean abs |", "|---|---|---|"]
         for p in report["parity"]:
-            if "skipped" in p:
-                lines.append(f"| {p['check']} | skipped: {p['skipped']} | |")
+            if "max_abs" not in p:
+                why = f"skipped: {p['skipped']}" if "skipped" in p else f"error: {p['error']}"
+                lines.append(f"| {p['check']} | {why} | |")
             else:
                 lines.append(f"| {p['check']} | {p['max_abs']} | {p['mean_abs']} |")
     if report.get("targets"):
@@ -612,7 +620,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="add the torch.compile row and parity check (default: on for CUDA, off for CPU)")
     ap.add_argument("--compile-mode", default="default", help="torch.compile mode (e.g. reduce-overhead: CUDA graphs)")
     ap.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: trace only)")
-    ap.add_argument("--budget-s", type=float, default=270.0, help="time budget of the whole run in seconds (rows that would overrun it are skipped)")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="time budget of the whole run in seconds, imports excluded; rows that would overrun it are skipped (default 270; 1800 with --tiny)")
     ap.add_argument("--train-reserve-s", type=float, default=40.0, help="seconds of the budget kept for the training measurement")
     ap.add_argument("--train-steps", type=int, default=None, help="timed training steps per batch size (default 5; 1 with --tiny)")
     ap.add_argument("--train-max-batch", type=int, default=None, help="largest training batch tried (default 1024; 8 with --tiny)")
@@ -636,6 +645,8 @@ def check_args(args: argparse.Namespace) -> None:
     args.resolution = args.resolution or (64 if args.tiny else 512)
     args.steps = args.steps or (2 if args.tiny else 20)
     args.attention_chunk = args.attention_chunk or (16 if args.tiny else 1024)
+    if args.budget_s is None:
+        args.budget_s = 1800.0 if args.tiny else 270.0
     args.train_steps = args.train_steps or (1 if args.tiny else 5)
     args.train_max_batch = args.train_max_batch or (8 if args.tiny else 1024)
     args.train_pair_size = args.train_pair_size or (64 if args.tiny else 256)
@@ -655,6 +666,34 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement of one run; the library loggers are quietened and torch's thread count
+    is restored afterwards."""
+    import diffusers
+    import transformers
+
+    # The device call returns only the end of the output: keep it to the report.
+    verbosity = [(lib.utils.logging, lib.utils.logging.get_verbosity()) for lib in (diffusers, transformers)]
+    threads = torch.get_num_threads()
+    for logging, _ in verbosity:
+        logging.set_verbosity_error()
+    try:
+        return measure_all(args)
+    finally:
+        torch.set_num_threads(threads)
+        for logging, level in verbosity:
+            logging.set_verbosity(level)
+
+
+def failure(exc: Exception, args: argparse.Namespace) -> dict[str, str]:
+    """A part that failed, as a report entry: one device call must not lose the other parts to
+    one failure (``--debug`` raises instead)."""
+    if args.debug:
+        raise exc
+    reset_peak(args.device)
+    return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def measure_all(args: argparse.Namespace) -> dict[str, Any]:
     import diffusers
 
     clock = Clock(args.budget_s)
@@ -683,19 +722,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     phases = report["meta"]["phase_seconds"] = {"build": report["meta"]["build_seconds"]}
     started = clock.elapsed()
     for setting in plan(args.attention_chunk, args.compile):
-        if setting.dtype not in floors:
+        if setting.dtype not in slowest_image_s:
             pipe.to_dtype(DTYPES[setting.dtype])
-            floors[setting.dtype] = stock_floor(pipe, args.resolution, args.steps, args.runs, args.warmup, args.device)
-            report["floors"].append(floors[setting.dtype])
-            # Before a dtype's first row: the floor plus the reference pass and decode (a guess of 1.5x).
-            slowest_image_s[setting.dtype] = 1.5 * floors[setting.dtype]["seconds"]
+            try:
+                floors[setting.dtype] = stock_floor(pipe, args.resolution, args.steps, args.runs, args.warmup, args.device)
+                report["floors"].append(floors[setting.dtype])
+                # Before a dtype's first row: the floor plus the reference pass and decode (a guess of 1.5x).
+                slowest_image_s[setting.dtype] = 1.5 * floors[setting.dtype]["seconds"]
+            except Exception as exc:  # noqa: BLE001 - see failure()
+                report["floors"].append({"dtype": setting.dtype, **failure(exc, args)})
+                slowest_image_s[setting.dtype] = 0.0
         expected = (args.warmup + args.runs) * slowest_image_s[setting.dtype] + (90.0 if setting.compile and not args.tiny else 0.0)
+        row: dict[str, Any] = {**asdict(setting), "label": setting.label}
         if clock.left() - reserve < expected:
-            report["rows"].append({**asdict(setting), "label": setting.label, "skipped": f"time budget ({expected:.0f} s expected, {clock.left() - reserve:.0f} s left)"})
+            row["skipped"] = f"time budget ({expected:.0f} s expected, {clock.left() - reserve:.0f} s left)"
         else:
-            row = measure_setting(pipe, setting, args, inputs, floors[setting.dtype])
-            report["rows"].append(row)
-            slowest_image_s[setting.dtype] = max(row["seconds_per_image"], slowest_image_s[setting.dtype])
+            try:
+                row = measure_setting(pipe, setting, args, inputs, floors.get(setting.dtype))
+                slowest_image_s[setting.dtype] = max(row["seconds_per_image"], slowest_image_s[setting.dtype])
+            except Exception as exc:  # noqa: BLE001 - see failure()
+                row.update(failure(exc, args))
+        report["rows"].append(row)
         write_report(report, args.out)
     phases["sampling"] = round(clock.elapsed() - started, 1)
     del pipe
@@ -703,12 +750,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.training:
         started = clock.elapsed()
         with tempfile.TemporaryDirectory(prefix="bench_gpu_train_") as work:
-            report["training"] = training_throughput(args, clock, Path(work))
+            try:
+                report["training"] = training_throughput(args, clock, Path(work))
+            except Exception as exc:  # noqa: BLE001 - see failure()
+                report["training"] = failure(exc, args)
         phases["training"] = round(clock.elapsed() - started, 1)
         write_report(report, args.out)
     if args.parity:
         started = clock.elapsed()
-        report["parity"] = parity_checks(args, clock)
+        try:
+            report["parity"] = parity_checks(args, clock)
+        except Exception as exc:  # noqa: BLE001 - see failure()
+            report["parity"] = [{"check": "parity", **failure(exc, args)}]
         phases["parity"] = round(clock.elapsed() - started, 1)
     report["targets"] = targets(report)
     report["meta"]["total_seconds"] = round(clock.elapsed(), 1)

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from manganinja.pipeline import MangaNinjaPipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -53,3 +57,13 @@ def official_tiny() -> Path:
 def official_cases() -> Path:
     """The real anime cases outside the repository; skips (or fails under ``CI``) when absent."""
     return require_shared(OFFICIAL_CASES)
+
+
+@pytest.fixture(scope="module")
+def pipe() -> "MangaNinjaPipeline":
+    """A tiny random pipeline (``build_pipeline("tiny", seed=0)``), one per test module: a module's
+    tests may change its settings (attention chunk, offload, ...) without reaching other modules.
+    Imported here, not at the top, so that test runs without the model do not load torch."""
+    from manganinja.pipeline import build_pipeline
+
+    return build_pipeline("tiny", seed=0)

@@ -7,13 +7,7 @@ import pytest
 from PIL import Image
 
 from manganinja import PointPairs
-from manganinja.pipeline import build_pipeline
 from manganinja.stitching import stitch_references
-
-
-@pytest.fixture(scope="module")
-def pipe():
-    return build_pipeline("tiny", seed=0)
 
 
 @pytest.fixture(scope="module")

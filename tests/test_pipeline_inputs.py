@@ -14,11 +14,6 @@ from manganinja.points import PointsError
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return build_pipeline("tiny", seed=0)
-
-
-@pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
     ref = Image.fromarray(rng.integers(0, 255, (64, 48, 3), dtype=np.uint8))
@@ -86,7 +81,7 @@ def test_lineart_polarity_is_normalized(pipe, images):
     assert not ((a > -1) & (a <= 2 * 0.24 - 1)).any()
 
 
-def test_image_is_extracted_at_processing_size(pipe, images):
+def test_image_is_colorized_at_its_size(pipe, images):
     ref, _ = images
     rng = np.random.default_rng(2)
     picture = np.full((96, 64, 3), 230, np.uint8)

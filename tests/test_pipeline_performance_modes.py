@@ -11,11 +11,6 @@ from manganinja.pipeline import build_pipeline
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    return build_pipeline("tiny", seed=0)
-
-
-@pytest.fixture(scope="module")
 def inputs():
     rng = np.random.default_rng(0)
     ref = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))

@@ -92,3 +92,20 @@ def test_sampling_defaults_live_in_one_place():
                         assert default.value is None, f"{path.name}:{node.lineno} {node.name}({arg.arg}={default.value})"
     assert [w.split(":")[0] for w in where[15.0]] == ["settings.py"], where[15.0]
     assert [w.split(":")[0] for w in where[9.0]] == ["settings.py"], where[9.0]
+
+
+def test_each_constant_is_written_once():
+    """The pair limit, the image suffixes and the line-art choices are each written in one
+    place and imported everywhere else."""
+    import re
+
+    package = Path(__file__).resolve().parents[1] / "src" / "manganinja"
+    sources = {p.relative_to(package).as_posix(): p.read_text(encoding="utf-8") for p in package.rglob("*.py")}
+
+    def where(pattern: str) -> list[str]:
+        return sorted(name for name, text in sources.items() if re.search(pattern, text, re.IGNORECASE))
+
+    assert where(r'"\.png", "\.jpg"') == ["images.py"]
+    assert where(r'Literal\["auto", "xdog", "informative"\]') == ["lines.py"]
+    assert where(r'Literal\["auto", "dark-on-light", "light-on-dark"\]') == ["lines.py"]
+    assert where(r"(?:pair|point)s?\w*\s*(?::[^=\n]*)?=\s*24\b") == ["points.py"]

@@ -18,7 +18,6 @@ from manganinja.webui import (
     LINEART,
     REFERENCE,
     Colorizer,
-    GenerateSettings,
     Session,
     UiLimits,
     UploadError,
@@ -119,16 +118,16 @@ def test_new_references_drop_pairs_and_markers_are_drawn(session, pair) -> None:
 def test_colorize_flat_with_layers_writes_recomposable_files(session, tmp_path) -> None:
     colorizer = Colorizer({FLAT: FlatEngine()})
     with pytest.raises(ValueError, match="upload a line art"):
-        colorizer.colorize(with_lineart(session, None), GenerateSettings())
+        colorizer.colorize(with_lineart(session, None), colorizer.settings())
     with pytest.raises(ValueError, match="engine 'ninja' is not available"):
-        colorizer.colorize(session, GenerateSettings(engine="ninja"))
-    result, layers = colorizer.colorize(session, GenerateSettings(snap=True, layers=True))
+        colorizer.colorize(session, colorizer.settings("ninja"))
+    result, layers = colorizer.colorize(session, colorizer.settings(snap=True), layers=True)
     assert result.shape == (96, 96, 3) and result.dtype == np.uint8 and result.std() > 5
     names = [p.name for p in write_outputs(result, layers, session.lineart, tmp_path)]
     assert sorted(names) == ["colorized.png", "colorized_color.png", "colorized_lines.png"]
     # The prepared reference is reused for the same references.
     cached = colorizer._cache[FLAT]
-    colorizer.colorize(session, GenerateSettings(layers=False))
+    colorizer.colorize(session, colorizer.settings(), layers=False)
     assert colorizer._cache[FLAT] is cached
 
 
@@ -175,11 +174,11 @@ def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
 
     ninja = NinjaEngine(build_pipeline("tiny"), NinjaSettings(steps=2, resolution=64, progress=False))
     colorizer = Colorizer({"ninja": ninja})
-    raw, layers = colorizer.colorize(session, GenerateSettings(engine="ninja", steps=1, snap=False, layers=True))
+    raw, layers = colorizer.colorize(session, colorizer.settings("ninja", steps=1, snap=False), layers=True)
     assert raw.shape == (96, 96, 3) and not np.array_equal(raw, layers.composite)
     names = sorted(p.name for p in write_outputs(raw, layers, session.lineart, tmp_path / "raw"))
     assert names == ["colorized.png", "layers.png", "layers_color.png", "layers_lines.png"]
-    snapped, layers = colorizer.colorize(session, GenerateSettings(engine="ninja", steps=1, snap=True, layers=True))
+    snapped, layers = colorizer.colorize(session, colorizer.settings("ninja", steps=1, snap=True), layers=True)
     assert np.array_equal(snapped, layers.composite)
     # Snapped: one flat color per region (the region under a pixel off the lines has one color).
     assert len(np.unique(snapped.reshape(-1, 3), axis=0)) < len(np.unique(raw.reshape(-1, 3), axis=0))
@@ -200,12 +199,12 @@ def test_bad_model_settings_are_refused_before_the_engine_runs(session) -> None:
     ninja = Spy(build_pipeline("tiny"), NinjaSettings(steps=1, resolution=64, progress=False))
     colorizer = Colorizer({"ninja": ninja})
     with pytest.raises(ValueError, match="guidance_scale_ref: must be >= 0"):
-        colorizer.colorize(session, GenerateSettings(engine="ninja", guidance_scale_ref=-1.0))
+        colorizer.colorize(session, colorizer.settings("ninja", guidance_ref=-1.0))
     with pytest.raises(ValueError, match="steps: must be >= 1"):
-        colorizer.colorize(session, GenerateSettings(engine="ninja", steps=0))
+        colorizer.colorize(session, colorizer.settings("ninja", steps=0))
     too_many = PointPairs([PointPair(reference=(i, 1), lineart=(i, 2)) for i in range(25)])
     with pytest.raises(ValueError, match="at most 24"):
-        colorizer.colorize(replace(session, pairs=tuple(too_many)), GenerateSettings(engine="ninja"))
+        colorizer.colorize(replace(session, pairs=tuple(too_many)), colorizer.settings("ninja"))
     assert calls == []
 
 

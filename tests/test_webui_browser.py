@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +23,9 @@ from PIL import Image
 from manganinja.data.synthetic import generate_pair
 from manganinja.engines import FlatEngine
 from manganinja.images import save_image
-from manganinja.webui import FLAT, NINJA, UiLimits, build_app, serve
+from manganinja.webui import FLAT, NINJA, UiLimits, build_app
+
+from _serving import serve_on_a_free_port
 
 pytestmark = pytest.mark.browser
 
@@ -62,17 +62,9 @@ def synthetic_pair(folder: Path) -> tuple[Path, Path, list[tuple[tuple[int, int]
     return ref, line, clicks
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running_app(engines, tmp_path: Path, limits: UiLimits = UiLimits()) -> Iterator[str]:
-    demo = build_app(engines, limits=limits, workdir=tmp_path / "work")
-    port = free_port()
-    serve(demo, host="127.0.0.1", port=port, prevent_thread_lock=True)
+    demo, port = serve_on_a_free_port(lambda: build_app(engines, limits=limits, workdir=tmp_path / "work"))
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -268,12 +260,16 @@ def test_missing_chromium_skips_locally_and_fails_in_ci(monkeypatch, tmp_path: P
 
 
 class OverlapProbe:
-    """Wraps an engine; records how many ``colorize`` calls ran at once (each lasts >= 1 s)."""
+    """Wraps an engine; records how many ``colorize`` calls ran at once. Every call sets
+    ``started`` and then holds until the test sets ``release``, so a call is still running for as
+    long as the test needs (no sleeping and hoping)."""
 
     def __init__(self, engine) -> None:
         self.engine, self.name, self.fills_regions = engine, engine.name, engine.fills_regions
         self.active = self.max_active = self.calls = 0
         self.lock = threading.Lock()
+        self.started = threading.Event()
+        self.release = threading.Event()
 
     def prepare(self, references):
         return self.engine.prepare(references)
@@ -283,8 +279,10 @@ class OverlapProbe:
             self.active += 1
             self.calls += 1
             self.max_active = max(self.max_active, self.active)
+        self.started.set()
         try:
-            time.sleep(1.0)
+            if not self.release.wait(timeout=TIMEOUT_MS / 1000):
+                raise TimeoutError("the test never released the engine")
             return self.engine.colorize(prepared, lineart, points)
         finally:
             with self.lock:
@@ -304,9 +302,13 @@ def test_two_users_are_queued_not_run_at_once(tmp_path: Path) -> None:
         for page in (first, second):
             load_pair(page, ref, line)
         first.locator("#generate").click()
+        assert probe.started.wait(timeout=TIMEOUT_MS / 1000), "the first request never reached the engine"
         second.locator("#generate").click()
-        # Gradio's queue holds the second request while the first runs (and says so).
-        second.locator("#result-view").get_by_text("queue", exact=False).first.wait_for(timeout=5_000)
+        # Gradio's queue holds the second request while the first runs (and says so); the first
+        # stays in the engine until released, however slow the machine.
+        second.locator("#result-view").get_by_text("queue", exact=False).first.wait_for()
+        assert probe.calls == 1
+        probe.release.set()
         for page in (first, second):
             wait_status(page, "Done: flat, 0 pair(s)")
     assert probe.calls == 2 and probe.max_active == 1

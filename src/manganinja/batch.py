@@ -14,15 +14,13 @@ from typing import Callable, Literal, Mapping, Sequence, TypeVar
 
 from tqdm.auto import tqdm
 
-from manganinja.images import remove_stale_temporaries, save_image
+from manganinja.images import IMAGE_SUFFIXES, remove_stale_temporaries, save_image
 from manganinja.manifest import Manifest, output_problem
 
 log = logging.getLogger(__name__)
 
 #: What ``colorize_page`` returns and ``write`` takes (a PIL image by default; layers with --layers).
 Result = TypeVar("Result")
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -150,14 +148,14 @@ def run_pages(
                 results.append(PageResult(page, out, "skipped", files=page_files))
                 continue
             if reason is not None:
-                log.warning("page '%s': %s, redoing", Path(page).name, reason)
+                log.warning("%s '%s': %s, redoing", unit, Path(page).name, reason)
         try:
             if record is not None:
                 record.forget(out.name)
             writer(colorize_page(page), out)
         except Exception as exc:  # noqa: BLE001 - one bad page must not stop the chapter
             error = f"{type(exc).__name__}: {exc}"
-            log.error("page '%s' failed: %s", page, exc)
+            log.error("%s '%s' failed: %s", unit, page, exc)
             if record is not None:
                 record.record_failed(out.name, Path(page), error)
             results.append(PageResult(page, out, "failed", error, reason, page_files))

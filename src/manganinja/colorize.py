@@ -5,9 +5,8 @@
   (:func:`load_policy`: ``auto`` becomes this process's device; ``fast`` on a GPU also means fp16
   weights and ``torch.compile``) and, for parity checks, fixed initial noise (:func:`read_latents`).
 - :func:`colorize_page`: one line art colorized after prepared references, as
-  :class:`~manganinja.flat.layers.Layers`; with ``recomposable`` an engine that does not fill
-  regions gets a shading-keeping snap of its picture as its layers (what the web UI offers for
-  download).
+  :class:`~manganinja.flat.layers.Layers`; :func:`recomposable_layers`: layers that recompose
+  to their composite for any engine (what the web UI offers for download).
 - :func:`run_colorize`: a checked :class:`~manganinja.requests.ColorizeRequest` (files) run to
   the end: this process's shard of the pages (``accelerate launch``, torchrun or the CLI's
   ``--processes``), references prepared once, every page through :func:`colorize_page`, written
@@ -89,25 +88,19 @@ def engine_for(
     return build_engine("ninja", ninja=settings.ninja, load=load, pipe=pipe, latents=initial)
 
 
-def colorize_page(
-    engine: Engine[Any],
-    prepared: Any,
-    lines: Lines,
-    points: PointPairs | None = None,
-    *,
-    recomposable: bool = False,
-) -> Layers:
+def colorize_page(engine: Engine[Any], prepared: Any, lines: Lines, points: PointPairs | None = None) -> Layers:
     """``lines`` colorized by ``engine`` after its ``prepared`` references
-    (``engine.prepare(...)``): layers at ``lines.size``. Empty ``points`` count as none. With
-    ``recomposable``, an engine that does not fill regions (the model without ``snap``) returns
-    its picture as the composite and, as color and line layers, the shading-keeping snap of that
-    picture (:func:`~manganinja.flat.snap.snap_layers`), which recompose to the snap and not to
-    the composite."""
-    layers = engine.colorize(prepared, lines, points if points is not None and len(points) else None)
-    if not recomposable or engine.fills_regions:
+    (``engine.prepare(...)``): layers at ``lines.size``; empty ``points`` count as none."""
+    return engine.colorize(prepared, lines, points if points is not None and len(points) else None)
+
+
+def recomposable_layers(engine: Engine[Any], layers: Layers, lines: Lines) -> Layers:
+    """Layers that recompose to their composite: ``layers`` themselves when ``engine`` fills
+    regions, else the shading-keeping snap of the engine's picture
+    (:func:`~manganinja.flat.snap.snap_layers`; its composite is then not the picture)."""
+    if engine.fills_regions:
         return layers
-    snapped = snap_layers(layers.composite, lines, keep_shading=True)
-    return Layers(composite=layers.composite, color=snapped.color, lines=snapped.lines)
+    return snap_layers(layers.composite, lines, keep_shading=True)
 
 
 @dataclass
@@ -193,6 +186,7 @@ __all__ = [
     "engine_for",
     "load_policy",
     "read_latents",
+    "recomposable_layers",
     "run_colorize",
     "settings_of",
 ]

@@ -343,7 +343,7 @@ def check_model_source(load: LoadSettings) -> None:
     if (path / "MangaNinjia").is_dir():
         raise ModelLoadError(
             f"'{path}' is the official release layout; use --official '{path}' (or convert it once "
-            f"with `manganinja convert --official '{path}' --output converted/`)"
+            f"with `manganinja convert --official '{path}' --output-dir converted/`)"
         )
     if not (path / "model_index.json").is_file():
         what = "is empty" if not any(path.iterdir()) else "has no model_index.json"

@@ -27,6 +27,9 @@ _TEMP_NAME = re.compile(r"^\..+" + re.escape(TEMP_MARKER) + r"(\d+)-[^/\\]*$")
 #: Largest image (in pixels) accepted by default: an A3 page at 600 dpi is about 70 MP.
 MAX_IMAGE_PIXELS = 80_000_000
 
+#: File extensions of the images the package reads as pages and frames and writes as results.
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
 
 class ImageInputError(ValueError):
     """An input image could not be used; the message names the image and the reason."""
@@ -92,12 +95,48 @@ def load_image(
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageInputError(f"{where}: cannot be read as an image ({exc})") from exc
-        except Image.DecompressionBombError as exc:  # pragma: no cover - guarded by _check_size
-            raise ImageInputError(f"{where}: too large ({exc})") from exc
+        except Image.DecompressionBombError as exc:  # PIL's own limit, met when opening
+            raise ImageInputError(bomb_message(where, exc)) from None
         if exif and exif.get(0x0112, 1) != 1:
             img = ImageOps.exif_transpose(img)
     _check_size(img.size, where, max_pixels)
     return img
+
+
+def bomb_message(where: str, exc: Exception) -> str:
+    """One line for PIL's ``DecompressionBombError`` (raised when a file is opened, before our own
+    limit is checked): the image's size and the limit, in pixels."""
+    numbers = re.findall(r"\((\d+) pixels\)|limit of (\d+) pixels", str(exc))
+    size = next((a for a, _ in numbers if a), None)
+    limit = next((b for _, b in numbers if b), None)
+    if size is None or limit is None:
+        return f"{where}: too large to open ({exc}); downscale it first"
+    return f"{where}: {size} pixels is over the limit of {limit} pixels; downscale it first"
+
+
+def check_whole(path: str | os.PathLike, name: str = "image") -> None:
+    """Check that the file at ``path`` is a whole image (not truncated or damaged) at a fraction of
+    the cost of decoding it: a PNG's chunks are read to the end marker with their CRCs checked
+    (PIL's ``verify``, no decompression); a JPEG is decoded at 1/8 scale (every byte of its data
+    is still read); other formats are decoded fully.
+
+    Raises:
+        ImageInputError: naming ``name``, the path and PIL's reason.
+    """
+    path = Path(path)
+    where = f"{name} '{path}'"
+    try:
+        with Image.open(path) as img:
+            if img.format == "PNG":
+                img.verify()
+            else:
+                if img.format == "JPEG":
+                    img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageInputError(f"{where}: cannot be read as an image ({exc or type(exc).__name__})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageInputError(bomb_message(where, exc)) from None
 
 
 def _check_size(size: tuple[int, int], where: str, max_pixels: int | None) -> None:

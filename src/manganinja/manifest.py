@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Mapping, Union
 
 from filelock import FileLock
-from PIL import Image
 
-from manganinja.images import ImageInputError, WriteError, load_image, make_folder, remove_stale_temporaries, write_bytes_atomic
+from manganinja.images import ImageInputError, WriteError, check_whole, make_folder, remove_stale_temporaries, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -77,39 +76,55 @@ def settings_key(settings: Mapping[str, JSONValue]) -> str:
 
 
 def settings_change(old: Mapping[str, JSONValue], new: Mapping[str, JSONValue], limit: int = 3) -> str:
-    """What differs, for a log line: ``steps 20 -> 50, seed 0 -> 1`` (at most ``limit`` keys)."""
-    keys = sorted(set(old) | set(new))
-    missing = object()
-    parts = []
-    for key in keys:
-        a, b = old.get(key, missing), new.get(key, missing)
-        if a != b:
-            show = lambda v: "(unset)" if v is missing else json.dumps(v)[:40]  # noqa: E731
-            parts.append(f"{key} {show(a)} -> {show(b)}")
+    """What differs, for a log line: ``steps 20 -> 50, seed 0 -> 1`` (at most ``limit`` keys).
+    Nested settings are named by their path (``ninja.steps``); a long value is summarized
+    (``points.pairs [3 items] -> [4 items]``), never cut in the middle."""
+    parts = [f"{key} {_show(a)} -> {_show(b)}" + (" (contents differ)" if _show(a) == _show(b) else "")
+             for key, a, b in _differences(old, new, "")]
     more = f", and {len(parts) - limit} more" if len(parts) > limit else ""
     return ", ".join(parts[:limit]) + more
 
 
+_MISSING = object()
+
+
+def _differences(old: object, new: object, prefix: str) -> list[tuple[str, object, object]]:
+    """``(dotted key, old, new)`` of every differing leaf of two JSON mappings."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            found += _differences(old.get(key, _MISSING), new.get(key, _MISSING), name)
+        return found
+    return [] if old == new else [(prefix, old, new)]
+
+
+def _show(value: object, width: int = 40) -> str:
+    """A value for a log line: its JSON when short, else a summary of what it is."""
+    if value is _MISSING:
+        return "(unset)"
+    text = json.dumps(value)
+    if len(text) <= width:
+        return text
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    if isinstance(value, dict):
+        return f"{{{len(value)} keys}}"
+    return text[: width - 3] + "..." + ('"' if isinstance(value, str) else "")
+
+
 def output_problem(path: Path) -> str | None:
     """Why the file at ``path`` is not a usable output (missing, 0 bytes, does not decode), or
-    None when it is a whole image. A PNG is checked with PIL's ``verify`` (every chunk's CRC, the
-    image data included, and the end marker: truncated or damaged files fail) without
-    decompressing it, about 1000 times faster than decoding a large page; other formats are
-    decoded fully."""
+    None when it is a whole image (:func:`manganinja.images.check_whole`: a PNG's chunks are
+    CRC-checked without decompressing it, about 1000 times faster than decoding a large page)."""
     if not path.exists():
         return f"{path.name} missing"
     if path.is_file() and path.stat().st_size == 0:
         return f"{path.name} is 0 bytes"
     try:
-        if path.suffix.lower() == ".png":
-            with Image.open(path) as img:
-                img.verify()
-        else:
-            load_image(path, name="output", max_pixels=None)
+        check_whole(path, name="output")
     except ImageInputError as exc:
         return f"{path.name} does not decode ({str(exc).split(': ', 1)[-1]})"
-    except (OSError, SyntaxError, ValueError) as exc:  # PIL's errors for a damaged file
-        return f"{path.name} does not decode ({exc})"
     return None
 
 

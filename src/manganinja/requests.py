@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from manganinja.images import MAX_IMAGE_PIXELS
+from manganinja.images import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageInputError, bomb_message, check_whole
 from manganinja.lines import Lines, find_official_extractor
 from manganinja.points import MAX_POINT_PAIRS, PointPairs
 from manganinja.settings import EngineName, FlatSettings, InputSettings, LoadSettings, NinjaSettings
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from manganinja.shots.format import Shot
 
 #: Extensions an output image may have (written with PIL).
-OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+OUTPUT_SUFFIXES = IMAGE_SUFFIXES
 
 
 class RequestError(ValueError):
@@ -88,9 +88,11 @@ class ColorizeRequest:
         return Lines.from_input(page, self.inputs.polarity)
 
 
-def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS) -> tuple[int, int]:
-    """(width, height) of an image file from its header (no decoding), checked readable and
-    within ``max_pixels``; one-line :class:`RequestError` otherwise."""
+def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS, whole: bool = False) -> tuple[int, int]:
+    """(width, height) of an image file from its header, checked readable and within
+    ``max_pixels``; with ``whole``, also checked not truncated or damaged
+    (:func:`~manganinja.images.check_whole`, a fraction of a full decode). One-line
+    :class:`RequestError` otherwise."""
     where = f"{what} '{path}'"
     if not path.exists():
         raise RequestError(f"{where}: file not found")
@@ -105,14 +107,19 @@ def image_size(path: Path, what: str, max_pixels: int | None = MAX_IMAGE_PIXELS)
                 orientation = 1
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RequestError(f"{where}: cannot be read as an image ({exc})") from None
-    except Image.DecompressionBombError:
-        raise RequestError(f"{where}: too large to open; downscale it first") from None
+    except Image.DecompressionBombError as exc:
+        raise RequestError(bomb_message(where, exc)) from None
     if orientation in (5, 6, 7, 8):
         size = (size[1], size[0])
     if size[0] <= 0 or size[1] <= 0:
         raise RequestError(f"{where}: image has zero size")
     if max_pixels is not None and size[0] * size[1] > max_pixels:
         raise RequestError(f"{where}: {size[0]}x{size[1]} pixels is over the limit of {max_pixels}; downscale it first")
+    if whole:
+        try:
+            check_whole(path, what)
+        except ImageInputError as exc:
+            raise RequestError(str(exc)) from None
     return size
 
 
@@ -323,8 +330,8 @@ def validate_colorize(
         "choose another --output-dir" if output_dir is not None else "choose another --output",
     )
 
-    reference_sizes = [image_size(Path(r), f"reference {i + 1}") for i, r in enumerate(references)]
-    page_sizes = [image_size(p, "image" if image is not None else "line art") for p in pages]
+    reference_sizes = [image_size(Path(r), f"reference {i + 1}", whole=True) for i, r in enumerate(references)]
+    page_sizes = [image_size(p, "image" if image is not None else "line art", whole=True) for p in pages]
     for out in outputs:
         check_output_path(out, layers)
 

@@ -26,11 +26,14 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from manganinja.engines import Engine, FlatEngine, NinjaEngine, load_pipeline
+from manganinja.colorize import colorize_page, engine_for, recomposable_layers
+from manganinja.engines import Engine, FlatEngine, NinjaEngine
+from manganinja.flat.layers import Layers, write_layers
 from manganinja.images import ImageInputError, fit_long_side, load_image, save_image, to_rgb
 from manganinja.lines import Lines
-from manganinja.settings import LoadSettings, NinjaSettings, describe_error
-from manganinja.points import PointPair, PointPairs, PointsError
+from manganinja.requests import check_points
+from manganinja.settings import LoadSettings, NinjaSettings, RunSettings, describe_error
+from manganinja.points import MAX_POINT_PAIRS, PointPair, PointPairs, PointsError
 from manganinja.points_draw import draw_marker
 
 log = logging.getLogger("manganinja.webui")
@@ -43,8 +46,8 @@ VIEW_HEIGHT = 420
 #: Click targets.
 REFERENCE, LINEART = "reference", "lineart"
 
-#: ``suggest(reference RGB, line art float (H, W) white lines, k) -> PointPairs`` (reference index 0).
-SuggestFn = Callable[[Image.Image, np.ndarray, int], PointPairs]
+#: ``suggest(reference RGB, line art, k) -> PointPairs`` (reference index 0).
+SuggestFn = Callable[[Image.Image, Lines, int], PointPairs]
 
 
 class UploadError(ValueError):
@@ -59,7 +62,7 @@ class UiLimits:
     max_upload_mb: float = 25.0
     max_pixels: int = 4096 * 4096
     max_references: int = 4
-    max_pairs: int = 24
+    max_pairs: int = MAX_POINT_PAIRS
 
     @property
     def max_upload_bytes(self) -> int:
@@ -242,7 +245,7 @@ def with_suggestions(session: Session, suggest: SuggestFn, k: int, limits: UiLim
     room = limits.max_pairs - len(session.pairs)
     if k < 1 or room < 1:
         raise PointsError(f"cannot suggest {k} pair(s): {len(session.pairs)} of at most {limits.max_pairs} pairs are used")
-    found = suggest(session.references[session.active], session.lineart.array, min(k, room))
+    found = suggest(session.references[session.active], session.lineart, min(k, room))
     new = [replace(p, reference_index=session.active) for p in found]
     return with_points(session, PointPairs(list(session.pairs) + new), limits)
 
@@ -312,33 +315,29 @@ def describe(session: Session, resolution: int | None) -> str:
 # Colorizing
 
 
-@dataclass(frozen=True)
-class GenerateSettings:
-    """The page's settings. ``steps``/``guidance_*``/``seed``/``snap`` apply to the model engine
-    (``None``: the model's recommendation, else the official value; the weight-free engine
-    always fills regions); ``layers`` adds color and line layers. Defaults are
-    :class:`~manganinja.settings.NinjaSettings`'."""
-
-    engine: str = FLAT
-    steps: int | None = NinjaSettings.model_fields["steps"].default
-    guidance_scale_ref: float | None = NinjaSettings.model_fields["guidance_scale_ref"].default
-    guidance_scale_point: float | None = NinjaSettings.model_fields["guidance_scale_point"].default
-    seed: int = NinjaSettings.model_fields["seed"].default
-    snap: bool = NinjaSettings.model_fields["snap"].default
-    layers: bool = True
-
-    def ninja(self, base: NinjaSettings) -> NinjaSettings:
-        """``base`` with the page's values, validated (a bad value raises ``ValueError``)."""
-        return NinjaSettings(**{**base.model_dump(), "steps": self.steps, "seed": self.seed, "snap": self.snap,
-                                "guidance_scale_ref": self.guidance_scale_ref,
-                                "guidance_scale_point": self.guidance_scale_point})
+#: The run options the page's controls set (named as in :data:`manganinja.settings.RUN_OPTIONS`).
+PAGE_OPTIONS = ("steps", "guidance_ref", "guidance_point", "seed", "snap")
 
 
-def configured(engine: Engine[Any], settings: GenerateSettings) -> Engine[Any]:
-    """``engine`` with the page's settings (a :class:`NinjaEngine` sharing the loaded pipeline);
+def page_settings(base: RunSettings, engine: str, **controls: object) -> RunSettings:
+    """The run's settings tree for the Colorize button: ``base`` (the settings the page was
+    started with) with the page's ``engine`` and ``controls`` (options of :data:`PAGE_OPTIONS`),
+    built by :meth:`~manganinja.settings.RunSettings.from_options` like every front end's. A bad
+    value raises a one-line ``ValueError`` naming it."""
+    unknown = sorted(set(controls) - set(PAGE_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown page control(s) {unknown}; known: {', '.join(PAGE_OPTIONS)}")
+    try:
+        return RunSettings.from_options(**{**base.options(), **controls, "engine": engine})
+    except ValueError as exc:
+        raise ValueError(describe_error(exc)) from None
+
+
+def configured(engine: Engine[Any], settings: RunSettings) -> Engine[Any]:
+    """``engine`` with the run's settings (a :class:`NinjaEngine` sharing the loaded pipeline);
     other engines are returned as they are."""
-    if isinstance(engine, NinjaEngine):
-        return engine.with_settings(settings.ninja(engine.settings))
+    if isinstance(engine, NinjaEngine) and engine.settings != settings.ninja:
+        return engine.with_settings(settings.ninja)
     return engine
 
 
@@ -356,17 +355,34 @@ class Colorizer:
         engine = self.engines.get(NINJA)
         return engine.sampling.resolution if isinstance(engine, NinjaEngine) else None
 
-    def colorize(self, session: Session, settings: GenerateSettings) -> tuple[np.ndarray, Any]:
-        """Colorize the session's line art. Returns the uint8 ``(H, W, 3)`` result at the line
-        art's size and the :class:`~manganinja.flat.layers.Layers` (or None when
-        ``settings.layers`` is off).
+    def base(self) -> RunSettings:
+        """The settings the page starts from: the loaded model's (its sampling values decided:
+        the model's recommendation, else the official ones), with the first engine chosen."""
+        engine = self.engines.get(NINJA)
+        ninja = NinjaSettings()
+        if isinstance(engine, NinjaEngine):
+            s = engine.sampling
+            ninja = engine.settings.model_copy(update={
+                "steps": s.steps, "guidance_scale_ref": s.guidance_scale_ref,
+                "guidance_scale_point": s.guidance_scale_point})
+        first = next(iter(self.engines), FLAT)
+        return RunSettings(engine=first if first in (NINJA, FLAT) else FLAT, ninja=ninja)  # type: ignore[arg-type]
+
+    def settings(self, engine: str | None = None, **controls: object) -> RunSettings:
+        """:func:`page_settings` over :meth:`base`."""
+        base = self.base()
+        return page_settings(base, engine or base.engine, **controls)
+
+    def colorize(self, session: Session, settings: RunSettings, layers: bool = True) -> tuple[np.ndarray, Layers | None]:
+        """Colorize the session's line art through the library's road
+        (:func:`manganinja.colorize.colorize_page`). Returns the uint8 ``(H, W, 3)`` result at
+        the line art's size and, with ``layers``, layers that recompose
+        (:func:`manganinja.colorize.recomposable_layers`), else None.
 
         Raises:
-            ValueError: missing inputs, bad settings or points, or an unknown engine (message
-                for the user); checked before the engine runs.
+            ValueError: missing inputs, bad points or an unavailable engine (message for the
+                user); checked before the engine runs.
         """
-        from manganinja.requests import check_points
-
         if session.lineart is None:
             raise ValueError("upload a line art before colorizing")
         if not session.references:
@@ -376,10 +392,7 @@ class Colorizer:
         points = session.points if session.pairs else None
         if points is not None:
             check_points(points, [r.size for r in session.references], [session.lineart.size], settings.engine)
-        try:
-            engine = configured(self.engines[settings.engine], settings)
-        except ValueError as exc:
-            raise ValueError(describe_error(exc)) from None
+        engine = configured(self.engines[settings.engine], settings)
         with self._lock:
             cached = self._cache.get(settings.engine)
             if cached is not None and cached[0] == session.reference_keys:
@@ -387,19 +400,13 @@ class Colorizer:
             else:
                 prepared = engine.prepare(list(session.references))
                 self._cache[settings.engine] = (session.reference_keys, prepared)
-            layers = engine.colorize(prepared, session.lineart, points)
-        if not settings.layers:
-            return layers.composite, None
-        if engine.fills_regions:
-            return layers.composite, layers
-        # An unsnapped model result is shown as sampled, with a recomposable (shading-keeping)
-        # layer set beside it.
-        from manganinja.flat.snap import snap_layers
-
-        return layers.composite, snap_layers(layers.composite, session.lineart.array, keep_shading=True)
+            result = colorize_page(engine, prepared, session.lineart, points)
+        if not layers:
+            return result.composite, None
+        return result.composite, recomposable_layers(engine, result, session.lineart)
 
 
-def write_outputs(result: np.ndarray, layers: Any, lineart: Lines | np.ndarray, folder: Path) -> list[Path]:
+def write_outputs(result: np.ndarray, layers: Layers | None, lineart: Lines | np.ndarray, folder: Path) -> list[Path]:
     """Write the result files atomically into ``folder`` and return their paths.
 
     ``colorized.png`` is ``result`` (uint8 ``(H, W, 3)``). With ``layers``
@@ -407,8 +414,6 @@ def write_outputs(result: np.ndarray, layers: Any, lineart: Lines | np.ndarray, 
     ``colorized_color.png`` and ``colorized_lines.png`` when ``result`` is their composite (snapped),
     else ``layers.png``, ``layers_color.png``, ``layers_lines.png`` (a recomposable version next
     to the unsnapped result)."""
-    from manganinja.flat.layers import write_layers
-
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(lineart, Lines):
         lineart = lineart.array
@@ -442,6 +447,269 @@ def default_suggest() -> SuggestFn | None:
     return suggest_points
 
 
+@dataclass
+class PageHandlers:
+    """What the page's events do, one named method per event (Gradio calls them with the
+    components' values and shows what they return). Every method that changes the session
+    returns :meth:`view`'s outputs; errors in the user's inputs become a warning on the page."""
+
+    colorizer: Colorizer
+    limits: UiLimits
+    out_root: Path
+
+    def export_file(self, session: Session) -> str | None:
+        """The session's pairs as a points JSON file to download (None without pairs)."""
+        if not session.pairs:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="points-", dir=self.out_root))
+        return str(session.points.to_json(folder / "points.json"))
+
+    def view(self, session: Session, message: str) -> tuple:
+        """The outputs shown for ``session``: state, both views, the pairs' JSON and file, the
+        status line (``message`` above the inputs' description) and the reference picker."""
+        import gradio as gr
+
+        n = len(session.references)
+        about = describe(session, self.colorizer.resolution())
+        return (
+            session,
+            render_reference(session),
+            render_lineart(session),
+            points_json(session),
+            gr.update(value=self.export_file(session)),
+            f"{message}\n\n{about}" if message else about,
+            gr.update(choices=[str(i + 1) for i in range(max(n, 1))], value=str(session.active + 1)),
+        )
+
+    def warn(self, session: Session, exc: Exception) -> tuple:
+        import gradio as gr
+
+        gr.Warning(str(exc))
+        return self.view(session, f"⚠ {exc}")
+
+    def on_references(self, session: Session, files: list | None) -> tuple:
+        """Returns :meth:`view`'s outputs and the upload component's (cleared when rejected)."""
+        import gradio as gr
+
+        try:
+            paths = [f if isinstance(f, str) else f.name for f in (files or [])]
+            images = [read_upload(p, f"reference {i + 1}", self.limits) for i, p in enumerate(paths)]
+            session = with_references(session, images, self.limits)
+        except ValueError as exc:
+            empty = replace(session, references=(), reference_keys=(), pairs=(), pending=None, active=0)
+            return self.warn(empty, exc) + (None,)
+        return self.view(session, f"{len(images)} reference(s) loaded." if images else "") + (gr.update(),)
+
+    def on_lineart(self, session: Session, file: Any, extract: bool) -> tuple:
+        """Returns :meth:`view`'s outputs and the upload component's (cleared when rejected)."""
+        import gradio as gr
+
+        if file is None:
+            return self.view(with_lineart(session, None), "") + (gr.update(),)
+        try:
+            image = read_upload(file if isinstance(file, str) else file.name, "line art", self.limits)
+            session = with_lineart(session, prepare_lineart(image, extract))
+        except ValueError as exc:
+            return self.warn(with_lineart(session, None), exc) + (None,)
+        return self.view(session, "Line art extracted." if extract else "Line art loaded.") + (gr.update(),)
+
+    def on_pick(self, session: Session, value: str | None) -> tuple:
+        i = int(value) - 1 if value else 0
+        if 0 <= i < len(session.references):
+            session = replace(session, active=i)
+        return self.view(session, "")
+
+    def on_click(self, target: str) -> Callable:
+        """The handler of a click on the ``target`` view (:data:`REFERENCE` or :data:`LINEART`)."""
+        import gradio as gr
+
+        def handler(session: Session, evt: gr.SelectData) -> tuple:
+            try:
+                session, message = add_click(session, target, evt.index, self.limits)
+            except ValueError as exc:
+                return self.warn(session, exc)
+            return self.view(session, message)
+
+        # Gradio finds the event-data argument by its annotation object (this module's
+        # annotations are strings).
+        handler.__annotations__ = {"session": Session, "evt": gr.SelectData}
+        return handler
+
+    def on_undo(self, session: Session) -> tuple:
+        return self.view(*undo(session))
+
+    def on_delete(self, session: Session, number: float | None) -> tuple:
+        try:
+            return self.view(*delete_pair(session, int(number or 0)))
+        except ValueError as exc:
+            return self.warn(session, exc)
+
+    def on_clear(self, session: Session) -> tuple:
+        return self.view(clear_points(session), "All pairs cleared.")
+
+    def on_import(self, session: Session, file: Any) -> tuple:
+        try:
+            path = file if isinstance(file, str) else file.name
+            if Path(path).stat().st_size > 1_000_000:
+                raise UploadError(f"points file '{Path(path).name}' is over 1 MB")
+            session = with_points(session, PointPairs.from_json(path), self.limits)
+        except ValueError as exc:
+            return self.warn(session, exc)
+        return self.view(session, f"Imported {len(session.pairs)} pair(s).")
+
+    def on_suggest(self, session: Session, k: float) -> tuple:
+        try:
+            if self.colorizer.suggest is None:
+                raise ValueError("point suggestions need the weight-free engine (manganinja.flat.engine)")
+            before = len(session.pairs)
+            session = with_suggestions(session, self.colorizer.suggest, int(k or 0), self.limits)
+        except ValueError as exc:
+            return self.warn(session, exc)
+        return self.view(session, f"Suggested {len(session.pairs) - before} pair(s); review them and delete wrong ones.")
+
+    def generate(self, session: Session, engine: str, steps: float, g_ref: float, g_pt: float,
+                 seed: float, snap: bool, layers: bool) -> tuple[Image.Image, list[str], str]:
+        """Colorize with the page's settings (:meth:`Colorizer.settings`) and write the files;
+        a ``ValueError`` names what to fix."""
+        settings = self.colorizer.settings(engine, steps=int(steps), guidance_ref=g_ref, guidance_point=g_pt,
+                                           seed=int(seed), snap=snap)
+        result, layer_set = self.colorizer.colorize(session, settings, layers)
+        folder = Path(tempfile.mkdtemp(prefix="result-", dir=self.out_root))
+        files = write_outputs(result, layer_set, session.lineart, folder)  # type: ignore[arg-type]
+        return Image.fromarray(result), [str(p) for p in files], f"Done: {engine}, {len(session.pairs)} pair(s)."
+
+    def on_generate(self) -> Callable:
+        """The Colorize button's handler: :meth:`generate` with Gradio's progress and errors."""
+        import gradio as gr
+
+        def handler(session: Session, engine: str, steps: float, g_ref: float, g_pt: float, seed: float,
+                    snap: bool, layers: bool, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
+            progress(0.0, desc=f"colorizing with {engine}")
+            try:
+                return self.generate(session, engine, steps, g_ref, g_pt, seed, snap, layers)
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from exc
+
+        return handler
+
+
+@dataclass
+class PageControls:
+    """The page's components (made by :func:`page_layout`)."""
+
+    session: Any
+    ref_files: Any
+    ref_pick: Any
+    ref_view: Any
+    line_file: Any
+    extract: Any
+    line_view: Any
+    result_view: Any
+    downloads: Any
+    status: Any
+    undo: Any
+    delete_no: Any
+    delete: Any
+    clear: Any
+    suggest_k: Any
+    suggest: Any
+    points_view: Any
+    import_points: Any
+    export_points: Any
+    engine: Any
+    steps: Any
+    g_ref: Any
+    g_pt: Any
+    seed: Any
+    snap: Any
+    layers: Any
+    generate: Any
+
+    def views(self) -> list[Any]:
+        """The outputs of :meth:`PageHandlers.view`, in its order."""
+        return [self.session, self.ref_view, self.line_view, self.points_view, self.export_points, self.status,
+                self.ref_pick]
+
+
+def page_layout(names: Sequence[str], defaults: RunSettings, limits: UiLimits) -> PageControls:
+    """Lay out the page's components (inside an open ``gr.Blocks``): uploads and views, the
+    point-pair tools, the settings (starting at ``defaults``) and the Colorize button."""
+    import gradio as gr
+
+    gr.Markdown(
+        "## MangaNinja: colorize a line art after a reference\n"
+        "1. Upload one or more references and a line art (or a picture with *extract line art*). "
+        "2. Click a spot on the reference, then the matching spot on the line art: that is one "
+        "point pair. 3. Colorize. Coordinates are pixels of the uploaded images."
+    )
+    c: dict[str, Any] = {"session": gr.State(Session())}
+    with gr.Row():
+        with gr.Column():
+            c["ref_files"] = gr.File(label="References", file_count="multiple", elem_id="ref-upload")
+            c["ref_pick"] = gr.Radio(["1"], value="1", label="Reference shown", elem_id="ref-pick")
+            c["ref_view"] = gr.Image(label="Reference: click a spot", interactive=False, type="pil",
+                                     elem_id="ref-view", height=VIEW_HEIGHT, buttons=[])
+        with gr.Column():
+            c["line_file"] = gr.File(label="Line art (or a color/gray picture)", elem_id="line-upload")
+            c["extract"] = gr.Checkbox(label="Extract line art (upload is a color/gray picture)", value=False,
+                                       elem_id="extract")
+            c["line_view"] = gr.Image(label="Line art: click the matching spot", interactive=False, type="pil",
+                                      elem_id="line-view", height=VIEW_HEIGHT, buttons=[])
+        with gr.Column():
+            c["result_view"] = gr.Image(label="Result", interactive=False, type="pil", elem_id="result-view",
+                                        height=VIEW_HEIGHT)
+            c["downloads"] = gr.File(label="Downloads (composite and layers)", file_count="multiple",
+                                     interactive=False, elem_id="downloads")
+    c["status"] = gr.Markdown("Upload a reference and a line art.", elem_id="status")
+    with gr.Row():
+        c["undo"] = gr.Button("Undo", elem_id="undo")
+        c["delete_no"] = gr.Number(label="Pair to delete", value=1, precision=0, minimum=1, elem_id="delete-no")
+        c["delete"] = gr.Button("Delete pair", elem_id="delete")
+        c["clear"] = gr.Button("Clear pairs", elem_id="clear")
+        c["suggest_k"] = gr.Number(label="Pairs to suggest", value=5, precision=0, minimum=1,
+                                   maximum=limits.max_pairs, elem_id="suggest-k")
+        c["suggest"] = gr.Button("Suggest points", elem_id="suggest")
+    with gr.Row():
+        c["points_view"] = gr.Code(value=points_json(Session()), language="json", label="Point pairs (image pixels)",
+                                   interactive=False, max_lines=14, elem_id="points-json")
+        with gr.Column():
+            c["import_points"] = gr.UploadButton("Import points JSON", file_types=[".json"], elem_id="import")
+            c["export_points"] = gr.DownloadButton("Export points JSON", elem_id="export")
+    ninja = defaults.ninja
+    with gr.Accordion("Settings", open=True):
+        with gr.Row():
+            c["engine"] = gr.Radio(list(names), value=names[0], label="Engine", elem_id="engine")
+            c["steps"] = gr.Slider(1, 100, value=ninja.steps, step=1, label="Steps (model)")
+            c["g_ref"] = gr.Slider(0, 20, value=ninja.guidance_scale_ref, step=0.5, label="Reference guidance (model)")
+            c["g_pt"] = gr.Slider(0, 30, value=ninja.guidance_scale_point, step=0.5, label="Point guidance (model)")
+            c["seed"] = gr.Number(value=ninja.seed, precision=0, label="Seed")
+        with gr.Row():
+            c["snap"] = gr.Checkbox(value=ninja.snap, label="Snap the model's colors to line-art regions (ninja)",
+                                    elem_id="snap")
+            c["layers"] = gr.Checkbox(value=True, label="Layers (color, lines) for download", elem_id="layers")
+    c["generate"] = gr.Button("Colorize", variant="primary", elem_id="generate")
+    return PageControls(**c)
+
+
+def wire_page(c: PageControls, h: PageHandlers) -> None:
+    """Connect the components' events to the handlers."""
+    outs = c.views()
+    for event in (c.ref_files.upload, c.ref_files.clear):
+        event(h.on_references, [c.session, c.ref_files], outs + [c.ref_files])
+    for event in (c.line_file.upload, c.line_file.clear, c.extract.input):
+        event(h.on_lineart, [c.session, c.line_file, c.extract], outs + [c.line_file])
+    c.ref_pick.input(h.on_pick, [c.session, c.ref_pick], outs)
+    c.ref_view.select(h.on_click(REFERENCE), [c.session], outs)
+    c.line_view.select(h.on_click(LINEART), [c.session], outs)
+    c.undo.click(h.on_undo, [c.session], outs)
+    c.delete.click(h.on_delete, [c.session, c.delete_no], outs)
+    c.clear.click(h.on_clear, [c.session], outs)
+    c.import_points.upload(h.on_import, [c.session, c.import_points], outs)
+    c.suggest.click(h.on_suggest, [c.session, c.suggest_k], outs)
+    c.generate.click(h.on_generate(), [c.session, c.engine, c.steps, c.g_ref, c.g_pt, c.seed, c.snap, c.layers],
+                     [c.result_view, c.downloads, c.status])
+
+
 def build_app(
     engines: Mapping[str, Engine] | None = None,
     *,
@@ -450,7 +718,8 @@ def build_app(
     workdir: str | Path | None = None,
 ) -> Any:
     """Build the page (a ``gr.Blocks``; call ``.queue(default_concurrency_limit=1).launch(...)``
-    or use :func:`launch`).
+    or use :func:`launch`): :func:`page_layout`'s components wired by :func:`wire_page` to
+    :class:`PageHandlers`.
 
     Args:
         engines: name -> :class:`~manganinja.engines.Engine`; default: the weight-free engine
@@ -464,196 +733,12 @@ def build_app(
 
     colorizer = Colorizer(dict(engines) if engines is not None else default_engines(),
                           suggest=suggest if suggest is not None else default_suggest())
-    names = list(colorizer.engines)
-    # The controls start at the model's values (its recommendation, else the official ones).
-    ninja_engine = colorizer.engines.get(NINJA)
-    if isinstance(ninja_engine, NinjaEngine):
-        ns, sampling = ninja_engine.settings, ninja_engine.sampling
-    else:
-        ns = NinjaSettings()
-        sampling = ns.resolve(None)
-    defaults = GenerateSettings(engine=names[0], steps=sampling.steps, guidance_scale_ref=sampling.guidance_scale_ref,
-                                guidance_scale_point=sampling.guidance_scale_point, seed=ns.seed, snap=ns.snap)
     out_root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="manganinja-ui-"))
     out_root.mkdir(parents=True, exist_ok=True)
-    resolution = colorizer.resolution()
-
-    def export_file(session: Session) -> str | None:
-        if not session.pairs:
-            return None
-        folder = Path(tempfile.mkdtemp(prefix="points-", dir=out_root))
-        return str(session.points.to_json(folder / "points.json"))
-
-    def view(session: Session, message: str) -> tuple:
-        n = len(session.references)
-        return (
-            session,
-            render_reference(session),
-            render_lineart(session),
-            points_json(session),
-            gr.update(value=export_file(session)),
-            f"{message}\n\n{describe(session, resolution)}" if message else describe(session, resolution),
-            gr.update(choices=[str(i + 1) for i in range(max(n, 1))], value=str(session.active + 1)),
-        )
-
-    def warn(session: Session, exc: Exception) -> tuple:
-        gr.Warning(str(exc))
-        return view(session, f"⚠ {exc}")
-
-    def on_references(session: Session, files: list | None) -> tuple:
-        """Returns :func:`view`'s outputs and the upload component's (cleared when rejected)."""
-        try:
-            paths = [f if isinstance(f, str) else f.name for f in (files or [])]
-            images = [read_upload(p, f"reference {i + 1}", limits) for i, p in enumerate(paths)]
-            session = with_references(session, images, limits)
-        except ValueError as exc:
-            empty = replace(session, references=(), reference_keys=(), pairs=(), pending=None, active=0)
-            return warn(empty, exc) + (None,)
-        return view(session, f"{len(images)} reference(s) loaded." if images else "") + (gr.update(),)
-
-    def on_lineart(session: Session, file: Any, extract: bool) -> tuple:
-        """Returns :func:`view`'s outputs and the upload component's (cleared when rejected)."""
-        if file is None:
-            return view(with_lineart(session, None), "") + (gr.update(),)
-        try:
-            image = read_upload(file if isinstance(file, str) else file.name, "line art", limits)
-            session = with_lineart(session, prepare_lineart(image, extract))
-        except ValueError as exc:
-            return warn(with_lineart(session, None), exc) + (None,)
-        return view(session, "Line art extracted." if extract else "Line art loaded.") + (gr.update(),)
-
-    def on_pick(session: Session, value: str | None) -> tuple:
-        i = int(value) - 1 if value else 0
-        if 0 <= i < len(session.references):
-            session = replace(session, active=i)
-        return view(session, "")
-
-    def on_click(target: str) -> Callable:
-        def handler(session: Session, evt: gr.SelectData) -> tuple:
-            try:
-                session, message = add_click(session, target, evt.index, limits)
-            except ValueError as exc:
-                return warn(session, exc)
-            return view(session, message)
-
-        # Gradio finds the event-data argument by its annotation object (this module's
-        # annotations are strings).
-        handler.__annotations__ = {"session": Session, "evt": gr.SelectData}
-        return handler
-
-    def on_undo(session: Session) -> tuple:
-        return view(*undo(session))
-
-    def on_delete(session: Session, number: float | None) -> tuple:
-        try:
-            return view(*delete_pair(session, int(number or 0)))
-        except ValueError as exc:
-            return warn(session, exc)
-
-    def on_clear(session: Session) -> tuple:
-        return view(clear_points(session), "All pairs cleared.")
-
-    def on_import(session: Session, file: Any) -> tuple:
-        try:
-            path = file if isinstance(file, str) else file.name
-            if Path(path).stat().st_size > 1_000_000:
-                raise UploadError(f"points file '{Path(path).name}' is over 1 MB")
-            session = with_points(session, PointPairs.from_json(path), limits)
-        except ValueError as exc:
-            return warn(session, exc)
-        return view(session, f"Imported {len(session.pairs)} pair(s).")
-
-    def on_suggest(session: Session, k: float) -> tuple:
-        try:
-            if colorizer.suggest is None:
-                raise ValueError("point suggestions need the weight-free engine (manganinja.flat.engine)")
-            before = len(session.pairs)
-            session = with_suggestions(session, colorizer.suggest, int(k or 0), limits)
-        except ValueError as exc:
-            return warn(session, exc)
-        return view(session, f"Suggested {len(session.pairs) - before} pair(s); review them and delete wrong ones.")
-
-    def on_generate(session: Session, engine: str, steps: float, g_ref: float, g_pt: float,
-                    seed: float, snap: bool, layers: bool, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
-        settings = GenerateSettings(engine=engine, steps=int(steps), guidance_scale_ref=g_ref,
-                                    guidance_scale_point=g_pt, seed=int(seed), snap=snap, layers=layers)
-        progress(0.0, desc=f"colorizing with {engine}")
-        try:
-            result, layer_set = colorizer.colorize(session, settings)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        progress(0.95, desc="writing files")
-        folder = Path(tempfile.mkdtemp(prefix="result-", dir=out_root))
-        files = write_outputs(result, layer_set, session.lineart, folder)  # type: ignore[arg-type]
-        return Image.fromarray(result), [str(p) for p in files], f"Done: {engine}, {len(session.pairs)} pair(s)."
-
     with gr.Blocks(title="MangaNinja colorization", analytics_enabled=False) as demo:
-        gr.Markdown(
-            "## MangaNinja: colorize a line art after a reference\n"
-            "1. Upload one or more references and a line art (or a picture with *extract line art*). "
-            "2. Click a spot on the reference, then the matching spot on the line art: that is one "
-            "point pair. 3. Colorize. Coordinates are pixels of the uploaded images."
-        )
-        session = gr.State(Session())
-        with gr.Row():
-            with gr.Column():
-                ref_files = gr.File(label="References", file_count="multiple", elem_id="ref-upload")
-                ref_pick = gr.Radio(["1"], value="1", label="Reference shown", elem_id="ref-pick")
-                ref_view = gr.Image(label="Reference: click a spot", interactive=False, type="pil",
-                                    elem_id="ref-view", height=VIEW_HEIGHT, buttons=[])
-            with gr.Column():
-                line_file = gr.File(label="Line art (or a color/gray picture)", elem_id="line-upload")
-                extract = gr.Checkbox(label="Extract line art (upload is a color/gray picture)", value=False,
-                                      elem_id="extract")
-                line_view = gr.Image(label="Line art: click the matching spot", interactive=False, type="pil",
-                                     elem_id="line-view", height=VIEW_HEIGHT, buttons=[])
-            with gr.Column():
-                result_view = gr.Image(label="Result", interactive=False, type="pil", elem_id="result-view", height=VIEW_HEIGHT)
-                downloads = gr.File(label="Downloads (composite and layers)", file_count="multiple",
-                                    interactive=False, elem_id="downloads")
-        status = gr.Markdown("Upload a reference and a line art.", elem_id="status")
-        with gr.Row():
-            undo_btn = gr.Button("Undo", elem_id="undo")
-            delete_no = gr.Number(label="Pair to delete", value=1, precision=0, minimum=1, elem_id="delete-no")
-            delete_btn = gr.Button("Delete pair", elem_id="delete")
-            clear_btn = gr.Button("Clear pairs", elem_id="clear")
-            suggest_k = gr.Number(label="Pairs to suggest", value=5, precision=0, minimum=1,
-                                  maximum=limits.max_pairs, elem_id="suggest-k")
-            suggest_btn = gr.Button("Suggest points", elem_id="suggest")
-        with gr.Row():
-            points_view = gr.Code(value=points_json(Session()), language="json", label="Point pairs (image pixels)",
-                                  interactive=False, max_lines=14, elem_id="points-json")
-            with gr.Column():
-                import_btn = gr.UploadButton("Import points JSON", file_types=[".json"], elem_id="import")
-                export_btn = gr.DownloadButton("Export points JSON", elem_id="export")
-        with gr.Accordion("Settings", open=True):
-            with gr.Row():
-                engine = gr.Radio(names, value=defaults.engine, label="Engine", elem_id="engine")
-                steps = gr.Slider(1, 100, value=defaults.steps, step=1, label="Steps (model)")
-                g_ref = gr.Slider(0, 20, value=defaults.guidance_scale_ref, step=0.5, label="Reference guidance (model)")
-                g_pt = gr.Slider(0, 30, value=defaults.guidance_scale_point, step=0.5, label="Point guidance (model)")
-                seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
-            with gr.Row():
-                snap = gr.Checkbox(value=defaults.snap, label="Snap the model's colors to line-art regions (ninja)",
-                                   elem_id="snap")
-                layers = gr.Checkbox(value=defaults.layers, label="Layers (color, lines) for download", elem_id="layers")
-        generate_btn = gr.Button("Colorize", variant="primary", elem_id="generate")
-
-        outs = [session, ref_view, line_view, points_view, export_btn, status, ref_pick]
-        for event in (ref_files.upload, ref_files.clear):
-            event(on_references, [session, ref_files], outs + [ref_files])
-        for event in (line_file.upload, line_file.clear, extract.input):
-            event(on_lineart, [session, line_file, extract], outs + [line_file])
-        ref_pick.input(on_pick, [session, ref_pick], outs)
-        ref_view.select(on_click(REFERENCE), [session], outs)
-        line_view.select(on_click(LINEART), [session], outs)
-        undo_btn.click(on_undo, [session], outs)
-        delete_btn.click(on_delete, [session, delete_no], outs)
-        clear_btn.click(on_clear, [session], outs)
-        import_btn.upload(on_import, [session, import_btn], outs)
-        suggest_btn.click(on_suggest, [session, suggest_k], outs)
-        generate_btn.click(on_generate, [session, engine, steps, g_ref, g_pt, seed, snap, layers],
-                           [result_view, downloads, status])
+        # The controls start at the model's values (its recommendation, else the official ones).
+        controls = page_layout(list(colorizer.engines), colorizer.base(), limits)
+        wire_page(controls, PageHandlers(colorizer, limits, out_root))
     demo.queue(default_concurrency_limit=1)
     demo.manganinja_limits = limits  # read by launch()
     return demo
@@ -689,7 +774,7 @@ def launch(
     check_port(host, port)
     ninja = None
     if load is not None and (load.model is not None or load.official is not None):
-        ninja = NinjaEngine(load_pipeline(load), settings or NinjaSettings())
+        ninja = engine_for(RunSettings(engine="ninja", load=load, ninja=settings or NinjaSettings()))
     demo = build_app(default_engines(ninja), limits=limits)
     return serve(demo, host=host, port=port, prevent_thread_lock=prevent_thread_lock, announce=announce)
 

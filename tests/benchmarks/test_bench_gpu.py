@@ -40,7 +40,7 @@ def test_tiny_cpu_run_reports_every_row(tiny_run):
     assert set(floors) == {"fp32", "bf16", "fp16"}
     assert all(f["seconds"] > 0 and f["steps"] == 2 for f in floors.values())
     for row in report["rows"]:
-        assert "skipped" not in row, row
+        assert "skipped" not in row and "error" not in row, row
         assert row["seconds_per_image"] > 0 and row["steps"] == 2
         assert row["scheduler"] == ("DPM-Solver++" if row["mode"] == "fast" else "DDIM")
         assert row["floor_seconds"] == floors[row["dtype"]]["seconds"]
@@ -80,6 +80,25 @@ def test_over_budget_rows_are_reported_skipped(tmp_path):
     assert "skipped: time budget" in out.with_suffix(".md").read_text()
 
 
+def test_a_failing_part_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
+    """One device call must not lose every row to one failure: each failed floor and row is
+    written with its error, and the command still finishes."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: out of luck")
+
+    monkeypatch.setattr(bench, "stock_floor", broken)
+    monkeypatch.setattr(bench, "measure_setting", broken)
+    out = tmp_path / "r.json"
+    argv = ["--device", "cpu", "--tiny", "--threads", "1", "--no-training", "--no-parity", "--out", str(out)]
+    assert bench.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [f["error"] for f in report["floors"]] == ["RuntimeError: CUDA error: out of luck"] * 3
+    assert len(report["rows"]) == len(bench.plan(16, with_compile=False))
+    assert all(r["error"] == "RuntimeError: CUDA error: out of luck" for r in report["rows"])
+    assert "| fp16 exact offload=model | | error: RuntimeError: CUDA error: out of luck |" in out.with_suffix(".md").read_text()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -87,6 +106,7 @@ def test_over_budget_rows_are_reported_skipped(tmp_path):
         (["--device", "gpu"], "--device 'gpu': use cuda, cuda:N or cpu"),
         (["--device", "cpu", "--resolution", "100"], "--resolution 100: must be a multiple of 64"),
         (["--device", "cpu", "--runs", "0"], "--runs 0: must be >= 1"),
+        (["--device", "cpu", "--budget-s", "0"], "--budget-s 0.0: must be > 0"),
     ],
 )
 def test_bad_values_are_one_line_errors(tmp_path, capsys, argv, message):

@@ -32,13 +32,12 @@ def test_port_in_use_is_one_line_before_loading(tmp_path, monkeypatch):
 
 def test_ui_prints_its_url():
     pytest.importorskip("gradio")
-    from manganinja.webui import build_app, serve
+    from manganinja.webui import build_app
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from _serving import serve_on_a_free_port
+
     said: list[str] = []
-    demo = serve(build_app(), host="127.0.0.1", port=port, prevent_thread_lock=True, announce=said.append)
+    demo, port = serve_on_a_free_port(build_app, announce=said.append)
     try:
         assert said == [f"manganinja ui: open http://127.0.0.1:{port}/ (Ctrl+C stops it)"]
     finally:

@@ -4,6 +4,7 @@ record about themselves (a settings change redoes the frames)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -76,6 +77,9 @@ def test_a_ninja_settings_change_redoes_the_frames(shot_dir: Path, pipe: MangaNi
     # The keyframe's result is its own colors (no model): it stays; the colored frame is redone.
     assert status == {"0000": "skipped", "0001": "done"}
     assert more.redone["0001"] == ["steps 1 -> 2"]
+    record = json.loads((out / "shot_run.json").read_text())
+    assert record["settings"]["steps"] == 2 and record["settings"]["engine"] == "ninja"
+    assert {"model", "seed", "resolution", "guidance_scale_ref", "guidance_scale_point"} <= set(record["settings"])
     assert "steps 1 -> 2" in (more.redo_line() or "")
 
 

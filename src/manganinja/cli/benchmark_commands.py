@@ -23,10 +23,10 @@ app.add_typer(benchmark_app, name="benchmark")
 @benchmark_app.command("synth")
 @user_errors
 def synth(
-    out: Path = typer.Option(..., "--out", help="Benchmark folder to write."),
-    pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator."),
-    size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (multiple of 8)."),
+    out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Benchmark folder to write."),
+    pairs: int = typer.Option(50, "--pairs", min=1, help="Number of pairs (>= 1)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the generator (>= 0)."),
+    size: int = typer.Option(256, "--size", min=64, help="Image side in pixels (a multiple of 8, >= 64)."),
     overwrite: bool = flag(False, "overwrite", "Replace an existing benchmark folder."),
 ) -> None:
     """Write a benchmark folder of synthetic pairs (masks and exact annotated points included)."""
@@ -53,11 +53,12 @@ def _extractor(method: str) -> tuple[Any, str]:
 @user_errors
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Benchmark folder (manifest.json + pair folders)."),
-    out: Path = typer.Option(..., "--out", help="Results folder (resumed if it exists)."),
+    out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Results folder (resumed if it exists)."),
     engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
-    guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance."),
+    guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance (>= 0)."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
-    model: Optional[Path] = typer.Option(None, "--model", help="ninja: converted model folder or official checkpoints folder."),
+    model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder (or Hugging Face id)."),
+    official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="ninja: denoising steps (default: the model's recommendation, else 50)."),
     resolution: Optional[int] = typer.Option(None, "--resolution", help="ninja: processing long side, a multiple of 64 (default: the model's, else 512)."),
     device: Optional[str] = typer.Option(None, "--device", help="ninja and feature models: torch device."),
@@ -65,29 +66,30 @@ def evaluate(
     clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP folder for CLIP-I (absent otherwise)."),
     dino: Optional[Path] = typer.Option(None, "--dino", help="Local DINO/DINOv2 folder for DINO-I (absent otherwise)."),
     lpips: Optional[Path] = typer.Option(None, "--lpips", help="Local LPIPS weights folder (absent otherwise)."),
-    max_runs: Optional[int] = typer.Option(None, "--max-runs", min=1, help="Stop after this many new runs."),
-    examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png."),
+    max_runs: Optional[int] = typer.Option(None, "--max-runs", min=1, help="Stop after this many new runs (>= 1)."),
+    examples: int = typer.Option(4, "--examples", min=1, help="Pairs in examples.png (>= 1)."),
 ) -> None:
     """Run the paper's protocol: both directions, 0 and K guidance points, scored on the foreground."""
-    from manganinja.engines import build_engine
+    from manganinja.colorize import engine_for
+    from manganinja.engines import ENGINE_NAMES, EngineError, build_engine, check_model_source
     from manganinja.evaluation import benchmark as B
     from manganinja.evaluation.report import write_report
-    from manganinja.settings import LoadSettings, NinjaSettings
+    from manganinja.settings import RunSettings
 
     start = time.perf_counter()
     extract, extractor_name = _extractor(extractor)
-    # Everything the user gave is checked before any model is loaded.
-    ninja = NinjaSettings(steps=steps, resolution=resolution, snap=False, progress=False)
+    # Everything the user gave is checked before any model is loaded. The model engine's
+    # settings: the benchmark scores the model's own picture (no snap), without progress bars.
+    run = RunSettings.from_options(model=model, official=official, device=device, steps=steps,
+                                   resolution=resolution, snap=False, progress=False)
     names = list(dict.fromkeys(engine))
-    load = None
+    unknown = [n for n in names if n not in ENGINE_NAMES]
+    if unknown:
+        raise EngineError(f"unknown engine '{unknown[0]}'; choose one of {', '.join(ENGINE_NAMES)}")
     if "ninja" in names:
-        official = model is not None and (model / "MangaNinjia").is_dir()
-        load = LoadSettings(model=None if official or model is None else str(model),
-                            official=model if official else None, device=device or "auto")
-        from manganinja.engines import check_model_source
-
-        check_model_source(load)
-    engines = [build_engine(name, ninja=ninja, load=load) for name in names]
+        check_model_source(run.load)  # the one place that decides what --model/--official hold
+    engines = [engine_for(run.model_copy(update={"engine": name})) if name in ("ninja", "flat")
+               else build_engine(name) for name in names]
     scorers, scorer_names = _scorers(clip, dino, lpips, device or "cpu")
     rows, problems = B.evaluate(data, out, engines, extract, extractor_name, guide_points, seed,
                                 scorers, scorer_names, max_new_runs=max_runs, progress=True)

@@ -7,20 +7,23 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, get_args
 
 import typer
 
-from manganinja.cli import app, fail, flag, user_errors
-from manganinja.settings import InputSettings, LoadSettings, NinjaSettings, RunSettings
+from manganinja.cli import FLAG_VALUES, app, choices, fail, flag, hide_library_progress, refuse_options, user_errors
+from manganinja.settings import EngineName, InputSettings, LoadSettings, NinjaSettings, RunSettings
 
 if TYPE_CHECKING:
     from manganinja.requests import ColorizeRequest
 
 log = logging.getLogger("manganinja")
 
-#: Words that an on/off flag followed by a value leaves behind as a "page".
-_FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "0", "1"}
+#: ``colorize`` options of the model alone (refused with ``--engine flat``, not ignored).
+NINJA_ONLY = ("steps", "fast", "offload", "attention_chunk", "vae_tiling", "guidance_ref",
+              "guidance_point", "guidance", "seed", "resolution", "reference_mode", "device", "dtype", "latents",
+              "snap", "keep_shading")
+
 
 
 def _default(model: type, name: str) -> object:
@@ -32,14 +35,14 @@ def _default(model: type, name: str) -> object:
 @user_errors
 def convert(
     official: Path = typer.Option(..., "--official", help="Official checkpoint folder (StableDiffusion/, models/, MangaNinjia/)."),
-    output: Path = typer.Option(..., "--output", help="Folder for the converted model (diffusers layout, safetensors)."),
+    output: Path = typer.Option(..., "--output-dir", "--output", metavar="DIR", help="Folder for the converted model (diffusers layout, safetensors)."),
     overwrite: bool = flag(False, "overwrite", "Replace an existing output folder."),
 ) -> None:
     """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
     from manganinja.pipeline import MangaNinjaPipeline
     from manganinja.requests import check_folder_kept
 
-    check_folder_kept(output, [("--official folder", official)], "choose another --output")
+    check_folder_kept(output, [("--official folder", official)], "choose another --output-dir")
     if output.exists() and any(output.iterdir()) and not overwrite:
         fail(f"output folder '{output}' exists and is not empty; pass --overwrite to replace it")
     pipe = MangaNinjaPipeline.from_official(official)
@@ -59,6 +62,7 @@ def convert(
 @app.command()
 @user_errors
 def colorize(
+    ctx: typer.Context,
     reference: list[Path] = typer.Option(..., "--reference", "-r", help="Reference image; repeat for several."),
     lineart: Optional[list[str]] = typer.Option(None, "--lineart", "-l", help="Line art file(s), folder or glob; more pages may follow as arguments."),
     pages: Optional[list[str]] = typer.Argument(None, help="More line-art pages (after --lineart)."),
@@ -66,7 +70,7 @@ def colorize(
     points: Optional[Path] = typer.Option(None, "--points", "-p", help="Point pairs JSON."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output image (one page)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
-    engine_name: str = typer.Option("ninja", "--engine", "-e", help="ninja (the model) or flat (weight-free, no model needed)."),
+    engine_name: str = typer.Option("ninja", "--engine", "-e", metavar=choices(get_args(EngineName)), help="ninja (the model) or flat (weight-free, no model needed)."),
     model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
@@ -101,11 +105,15 @@ def colorize(
     sources = list(lineart or []) + list(pages or [])
     if processes < 1:
         fail(f"--processes must be >= 1, got {processes}")
-    stray = [s for s in (pages or []) if s.lower() in _FLAG_VALUES and not Path(s).exists()]
+    stray = [s for s in (pages or []) if s.lower() in FLAG_VALUES and not Path(s).exists()]
     if stray:
         fail(f"'{stray[0]}' was read as a page: on/off options take no value; write --layers or --no-layers (likewise --snap/--no-snap ...)")
     if engine_name not in ("ninja", "flat"):
         fail(f"--engine must be 'ninja' or 'flat', got {engine_name!r}")
+    if engine_name == "flat":
+        refuse_options(ctx, NINJA_ONLY, "to the ninja engine only (the flat engine has no model)")
+    elif quiet:
+        hide_library_progress()
     run = RunSettings.from_options(
         engine=engine_name, model=model, official=official, device=device, dtype=dtype, offload=offload,
         attention_chunk=attention_chunk, vae_tiling=vae_tiling, steps=steps, guidance_ref=guidance_ref,

@@ -18,7 +18,7 @@ def draw(
     reference: Path = typer.Argument(..., help="Reference image the pairs point into."),
     lineart: Path = typer.Argument(..., help="Line art image."),
     points: Path = typer.Argument(..., help="Point file (JSON: {\"pairs\": [...]})."),
-    out: Path = typer.Option(..., "--out", help="Output image, e.g. check.png."),
+    out: Path = typer.Option(..., "-o", "--output", "--out", metavar="FILE", help="Output image, e.g. check.png."),
     reference_index: int = typer.Option(
         0, help="Which reference REFERENCE is; pairs of other references are not drawn."
     ),
@@ -44,8 +44,8 @@ def draw(
 def suggest(
     reference: Path = typer.Argument(..., help="Colored reference image."),
     lineart: Path = typer.Argument(..., help="Line art (dark lines on light, or white on black)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the point pairs (JSON)."),
-    k: int = typer.Option(12, "-k", "--k", min=1, help="How many pairs to suggest."),
+    out: Path = typer.Option(..., "-o", "--output", "--out", metavar="FILE", help="Where to write the point pairs (JSON)."),
+    k: int = typer.Option(12, "-k", "--k", min=1, metavar="N", help="How many pairs to suggest (>= 1)."),
 ) -> None:
     """Suggest the K most reliable point pairs (reference -> line art) found without any model,
     and write them as a point-pairs JSON file to review and edit."""

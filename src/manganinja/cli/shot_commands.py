@@ -8,22 +8,28 @@ from typing import Optional
 
 import typer
 
-from manganinja.cli import app, fail, flag, user_errors
+from manganinja.cli import app, fail, flag, hide_library_progress, refuse_options, user_errors
 from manganinja.cli.model_commands import _default
-from manganinja.settings import LoadSettings, NinjaSettings
+from manganinja.settings import LoadSettings, NinjaSettings, RunSettings
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
 app.add_typer(shot_app, name="shot")
 
 
+#: ``shot colorize`` options of the model alone (refused with another engine, not ignored).
+SHOT_NINJA_ONLY = ("model", "official", "steps", "fast", "guidance_ref", "guidance_point", "guidance", "seed",
+                   "resolution", "reference_mode", "device", "dtype")
+
+
 @shot_app.command("colorize")
 @user_errors
 def colorize(
+    ctx: typer.Context,
     shot: Path = typer.Argument(..., help="Shot folder: line/<frame>.png, gt/<keyframe>.png, optional points/<from>_<to>.json."),
     output_dir: Path = typer.Option(..., "--output-dir", help="Where OUT/<frame>.png results go."),
-    engine: str = typer.Option("flat", "--engine", help="flat (weight-free), ninja (the model) or mean-color (baseline)."),
-    mode: str = typer.Option("propagate", "--mode", help="propagate (frame by frame from each keyframe) or keyframe (each frame from its nearest keyframe)."),
+    engine: str = typer.Option("flat", "--engine", metavar="[flat|ninja|mean-color]", help="flat (weight-free), ninja (the model) or mean-color (baseline). The default is flat here (ninja in colorize): a shot's keyframes give exact colors, which the weight-free engine carries from frame to frame without any model."),
+    mode: str = typer.Option("propagate", "--mode", metavar="[propagate|keyframe]", help="propagate (frame by frame from each keyframe) or keyframe (each frame from its nearest keyframe)."),
     keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Stem of a gt frame to use as keyframe; repeat (default: shot.json, else every gt frame)."),
     layers: bool = flag(False, "layers", "Also write <frame>_color.png, _lines.png, _regions.png (uint16 labels) and _palette.json."),
     keep_color_lines: bool = flag(False, "keep-color-lines", "Draw colored (color-trace) lines in the composite instead of painting them over."),
@@ -40,7 +46,8 @@ def colorize(
     reference_mode: str = typer.Option(_default(NinjaSettings, "reference_mode"), "--reference-mode", help="ninja: keyframe and previous result as references: concat or stitch."),
     device: str = typer.Option(_default(LoadSettings, "device"), "--device", help="ninja: auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option(_default(LoadSettings, "dtype"), "--dtype", help="ninja: fp32, fp16 or bf16."),
-    progress: bool = flag(True, "progress", "Progress bar over frames."),
+    quiet: bool = flag(False, "quiet", "No progress bar."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", hidden=True, help="Old name of --no-quiet/--quiet."),
 ) -> None:
     """Color every line frame of SHOT into OUTPUT_DIR/<frame>.png (RGBA), keyframes included.
 
@@ -57,32 +64,40 @@ def colorize(
         fail(f"--engine must be one of {', '.join(ENGINE_NAMES)}, got '{engine}'")
     if mode not in MODES:
         fail(f"--mode must be one of {', '.join(MODES)}, got '{mode}'")
+    if engine != "ninja":
+        refuse_options(ctx, SHOT_NINJA_ONLY, f"to --engine ninja only, not {engine}")
+    elif quiet or progress is False:
+        hide_library_progress()
     if engine == "ninja" and (model is None) == (official is None):
         fail("--engine ninja needs exactly one of --model or --official")
     # The model's settings, checked before anything is read or loaded. The shot engine snaps the
     # model's output to the keyframes' palette itself, so the engine's own region snap is off.
-    ninja_settings = NinjaSettings(
-        steps=steps, guidance_scale_ref=guidance_ref, guidance_scale_point=guidance_point, guidance=guidance,
-        seed=seed, resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
+    run_settings = RunSettings.from_options(
+        engine="ninja", model=model, official=official, device=device, dtype=dtype, steps=steps,
+        guidance_ref=guidance_ref, guidance_point=guidance_point, guidance=guidance, seed=seed,
+        resolution=resolution, reference_mode=reference_mode, fast=fast, snap=False, progress=False,
     )
-    load = LoadSettings(model=model, official=official, device=device, dtype=dtype)
+    if engine == "ninja":
+        from manganinja.engines import check_model_source
+
+        check_model_source(run_settings.load)  # the model folder, without loading it
     checked = read_shot(shot, keyframe)  # every check before any model is loaded or frame computed
     check_shot_output(checked, output_dir, layers)
     for stem, message in checked.problems:
         typer.echo(f"error: {message} (frame skipped)", err=True)
 
     if engine == "ninja":
-        from manganinja.engines import NinjaEngine, check_model_source, load_pipeline
+        from manganinja.colorize import engine_for
 
-        check_model_source(load)
-        ninja = NinjaEngine(load_pipeline(load), ninja_settings)
+        ninja = engine_for(run_settings)
         factory = lambda palette: EngineAdapter(ninja, palette)  # noqa: E731
     elif engine == "mean-color":
         factory = MeanColorShotEngine
     else:
         factory = FlatShotEngine
     run = colorize_shot(checked, factory, output_dir, mode=mode, layers=layers,
-                        keep_color_lines=keep_color_lines, overwrite=overwrite, progress=progress)
+                        keep_color_lines=keep_color_lines, overwrite=overwrite,
+                        progress=not quiet if progress is None else progress)
     counts = {s: sum(r.status == s for r in run.results) for s in ("done", "skipped", "failed")}
     for r in run.failed:
         if r.error and (r.page.stem, r.error) not in set(checked.problems):
@@ -108,7 +123,7 @@ def evaluate(
     results: Path = typer.Option(..., "--results", help="Folder written by 'shot colorize' (for a folder of shots: one subfolder per shot, same names)."),
     keyframe: Optional[list[str]] = typer.Option(None, "--keyframe", help="Keyframe stems (default: from RESULTS/shot_run.json); one shot only."),
     convention: str = typer.Option("frames", "--convention", help="frames: every non-keyframe, means over frames and per distance; basicpbc: as BasicPBC's eval_json (first frame skipped, mean per shot, then over shots)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for frames.csv and summary.json / summary.md (default: RESULTS/evaluation)."),
+    out: Optional[Path] = typer.Option(None, "--output-dir", "--out", metavar="DIR", help="Folder for frames.csv and summary.json / summary.md (default: RESULTS/evaluation)."),
 ) -> None:
     """Score the colored frames against their ground truth: segment and pixel accuracy,
     background-excluded mIoU, background IoU (segments and pixels), PSNR and MS-SSIM; per frame
@@ -118,7 +133,7 @@ def evaluate(
     from manganinja.requests import check_output_folder
 
     folder = out or results / "evaluation"
-    check_output_folder(folder, "--out")
+    check_output_folder(folder, "--output-dir")
     if convention not in CONVENTIONS:
         fail(f"--convention must be one of {', '.join(CONVENTIONS)}, got '{convention}'")
     if keyframe and is_shot_set(shot):
@@ -139,9 +154,13 @@ def evaluate(
     typer.echo(table, nl=False)
     from manganinja.flat.review import flags_report
 
-    flags = flags_report(results, ev.rows)
-    if flags:
-        typer.echo(flags)
+    # The review flags' precision, per shot (each shot's results hold its own review file).
+    shots = sorted({str(r["shot"]) for r in ev.rows})
+    for name in shots:
+        where = results / name if is_shot_set(shot) else results
+        flags = flags_report(where, [r for r in ev.rows if r["shot"] == name])
+        if flags:
+            typer.echo(f"{name}: {flags}" if len(shots) > 1 else flags)
     if ev.missing:
         typer.echo(f"warning: {len(ev.missing)} frame(s) have no result: {', '.join(ev.missing)}", err=True)
     typer.echo(f"wrote {folder}")

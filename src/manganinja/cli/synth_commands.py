@@ -15,7 +15,7 @@ from manganinja.data.synthetic import SyntheticDataError, write_dataset
 @app.command("synth")
 @user_errors
 def synth(
-    out: Path = typer.Option(..., "--out", help="Output folder (created; must be empty or new)."),
+    out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Output folder (created; must be empty or new)."),
     pairs: int = typer.Option(100, "--pairs", help="Number of reference/target pairs (>= 1)."),
     size: int = typer.Option(256, "--size", help="Image side in pixels (multiple of 8, >= 64)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same bytes."),

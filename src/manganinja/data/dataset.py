@@ -48,8 +48,8 @@ from manganinja.data.augment import (
 from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel_mask, sample_pairs
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
-from manganinja.lines import extract_lineart, model_condition, normalize_lineart, resize_line_map
-from manganinja.points import PointPairs, point_map
+from manganinja.lines import Extractor, extract_lineart, model_condition, normalize_lineart, resize_line_map
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map
 
 logger = logging.getLogger(__name__)
 
@@ -226,12 +226,12 @@ class DataConfig(BaseModel):
     synthetic_lineart: Literal["file", "extract"] = "file"
     videos: list[str] = []
     resolution: Int = 512
-    max_points: Int = 24
+    max_points: Int = MAX_POINT_PAIRS
     interval: Int = 36
     ssim_threshold: float = 0.95
     max_slack: Int = 12
     cache_dir: str | None = None
-    lineart_method: Literal["auto", "xdog", "informative"] = "auto"
+    lineart_method: Extractor = "auto"
     lineart_weights: str | None = None
     flip_rotate: FlipRotateConfig = Field(default_factory=FlipRotateConfig)
     patch_shuffle: ShuffleConfig = Field(default_factory=ShuffleConfig)

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Strict, field_validator
 
-from manganinja.points import PointPairs
+from manganinja.points import MAX_POINT_PAIRS, PointPairs
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def cached_match(
     return pairs
 
 
-def sample_pairs(pairs: PointPairs, rng: np.random.Generator, max_pairs: int = 24) -> PointPairs:
+def sample_pairs(pairs: PointPairs, rng: np.random.Generator, max_pairs: int = MAX_POINT_PAIRS) -> PointPairs:
     """A random subset of ``pairs``: a count uniform in ``0..min(max_pairs, len(pairs))``, drawn
     without replacement, in random order."""
     n = int(rng.integers(0, min(max_pairs, len(pairs)) + 1))

@@ -28,12 +28,12 @@ import cv2
 import numpy as np
 
 from manganinja.similarity import SSIM_WINDOW, ssim
-from manganinja.images import load_image, to_rgb, write_bytes_atomic
+from manganinja.images import IMAGE_SUFFIXES, load_image, to_rgb, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".gif")
-FRAME_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+FRAME_EXTENSIONS = IMAGE_SUFFIXES
 INDEX_VERSION = 2  # 2: near-duplicates by the metrics' SSIM (11x11 valid window)
 
 

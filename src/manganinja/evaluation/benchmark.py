@@ -48,8 +48,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from manganinja.evaluation import metrics as M
+from manganinja.colorize import colorize_page
 from manganinja.engines import Engine
+from manganinja.evaluation import metrics as M
 from manganinja.images import ImageInputError, load_image, save_image, to_rgb, write_bytes_atomic
 from manganinja.lines import Lines
 from manganinja.points import PointPairs, PointsError
@@ -334,13 +335,13 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
             if old.get(key) != settings.get(key):
                 raise BenchmarkError(
                     f"results folder '{out}' was made with {key} {old.get(key)!r}, not "
-                    f"{settings.get(key)!r}; use another --out"
+                    f"{settings.get(key)!r}; use another --output-dir"
                 )
         for name, engine_settings in settings["engines"].items():
             if name in old.get("engines", {}) and old["engines"][name] != engine_settings:
                 raise BenchmarkError(
                     f"results folder '{out}' has engine '{name}' runs with settings "
-                    f"{old['engines'][name]!r}, not {engine_settings!r}; use another --out"
+                    f"{old['engines'][name]!r}, not {engine_settings!r}; use another --output-dir"
                 )
         merged = {**settings, "engines": {**old.get("engines", {}), **settings["engines"]}}
     else:
@@ -369,9 +370,9 @@ def evaluate(
     the log; the rest is evaluated. Returns (all run rows, all problems).
 
     Args:
-        engines: built engines (:func:`manganinja.engines.build_engine`), each run through the
-            one engine contract: ``prepare([reference])`` once per pair and direction, then
-            ``with_seed(seed).colorize(prepared, lines, points).composite`` per run.
+        engines: built engines (:func:`manganinja.colorize.engine_for`), each run through the
+            library's one road: ``prepare([reference])`` once per pair and direction, then
+            :func:`manganinja.colorize.colorize_page` with ``with_seed(seed)`` per run.
         extractor: line-art extractor, RGB PIL -> :class:`~manganinja.lines.Lines`;
             ``extractor_name`` records which (a resume must use the same).
         guide_points: K; each run is done with 0 points and, if K > 0, with K points.
@@ -479,7 +480,7 @@ def _evaluate(
                 try:
                     if engine_name not in prepared:
                         prepared[engine_name] = engine.prepare([reference])
-                    result = engine.with_seed(seed).colorize(prepared[engine_name], lines, guide).composite
+                    result = colorize_page(engine.with_seed(seed), prepared[engine_name], lines, guide).composite
                 except ValueError as exc:
                     problem(name, "engine", f"{engine_name}: {exc}", key)
                     continue

@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from manganinja.images import ImageInputError, load_image, to_rgb, write_json_atomic  # write_json_atomic: re-exported
+from manganinja.images import IMAGE_SUFFIXES, ImageInputError, load_image, to_rgb, write_json_atomic  # write_json_atomic: re-exported
 from manganinja.lines import Lines, ink_strength
 from manganinja.points import PointPairs, PointsError
 
 #: Image suffixes read as frames.
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+FRAME_SUFFIXES = IMAGE_SUFFIXES
 #: A line pixel whose color spread (max - min channel) is at least this is a colored line.
 COLOR_LINE_CHROMA = 60
 #: Alpha below this (0..255) counts as transparent.

@@ -22,7 +22,6 @@ the frames colored from it).
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -48,8 +47,6 @@ from manganinja.shots.format import (
 from manganinja.shots.plan import RUN_FILE, FrameTask, plan
 from manganinja.shots.render import ShotLayers, layer_paths, palette_report, render, write_layers
 
-log = logging.getLogger(__name__)
-
 #: Per-frame review figures and flags (:mod:`manganinja.flat.review`), in frame order.
 REVIEW_FILE = "review.json"
 
@@ -68,7 +65,7 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def frame_inputs(shot: Shot, task: FrameTask, results: dict[str, str | None],
+def frame_inputs(shot: Shot, task: FrameTask, results: Mapping[str, Path | None],
                  digest: Callable[[Path], str] = file_digest) -> dict[str, str]:
     """What the result of ``task`` is colored from, by content hash: ``{"line/0005.png": hash,
     "line/0003.png": ..., "gt/0003.png": ... (its keyframes, a keyframe itself for a keyframe),
@@ -331,4 +328,4 @@ def colorize_shot(
     earlier = {r.stem: r for r in read_reviews(out_dir / REVIEW_FILE)}
     ordered = [reviews.get(f.stem) or earlier.get(f.stem) for f in shot.frames]
     frame_reviews = write_reviews([r for r in ordered if r is not None], out_dir / REVIEW_FILE)
-    return ShotRun(results, tasks, palette, list(shot.problems), redone, frame_reviews)
+    return ShotRun(results, tasks, palette, list(shot.problems), redone=redone, reviews=frame_reviews)

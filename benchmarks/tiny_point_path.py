@@ -1,0 +1,156 @@
+"""The point path on its own: with no line art (as a dropped line-art condition in training) and
+20 guide points, does a trained tiny model paint, at the target points, the colors of their
+reference points?
+
+For each held-out synthetic pair (generator ``--seed``, drawn at 256 px, direction a->b), the
+model samples from a blank line art with the pair's reference, once without points and once with
+20 guide points (the benchmark's guide split), and with the line art too. Printed: the mean
+squared RGB error (in [0, 1]) at the 20 guide target points between the output and the color the
+reference has at their reference points (which equals the target's color there), for each run;
+the paired difference (20 points - none) with its 95 % interval and how many pairs improved.
+
+    python benchmarks/tiny_point_path.py models/tiny-synthetic [--pairs 16] [--steps 10]
+    python benchmarks/tiny_point_path.py models/tiny-synthetic --reach   # the embeddings only
+
+``--reach`` looks inside instead: for the first pair, the 20 pairs' PointNet embeddings at the
+target and reference point tokens of every scale: their norm (next to the norm of the hidden
+states they are added to, the ``norm1`` outputs), the cosine of pair ``i``'s target and reference
+embeddings against that of different pairs, and how often the most similar reference embedding
+is the pair's own (chance: 1/20). Attention can only single out a pair's reference token through
+the point embedding if the embeddings of different pairs differ.
+
+Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def point_colors(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1] of ``image`` (H, W, 3) uint8 at the integer points ``xy`` (N, 2) = (x, y)."""
+    xy = np.asarray(xy, dtype=np.int64)
+    return np.asarray(image, np.float64)[xy[:, 1], xy[:, 0], :3] / 255.0
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """Mean and 95 % half-width (normal approximation) of ``values``."""
+    arr = np.asarray(values, np.float64)
+    half = 1.96 * arr.std(ddof=1) / np.sqrt(len(arr)) if len(arr) > 1 else float("nan")
+    return float(arr.mean()), float(half)
+
+
+def embedding_reach(pipe, seed: int, n: int) -> list[str]:
+    """Markdown rows of the ``--reach`` table (module docstring) for pair 0 of ``seed``."""
+    import torch
+    import torch.nn.functional as F
+
+    from manganinja.data.synthetic import generate_pair
+    from manganinja.points import point_map
+
+    pair = generate_pair(np.random.default_rng([seed, 0]), size=256)
+    size = int(pipe.recommended.get("resolution", 64)) if hasattr(pipe, "recommended") else 64
+    rxy, txy = pair.points.reference_xy[:n], pair.points.lineart_xy[:n]
+    maps = [point_map(xy, (256, 256), (size, size)) for xy in (rxy, txy)]
+    with torch.no_grad():
+        e_ref, e_tar = (pipe.point_net(torch.from_numpy(m)[None, None]) for m in maps)
+        norms: dict[int, list[float]] = {}
+        hooks = [m.register_forward_hook(lambda _m, _i, o: norms.setdefault(o.shape[1], []).append(float(o[0].norm(dim=1).mean())))
+                 for name, m in pipe.denoising_unet.named_modules() if name.endswith("transformer_blocks.0.norm1")]
+        lat = torch.randn(1, pipe.denoising_unet.config.in_channels, size // pipe.vae_scale_factor, size // pipe.vae_scale_factor,
+                          generator=torch.Generator().manual_seed(0))
+        pipe.denoising_unet(lat, torch.tensor([500]), encoder_hidden_states=pipe.condition_tokens(1))
+        for h in hooks:
+            h.remove()
+    rows = []
+    for a, b in zip(e_ref, e_tar):
+        side = int(round(a.shape[1] ** 0.5))
+        cell = size // side
+
+        def tokens(xy: np.ndarray) -> list[int]:
+            xy = np.asarray(xy, np.float64) * size / 256.0
+            return [(int(y) // cell) * side + int(x) // cell for x, y in xy]
+
+        ra, tb = a[0, tokens(rxy)], b[0, tokens(txy)]
+        cos = F.normalize(tb, dim=1) @ F.normalize(ra, dim=1).T
+        k = len(cos)
+        same, other = float(cos.diag().mean()), float((cos.sum() - cos.diag().sum()) / (k * k - k))
+        top1 = float((cos.argmax(1) == torch.arange(k)).float().mean())
+        h = np.mean(norms.get(side * side, [float("nan")]))
+        rows.append(f"| {side}x{side} ({a.shape[2]} ch) | {float(tb.norm(dim=1).mean()):.1f} | {h:.1f} | {same:.3f} | {other:.3f} | {top1:.2f} |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", help="a MangaNinja pipeline folder, e.g. models/tiny-synthetic")
+    p.add_argument("--pairs", type=int, default=16)
+    p.add_argument("--seed", type=int, default=1, help="generator seed of the held-out pairs (default 1)")
+    p.add_argument("--points", type=int, default=20)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--guidance-point", type=float, default=None, help="point guidance scale (default: the model's)")
+    p.add_argument("--json", default=None)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reach", action="store_true", help="only the point embeddings' table (module docstring)")
+    args = p.parse_args(argv)
+    if not (Path(args.model) / "model_index.json").is_file():
+        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
+
+    import tempfile
+
+    import torch
+
+    from manganinja.evaluation import benchmark as B
+    from manganinja.lines import Lines
+    from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.points import PointPairs
+
+    torch.set_num_threads(args.threads)
+    pipe = MangaNinjaPipeline.from_pretrained(args.model)
+    if args.reach:
+        print(f"# point embeddings of {args.model}: {args.points} pairs of pair 0, seed {args.seed}")
+        print("| tokens | norm of e at the points | norm of h (norm1 output) | cos(e_tar i, e_ref i) | cos(e_tar i, e_ref j), j != i | own pair most similar |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(embedding_reach(pipe, args.seed, args.points)))
+        return 0
+    runs: dict[str, list[float]] = {"blank, none": [], "blank, guides": [], "lines, none": [], "lines, guides": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
+        for name in B.read_manifest(data)["pairs"]:
+            reference, target, _, points = B.load_pair(data, name).direction("a->b")
+            guide_idx, _ = B.split_points(len(points), args.points, name, 0)
+            guide = PointPairs([points[int(i)] for i in guide_idx])
+            wanted = point_colors(np.asarray(reference.convert("RGB")), guide.reference_xy)
+            lines = Lines.from_picture(target, "xdog")
+            blank = Lines(np.zeros_like(lines.array))
+            for (tag, line), pts in [((t, ln), pp) for t, ln in (("blank", blank), ("lines", lines))
+                                     for pp in (None, guide)]:
+                out = pipe(reference=reference, lineart=line, points=pts, generator=torch.Generator().manual_seed(0),
+                           num_inference_steps=args.steps, guidance_scale_point=args.guidance_point,
+                           output_type="np", progress=False).images[0]
+                got = point_colors(out, guide.lineart_xy)
+                runs[f"{tag}, {'guides' if pts is not None else 'none'}"].append(float(((got - wanted) ** 2).mean()))
+    print(f"# point path: {args.model}, {args.pairs} pairs of seed {args.seed} (a->b), {args.points} guide points, "
+          f"{args.steps} steps; MSE at the guide target points vs their reference colors")
+    print("| line art | no points | with guides | paired (guides - none) | pairs improved |")
+    print("|---|---|---|---|---|")
+    summary = {}
+    for tag in ("blank", "lines"):
+        none, guided = runs[f"{tag}, none"], runs[f"{tag}, guides"]
+        diff = [g - n for g, n in zip(guided, none)]
+        (mn, hn), (mg, hg), (md, hd) = interval(none), interval(guided), interval(diff)
+        better = sum(d < 0 for d in diff)
+        summary[tag] = {"none": mn, "guides": mg, "diff": md, "diff_half": hd, "better": better, "runs": len(diff)}
+        print(f"| {tag} | {mn:.4f} ± {hn:.4f} | {mg:.4f} ± {hg:.4f} | {md:+.4f} ± {hd:.4f} | {better} / {len(diff)} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The whole miniature reproduction as one resumable chain (``manganinja reproduce tiny``).
+
+Parts, in order (each writes ``OUT/parts/<name>.json`` with its wall time and result when it
+finishes; a finished part is skipped on the next run, and a training part interrupted midway
+resumes from its latest checkpoint):
+
+1. ``data``: synthetic pairs: training (seed 0), autoencoder hold-out (seed 2), benchmark (seed 1),
+   validation (seed 3), drawn at ``draw_size`` px;
+2. ``autoencoder``: ``configs/tiny_synthetic_autoencoder.yaml``;
+3. ``stage0``: ``configs/tiny_synthetic_stage0.yaml`` (the denoising U-Net as a plain diffusion
+   model, the domain's own "SD1.5");
+4. ``stage1``: ``configs/tiny_synthetic_stage1_from_stage0.yaml`` (both U-Nets from stage 0);
+5. ``stage2``: ``configs/tiny_synthetic_stage2.yaml`` (PointNet only);
+6. ``validation``: guidance scales chosen on the validation pairs (reference scale by PSNR
+   without points, point scale by point MSE with 5 guide points);
+7. ``package``: the stage-2 pipeline with its ``recommended`` settings in ``OUT/model``;
+8. ``evaluation``: on the benchmark pairs, own vs another character's reference (PSNR, both
+   directions), point MSE with 0 and 20 guide points, and the correspondence probe of the random
+   start, stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
+
+The configs are read from ``configs`` (the repository's ``configs/``) with their paths (data,
+VAE, stage starts, output folders) pointed into ``OUT``; a :class:`Scale` may cap the sizes and
+steps (the ``smoke`` scale runs the chain in seconds, for tests). ``OUT/report.md`` lists every
+part with its time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
+REF_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, 9.0)
+POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, 15.0)
+
+
+class ReproduceError(ValueError):
+    """The chain cannot run as asked (names the bad value)."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one run. ``steps``: per part (``autoencoder``, ``stage0``, ``stage1``,
+    ``stage2``) a cap on the config's steps (absent: the config's own)."""
+
+    train_pairs: int = 4000
+    ae_holdout_pairs: int = 64
+    bench_pairs: int = 16
+    val_pairs: int = 8
+    draw_size: int = 256
+    sampling_steps: int = 10
+    probe_pairs: int = 16
+    probe_ensemble: int = 4
+    steps: dict[str, int] = field(default_factory=dict)
+    batch_size: int | None = None
+    ref_scales: tuple[float, ...] = REF_SCALES
+    point_scales: tuple[float, ...] = POINT_SCALES
+
+
+SCALES: dict[str, Scale] = {
+    "full": Scale(),
+    "smoke": Scale(train_pairs=4, ae_holdout_pairs=2, bench_pairs=2, val_pairs=2, draw_size=64, sampling_steps=2,
+                   probe_pairs=1, probe_ensemble=1,
+                   steps={"autoencoder": 2, "stage0": 2, "stage1": 2, "stage2": 2}, batch_size=2,
+                   ref_scales=(1.0, 2.0), point_scales=(1.0, 6.0)),
+}
+
+
+def _done_path(out: Path, part: str) -> Path:
+    return out / "parts" / f"{part}.json"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.replace(path)
+
+
+@dataclass
+class Chain:
+    """One reproduction run into ``out`` with the configs of ``configs`` at ``scale``."""
+
+    out: Path
+    configs: Path
+    scale: Scale
+    threads: int | None = None
+    say: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.configs = Path(self.configs)
+        for name in ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage0.yaml",
+                     "tiny_synthetic_stage1_from_stage0.yaml", "tiny_synthetic_stage2.yaml"):
+            if not (self.configs / name).is_file():
+                raise ReproduceError(f"--configs {self.configs} has no {name}; give the repository's configs/ folder")
+
+    # -- paths ------------------------------------------------------------------------------
+    def data(self, name: str) -> Path:
+        return self.out / "data" / name
+
+    def run_dir(self, part: str) -> Path:
+        return self.out / part
+
+    # -- the chain --------------------------------------------------------------------------
+    def run(self, parts: tuple[str, ...] = PARTS) -> dict[str, dict]:
+        """Run ``parts`` in order, skipping finished ones; returns ``{part: record}``."""
+        records = {}
+        for part in parts:
+            done = _done_path(self.out, part)
+            if done.is_file():
+                rec = json.loads(done.read_text())
+                self.say(f"skip {part}: done ({rec['seconds']:.0f} s when it ran)")
+            else:
+                self.say(f"run {part} ...")
+                started = time.perf_counter()
+                result = getattr(self, f"part_{part}")()
+                rec = {"part": part, "seconds": time.perf_counter() - started, "result": result}
+                _write_json(done, rec)
+                self.say(f"done {part} in {rec['seconds']:.0f} s")
+            records[part] = rec
+        self.write_report(records)
+        return records
+
+    def write_report(self, records: dict[str, dict]) -> Path:
+        lines = ["# manganinja reproduce tiny: report", "", f"scale: `{json.dumps(asdict(self.scale))}`", "",
+                 "| part | wall (s) | result |", "|---|---|---|"]
+        for part, rec in records.items():
+            lines.append(f"| {part} | {rec['seconds']:.0f} | `{json.dumps(rec['result'], default=str)[:200]}` |")
+        total = sum(r["seconds"] for r in records.values())
+        lines += ["", f"total: {total:.0f} s (of the parts listed; a skipped part counts the time it took when it ran)", ""]
+        path = self.out / "report.md"
+        path.write_text("\n".join(lines))
+        return path
+
+    # -- parts ------------------------------------------------------------------------------
+    def part_data(self) -> dict:
+        from manganinja.data.synthetic import write_dataset
+        from manganinja.evaluation.benchmark import write_synthetic_benchmark
+
+        s = self.scale
+        for name, pairs, seed in (("train", s.train_pairs, 0), ("aeval", s.ae_holdout_pairs, 2)):
+            write_dataset(self.data(name), pairs, size=s.draw_size, seed=seed, overwrite=True)
+        write_synthetic_benchmark(self.data("bench"), pairs=s.bench_pairs, seed=1, size=s.draw_size, overwrite=True)
+        write_synthetic_benchmark(self.data("val"), pairs=s.val_pairs, seed=3, size=s.draw_size, overwrite=True)
+        return {"train": s.train_pairs, "aeval": s.ae_holdout_pairs, "bench": s.bench_pairs, "val": s.val_pairs}
+
+    def part_autoencoder(self) -> dict:
+        from manganinja.training.autoencoder import AutoencoderConfig, load_autoencoder_config, train_autoencoder
+
+        cfg = load_autoencoder_config(self.configs / "tiny_synthetic_autoencoder.yaml")
+        data = cfg.data.model_copy(update={"synthetic": [str(self.data("train"))], "holdout": [str(self.data("aeval"))]})
+        train = cfg.train.model_copy(update=self._train_caps("autoencoder", cfg.train.steps, cfg.train.batch_size,
+                                                             output_dir=str(self.run_dir("autoencoder"))))
+        cfg = AutoencoderConfig(model=cfg.model, data=data, train=train)
+        metrics = train_autoencoder(cfg, log=False)
+        return {"holdout_psnr_db": metrics.get("holdout_psnr_db")}
+
+    def _train_caps(self, part: str, steps: int, batch: int, **extra: Any) -> dict:
+        out: dict[str, Any] = dict(extra)
+        if part in self.scale.steps:
+            out["steps"] = min(steps, self.scale.steps[part])
+        if self.scale.batch_size is not None:
+            out["batch_size"] = min(batch, self.scale.batch_size)
+        if self.threads is not None:
+            out["threads"] = self.threads
+        return out
+
+    def _stage(self, part: str, config: str, model: dict) -> dict:
+        from manganinja.training.config import load_config
+        from manganinja.training.trainer import Trainer
+
+        base = load_config(self.configs / config)
+        train = {"output_dir": str(self.run_dir(part)), "resume": "latest",
+                 **self._train_caps(part, base.train.steps, base.train.batch_size)}
+        if "steps" in train:
+            train["checkpoint_every"] = min(base.train.checkpoint_every, train["steps"])
+        data = {"synthetic": [str(self.data("train"))]}
+        overrides = {"model": model, "data": data, "train": train}
+        cfg = load_config(self.configs / config, overrides)
+        result = Trainer(cfg).train()
+        losses = result.losses
+        return {"steps": result.step, "seconds_per_step": result.seconds_per_step,
+                "last_loss_mean": float(np.mean(losses[-50:])) if losses else None, "final": str(result.final_dir)}
+
+    def part_stage0(self) -> dict:
+        return self._stage("stage0", "tiny_synthetic_stage0.yaml", {"vae": str(self.run_dir("autoencoder") / "final")})
+
+    def part_stage1(self) -> dict:
+        return self._stage("stage1", "tiny_synthetic_stage1_from_stage0.yaml",
+                           {"vae": str(self.run_dir("autoencoder") / "final"), "unet_start": str(self.run_dir("stage0") / "final")})
+
+    def part_stage2(self) -> dict:
+        return self._stage("stage2", "tiny_synthetic_stage2.yaml", {"path": str(self.run_dir("stage1") / "final")})
+
+    def part_validation(self) -> dict:
+        model = self.run_dir("stage2") / "final"
+        by_ref = {s: float(np.mean(measure(model, self.data("val"), self.scale.sampling_steps, s, 1.0, 0, "psnr")))
+                  for s in self.scale.ref_scales}
+        ref = max(by_ref, key=by_ref.get)
+        by_point = {s: float(np.mean(measure(model, self.data("val"), self.scale.sampling_steps, ref, s, 5, "point_mse")))
+                    for s in self.scale.point_scales}
+        point = min(by_point, key=by_point.get)
+        return {"guidance_scale_ref": ref, "guidance_scale_point": point, "psnr_by_ref_scale": by_ref,
+                "point_mse_by_point_scale": by_point}
+
+    def part_package(self) -> dict:
+        from manganinja.pipeline import MangaNinjaPipeline
+
+        chosen = json.loads(_done_path(self.out, "validation").read_text())["result"]
+        pipe = MangaNinjaPipeline.from_pretrained(self.run_dir("stage2") / "final")
+        pipe.set_recommended(resolution=64, steps=10, guidance_scale_ref=chosen["guidance_scale_ref"],
+                             guidance_scale_point=chosen["guidance_scale_point"])
+        target = self.out / "model"
+        tmp = target.with_name("model.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        pipe.save_pretrained(tmp, safe_serialization=True)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+        return {"model": str(target), "bytes": size}
+
+    def part_evaluation(self) -> dict:
+        model = self.out / "model"
+        bench, steps = self.data("bench"), self.scale.sampling_steps
+        own, other = [], []
+        for direction in ("a->b", "b->a"):
+            own += measure(model, bench, steps, None, None, 0, "psnr", direction=direction)
+            other += measure(model, bench, steps, None, None, 0, "psnr", direction=direction, swap=True)
+        diff = np.asarray(own) - np.asarray(other)
+        none = measure(model, bench, steps, None, None, 0, "point_mse", scored_outside=20)
+        twenty = measure(model, bench, steps, None, None, 20, "point_mse", scored_outside=20)
+        probe = self.probe_table()
+        result = {
+            "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
+            "psnr_own_minus_other": float(diff.mean()), "own_better": int((diff > 0).sum()), "runs": len(diff),
+            "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty)),
+            "probe": probe,
+        }
+        lines = ["# Evaluation (benchmark pairs, seed 1)", "",
+                 f"- PSNR own reference {result['psnr_own']:.2f} dB, another character's {result['psnr_other']:.2f} dB: "
+                 f"own - other {result['psnr_own_minus_other']:+.2f} dB, own better in {result['own_better']} / {result['runs']} runs",
+                 f"- point MSE (a->b, scored outside the 20 guides): 0 points {result['point_mse_0']:.4f}, "
+                 f"20 points {result['point_mse_20']:.4f}", "",
+                 "| start | right part | PCK@0.1 | PCK@k |", "|---|---|---|---|"]
+        lines += [f"| {name} | {r['part']:.3f} | {r['pck10']:.3f} | {r['pck_k']:.3f} |" for name, r in probe.items()]
+        (self.out / "tables.md").write_text("\n".join(lines) + "\n")
+        return result
+
+    def probe_table(self) -> dict[str, dict[str, float]]:
+        """The correspondence probe (all up blocks) of the random start, stage 0 and stage 1."""
+        from manganinja.pipeline import MangaNinjaPipeline
+        from manganinja.training import correspondence as C
+        from manganinja.training.config import load_config
+        from manganinja.training.trainer import build_pipeline
+
+        cfg = load_config(self.configs / "tiny_synthetic_stage0.yaml",
+                          {"model": {"vae": str(self.run_dir("autoencoder") / "final")}})
+        starts = {"random start": build_pipeline(cfg),
+                  "stage 0": MangaNinjaPipeline.from_pretrained(self.run_dir("stage0") / "final"),
+                  "stage 1": MangaNinjaPipeline.from_pretrained(self.run_dir("stage1") / "final")}
+        pairs = C.synthetic_probe_pairs(1, self.scale.probe_pairs, self.scale.draw_size)
+        out = {}
+        for name, pipe in starts.items():
+            unet = pipe.denoising_unet.eval()
+            blocks = C.attention_block_names(unet, [f"up_blocks.{i}" for i in range(len(unet.up_blocks))])
+            feats = C.unet_features(pipe, unet, blocks, 261, 64, self.scale.probe_ensemble)
+            out[name] = C.run_probe(pairs, feats, k=0.05 * self.scale.draw_size).summary()
+        return out
+
+
+def measure(model: Path, data: Path, steps: int, scale_ref: float | None, scale_point: float | None, guides: int,
+            metric: str, direction: str = "a->b", swap: bool = False, scored_outside: int | None = None) -> list[float]:
+    """``metric`` (``psnr`` or ``point_mse``, the benchmark's scores) of the ninja engine on
+    ``model`` for every pair of the benchmark folder ``data``: ``guides`` guide points (the
+    benchmark's split), scored on the points outside the first ``scored_outside`` (default:
+    ``guides``); ``swap``: the reference of the next pair (another character); raw output,
+    seed 0; a scale of ``None`` is the model's recommended one."""
+    import torch
+
+    from manganinja.engines import build_engine
+    from manganinja.evaluation import benchmark as B
+    from manganinja.lines import Lines
+    from manganinja.points import PointPairs
+    from manganinja.settings import LoadSettings, NinjaSettings
+
+    settings: dict[str, Any] = {"steps": steps, "snap": False, "progress": False}
+    if scale_ref is not None:
+        settings["guidance_scale_ref"] = scale_ref
+    if scale_point is not None:
+        settings["guidance_scale_point"] = scale_point
+    engine = build_engine("ninja", ninja=NinjaSettings(**settings), load=LoadSettings(model=str(model), device="cpu"))
+    names = B.read_manifest(data)["pairs"]
+    values = []
+    with torch.no_grad():
+        for i, name in enumerate(names):
+            reference, target, mask, points = B.load_pair(data, name).direction(direction)
+            if swap:
+                reference = B.load_pair(data, names[(i + 1) % len(names)]).direction(direction)[0]
+            guide_idx, _ = B.split_points(len(points), guides, name, 0)
+            _, scored_idx = B.split_points(len(points), guides if scored_outside is None else scored_outside, name, 0)
+            guide = PointPairs([points[int(j)] for j in guide_idx]) if guides else None
+            result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog"), guide).composite
+            values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])[metric]))
+    return values

@@ -1,0 +1,48 @@
+"""`manganinja reproduce tiny` end to end at the smoke scale: every part runs, the report has the
+time of each, a second run skips the finished parts, and a bad option is one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "manganinja", "reproduce", "tiny", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_the_chain_runs_resumes_and_reports(tmp_path):
+    from manganinja.training.reproduce import PARTS, SCALES, Chain
+
+    out = tmp_path / "run"
+    said: list[str] = []
+    records = Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append).run()
+    assert list(records) == list(PARTS)
+    for part in PARTS:
+        assert (out / "parts" / f"{part}.json").is_file(), part
+    assert (out / "model" / "model_index.json").is_file()
+    rec = json.loads((out / "model" / "model_index.json").read_text())["recommended"]
+    assert rec["guidance_scale_ref"] in (1.0, 2.0) and rec["guidance_scale_point"] in (1.0, 6.0)
+    evaluation = records["evaluation"]["result"]
+    assert set(evaluation["probe"]) == {"random start", "stage 0", "stage 1"}
+    assert evaluation["runs"] == 4  # 2 pairs, both directions
+    report = (out / "report.md").read_text()
+    assert all(f"| {part} |" in report for part in PARTS)
+    assert (out / "tables.md").is_file()
+    # a second run skips every finished part
+    said.clear()
+    Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append).run()
+    assert said == [f"skip {p}: done ({records[p]['seconds']:.0f} s when it ran)" for p in PARTS]
+
+
+def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
+    bad = run("--out", str(tmp_path / "x"), "--scale", "huge", "--configs", str(CONFIGS), cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --scale must be one of full, smoke, got 'huge'"]
+    bad = run("--out", str(tmp_path / "x"), "--configs", str(tmp_path), cwd=tmp_path)
+    assert bad.returncode == 2 and "has no tiny_synthetic_autoencoder.yaml" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x").exists()
