@@ -277,13 +277,14 @@ class Chain:
         return out
 
 
-def ninja_engine(model: Path, steps: int) -> Any:
+def ninja_engine(model: Path, steps: int, resolution: int = 64) -> Any:
     """The ninja engine on ``model`` (raw output, no snapping, seed 0, CPU) at ``steps`` sampling
-    steps and the model's recommended guidance scales."""
+    steps, the tiny model's working ``resolution`` (a stage's pipeline records none; without it
+    the engine would sample at the official 512 px) and the model's recommended guidance scales."""
     from manganinja.engines import build_engine
     from manganinja.settings import LoadSettings, NinjaSettings
 
-    return build_engine("ninja", ninja=NinjaSettings(steps=steps, snap=False, progress=False),
+    return build_engine("ninja", ninja=NinjaSettings(steps=steps, resolution=resolution, snap=False, progress=False),
                         load=LoadSettings(model=str(model), device="cpu"))
 
 
