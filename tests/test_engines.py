@@ -126,3 +126,27 @@ def test_flat_engine_stitches_several_references_and_checks_their_points():
     with pytest.raises(ValueError, match="reference_index 2"):
         engine.colorize(prepared, Lines(np.zeros((128, 128), np.float32)),
                         PointPairs.from_arrays([[1, 1]], [[1, 1]], reference_index=[2]))
+
+
+def test_flat_takes_line_art_only_as_lines(tmp_path):
+    """The flat code does not normalize line art again: a Lines (or its float array) is used as it
+    is; a path or a uint8 drawing is refused with the fix."""
+    import numpy as np
+    from PIL import Image
+
+    from manganinja.flat.engine import colorize_flat
+    from manganinja.flat.inputs import FlatInputError, load_lines
+    from manganinja.lines import Lines
+
+    drawing = np.zeros((32, 32), np.uint8)
+    drawing[8, :] = 255
+    lines = Lines.from_input(drawing)
+    assert load_lines(lines) is lines.array
+    Image.fromarray(drawing).save(tmp_path / "line.png")
+    for bad in (tmp_path / "line.png", drawing, Image.fromarray(drawing)):
+        with pytest.raises(FlatInputError, match="Lines.from_input"):
+            load_lines(bad)
+    with pytest.raises(FlatInputError, match=r"\[0, 1\]"):
+        load_lines(np.full((4, 4), 2.0, np.float32))
+    with pytest.raises(FlatInputError, match="Lines.from_input"):
+        colorize_flat(np.zeros((32, 32, 3), np.uint8), tmp_path / "line.png")

@@ -28,6 +28,8 @@ PROMISED_FILES = [
     "outputs/colored_lines.png",
     *(f"outputs/pages/{i:04d}.png" for i in range(6)),
     *(f"outputs/shot/{i:04d}.png" for i in range(6)),
+    "outputs/shot/evaluation/summary.md",
+    "outputs/shot/evaluation/frames.csv",
     *(f"outputs/synth/pair_{i:05d}/points.json" for i in range(8)),
 ]
 

@@ -5,6 +5,10 @@ here), so a value is checked once, before any model is loaded. The types are fro
 models: ``NinjaSettings(steps=0)`` raises :class:`pydantic.ValidationError` (a ``ValueError``)
 naming the field. Imports neither torch nor diffusers.
 
+A run's settings form one tree, :class:`RunSettings` (engine, model load, sampling, flat, input),
+which every front end builds with :meth:`RunSettings.from_options` from the one table of run
+options, :data:`RUN_OPTIONS`; :mod:`manganinja.colorize` takes it from there.
+
 The model's sampling values (``resolution``, ``steps``, ``guidance_scale_ref``,
 ``guidance_scale_point``) default to ``None``: the loaded model's recommendation
 (:attr:`manganinja.pipeline.MangaNinjaPipeline.recommended`, saved in its ``model_index.json``),
@@ -275,8 +279,7 @@ def option_default(option: str) -> object:
 def describe_error(exc: Exception, names: Mapping[str, str] | None = None) -> str:
     """One line for a settings error: pydantic's ``ValidationError`` as ``field: message (got
     value)`` for each bad field (``names`` renames fields by their path in the settings tree or
-    their own name, e.g. ``{"steps": "--steps"}``); any
-    other error as its message."""
+    their own name, e.g. ``{"steps": "--steps"}``); any other error as its message."""
     if not isinstance(exc, ValidationError):
         return " ".join(str(exc).split())
     parts = []

@@ -46,8 +46,8 @@ VIEW_HEIGHT = 420
 #: Click targets.
 REFERENCE, LINEART = "reference", "lineart"
 
-#: ``suggest(reference RGB, line art float (H, W) white lines, k) -> PointPairs`` (reference index 0).
-SuggestFn = Callable[[Image.Image, np.ndarray, int], PointPairs]
+#: ``suggest(reference RGB, line art, k) -> PointPairs`` (reference index 0).
+SuggestFn = Callable[[Image.Image, Lines, int], PointPairs]
 
 
 class UploadError(ValueError):
@@ -245,7 +245,7 @@ def with_suggestions(session: Session, suggest: SuggestFn, k: int, limits: UiLim
     room = limits.max_pairs - len(session.pairs)
     if k < 1 or room < 1:
         raise PointsError(f"cannot suggest {k} pair(s): {len(session.pairs)} of at most {limits.max_pairs} pairs are used")
-    found = suggest(session.references[session.active], session.lineart.array, min(k, room))
+    found = suggest(session.references[session.active], session.lineart, min(k, room))
     new = [replace(p, reference_index=session.active) for p in found]
     return with_points(session, PointPairs(list(session.pairs) + new), limits)
 

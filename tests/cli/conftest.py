@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -32,3 +34,27 @@ def chapter(tmp_path) -> tuple[Path, Path]:
         line[:: 6 + i, :] = 255
         Image.fromarray(line).save(pages / f"p{i}.png")
     return ref, pages
+
+
+@pytest.fixture
+def damage_pixels() -> Callable[[Path], None]:
+    """:func:`corrupt_pixels`, for the tests that need a page failing while the others run."""
+    return corrupt_pixels
+
+
+def corrupt_pixels(path: Path) -> None:
+    """Corrupt the compressed pixel data of the PNG at ``path`` but keep every chunk's CRC right:
+    the file passes the request's check (:func:`manganinja.images.check_whole` walks the chunks)
+    and fails only when its page decodes it (a page that fails while the others are written)."""
+    data = bytearray(path.read_bytes())
+    pos = 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        if bytes(data[pos + 4:pos + 8]) == b"IDAT":
+            start = pos + 8
+            for i in range(start + 2 + length // 4, start + length // 2):
+                data[i] ^= 0xFF
+            data[start + length:start + length + 4] = zlib.crc32(bytes(data[pos + 4:start + length])).to_bytes(4, "big")
+            break
+        pos += 12 + length
+    path.write_bytes(bytes(data))

@@ -39,7 +39,7 @@ def test_pages_are_written_and_rerun_skips_them(tiny_model, chapter, tmp_path):
     assert res.exit_code == 0 and "3 written, 0 skipped" in res.output
 
 
-def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, tmp_path):
+def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, tmp_path, damage_pixels):
     ref, pages = chapter
     out = tmp_path / "out"
     # Not an image at all: refused before any work, naming the page; nothing written.
@@ -47,12 +47,17 @@ def test_a_corrupt_page_is_reported_and_the_others_written(tiny_model, chapter, 
     res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
     assert res.exit_code == 2 and "p1.png" in res.output and "cannot be read" in res.output
     assert not out.exists()
-    # A readable header but truncated pixel data fails only when decoded: that page is reported
-    # and the others are written.
+    # Truncated pixel data: found by the request's check too (before any page runs).
     noise = np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)
     Image.fromarray(noise).save(pages / "p1.png")
     whole = (pages / "p1.png").read_bytes()
     (pages / "p1.png").write_bytes(whole[: len(whole) // 2])
+    res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
+    assert res.exit_code == 2 and "p1.png" in res.output and not out.exists()
+    # Whole chunks but corrupt compressed pixels fail only when decoded: that page is reported
+    # and the others are written.
+    Image.fromarray(noise).save(pages / "p1.png")
+    damage_pixels(pages / "p1.png")
     res = colorize(tiny_model, ref, "--lineart", pages, "--output-dir", out)
     assert res.exit_code == 1
     assert "p1.png" in res.output and "cannot be read" in res.output

@@ -289,5 +289,5 @@ def test_usage_errors_are_one_line_and_flags_show_no_value():
     assert proc.stderr.strip().splitlines() == [
         "error: Missing option '--reference' / '-r'. (see `python -m manganinja colorize --help`)"]
     res = CliRunner().invoke(app, ["colorize", "--help"], env={"COLUMNS": "200"})
-    rows = [line for line in res.output.splitlines() if "--layers" in line or "--snap" in line]
+    rows = [line for line in res.output.splitlines() if line.lstrip().startswith(("--layers", "--snap"))]
     assert rows and all("<bool>" not in line and "--no-" in line for line in rows)

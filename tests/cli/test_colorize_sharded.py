@@ -39,15 +39,14 @@ if os.environ.get("SLOW_PAGE"):
 
 
 @pytest.fixture
-def chapter(chapter) -> tuple[Path, Path]:
-    """The CLI tests' chapter with a fourth page and page p1 broken: its header reads (so the
-    request passes its checks) but its pixel data is cut, so the page fails when decoded."""
+def chapter(chapter, damage_pixels) -> tuple[Path, Path]:
+    """The CLI tests' chapter with a fourth page and page p1 broken: its chunks are whole (so the
+    request passes its checks) but its pixel data is corrupt, so the page fails when decoded."""
     ref, pages = chapter
     shutil.copy(pages / "p0.png", pages / "p3.png")
     noise = np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8)
     Image.fromarray(noise).save(pages / "p1.png")
-    whole = (pages / "p1.png").read_bytes()
-    (pages / "p1.png").write_bytes(whole[: len(whole) // 2])
+    damage_pixels(pages / "p1.png")
     return ref, pages
 
 

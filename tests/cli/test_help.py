@@ -59,7 +59,7 @@ def test_outputs_progress_and_choices_are_named_alike():
     assert "-o, --output FILE" in help_text(["colorize"]) and "--output-dir DIR" in help_text(["colorize"])
     for path in (["convert"], ["synth"], ["benchmark", "synth"], ["evaluate"], ["shot", "evaluate"]):
         assert "--output-dir DIR" in help_text(path), path
-    for path in (["points", "draw"], ["points", "suggest"]):
+    for path in (["points", "draw"], ["points", "suggest"], ["lineart", "normalize"], ["lineart", "extract"]):
         assert "-o, --output FILE" in help_text(path), path
     shot = help_text(["shot", "colorize"])
     assert "--quiet" in shot and "--progress" not in shot
@@ -92,3 +92,15 @@ def test_old_names_still_work(tmp_path):
     suggested = runner.invoke(app, ["points", "suggest", str(shot / "gt" / "0000.png"), str(shot / "line" / "0001.png"),
                                     "--out", str(tmp_path / "p.json")])
     assert suggested.exit_code == 0 and (tmp_path / "p.json").is_file(), suggested.output
+
+
+def test_lineart_output_option_and_old_argument(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (32, 32), 255).save(tmp_path / "ink.png")
+    runner = CliRunner()
+    new = runner.invoke(app, ["lineart", "normalize", str(tmp_path / "ink.png"), "-o", str(tmp_path / "a.png")])
+    old = runner.invoke(app, ["lineart", "normalize", str(tmp_path / "ink.png"), str(tmp_path / "b.png")])
+    assert new.exit_code == 0 and old.exit_code == 0 and (tmp_path / "a.png").is_file() and (tmp_path / "b.png").is_file()
+    neither = runner.invoke(app, ["lineart", "normalize", str(tmp_path / "ink.png")])
+    assert neither.exit_code == 2 and "-o/--output" in neither.output

@@ -96,6 +96,9 @@ def test_quiet_hides_the_model_loading_bars(tiny_model, chapter, tmp_path):
     ref, pages = chapter
     args = ["colorize", "--model", tiny_model, "-r", ref, "-l", pages / "p0.png", "--steps", "1",
             "--resolution", "64", "--device", "cpu"]
+    diffusers_logging.enable_progress_bar()  # an earlier --quiet run in this process turned them off
+    transformers_logging.enable_progress_bar()
+    enable_progress_bars()
     try:
         loud = run(*args, "-o", tmp_path / "a.png")
         assert loud.exit_code == 0, loud.output

@@ -41,6 +41,7 @@ def test_evaluate_a_folder_of_shots_as_basicpbc_does(tmp_path: Path) -> None:
                                  "--convention", "basicpbc"])
     assert r.exit_code == 0, r.output
     assert "| shot_00000 | 2 |" in r.output and "| mean of 2 shot(s) | 4 |" in r.output and "pix_bmiou" in r.output
+    assert "shot_00000: review flags:" in r.output and "shot_00001: review flags:" in r.output
     r = CliRunner().invoke(app, ["shot", "evaluate", str(tmp_path / "set"), "--results", str(tmp_path / "out"),
                                  "--convention", "paper"])
     assert r.exit_code == 2 and "--convention" in r.output and "Traceback" not in r.output

@@ -45,3 +45,57 @@ def test_write_shots_layout(tmp_path: Path) -> None:
         write_shots(tmp_path / "set", 1, ShotOptions(size=64, frames=3))
     with pytest.raises(SyntheticDataError, match="frames"):
         write_shots(tmp_path / "other", 1, ShotOptions(size=64, frames=1))
+
+
+@pytest.mark.parametrize("family", ["smoke", "explosion", "splash"])
+def test_effect_shots_grow_change_outline_and_sit_on_a_transparent_sheet(family: str) -> None:
+    opts = ShotOptions(size=128, frames=6, family=family, keyframe_end="last")
+    shot = generate_shot([0, 2], opts)
+    assert np.array_equal(shot.lines, generate_shot([0, 2], opts).lines)
+    assert shot.keyframes == (5,) and shot.params["family"] == family
+    fg = shot.parts > 0
+    assert fg[-1].sum() > 3 * fg[0].sum()  # small puff -> large
+    # The outline changes every frame (not only a scaling of the same shape).
+    assert all(not np.array_equal(shot.lines[t], shot.lines[t + 1]) for t in range(5))
+    for t in range(6):
+        ln, gt = shot.lines[t], shot.gt[t]
+        assert (ln[..., 3][~fg[t]] == 0).sum() > 0 and set(np.unique(ln[..., 3])) <= {0, 255}
+        red = (ln[..., :3] == SHADOW_LINE_RGB).all(-1) & (ln[..., 3] == 255)
+        assert (gt[~fg[t]][:, 3][(ln[~fg[t]][:, 3] == 0)] == 0).all()  # transparent background
+        colors = {tuple(c) for c in gt[fg[t] & (gt[..., :3].sum(-1) > 0)][:, :3].tolist()}
+        assert len(colors) == 2  # highlight and shadow
+    assert red.any()
+    first = generate_shot([0, 2], ShotOptions(size=128, frames=6, family=family, keyframe_end="first"))
+    assert first.keyframes == (0,)
+
+
+def test_effects_family_draws_each_kind_and_bad_family_is_refused(tmp_path: Path) -> None:
+    kinds = {generate_shot([1, i], ShotOptions(size=64, frames=2, family="effects")).params["family"] for i in range(12)}
+    assert kinds == {"smoke", "explosion", "splash"}
+    with pytest.raises(SyntheticDataError, match="family"):
+        write_shots(tmp_path / "x", 1, ShotOptions(size=64, frames=2, family="fire"))
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_an_effect_shot_keeps_its_background_at_every_frame_under_propagate(tmp_path: Path) -> None:
+    # The case that broke on a real smoke cut: colored from its last (large) frame toward the
+    # small puff at frame 0, on a transparent sheet. Every frame's background stays background.
+    from PIL import Image
+
+    from manganinja.shots.engines import FlatShotEngine
+    from manganinja.shots.run import colorize_shot
+
+    out = write_shots(tmp_path / "set", 2, ShotOptions(size=256, frames=14, family="smoke", keyframe_end="last"), seed=4)
+    for i in range(2):
+        root = out / f"shot_{i:05d}"
+        shot = read_shot(root)
+        assert shot.keyframes == ("0013",)
+        colorize_shot(shot, FlatShotEngine, tmp_path / f"out{i}", mode="propagate", progress=False)
+        for t in range(14):
+            res = np.asarray(Image.open(tmp_path / f"out{i}" / f"{t:04d}.png").convert("RGBA"))
+            gt = np.asarray(Image.open(root / "gt" / f"{t:04d}.png").convert("RGBA"))
+            line = np.asarray(Image.open(root / "line" / f"{t:04d}.png").convert("RGBA"))[..., 3] > 0
+            bg_gt, bg_res = (gt[..., 3] == 0) & ~line, (res[..., 3] == 0) & ~line
+            iou = (bg_gt & bg_res).sum() / (bg_gt | bg_res).sum()
+            assert iou > 0.98, f"shot {i} frame {t}: background IoU {iou:.3f}"

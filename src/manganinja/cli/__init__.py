@@ -101,6 +101,8 @@ def tidy(command: typer.core.TyperCommand | typer.core.TyperGroup, path: str = "
             usage = param.metavar if param.required else f"[{param.metavar}]"  # SHOT, not {SHOT}
             usage += "..." if param.nargs != 1 else ""
             param._usage_display_name = lambda usage=usage: usage  # type: ignore[method-assign]
+            if param.hidden:  # an old place of a value, kept one release: not in the usage line either
+                param.get_usage_pieces = lambda ctx: []  # type: ignore[method-assign]
         if hasattr(param, "_get_number_range_help_str"):
             param._get_number_range_help_str = lambda: None  # type: ignore[union-attr]
         if isinstance(param, typer.core.TyperOption) and aliases & set(param.opts):

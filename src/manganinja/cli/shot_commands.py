@@ -154,9 +154,13 @@ def evaluate(
     typer.echo(table, nl=False)
     from manganinja.flat.review import flags_report
 
-    flags = flags_report(results, ev.rows)
-    if flags:
-        typer.echo(flags)
+    # The review flags' precision, per shot (each shot's results hold its own review file).
+    shots = sorted({str(r["shot"]) for r in ev.rows})
+    for name in shots:
+        where = results / name if is_shot_set(shot) else results
+        flags = flags_report(where, [r for r in ev.rows if r["shot"] == name])
+        if flags:
+            typer.echo(f"{name}: {flags}" if len(shots) > 1 else flags)
     if ev.missing:
         typer.echo(f"warning: {len(ev.missing)} frame(s) have no result: {', '.join(ev.missing)}", err=True)
     typer.echo(f"wrote {folder}")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from manganinja.cli import app, fail, user_errors
-from manganinja.settings import LoadSettings
+from manganinja.settings import RunSettings, option_default
 
 
 @app.command()
@@ -18,8 +18,8 @@ def ui(
     official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder (instead of --model)."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 exposes the page to the network."),
     port: int = typer.Option(7860, help="Port to listen on."),
-    device: str = typer.Option(LoadSettings.model_fields["device"].default, help="auto, cpu, cuda, cuda:1 ..."),
-    dtype: str = typer.Option(LoadSettings.model_fields["dtype"].default, help="fp32, fp16 or bf16."),
+    device: str = typer.Option(option_default("device"), help="auto, cpu, cuda, cuda:1 ..."),
+    dtype: str = typer.Option(option_default("dtype"), help="fp32, fp16 or bf16."),
     max_upload_mb: float = typer.Option(25.0, help="Largest accepted upload, in MB."),
     max_pixels: int = typer.Option(4096 * 4096, help="Largest accepted image, in pixels (width x height)."),
 ) -> None:
@@ -32,7 +32,7 @@ def ui(
 
     if max_upload_mb <= 0 or max_pixels <= 0:
         fail(f"limits must be positive (max-upload-mb={max_upload_mb}, max-pixels={max_pixels})")
-    load = LoadSettings(model=model, official=official, device=device, dtype=dtype)
+    load = RunSettings.from_options(model=model, official=official, device=device, dtype=dtype).load
     check_port(host, port)  # before the model is loaded
     if model is not None or official is not None:
         check_model_source(load)

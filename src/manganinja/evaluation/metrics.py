@@ -44,7 +44,7 @@ from typing import Sequence
 
 import numpy as np
 
-from manganinja.similarity import SSIM_WINDOW, MetricInputError, ssim, ssim_maps
+from manganinja.similarity import SSIM_WINDOW, MetricInputError, ssim, ssim_maps  # noqa: F401 (ssim: the metric, re-exported)
 
 #: PSNR of identical images (MSE 0) and the largest value :func:`psnr` returns, in dB.
 PSNR_CAP_DB = 100.0

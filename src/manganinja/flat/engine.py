@@ -42,6 +42,7 @@ from manganinja.flat.regions import (
     voter_mask,
 )
 from manganinja.images import ImageInput
+from manganinja.lines import BlankLineartWarning, Lines, extract_lineart
 from manganinja.points import PointPairs, PointsError
 
 logger = logging.getLogger(__name__)
@@ -214,8 +215,6 @@ def reference_background(
 
 
 def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
-    from manganinja.lines import BlankLineartWarning, extract_lineart
-
     rgb = load_rgb(reference, "reference")
     h, w = rgb.shape[:2]
     scale = min(1.0, EXTRACT_LONG_SIDE / max(h, w))
@@ -288,7 +287,7 @@ def sample_reference_color(ref: _Reference, xy: tuple[float, float], radius: int
 
 def colorize_flat(
     reference: ImageInput,
-    lineart: ImageInput,
+    lineart: Lines | np.ndarray,
     points: PointPairs | None = None,
     *,
     gap_radius: int = GAP_RADIUS,
@@ -301,7 +300,7 @@ def colorize_flat(
 
     Args:
         reference: the colored reference (path, PIL image or uint8 ``(h, w, 3)`` array).
-        lineart: the line art, float32 ``(H, W)`` in [0, 1] (1 = line), or an image to normalize.
+        lineart: the line art as a :class:`~manganinja.lines.Lines` (or its float32 ``(H, W)`` array).
         points: optional point pairs (reference -> line art, each in its image's pixels); each is
             trusted by the mapping and forces its region's color.
         gap_radius: gap-closing radius for the line art's regions (pixels).
@@ -515,7 +514,7 @@ def _warn(diag: FlatDiagnostics, message: str, log: bool = True) -> None:
 
 def suggest_points(
     reference: ImageInput,
-    lineart: ImageInput,
+    lineart: Lines | np.ndarray,
     k: int = 12,
     *,
     min_spacing: float = 0.05,

@@ -31,9 +31,9 @@ WEAK_CONFIDENCE = 0.5
 #: A background share that moves by more than this against both neighbours is flagged.
 BACKGROUND_JUMP = 0.15
 #: A frame is listed for a look when flagged, or its confidence is under this, or more than
-#: ``LOOK_WEAK_SHARE`` of its character is weak.
-LOOK_CONFIDENCE = 0.6
-LOOK_WEAK_SHARE = 0.1
+#: ``LOOK_WEAK_SHARE`` of its character is weak (chosen on synthetic shots of seed 1).
+LOOK_CONFIDENCE = 0.5
+LOOK_WEAK_SHARE = 0.3
 
 
 def weak_regions(painted: PaintedFrame, weak: float = WEAK_CONFIDENCE) -> np.ndarray:

@@ -29,11 +29,12 @@ from manganinja.flat.regions import (
 )
 from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
 from manganinja.images import ImageInput
+from manganinja.lines import Lines
 
 
 def snap_layers(
     color: ImageInput | np.ndarray,
-    lineart: ImageInput | np.ndarray,
+    lineart: Lines | np.ndarray,
     keep_shading: bool = False,
     *,
     regions: Regions | None = None,
@@ -43,8 +44,8 @@ def snap_layers(
 
     Args:
         color: RGB result of any size (uint8 ``(h, w, 3)`` array, PIL image or path).
-        lineart: float32 ``(H, W)`` in [0, 1], 1 = line, at full resolution (or a line-art
-            image, normalized with :func:`manganinja.lines.normalize_lineart`).
+        lineart: the line art at full resolution, a :class:`~manganinja.lines.Lines` (or its
+            float32 ``(H, W)`` array in [0, 1], 1 = line).
         keep_shading: keep the result's lightness variation inside each region.
         regions: precomputed :func:`label_regions` of ``lineart`` (computed when None).
         gap_radius: gap-closing radius for :func:`label_regions` when ``regions`` is None.
@@ -87,7 +88,7 @@ def _keep_lightness(flat: np.ndarray, up: np.ndarray, labels: np.ndarray, count:
 
 def snap_to_regions(
     color: ImageInput | np.ndarray,
-    lineart: ImageInput | np.ndarray,
+    lineart: Lines | np.ndarray,
     keep_shading: bool = False,
     *,
     regions: Regions | None = None,
