@@ -2,11 +2,14 @@
 AutoencoderKL (the config's architecture) trained for a few hundred steps on the first 4000
 training frames, printing the batch MSE every 50 steps and the held-out PSNR at the end.
 
-    python benchmarks/tiny_synthetic_ae_probe.py THREADS LR MODE STEPS BATCH
-    # MODE: sample (decode a posterior sample), det (the posterior mean), detl1 (mean, L1 loss)
-    python benchmarks/tiny_synthetic_ae_probe.py 1 2e-3 sample 300 8
-    python benchmarks/tiny_synthetic_ae_probe.py 1 2e-3 det 300 8
-    python benchmarks/tiny_synthetic_ae_probe.py 1 2e-3 det 600 2
+    python benchmarks/tiny_synthetic_ae_probe.py TRAIN HOLDOUT THREADS LR MODE STEPS BATCH [CHANNELS]
+    # TRAIN, HOLDOUT: folders written by `manganinja synth` (the second attempt: data/synth64-train,
+    # data/synth64-aeval); MODE: sample (decode a posterior sample), det (the posterior mean),
+    # detl1 (mean, L1 loss), a "cos" suffix for a one-cycle lr; CHANNELS e.g. 32,64,64
+    python benchmarks/tiny_synthetic_ae_probe.py data/synth64-train data/synth64-aeval 1 2e-3 sample 300 8
+    python benchmarks/tiny_synthetic_ae_probe.py data/synth64-train data/synth64-aeval 1 2e-3 det 600 2
+
+A documented diagnostic (run with the package installed, or PYTHONPATH=src from a checkout).
 """
 import sys
 import time
@@ -14,10 +17,14 @@ import time
 import torch
 from manganinja.training.autoencoder import load_frames, to_signed, reconstruction_psnr
 from diffusers import AutoencoderKL
+if len(sys.argv) < 8:
+    sys.exit(f"usage: {sys.argv[0]} TRAIN HOLDOUT THREADS LR MODE STEPS BATCH [CHANNELS] (see the docstring)")
+train_dir, holdout_dir = sys.argv[1], sys.argv[2]
+del sys.argv[1:3]
 torch.set_num_threads(int(sys.argv[1])); lr=float(sys.argv[2]); mode=sys.argv[3]; steps=int(sys.argv[4]); bs=int(sys.argv[5])
 chans=[int(c) for c in sys.argv[6].split(",")] if len(sys.argv)>6 else [32,64,64]
-frames = load_frames(["data/synth64-train"], 64)[:4000]
-hold = load_frames(["data/synth64-aeval"], 64)
+frames = load_frames([train_dir], 64)[:4000]
+hold = load_frames([holdout_dir], 64)
 torch.manual_seed(0)
 n=len(chans)
 vae = AutoencoderKL(in_channels=3,out_channels=3,down_block_types=["DownEncoderBlock2D"]*n,up_block_types=["UpDecoderBlock2D"]*n,

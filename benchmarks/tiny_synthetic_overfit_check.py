@@ -4,6 +4,8 @@ pair's own reference and with the next pair's, and of the mean-color baseline; a
 ``guidance_scale_ref`` 1 and 3.
 
     python benchmarks/tiny_synthetic_overfit_check.py MODEL ROOT
+
+A documented diagnostic (run with the package installed, or PYTHONPATH=src from a checkout).
 """
 import glob
 import sys
@@ -16,7 +18,9 @@ from manganinja.lines import Lines
 from manganinja.settings import LoadSettings, NinjaSettings
 from manganinja.evaluation import benchmark as B
 torch.set_num_threads(1)
-model = sys.argv[1]; root = sys.argv[2] if len(sys.argv) > 2 else "runs/overfit/data"
+if len(sys.argv) != 3:
+    sys.exit(f"usage: {sys.argv[0]} MODEL ROOT (a pipeline folder and a folder of pair_* folders)")
+model, root = sys.argv[1], sys.argv[2]
 pairs = sorted(glob.glob(root + "/pair_*"))[:8]
 for gs in (1.0, 3.0):
     eng = build_engine("ninja", ninja=NinjaSettings(steps=10, resolution=64, guidance_scale_ref=gs, snap=False, progress=False), load=LoadSettings(model=model, device="cpu"))

@@ -5,7 +5,7 @@ its own reference and with the next pair's reference (same seed, same settings, 
 and print the mean absolute difference of the two results and their mean colors next to the two
 references' mean colors. A model that follows the reference moves its colors with it.
 
-    PYTHONPATH=src python benchmarks/tiny_synthetic_reference_probe.py [--model models/tiny-synthetic] [--pairs 3]
+    python benchmarks/tiny_synthetic_reference_probe.py [--model models/tiny-synthetic] [--pairs 3]
 """
 
 from __future__ import annotations

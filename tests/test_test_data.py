@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OFFICIAL_CASES_WHY, OFFICIAL_TINY, REPO_ROOT, require_shared
+from _test_data import OFFICIAL_CASES_WHY, OFFICIAL_TINY, REPO_ROOT, require_shared
 
 
 def test_the_official_tiny_fixture_is_part_of_the_repository() -> None:

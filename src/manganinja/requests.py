@@ -134,7 +134,7 @@ def check_output_path(path: Path, layers: bool = False) -> None:
         raise RequestError(f"output '{path}': unknown image extension '{path.suffix}'; use one of {', '.join(OUTPUT_SUFFIXES)}")
     if layers and suffix != ".png":
         raise RequestError(f"output '{path}': layers need a .png path (alpha); change the extension to .png")
-    _check_writable(path.parent if str(path.parent) else Path("."), f"output '{path}'")
+    check_folder_writable(path.parent if str(path.parent) else Path("."), f"output '{path}'")
 
 
 def _file_key(path: Path) -> tuple[int, int] | None:
@@ -231,11 +231,12 @@ def check_output_folder(folder: Path, option: str) -> None:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise RequestError(f"{option} '{folder}' is a file; give a folder")
-    _check_writable(folder, f"{option} '{folder}'")
+    check_folder_writable(folder, f"{option} '{folder}'")
 
 
-def _check_writable(folder: Path, where: str) -> None:
-    """``folder`` exists or can be made (its first existing ancestor is a folder) and is writable."""
+def check_folder_writable(folder: Path, where: str) -> None:
+    """``folder`` exists or can be made (its first existing ancestor is a folder) and is writable;
+    ``where`` names what needs it in the message (``output 'a/b.png'``)."""
     existing = folder
     while not existing.exists():
         existing = existing.parent

@@ -97,7 +97,9 @@ def test_old_names_still_work(tmp_path):
 def test_lineart_output_option_and_old_argument(tmp_path):
     from PIL import Image
 
-    Image.new("L", (32, 32), 255).save(tmp_path / "ink.png")
+    ink = Image.new("L", (32, 32), 255)
+    ink.paste(0, (4, 10, 28, 12))
+    ink.save(tmp_path / "ink.png")
     runner = CliRunner()
     new = runner.invoke(app, ["lineart", "normalize", str(tmp_path / "ink.png"), "-o", str(tmp_path / "a.png")])
     old = runner.invoke(app, ["lineart", "normalize", str(tmp_path / "ink.png"), str(tmp_path / "b.png")])

@@ -130,3 +130,21 @@ def test_write_error_names_the_file(tmp_path):
         save_image(__import__("numpy").zeros((4, 4), "uint8"), target)
     assert not any(TEMP_MARKER in p.name for p in tmp_path.iterdir())
     assert issubclass(WriteError, OSError)  # callers catching OSError still do
+
+
+def test_points_suggest_and_convert_check_the_folder_first(chapter, tmp_path, monkeypatch):
+    """Found before the matching runs / before the official weights are read."""
+    import manganinja.flat.engine as flat_engine
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("work started before the output folder was checked")
+
+    monkeypatch.setattr(flat_engine, "suggest_points", refuse)
+    monkeypatch.setattr(MangaNinjaPipeline, "from_official", classmethod(refuse))
+    ref, pages = chapter
+    (tmp_path / "file").write_text("x")
+    one_line(run("points", "suggest", ref, pages / "p0.png", "-o", tmp_path / "file" / "p.json"), 2, "is a file")
+    (tmp_path / "official").mkdir()
+    one_line(run("convert", "--official", tmp_path / "official", "--output-dir", tmp_path / "file" / "m"), 2,
+             "is a file")

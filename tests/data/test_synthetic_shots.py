@@ -99,3 +99,21 @@ def test_an_effect_shot_keeps_its_background_at_every_frame_under_propagate(tmp_
             bg_gt, bg_res = (gt[..., 3] == 0) & ~line, (res[..., 3] == 0) & ~line
             iou = (bg_gt & bg_res).sum() / (bg_gt | bg_res).sum()
             assert iou > 0.98, f"shot {i} frame {t}: background IoU {iou:.3f}"
+
+
+def test_synth_cli_family_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from manganinja.cli import app
+
+    out = tmp_path / "fx"
+    result = CliRunner().invoke(app, ["synth", "--out", str(out), "--shots", "2", "--frames", "3", "--size", "64",
+                                      "--family", "splash"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["family"] == "splash"
+    assert {s["params"]["family"] for s in manifest["shots"]} == {"splash"}
+    bad = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "b"), "--shots", "1", "--family", "fire"])
+    assert bad.exit_code == 2 and "family" in bad.output and not (tmp_path / "b").exists()
+    pairs = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "c"), "--family", "smoke"])
+    assert pairs.exit_code == 2 and "--shots" in pairs.output and not (tmp_path / "c").exists()

@@ -40,9 +40,10 @@ def convert(
 ) -> None:
     """Convert the official release into one diffusers-layout folder (no text encoder needed)."""
     from manganinja.pipeline import MangaNinjaPipeline
-    from manganinja.requests import check_folder_kept
+    from manganinja.requests import check_folder_kept, check_folder_writable
 
     check_folder_kept(output, [("--official folder", official)], "choose another --output-dir")
+    check_folder_writable(output.parent, f"--output-dir '{output}'")  # staging is made beside it
     if output.exists() and any(output.iterdir()) and not overwrite:
         fail(f"output folder '{output}' exists and is not empty; pass --overwrite to replace it")
     pipe = MangaNinjaPipeline.from_official(official)

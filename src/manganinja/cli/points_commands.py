@@ -51,9 +51,10 @@ def suggest(
     and write them as a point-pairs JSON file to review and edit."""
     from manganinja.flat.engine import suggest_points
     from manganinja.lines import Lines
-    from manganinja.requests import check_inputs_kept
+    from manganinja.requests import check_folder_writable, check_inputs_kept
 
     check_inputs_kept([out], [("reference", reference), ("line art", lineart)], "choose another --output")
+    check_folder_writable(out.parent, f"--output '{out}'")
     pairs = suggest_points(reference, Lines.from_input(lineart).array, k)
     path = pairs.to_json(out)
     if not pairs:

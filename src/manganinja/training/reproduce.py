@@ -72,7 +72,7 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale(train_pairs=4, ae_holdout_pairs=2, bench_pairs=2, val_pairs=2, draw_size=64, sampling_steps=2,
                    probe_pairs=1, probe_ensemble=1,
                    steps={"autoencoder": 2, "stage0": 2, "stage1": 2, "stage2": 2}, batch_size=2,
-                   ref_scales=(1.0, 2.0), point_scales=(1.0, 6.0)),
+                   ref_scales=(1.0,), point_scales=(6.0,)),
 }
 
 
@@ -205,10 +205,11 @@ class Chain:
 
     def part_validation(self) -> dict:
         model = self.run_dir("stage2") / "final"
-        by_ref = {s: float(np.mean(measure(model, self.data("val"), self.scale.sampling_steps, s, 1.0, 0, "psnr")))
+        base = ninja_engine(model, self.scale.sampling_steps)
+        by_ref = {s: float(np.mean(measure(with_scales(base, s, 1.0), self.data("val"), 0, "psnr")))
                   for s in self.scale.ref_scales}
         ref = max(by_ref, key=by_ref.get)
-        by_point = {s: float(np.mean(measure(model, self.data("val"), self.scale.sampling_steps, ref, s, 5, "point_mse")))
+        by_point = {s: float(np.mean(measure(with_scales(base, ref, s), self.data("val"), 5, "point_mse")))
                     for s in self.scale.point_scales}
         point = min(by_point, key=by_point.get)
         return {"guidance_scale_ref": ref, "guidance_scale_point": point, "psnr_by_ref_scale": by_ref,
@@ -231,15 +232,15 @@ class Chain:
         return {"model": str(target), "bytes": size}
 
     def part_evaluation(self) -> dict:
-        model = self.out / "model"
-        bench, steps = self.data("bench"), self.scale.sampling_steps
+        engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
+        bench = self.data("bench")
         own, other = [], []
         for direction in ("a->b", "b->a"):
-            own += measure(model, bench, steps, None, None, 0, "psnr", direction=direction)
-            other += measure(model, bench, steps, None, None, 0, "psnr", direction=direction, swap=True)
+            own += measure(engine, bench, 0, "psnr", direction=direction)
+            other += measure(engine, bench, 0, "psnr", direction=direction, swap=True)
         diff = np.asarray(own) - np.asarray(other)
-        none = measure(model, bench, steps, None, None, 0, "point_mse", scored_outside=20)
-        twenty = measure(model, bench, steps, None, None, 20, "point_mse", scored_outside=20)
+        none = measure(engine, bench, 0, "point_mse", scored_outside=20)
+        twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
         probe = self.probe_table()
         result = {
             "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
@@ -279,26 +280,35 @@ class Chain:
         return out
 
 
-def measure(model: Path, data: Path, steps: int, scale_ref: float | None, scale_point: float | None, guides: int,
-            metric: str, direction: str = "a->b", swap: bool = False, scored_outside: int | None = None) -> list[float]:
-    """``metric`` (``psnr`` or ``point_mse``, the benchmark's scores) of the ninja engine on
-    ``model`` for every pair of the benchmark folder ``data``: ``guides`` guide points (the
-    benchmark's split), scored on the points outside the first ``scored_outside`` (default:
-    ``guides``); ``swap``: the reference of the next pair (another character); raw output,
-    seed 0; a scale of ``None`` is the model's recommended one."""
+def ninja_engine(model: Path, steps: int, resolution: int = 64) -> Any:
+    """The ninja engine on ``model`` (raw output, no snapping, seed 0, CPU) at ``steps`` sampling
+    steps, the tiny model's working ``resolution`` (a stage's pipeline records none; without it
+    the engine would sample at the official 512 px) and the model's recommended guidance scales."""
+    from manganinja.engines import build_engine
+    from manganinja.settings import LoadSettings, NinjaSettings
+
+    return build_engine("ninja", ninja=NinjaSettings(steps=steps, resolution=resolution, snap=False, progress=False),
+                        load=LoadSettings(model=str(model), device="cpu"))
+
+
+def with_scales(engine: Any, scale_ref: float, scale_point: float) -> Any:
+    """``engine`` with other guidance scales (the loaded model is shared)."""
+    return engine.with_settings(engine.settings.model_copy(update={"guidance_scale_ref": scale_ref,
+                                                                   "guidance_scale_point": scale_point}))
+
+
+def measure(engine: Any, data: Path, guides: int, metric: str, direction: str = "a->b", swap: bool = False,
+            scored_outside: int | None = None) -> list[float]:
+    """``metric`` (``psnr`` or ``point_mse``, the benchmark's scores) of ``engine`` for every pair
+    of the benchmark folder ``data``: ``guides`` guide points (the benchmark's split), scored on
+    the points outside the first ``scored_outside`` (default: ``guides``); ``swap``: the
+    reference of the next pair (another character)."""
     import torch
 
-    from manganinja.engines import build_engine
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
     from manganinja.points import PointPairs
 
-    settings: dict[str, Any] = {"steps": steps, "snap": False, "progress": False}
-    if scale_ref is not None:
-        settings["guidance_scale_ref"] = scale_ref
-    if scale_point is not None:
-        settings["guidance_scale_point"] = scale_point
-    engine = build_engine("ninja", ninja=NinjaSettings(**settings), load=LoadSettings(model=str(model), device="cpu"))
     names = B.read_manifest(data)["pairs"]
     values = []
     with torch.no_grad():
