@@ -280,13 +280,18 @@ class Chain:
         return out
 
 
-def ninja_engine(model: Path, steps: int, resolution: int = 64) -> Any:
-    """The ninja engine on ``model`` (raw output, no snapping, seed 0, CPU) at ``steps`` sampling
-    steps, the tiny model's working ``resolution`` (a stage's pipeline records none; without it
-    the engine would sample at the official 512 px) and the model's recommended guidance scales."""
-    from manganinja.engines import build_engine
-    from manganinja.settings import LoadSettings, NinjaSettings
+#: The tiny model's working size (a stage's pipeline records none; without it the engine would
+#: sample at the official 512 px).
+TINY_RESOLUTION = 64
 
+
+def ninja_engine(model: Path, steps: int, resolution: int | None = None) -> Any:
+    """The ninja engine on ``model`` (raw output, no snapping, seed 0, CPU) at ``steps`` sampling
+    steps, ``resolution`` (None: :data:`TINY_RESOLUTION`) and the model's recommended guidance
+    scales."""
+    from manganinja.engines import build_engine
+
+    resolution = TINY_RESOLUTION if resolution is None else resolution
     return build_engine("ninja", ninja=NinjaSettings(steps=steps, resolution=resolution, snap=False, progress=False),
                         load=LoadSettings(model=str(model), device="cpu"))
 
