@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from manganinja.flat.layers import Layers, line_layer, split_layers
+from manganinja.flat.regions import BACKGROUND_TOLERANCE, border_pixels
 from manganinja.images import ImageInput, load_image, to_rgb
 from manganinja.lines import MODEL_LINE_CUTOFF, Lines
 from manganinja.points import PointPairs, PointsError
@@ -220,10 +221,6 @@ class FlatEngine:
 # ----------------------------------------------------------------------------------------------
 # Baselines (the benchmark's floor)
 
-#: Largest per-channel difference (0-255) from the border color still counted as background.
-BACKGROUND_TOLERANCE = 24
-
-
 class _Baseline:
     """What the baselines share: deterministic, no settings, the first reference only."""
 
@@ -261,7 +258,7 @@ class ReferenceEngine(_Baseline):
 def reference_foreground(reference: np.ndarray) -> np.ndarray:
     """Bool ``(H, W)`` foreground of a uint8 ``(H, W, 3)`` picture: pixels far from the median
     color of its 1-pixel border (see :data:`BACKGROUND_TOLERANCE`)."""
-    border = np.concatenate([reference[0], reference[-1], reference[:, 0], reference[:, -1]])
+    border = border_pixels(reference)
     background = np.median(border, axis=0)
     diff = np.abs(reference.astype(np.int16) - background.astype(np.int16)).max(axis=2)
     return diff > BACKGROUND_TOLERANCE

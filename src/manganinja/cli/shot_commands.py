@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -129,7 +128,7 @@ def evaluate(
     background-excluded mIoU, background IoU (segments and pixels), PSNR and MS-SSIM; per frame
     and as means (see --convention)."""
     from manganinja.evaluation.paint_bucket import CONVENTIONS, evaluate_shot, evaluate_shots, is_shot_set, rows_csv, summary_markdown
-    from manganinja.images import write_bytes_atomic
+    from manganinja.images import write_bytes_atomic, write_json_atomic
     from manganinja.requests import check_output_folder
 
     folder = out or results / "evaluation"
@@ -148,7 +147,7 @@ def evaluate(
     summary = ev.summary()
     summary["missing_results"] = ev.missing
     write_bytes_atomic(rows_csv(ev.rows).encode(), folder / "frames.csv")
-    write_bytes_atomic((json.dumps(summary, indent=1) + "\n").encode(), folder / "summary.json")
+    write_json_atomic(summary, folder / "summary.json")
     table = summary_markdown(summary)
     write_bytes_atomic(table.encode(), folder / "summary.md")
     typer.echo(table, nl=False)

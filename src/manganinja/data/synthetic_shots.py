@@ -32,7 +32,6 @@ shot.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,7 +59,7 @@ from manganinja.data.synthetic import (
     check_size,
     random_character,
 )
-from manganinja.images import save_image, write_bytes_atomic
+from manganinja.images import save_image, write_json_atomic
 
 GENERATOR_NAME = "manganinja.data.synthetic_shots"
 GENERATOR_VERSION = "1.1"
@@ -379,7 +378,7 @@ def write_shot(shot: SyntheticShot, out_dir: str | os.PathLike) -> Path:
         save_image(shot.lines[t], out / "line" / f"{frame_stem(t)}.png")
         save_image(shot.gt[t], out / "gt" / f"{frame_stem(t)}.png")
     meta = dict(keyframes=[frame_stem(t) for t in shot.keyframes])
-    write_bytes_atomic((json.dumps(meta, indent=1) + "\n").encode(), out / "shot.json")
+    write_json_atomic(meta, out / "shot.json")
     return out
 
 
@@ -409,6 +408,6 @@ def write_shots(out_dir: str | os.PathLike, n_shots: int, options: ShotOptions |
         manifest = dict(generator=GENERATOR_NAME, version=GENERATOR_VERSION, seed=int(seed),
                         n_shots=int(n_shots), rng="numpy.random.default_rng([seed, shot_index])",
                         options=asdict(options), shots=entries)
-        write_bytes_atomic((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), tmp / "manifest.json")
+        write_json_atomic(manifest, tmp / "manifest.json", sort_keys=True)
 
     return build_folder_atomically(out, build)

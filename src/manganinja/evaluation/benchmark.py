@@ -51,7 +51,7 @@ from PIL import Image
 from manganinja.colorize import colorize_page
 from manganinja.engines import Engine
 from manganinja.evaluation import metrics as M
-from manganinja.images import ImageInputError, load_image, save_image, to_rgb, write_bytes_atomic
+from manganinja.images import ImageInputError, load_image, save_image, to_rgb, write_bytes_atomic, write_json_atomic
 from manganinja.lines import Lines
 from manganinja.points import PointPairs, PointsError
 
@@ -137,7 +137,7 @@ def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
 def write_manifest(root: str | os.PathLike, pairs: Sequence[str], **provenance: Any) -> Path:
     """Write ``root/manifest.json`` atomically listing ``pairs``; ``provenance`` is kept as is."""
     data = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "pairs": list(pairs), **provenance}
-    return write_bytes_atomic((json.dumps(data, indent=1) + "\n").encode("utf-8"), Path(root) / MANIFEST)
+    return write_json_atomic(data, Path(root) / MANIFEST)
 
 
 def write_pair(
@@ -346,7 +346,7 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
         merged = {**settings, "engines": {**old.get("engines", {}), **settings["engines"]}}
     else:
         merged = dict(settings)
-    write_bytes_atomic((json.dumps(merged, indent=1, sort_keys=True) + "\n").encode("utf-8"), path)
+    write_json_atomic(merged, path, sort_keys=True)
 
 
 def evaluate(

@@ -30,11 +30,14 @@ from manganinja.flat.inputs import FlatInputError, load_lines, load_rgb
 from manganinja.flat.layers import compose, line_alpha
 from manganinja.flat.match import Mapping, Matches, fit_mapping, match_features
 from manganinja.flat.regions import (
+    BACKGROUND_TOLERANCE,
     GAP_RADIUS,
     LINE_THRESHOLD,
     Regions,
+    border_pixels,
     border_regions,
     fill_under_lines,
+    foreground_box,
     interior_voters,
     label_regions,
     region_colors,
@@ -152,24 +155,24 @@ class _Reference:
         return label_regions(self.lines, gap_radius=self.gap_radius)
 
 
-def background_mask(rgb: np.ndarray, tolerance: int = 24) -> tuple[np.ndarray, np.ndarray]:
+def background_mask(rgb: np.ndarray, tolerance: int = BACKGROUND_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """The background of a picture: pixels within ``tolerance`` levels (every channel) of the
     border's dominant color and connected to the border. Returns bool ``(H, W)`` and uint8 (3,)."""
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    border = border_pixels(rgb)
     q = border >> 4
     codes = (q[:, 0].astype(np.int32) << 8) | (q[:, 1].astype(np.int32) << 4) | q[:, 2]
     best = np.bincount(codes).argmax()
     color = np.median(border[codes == best], axis=0).astype(np.uint8)
     near = (np.abs(rgb.astype(np.int16) - color.astype(np.int16)).max(axis=2) <= tolerance).astype(np.uint8)
     n, comp = cv2.connectedComponents(near, connectivity=4)
-    on_border = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+    on_border = np.unique(border_pixels(comp))
     on_border = on_border[on_border > 0]
     return np.isin(comp, on_border), color
 
 
 def reference_background(
     rgb: np.ndarray, *, dark_level: int = 96, gap_radius: int = GAP_RADIUS, border_color_share: float = 0.3,
-    flat_share: float = 0.99, flat_tolerance: int = 3, tolerance: int = 24,
+    flat_share: float = 0.99, flat_tolerance: int = 3, tolerance: int = BACKGROUND_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """The background of a reference picture, background picture included: everything outside the
     character's dark outlines.
@@ -231,12 +234,6 @@ def _prepare_reference(reference: ImageInput, gap_radius: int) -> _Reference:
     line_mask = lines >= LINE_THRESHOLD
     background, bg_color, flat = reference_background(rgb)
     return _Reference(rgb, lines, line_mask, background, bg_color, flat, gap_radius)
-
-
-def _foreground_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    if not mask.any():
-        return (0, 0, mask.shape[1], mask.shape[0])
-    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))  # type: ignore[return-value]
 
 
 def _usable_points(
@@ -333,7 +330,7 @@ def colorize_flat(
     diag.n_keypoints_reference = matches.n_keypoints_reference
     diag.n_keypoints_lineart = matches.n_keypoints_lineart
     diag.n_matches = len(matches)
-    boxes = (_foreground_box(lines >= LINE_THRESHOLD), _foreground_box(~ref.background))
+    boxes = (foreground_box(lines >= LINE_THRESHOLD), foreground_box(~ref.background))
     mapping = fit_mapping(
         matches,
         (w, h),

@@ -35,11 +35,14 @@ import numpy as np
 
 from manganinja.flat.match import Features, detect_features, fit_mapping, match_detected
 from manganinja.flat.regions import (
+    BACKGROUND_TOLERANCE,
     GAP_RADIUS,
     LINE_THRESHOLD,
     Regions,
+    border_pixels,
     border_regions,
     fill_under_lines,
+    foreground_box,
     interior_voters,
     label_regions,
     region_colors,
@@ -262,12 +265,6 @@ class ForcedColor:
     target_xy: tuple[float, float]
 
 
-def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    if not mask.any():
-        return (0, 0, mask.shape[1], mask.shape[0])
-    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))  # type: ignore[return-value]
-
-
 def region_shapes(regions: Regions, grid_long_side: int = 768) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per region (rows ``0..count``): exact area (float64), centroid ``(x, y)`` and log
     elongation (half the log ratio of the covariance's eigenvalues). Moments are vectorized
@@ -404,7 +401,7 @@ def match_scores(
     if target_features is None:
         target_features = detect_features(target_lines, work_long_side=side)
     matches = match_detected(source.features(side), target_features)
-    boxes = (_box(target_lines >= LINE_THRESHOLD), _box(source.lines >= LINE_THRESHOLD))
+    boxes = (foreground_box(target_lines >= LINE_THRESHOLD), foreground_box(source.lines >= LINE_THRESHOLD))
     mapping = fit_mapping(matches, (w, h), (source.lines.shape[1], source.lines.shape[0]), fallback_boxes=boxes,
                           smoothing=smoothing)
     map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
@@ -617,9 +614,9 @@ def paint_with_colors(
     voters = interior_voters(regions)
     colors, votes = region_colors(regions.labels, regions.count, rgb, voters)
     index = palette.nearest(colors)
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int32)
+    border = border_pixels(rgb).astype(np.int32)
     bg = np.median(border, axis=0)
-    near_bg = np.abs(colors.astype(np.int32) - bg).max(axis=1) <= 24
+    near_bg = np.abs(colors.astype(np.int32) - bg).max(axis=1) <= BACKGROUND_TOLERANCE
     index[border_regions(regions) & near_bg] = 0
     index[transparent_regions(regions, transparent)] = 0
     index[0] = 0

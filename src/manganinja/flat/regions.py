@@ -26,6 +26,8 @@ import numpy as np
 LINE_THRESHOLD = 0.25
 #: Default radius of the gap-closing ball, in pixels (closes gaps up to about 7 pixels).
 GAP_RADIUS = 3
+#: Largest per-channel difference (0-255) from a picture's border color still counted as background.
+BACKGROUND_TOLERANCE = 24
 
 
 class RegionsError(ValueError):
@@ -198,11 +200,24 @@ def fill_under_lines(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def border_pixels(array: np.ndarray) -> np.ndarray:
+    """The values on the 1-pixel border of an ``(H, W, ...)`` array: ``(2 * (H + W), ...)`` (top
+    row, bottom row, left column, right column; corners counted twice)."""
+    return np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
+
+
+def foreground_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """``(x, y, width, height)`` bounding box of a bool ``(H, W)`` mask; the whole frame when the
+    mask is empty."""
+    if not mask.any():
+        return (0, 0, mask.shape[1], mask.shape[0])
+    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))  # type: ignore[return-value]
+
+
 def border_regions(regions: Regions) -> np.ndarray:
     """bool ``(count + 1,)``: regions with a pixel on the image border."""
-    lab = regions.labels
     out = np.zeros(regions.count + 1, bool)
-    out[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
+    out[border_pixels(regions.labels)] = True
     out[0] = False
     return out
 

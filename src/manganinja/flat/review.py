@@ -132,12 +132,12 @@ def write_reviews(reviews: list[FrameReview], path: Path, jump: float = BACKGROU
     """Flag background jumps over ``reviews`` (frame order) and write them to ``path`` (JSON, with
     the frames :func:`needs_look` selects, ranked by :func:`worth_a_look`, under
     ``"worth_a_look"``); returns the flagged reviews."""
-    from manganinja.images import write_bytes_atomic
+    from manganinja.images import write_json_atomic
 
     flagged = flag_background_jumps([replace(r, flags=()) for r in reviews], jump)
     doc = {"frames": [r.to_json() for r in flagged],
            "worth_a_look": [r.stem for r in worth_a_look(flagged, n=len(flagged), only_needed=True)]}
-    write_bytes_atomic((json.dumps(doc, indent=1) + "\n").encode(), path)
+    write_json_atomic(doc, path)
     return flagged
 
 
