@@ -81,19 +81,6 @@ def test_shot_colorize_parent_is_a_file(tmp_path):
              "is a file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions; the tests above cover it by "
-                                              "replacing the permission answer and the write")
-def test_shot_colorize_chmod_read_only(tmp_path):
-    shot = _shot(tmp_path)
-    out = tmp_path / "out"
-    out.mkdir()
-    out.chmod(0o555)
-    try:
-        one_line(run("shot", "colorize", shot, "--output-dir", out, "--no-progress"), 2, "not writable")
-    finally:
-        out.chmod(0o755)
-
-
 def test_shot_evaluate_write_failure(tmp_path, monkeypatch):
     shot = _shot(tmp_path)
     assert run("shot", "colorize", shot, "--output-dir", tmp_path / "out", "--no-progress").exit_code == 0

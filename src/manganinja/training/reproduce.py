@@ -32,11 +32,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from manganinja.images import write_json_atomic
 from manganinja.settings import OFFICIAL_SAMPLING, LoadSettings, NinjaSettings
+
+if TYPE_CHECKING:
+    from manganinja.engines import Engine, NinjaEngine
 
 PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
 #: Guidance scales tried on the validation pairs, up to the official ones.
@@ -80,11 +84,8 @@ def _done_path(out: Path, part: str) -> Path:
     return out / "parts" / f"{part}.json"
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    tmp.replace(path)
+def _write_json(path: Path, data: object) -> None:
+    write_json_atomic(data, path, default=str)
 
 
 @dataclass
@@ -285,7 +286,7 @@ class Chain:
 TINY_RESOLUTION = 64
 
 
-def ninja_engine(model: Path, steps: int, resolution: int | None = None) -> Any:
+def ninja_engine(model: Path, steps: int, resolution: int | None = None) -> NinjaEngine:
     """The ninja engine on ``model`` (raw output, no snapping, seed 0, CPU) at ``steps`` sampling
     steps, ``resolution`` (None: :data:`TINY_RESOLUTION`) and the model's recommended guidance
     scales."""
@@ -296,13 +297,13 @@ def ninja_engine(model: Path, steps: int, resolution: int | None = None) -> Any:
                         load=LoadSettings(model=str(model), device="cpu"))
 
 
-def with_scales(engine: Any, scale_ref: float, scale_point: float) -> Any:
+def with_scales(engine: NinjaEngine, scale_ref: float, scale_point: float) -> NinjaEngine:
     """``engine`` with other guidance scales (the loaded model is shared)."""
     return engine.with_settings(engine.settings.model_copy(update={"guidance_scale_ref": scale_ref,
                                                                    "guidance_scale_point": scale_point}))
 
 
-def measure(engine: Any, data: Path, guides: int, metric: str, direction: str = "a->b", swap: bool = False,
+def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str = "a->b", swap: bool = False,
             scored_outside: int | None = None) -> list[float]:
     """``metric`` (``psnr`` or ``point_mse``, the benchmark's scores) of ``engine`` for every pair
     of the benchmark folder ``data``: ``guides`` guide points (the benchmark's split), scored on
