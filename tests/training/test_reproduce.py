@@ -41,8 +41,8 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
 
 
 def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
-    bad = run("--out", str(tmp_path / "x"), "--scale", "huge", "--configs", str(CONFIGS), cwd=tmp_path)
+    bad = run("--output-dir", str(tmp_path / "x"), "--scale", "huge", "--configs", str(CONFIGS), cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --scale must be one of full, smoke, got 'huge'"]
-    bad = run("--out", str(tmp_path / "x"), "--configs", str(tmp_path), cwd=tmp_path)
+    bad = run("--output-dir", str(tmp_path / "x"), "--configs", str(tmp_path), cwd=tmp_path)
     assert bad.returncode == 2 and "has no tiny_synthetic_autoencoder.yaml" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()

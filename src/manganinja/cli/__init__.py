@@ -49,6 +49,7 @@ def _choice_metavars() -> dict[str, str]:
 HIDDEN_ALIASES: dict[str, set[str]] = {
     "convert": {"--output"}, "synth": {"--out"}, "benchmark synth": {"--out"}, "evaluate": {"--out"},
     "shot evaluate": {"--out"}, "points draw": {"--out"}, "points suggest": {"--out"},
+    "reproduce tiny": {"--out"},
 }
 
 

@@ -64,9 +64,9 @@ app.add_typer(reproduce_app, name="reproduce")
 @reproduce_app.command("tiny")
 @user_errors
 def reproduce_tiny(
-    out: Path = typer.Option(Path("runs/reproduce"), "--out", help="Folder of the run (data, stages, model, tables, report)."),
-    configs: Path = typer.Option(Path("configs"), "--configs", help="The repository's configs/ folder."),
-    scale: str = typer.Option("full", "--scale", help="'full' (the configs as they are) or 'smoke' (seconds; a test)."),
+    out: Path = typer.Option(Path("runs/reproduce"), "--output-dir", "--out", metavar="DIR", help="Folder of the run (data, stages, model, tables, report)."),
+    configs: Path = typer.Option(Path("configs"), "--configs", metavar="DIR", help="The repository's configs/ folder."),
+    scale: str = typer.Option("full", "--scale", metavar="[full|smoke]", help="'full' (the configs as they are) or 'smoke' (seconds; a test)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads of the training parts (default: the configs')."),
 ) -> None:
     """The tiny synthetic MangaNinja from nothing: data, autoencoder, stage 0, stage 1, stage 2,
