@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 import typer
 
 from manganinja.cli import app, flag, user_errors
+from manganinja.cli import options
 
 benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
@@ -57,10 +58,10 @@ def evaluate(
     engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
     guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance (>= 0)."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
-    model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder (or Hugging Face id)."),
-    official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
+    model: Optional[str] = options.MODEL,
+    official: Optional[Path] = options.OFFICIAL,
     steps: Optional[int] = typer.Option(None, "--steps", help="ninja: denoising steps (default: the model's recommendation, else 50)."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="ninja: processing long side, a multiple of 64 (default: the model's, else 512)."),
+    resolution: Optional[int] = options.RESOLUTION,
     device: Optional[str] = typer.Option(None, "--device", help="ninja and feature models: torch device."),
     extractor: str = typer.Option("xdog", "--extractor", help="Line-art extraction method (fixed for a results folder)."),
     clip: Optional[Path] = typer.Option(None, "--clip", help="Local CLIP folder for CLIP-I (absent otherwise)."),

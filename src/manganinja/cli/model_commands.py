@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Optional, get_args
 import typer
 
 from manganinja.cli import FLAG_VALUES, app, choices, fail, flag, hide_library_progress, refuse_options, user_errors
-from manganinja.settings import EngineName, InputSettings, LoadSettings, NinjaSettings, RunSettings
+from manganinja.cli import options
+from manganinja.settings import EngineName, RunSettings, option_default
 
 if TYPE_CHECKING:
     from manganinja.requests import ColorizeRequest
@@ -24,11 +25,6 @@ NINJA_ONLY = ("steps", "fast", "offload", "attention_chunk", "vae_tiling", "guid
               "guidance_point", "guidance", "seed", "resolution", "reference_mode", "device", "dtype", "latents",
               "snap", "keep_shading")
 
-
-
-def _default(model: type, name: str) -> object:
-    """The default of a settings field (the one place defaults live)."""
-    return model.model_fields[name].default
 
 
 @app.command()
@@ -72,27 +68,27 @@ def colorize(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output image (one page)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Output folder (many pages)."),
     engine_name: str = typer.Option("ninja", "--engine", "-e", metavar=choices(get_args(EngineName)), help="ninja (the model) or flat (weight-free, no model needed)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Converted model folder (or Hugging Face id)."),
-    official: Optional[Path] = typer.Option(None, "--official", help="Official checkpoint folder."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
-    fast: bool = flag(_default(NinjaSettings, "fast"), "fast", "DPM-Solver++ 20 steps; on a GPU also fp16 and torch.compile."),
-    offload: str = typer.Option(_default(LoadSettings, "offload"), "--offload", help="none, reference or model (CPU offload)."),
+    model: Optional[str] = options.MODEL,
+    official: Optional[Path] = options.OFFICIAL,
+    steps: Optional[int] = options.STEPS,
+    fast: bool = options.FAST,
+    offload: str = typer.Option(option_default("offload"), "--offload", help="none, reference or model (CPU offload)."),
     attention_chunk: Optional[int] = typer.Option(None, "--attention-chunk", help="Attention slicing: queries per slice."),
-    vae_tiling: bool = flag(_default(LoadSettings, "vae_tiling"), "vae-tiling", "Tile the VAE (large outputs)."),
-    guidance_ref: Optional[float] = typer.Option(None, "--guidance-ref", help="Reference guidance scale (default: the model's recommendation, else the official value)."),
-    guidance_point: Optional[float] = typer.Option(None, "--guidance-point", help="Point guidance scale (default: the model's recommendation, else the official value)."),
-    guidance: str = typer.Option(_default(NinjaSettings, "guidance"), "--guidance", help="Guidance formula: official or paper."),
-    seed: int = typer.Option(_default(NinjaSettings, "seed"), "--seed", help="Seed of the initial noise."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="Processing long side, a multiple of 64 (default: the model's, else 512)."),
-    reference_mode: str = typer.Option(_default(NinjaSettings, "reference_mode"), "--reference-mode", help="Several references: concat or stitch."),
-    device: str = typer.Option(_default(LoadSettings, "device"), "--device", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option(_default(LoadSettings, "dtype"), "--dtype", help="fp32, fp16 or bf16."),
+    vae_tiling: bool = flag(option_default("vae_tiling"), "vae-tiling", "Tile the VAE (large outputs)."),
+    guidance_ref: Optional[float] = options.GUIDANCE_REF,
+    guidance_point: Optional[float] = options.GUIDANCE_POINT,
+    guidance: str = options.GUIDANCE,
+    seed: int = options.SEED,
+    resolution: Optional[int] = options.RESOLUTION,
+    reference_mode: str = options.REFERENCE_MODE,
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
     latents: Optional[Path] = typer.Option(None, "--latents", help="Initial noise (.safetensors, [1,4,h/8,w/8])."),
-    polarity: str = typer.Option(_default(InputSettings, "polarity"), "--polarity", help="Line-art polarity: auto, dark-on-light or light-on-dark."),
-    extractor: str = typer.Option(_default(InputSettings, "extractor"), "--extractor", help="For --image: auto, xdog or informative."),
+    polarity: str = typer.Option(option_default("polarity"), "--polarity", help="Line-art polarity: auto, dark-on-light or light-on-dark."),
+    extractor: str = typer.Option(option_default("extractor"), "--extractor", help="For --image: auto, xdog or informative."),
     extractor_weights: Optional[Path] = typer.Option(None, "--extractor-weights", help="sk_model.pth of the official extractor."),
-    snap: bool = flag(_default(NinjaSettings, "snap"), "snap", "ninja: snap colors to the line art's regions at full resolution."),
-    keep_shading: bool = flag(_default(NinjaSettings, "keep_shading"), "keep-shading", "With --snap: keep the lightness variation inside regions."),
+    snap: bool = flag(option_default("snap"), "snap", "ninja: snap colors to the line art's regions at full resolution."),
+    keep_shading: bool = flag(option_default("keep_shading"), "keep-shading", "With --snap: keep the lightness variation inside regions."),
     layers: bool = flag(False, "layers", "Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
     overwrite: bool = flag(False, "overwrite", "Redo pages whose output exists."),
     processes: int = typer.Option(1, "--processes", help="Worker processes (e.g. one per GPU); the pages are shared among them."),

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from manganinja.cli import app, fail, flag, hide_library_progress, refuse_options, user_errors
-from manganinja.cli.model_commands import _default
-from manganinja.settings import LoadSettings, NinjaSettings, RunSettings
+from manganinja.cli import options
+from manganinja.settings import RunSettings
 
 shot_app = typer.Typer(help="Animation cuts (shots): color every frame from keyframes, and score the results.",
                        no_args_is_help=True)
@@ -33,18 +33,18 @@ def colorize(
     layers: bool = flag(False, "layers", "Also write <frame>_color.png, _lines.png, _regions.png (uint16 labels) and _palette.json."),
     keep_color_lines: bool = flag(False, "keep-color-lines", "Draw colored (color-trace) lines in the composite instead of painting them over."),
     overwrite: bool = flag(False, "overwrite", "Redo frames whose result exists."),
-    model: Optional[str] = typer.Option(None, "--model", help="ninja: converted model folder."),
-    official: Optional[Path] = typer.Option(None, "--official", help="ninja: official checkpoint folder."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="ninja: denoising steps (default: the model's recommendation, else 50; 20 with --fast)."),
-    fast: bool = flag(_default(NinjaSettings, "fast"), "fast", "ninja: DPM-Solver++ (20 steps by default)."),
-    guidance_ref: Optional[float] = typer.Option(None, "--guidance-ref", help="ninja: reference guidance scale (default: the model's recommendation, else the official value)."),
-    guidance_point: Optional[float] = typer.Option(None, "--guidance-point", help="ninja: point guidance scale (default: the model's recommendation, else the official value)."),
-    guidance: str = typer.Option(_default(NinjaSettings, "guidance"), "--guidance", help="ninja: guidance formula, official or paper."),
-    seed: int = typer.Option(_default(NinjaSettings, "seed"), "--seed", help="ninja: seed of the initial noise (every frame)."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="ninja: processing long side, a multiple of 64 (default: the model's, else 512)."),
-    reference_mode: str = typer.Option(_default(NinjaSettings, "reference_mode"), "--reference-mode", help="ninja: keyframe and previous result as references: concat or stitch."),
-    device: str = typer.Option(_default(LoadSettings, "device"), "--device", help="ninja: auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option(_default(LoadSettings, "dtype"), "--dtype", help="ninja: fp32, fp16 or bf16."),
+    model: Optional[str] = options.MODEL,
+    official: Optional[Path] = options.OFFICIAL,
+    steps: Optional[int] = options.STEPS,
+    fast: bool = options.FAST,
+    guidance_ref: Optional[float] = options.GUIDANCE_REF,
+    guidance_point: Optional[float] = options.GUIDANCE_POINT,
+    guidance: str = options.GUIDANCE,
+    seed: int = options.SEED,
+    resolution: Optional[int] = options.RESOLUTION,
+    reference_mode: str = options.REFERENCE_MODE,
+    device: str = options.DEVICE,
+    dtype: str = options.DTYPE,
     quiet: bool = flag(False, "quiet", "No progress bar."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", hidden=True, help="Old name of --no-quiet/--quiet."),
 ) -> None:
