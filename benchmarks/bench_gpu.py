@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import copy
 import gc
-import json
 import platform
 import shlex
 import statistics
@@ -552,8 +551,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for r in report["rows"]:
         if "seconds_per_image" not in r:
-            why = f"skipped: {r['skipped']}" if "skipped" in r else f"error: {r['error']}"
-            lines.append(f"| {r['label']} | | {why} | | | | | | | |")
+            lines.append(f"| {r['label']} | | {_why_not(r)} | | | | | | | |")
             continue
         c = r["calls"]
         lines.append(
@@ -580,8 +578,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "| parity check (tiny model, 64 px, 2 steps) | max abs (8-bit levels) | mean abs |", "|---|---|---|"]
         for p in report["parity"]:
             if "max_abs" not in p:
-                why = f"skipped: {p['skipped']}" if "skipped" in p else f"error: {p['error']}"
-                lines.append(f"| {p['check']} | {why} | |")
+                lines.append(f"| {p['check']} | {_why_not(p)} | |")
             else:
                 lines.append(f"| {p['check']} | {p['max_abs']} | {p['mean_abs']} |")
     if report.get("targets"):
@@ -594,13 +591,17 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _why_not(record: dict[str, Any]) -> str:
+    """Why a row or check has no figures: ``skipped: ...`` or ``error: ...``."""
+    return f"skipped: {record['skipped']}" if "skipped" in record else f"error: {record['error']}"
+
+
 def write_report(report: dict[str, Any], out: Path) -> None:
     """Write the JSON and the Markdown beside it (each atomically)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((out, json.dumps(report, indent=1) + "\n"), (out.with_suffix(".md"), markdown(report))):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+    from manganinja.images import write_bytes_atomic, write_json_atomic
+
+    write_json_atomic(report, out)
+    write_bytes_atomic(markdown(report).encode("utf-8"), out.with_suffix(".md"))
 
 
 # ------------------------------------------------------------------------------------------
