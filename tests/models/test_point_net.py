@@ -54,3 +54,69 @@ def test_every_parameter_gets_a_gradient():
     x[0, 0, 5, 7] = 1
     sum(o.square().sum() for o in net(x)).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+
+
+def _coded(**kw) -> PointNet:
+    torch.manual_seed(0)
+    return PointNet(out_channels=(8, 16), downsamples=(4, 2), pair_code_channels=24, **kw)
+
+
+def test_pair_codes_are_orthonormal_and_the_same_from_the_config():
+    net = _coded()
+    codes = net.pair_codes
+    assert codes.shape == (24, 24)
+    gram = codes @ codes.T / 24
+    assert torch.allclose(gram, torch.eye(24), atol=1e-5)
+    assert torch.equal(_coded().pair_codes, codes)
+    assert not torch.equal(_coded(pair_code_seed=1).pair_codes, codes)
+    assert "pair_codes" not in net.state_dict()  # rebuilt from the config, not weights
+    assert PointNet(out_channels=(8, 16), downsamples=(4, 2)).pair_codes.numel() == 0
+
+
+def test_a_pair_index_becomes_its_code_at_its_pixel():
+    net = _coded()
+    point_map = torch.zeros(1, 1, 16, 16)
+    point_map[0, 0, 3, 5] = 7
+    point_map[0, 0, 10, 2] = 24
+    coded = net.code(point_map)
+    assert coded.shape == (1, 24, 16, 16)
+    assert torch.equal(coded[0, :, 3, 5], net.pair_codes[6])
+    assert torch.equal(coded[0, :, 10, 2], net.pair_codes[23])
+    assert coded[0, :, 0, 0].abs().sum() == 0  # background: no code
+    # what pairs 1 and 2 add at their token point in different directions with codes, and in
+    # nearly the same one with the paper's value coding (docs/reproduce.md, the point path)
+    assert _pair_cosine(net) < 0.5
+    torch.manual_seed(0)
+    assert _pair_cosine(PointNet(out_channels=(8, 16), downsamples=(4, 2))) > 0.9
+
+
+def _pair_cosine(net: PointNet) -> float:
+    """Cosine between what pair 1 and pair 2, drawn at the same pixel, add to the 8x8 token embedding there."""
+    maps = torch.zeros(3, 1, 16, 16)
+    maps[1, 0, 3, 5], maps[2, 0, 3, 5] = 1, 2
+    with torch.no_grad():
+        tokens = net(maps)[0]  # (3, 64, 8)
+    one, two = tokens[1] - tokens[0], tokens[2] - tokens[0]
+    token = int(one.norm(dim=1).argmax())
+    return float(torch.nn.functional.cosine_similarity(one[token], two[token], dim=0))
+
+
+def test_a_point_map_value_that_is_not_a_pair_index_is_refused():
+    net = _coded()
+    with pytest.raises(ValueError, match="pair indices 0..24"):
+        net(torch.full((1, 1, 16, 16), 25.0))
+
+
+def test_pair_coded_config_needs_a_code_per_pair():
+    with pytest.raises(ValueError, match="at least one channel per pair"):
+        PointNet(out_channels=(8,), downsamples=(2,), pair_code_channels=8, pair_code_count=24)
+
+
+def test_pair_coded_point_net_round_trips_through_save_pretrained(tmp_path):
+    net = _coded()
+    net.save_pretrained(tmp_path)
+    loaded = PointNet.from_pretrained(tmp_path)
+    point_map = torch.zeros(1, 1, 16, 16)
+    point_map[0, 0, 4, 4] = 3
+    assert loaded.config.pair_code_channels == 24
+    assert all(torch.equal(a, b) for a, b in zip(loaded(point_map), net(point_map)))

@@ -52,6 +52,9 @@ def test_bad_values_are_named():
     with pytest.raises(ConfigError, match="got 'epsilon'"):
         resolve_config({"model": {"schedule": {"zero_terminal_snr": True, "prediction_type": "epsilon"}}})
     assert resolve_config({"train": {"learning_rate": "1e-3"}}).train.learning_rate == 1e-3
+    with pytest.raises(ConfigError, match="model.point_code must be 0 .* or at least 24"):
+        resolve_config({"model": {"point_code": 8}})
+    assert resolve_config({"model": {"point_code": 32}}).model.point_code == 32
 
 
 def test_missing_file(tmp_path):

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from manganinja.data.dataset import DataConfig
+from manganinja.points import MAX_POINT_PAIRS
 
 
 class ConfigError(ValueError):
@@ -79,6 +80,12 @@ class ModelConfig(Section):
     as the paper starts both U-Nets (and the ControlNet's encoder) from SD1.5.
 
     ``schedule``: the noise schedule to train (and save) the model with (:class:`ScheduleSection`).
+
+    ``point_code``: PointNet's input coding. ``None`` keeps the model's (the paper's value-coded
+    point map for a new model); ``N > 0`` gives each pair index a fixed orthonormal code of ``N``
+    channels (``PointNet.pair_code_channels``, a departure from the paper: docs/reproduce.md);
+    ``0`` the paper's coding. When it differs from the loaded model's, PointNet starts anew
+    (random, from ``seed``) with the same widths: train it with stage 2.
     """
 
     init: InitKind = "tiny"
@@ -91,6 +98,7 @@ class ModelConfig(Section):
     controlnet_path: str | None = None
     clip_path: str | None = None
     seed: Int = 0
+    point_code: Int | None = None
 
 
 class TrainSection(Section):
@@ -238,6 +246,11 @@ def _validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"data.resolution must be a multiple of 64 and >= 64, got {d.resolution}")
     if not 0 <= d.max_points <= 255:
         raise ConfigError(f"data.max_points must be in 0..255, got {d.max_points}")
+    if m.point_code:
+        if m.point_code < MAX_POINT_PAIRS:
+            raise ConfigError(f"model.point_code must be 0 (the paper's coding) or at least {MAX_POINT_PAIRS} (one orthonormal code per pair), got {m.point_code}")
+        if d.max_points > MAX_POINT_PAIRS:
+            raise ConfigError(f"data.max_points must be at most {MAX_POINT_PAIRS} with model.point_code (one code per pair), got {d.max_points}")
     if m.unet_start is not None and m.init != "tiny":
         raise ConfigError(f"model.unet_start applies to model.init 'tiny' only (it replaces the random U-Nets), got model.init '{m.init}'")
     if m.schedule.zero_terminal_snr and m.schedule.prediction_type != "v_prediction":

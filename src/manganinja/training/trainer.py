@@ -57,6 +57,8 @@ from torch.utils.data import DataLoader
 
 from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
 from manganinja.data.video_pairs import PairIndexSettings
+from manganinja.models.point_net import PointNet
+from manganinja.points import MAX_POINT_PAIRS
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
 from manganinja.training.config import ConfigError, TrainConfig, dump_config
 from manganinja.training.losses import prediction_loss, prediction_target, sample_noise, sample_timesteps
@@ -86,10 +88,24 @@ def build_pipeline(cfg: TrainConfig) -> Any:
     """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`), with
     the noise schedule of ``cfg.model.schedule`` written into its scheduler."""
     pipe = _initial_pipeline(cfg)
+    if cfg.model.point_code is not None and pipe.point_net.config.pair_code_channels != cfg.model.point_code:
+        pipe.register_modules(point_net=recoded_point_net(pipe.point_net, cfg.model.point_code, cfg.model.seed))
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
     return pipe
+
+
+def recoded_point_net(point_net: PointNet, channels: int, seed: int) -> PointNet:
+    """A new random PointNet (seeded by ``seed``) of ``point_net``'s widths whose input coding is
+    ``channels`` pair-code channels (0: the paper's value-coded map)."""
+    config = {k: v for k, v in point_net.config.items() if not k.startswith("_")}
+    config.update(pair_code_channels=channels, pair_code_count=MAX_POINT_PAIRS)
+    torch.manual_seed(seed)
+    fresh = PointNet(**config)
+    if (fresh.device, fresh.dtype) == (point_net.device, point_net.dtype):
+        return fresh
+    return fresh.to(device=point_net.device, dtype=point_net.dtype)
 
 
 def _initial_pipeline(cfg: TrainConfig) -> Any:
