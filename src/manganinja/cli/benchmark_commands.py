@@ -14,8 +14,9 @@ from typing import Any, List, Optional
 
 import typer
 
-from manganinja.cli import app, flag, user_errors
+from manganinja.cli import app, choices, flag, user_errors
 from manganinja.cli import options
+from manganinja.engines import ENGINE_NAMES
 
 benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
@@ -55,7 +56,7 @@ def _extractor(method: str) -> tuple[Any, str]:
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Benchmark folder (manifest.json + pair folders)."),
     out: Path = typer.Option(..., "--output-dir", "--out", metavar="DIR", help="Results folder (resumed if it exists)."),
-    engine: List[str] = typer.Option(..., "--engine", help="Engine(s): reference, mean-color, flat, ninja."),
+    engine: List[str] = typer.Option(..., "--engine", metavar=choices(ENGINE_NAMES), help="Engine to score; repeat for several."),
     guide_points: int = typer.Option(0, "--guide-points", min=0, help="K: also run with K annotated points as guidance (>= 0)."),
     seed: List[int] = typer.Option([0], "--seed", help="Seed(s); each is a separate run."),
     model: Optional[str] = options.MODEL,

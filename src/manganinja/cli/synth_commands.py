@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
-from manganinja.cli import app, flag, user_errors
+from manganinja.cli import app, choices, flag, user_errors
 from manganinja.data.synthetic import SyntheticDataError, write_dataset
+from manganinja.data.synthetic_shots import FAMILIES
 
 
 @app.command("synth")
@@ -25,8 +26,8 @@ def synth(
     ),
     frames: int = typer.Option(12, "--frames", help="Frames per shot (with --shots)."),
     family: str = typer.Option(
-        "character", "--family",
-        help="With --shots: character, or an effect (smoke, explosion, splash; effects = one of them per shot).",
+        "character", "--family", metavar=choices(FAMILIES),
+        help="With --shots: character, or an effect (effects = one of smoke, explosion, splash per shot).",
     ),
 ) -> None:
     """Generate pairs of frames of procedural characters with line art and exact point pairs,
