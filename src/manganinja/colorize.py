@@ -106,7 +106,7 @@ def _preparation(engine: Engine[Any]) -> Hashable:
     return id(engine)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PreparedEngine:
     """An engine with one set of references prepared for it once (:func:`prepare`): the
     in-memory core of the road that :func:`run_colorize`, the web UI and the benchmark colorize
