@@ -1,6 +1,6 @@
 """The library's one road (:mod:`manganinja.colorize`): every front end builds its settings tree
-with ``RunSettings.from_options`` and goes through ``engine_for`` / ``colorize_page`` /
-``run_colorize``; a value given once reaches the pipeline as given, and the pipeline resolves
+with ``RunSettings.from_options`` and goes through ``engine_for`` / ``prepare`` and
+``PreparedEngine`` (the in-memory core) / ``run_colorize``; a value given once reaches the pipeline as given, and the pipeline resolves
 nothing again."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import manganinja.colorize as road
 from manganinja.cli import app
-from manganinja.colorize import colorize_page, engine_for, load_policy, run_colorize, settings_of
+from manganinja.colorize import PreparedEngine, engine_for, load_policy, prepare, run_colorize, settings_of
 from manganinja.data.synthetic import generate_pair
 from manganinja.engines import FlatEngine, NinjaEngine
 from manganinja.lines import Lines
@@ -103,8 +103,7 @@ def test_a_value_given_once_reaches_the_pipeline_unchanged(tiny, monkeypatch):
     monkeypatch.setattr("manganinja.pipeline.resolve_sampling", no_second_resolve)
     monkeypatch.setattr(MangaNinjaPipeline, "sampling_of", no_second_resolve)
     pair = generate_pair(1, size=64)
-    prepared = engine.prepare([Image.fromarray(pair.reference)])
-    colorize_page(engine, prepared, Lines(pair.lineart.astype(np.float32) / 255))
+    prepare(engine, [Image.fromarray(pair.reference)]).colorize(Lines(pair.lineart.astype(np.float32) / 255))
     assert seen[0]["sampling"] == Sampling(resolution=64, steps=2, guidance_scale_ref=3.5, guidance_scale_point=7.0)
     assert "num_inference_steps" not in seen[0] and "resolution" not in seen[0]
 
@@ -131,14 +130,65 @@ def test_image_and_lineart_of_the_same_picture_give_the_same_result(tiny):
 # Every front end goes through the road
 
 
-def test_run_colorize_writes_the_pages(page, tmp_path):
+@pytest.fixture
+def road_calls(monkeypatch) -> list[tuple[str, str]]:
+    """Every step of the road taken, as ``(step, engine name)``: ``prepare`` (the references
+    prepared) and ``colorize`` (a page colorized by the in-memory core); and every engine's own
+    ``prepare``/``colorize`` fails unless the road called it, so a front end that calls an engine
+    itself (bypassing the road) fails the test."""
+    calls: list[tuple[str, str]] = []
+    inside = []
+    real_prepare, real_colorize = road.prepare, PreparedEngine.colorize
+
+    def spy_prepare(engine, references):
+        calls.append(("prepare", engine.name))
+        inside.append(1)
+        try:
+            return real_prepare(engine, references)
+        finally:
+            inside.pop()
+
+    def spy_colorize(self, lines, points=None):
+        calls.append(("colorize", self.engine.name))
+        inside.append(1)
+        try:
+            return real_colorize(self, lines, points)
+        finally:
+            inside.pop()
+
+    def guarded(cls, method):
+        real = getattr(cls, method)
+
+        def only_on_the_road(self, *args, **kwargs):
+            assert inside, f"{cls.__name__}.{method} called outside the road"
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, method, only_on_the_road)
+
+    from manganinja import engines
+
+    for cls in (engines.NinjaEngine, engines.FlatEngine, engines.ReferenceEngine, engines.MeanColorEngine):
+        guarded(cls, "prepare")
+        guarded(cls, "colorize")
+    monkeypatch.setattr(road, "prepare", spy_prepare)
+    monkeypatch.setattr(PreparedEngine, "colorize", spy_colorize)
+    for module in ("manganinja.webui", "manganinja.evaluation.benchmark"):  # bound at import
+        monkeypatch.setattr(f"{module}.prepare", spy_prepare, raising=False)
+    return calls
+
+
+def test_run_colorize_writes_the_pages(page, tmp_path, road_calls):
     ref, line = page
-    request = validate_colorize(engine="flat", references=[ref], lineart=[str(line)], output_dir=tmp_path / "out")
+    second = tmp_path / "line2.png"
+    second.write_bytes(line.read_bytes())
+    request = validate_colorize(engine="flat", references=[ref], lineart=[str(line), str(second)],
+                                output_dir=tmp_path / "out")
     assert settings_of(request).engine == "flat"
     outcome = run_colorize(request, progress=False)
-    assert outcome.counts() == {"done": 1, "skipped": 0, "failed": 0}
-    assert (tmp_path / "out" / "line.png").is_file()
-    assert run_colorize(request, progress=False).counts()["skipped"] == 1
+    assert outcome.counts() == {"done": 2, "skipped": 0, "failed": 0}
+    assert (tmp_path / "out" / "line.png").is_file() and (tmp_path / "out" / "line2.png").is_file()
+    assert road_calls == [("prepare", "flat"), ("colorize", "flat"), ("colorize", "flat")]  # references once
+    assert run_colorize(request, progress=False).counts()["skipped"] == 2
 
 
 def test_the_cli_calls_run_colorize_with_the_options_given(page, tmp_path, monkeypatch):
@@ -153,19 +203,20 @@ def test_the_cli_calls_run_colorize_with_the_options_given(page, tmp_path, monke
     assert settings_of(request) == RunSettings.from_options(engine="flat", polarity="dark-on-light")
 
 
-def test_the_benchmark_builds_through_the_road(tmp_path, monkeypatch):
-    built, pages = [], []
-    real_engine_for, real_page = road.engine_for, road.colorize_page
+def test_the_benchmark_goes_through_the_road(tmp_path, monkeypatch, road_calls):
+    built = []
+    real_engine_for = road.engine_for
     monkeypatch.setattr(road, "engine_for", lambda s, **kw: built.append(s) or real_engine_for(s, **kw))
-    monkeypatch.setattr("manganinja.evaluation.benchmark.colorize_page",
-                        lambda *a, **kw: pages.append(a[0].name) or real_page(*a, **kw))
     runner = CliRunner()
     assert runner.invoke(app, ["benchmark", "synth", "--out", str(tmp_path / "b"), "--pairs", "1", "--size", "96"]).exit_code == 0
     res = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "b"), "--out", str(tmp_path / "r"),
-                              "--engine", "flat", "--engine", "reference"])
+                              "--engine", "flat", "--engine", "reference", "--seed", "0", "--seed", "1"])
     assert res.exit_code == 0, res.output
     assert [s.engine for s in built] == ["flat"]
-    assert set(pages) == {"flat", "reference"}
+    # one pair, two directions: the reference prepared once per direction and engine, and
+    # colorized once per seed
+    for name in ("flat", "reference"):
+        assert road_calls.count(("prepare", name)) == 2 and road_calls.count(("colorize", name)) == 4
 
 
 def test_the_benchmark_takes_official_like_colorize(tmp_path):
@@ -176,21 +227,22 @@ def test_the_benchmark_takes_official_like_colorize(tmp_path):
     assert res.exit_code == 2 and "official release layout" in res.output and "--official" in res.output
 
 
-def test_the_web_ui_colorizes_through_the_road(monkeypatch):
+def test_the_web_ui_colorizes_through_the_road(road_calls):
     import manganinja.webui as ui
 
-    assert ui.colorize_page is road.colorize_page
-    calls = []
-    monkeypatch.setattr(ui, "colorize_page", lambda *a, **kw: calls.append(a[0].name) or road.colorize_page(*a, **kw))
     pair = generate_pair(4, size=64)
     session = ui.with_lineart(ui.with_references(ui.Session(), [Image.fromarray(pair.reference)], ui.UiLimits()),
                               pair.lineart.astype(np.float32) / 255)
-    colorizer = ui.Colorizer({"flat": FlatEngine()})
+    colorizer = ui.Colorizer(ui.default_engines())
     colorizer.colorize(session, colorizer.settings())
-    assert calls == ["flat"]
+    colorizer.colorize(session, colorizer.settings(), layers=False)
+    assert road_calls == [("prepare", "flat"), ("colorize", "flat"), ("colorize", "flat")]
+    other = ui.with_references(session, [Image.fromarray(pair.target)], ui.UiLimits())
+    colorizer.colorize(other, colorizer.settings())
+    assert road_calls[3:] == [("prepare", "flat"), ("colorize", "flat")]  # new references: prepared again
 
 
-def test_the_web_ui_settings_are_the_run_settings(tiny):
+def test_the_web_ui_settings_are_the_run_settings(tiny, road_calls):
     import manganinja.webui as ui
 
     engine = NinjaEngine(tiny, RunSettings.from_options(resolution=64, progress=False).ninja)
@@ -199,4 +251,19 @@ def test_the_web_ui_settings_are_the_run_settings(tiny):
     expected = RunSettings.from_options(**{**colorizer.base().options(), "steps": 3, "guidance_ref": 1.5,
                                            "seed": 9, "snap": False})
     assert given == expected and given.ninja.resolution == 64
-    assert ui.configured(engine, given).sampling.steps == 3
+    prepared = road.prepare(engine, [Image.new("RGB", (64, 64), "red")])
+    configured = prepared.configured(given)
+    assert configured.engine.sampling.steps == 3 and configured.engine.settings.seed == 9
+    assert configured.state is prepared.state  # sampling values do not prepare again
+    assert road_calls == [("prepare", "ninja")]
+
+
+def test_a_setting_that_changes_the_preparation_prepares_again(tiny, road_calls):
+    engine = NinjaEngine(tiny, RunSettings.from_options(resolution=64, progress=False).ninja)
+    prepared = road.prepare(engine, [Image.new("RGB", (64, 64), "red")])
+    assert prepared.with_seed(3).state is prepared.state and prepared.with_seed(3).engine.settings.seed == 3
+    bigger = prepared.configured(RunSettings.from_options(resolution=128, progress=False))
+    assert bigger.engine.sampling.resolution == 128 and bigger.state is not prepared.state
+    assert road_calls == [("prepare", "ninja"), ("prepare", "ninja")]
+    flat = road.prepare(FlatEngine(), [Image.new("RGB", (8, 8), "red")])
+    assert flat.with_seed(5) is flat and flat.configured(RunSettings(engine="flat")) is flat

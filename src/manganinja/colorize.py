@@ -4,28 +4,35 @@
   through :func:`~manganinja.engines.build_engine` with the one device policy
   (:func:`load_policy`: ``auto`` becomes this process's device; ``fast`` on a GPU also means fp16
   weights and ``torch.compile``) and, for parity checks, fixed initial noise (:func:`read_latents`).
-- :func:`colorize_page`: one line art colorized after prepared references, as
-  :class:`~manganinja.flat.layers.Layers`; :func:`recomposable_layers`: layers that recompose
-  to their composite for any engine (what the web UI offers for download).
+- :func:`prepare`: an engine with one set of references prepared once, a
+  :class:`PreparedEngine`, the in-memory core of the road: its :meth:`~PreparedEngine.colorize`
+  turns one :class:`~manganinja.lines.Lines` (made at the edge) and its points into
+  :class:`~manganinja.flat.layers.Layers`, and :meth:`~PreparedEngine.recomposable` gives layers
+  that recompose to their composite for any engine (what the web UI offers for download). The
+  same prepared references serve another seed or other sampling values
+  (:meth:`~PreparedEngine.with_seed`, :meth:`~PreparedEngine.configured`); a change that alters
+  the preparation prepares again.
 - :func:`run_colorize`: a checked :class:`~manganinja.requests.ColorizeRequest` (files) run to
   the end: this process's shard of the pages (``accelerate launch``, torchrun or the CLI's
-  ``--processes``), references prepared once, every page through :func:`colorize_page`, written
-  with the results manifest (:func:`manganinja.batch.run_pages`).
+  ``--processes``), the engine made and the references prepared once (:func:`prepare`), every
+  page through :meth:`PreparedEngine.colorize`, written with the results manifest
+  (:func:`manganinja.batch.run_pages`).
 
 The ``colorize`` command calls :func:`run_colorize`; the web UI and the benchmark, which hold
-their pictures in memory and keep prepared references between calls, call :func:`engine_for`
-and :func:`colorize_page`, the two steps :func:`run_colorize` is made of. Imports torch only for
-the model engine.
+their pictures in memory and keep prepared references between calls, make their engines with
+:func:`engine_for` and colorize through :func:`prepare` and :class:`PreparedEngine`, the core
+:func:`run_colorize` writes from. No front end calls an engine's ``prepare`` or ``colorize``
+itself. Imports torch only for the model engine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Hashable, Optional, Sequence
 
 from manganinja.batch import PageResult, run_pages, shard, single_file
-from manganinja.engines import BuiltEngine, Engine, build_engine, references_rgb
+from manganinja.engines import BuiltEngine, Engine, NinjaEngine, build_engine, references_rgb
 from manganinja.flat.layers import Layers, layer_paths, write_layers
 from manganinja.flat.snap import snap_layers
 from manganinja.images import save_image
@@ -38,6 +45,7 @@ from manganinja.workers import shard_of_worker, stop_with_launcher
 if TYPE_CHECKING:
     import torch
     from accelerate import PartialState
+    from PIL import Image
 
     from manganinja.pipeline import MangaNinjaPipeline
 
@@ -88,19 +96,73 @@ def engine_for(
     return build_engine("ninja", ninja=settings.ninja, load=load, pipe=pipe, latents=initial)
 
 
-def colorize_page(engine: Engine[Any], prepared: Any, lines: Lines, points: PointPairs | None = None) -> Layers:
-    """``lines`` colorized by ``engine`` after its ``prepared`` references
-    (``engine.prepare(...)``): layers at ``lines.size``; empty ``points`` count as none."""
-    return engine.colorize(prepared, lines, points if points is not None and len(points) else None)
+def _preparation(engine: Engine[Any]) -> Hashable:
+    """What ``engine.prepare`` depends on besides the references: for the model, its loaded
+    pipeline, working size and reference mode (seed, steps, guidance and snap do not change the
+    encoding); for the other engines, the engine object itself (their ``with_seed`` returns
+    them unchanged)."""
+    if isinstance(engine, NinjaEngine):
+        return (id(engine.pipe), engine.sampling.resolution, engine.settings.reference_mode)
+    return id(engine)
 
 
-def recomposable_layers(engine: Engine[Any], layers: Layers, lines: Lines) -> Layers:
-    """Layers that recompose to their composite: ``layers`` themselves when ``engine`` fills
-    regions, else the shading-keeping snap of the engine's picture
-    (:func:`~manganinja.flat.snap.snap_layers`; its composite is then not the picture)."""
-    if engine.fills_regions:
-        return layers
-    return snap_layers(layers.composite, lines, keep_shading=True)
+@dataclass(frozen=True, eq=False)
+class PreparedEngine:
+    """An engine with one set of references prepared for it once (:func:`prepare`): the
+    in-memory core of the road that :func:`run_colorize`, the web UI and the benchmark colorize
+    through.
+
+    Attributes:
+        engine: the engine (:func:`engine_for`).
+        references: the RGB references it was prepared with (kept, so a setting that changes
+            the preparation prepares them again).
+        state: what ``engine.prepare(references)`` returned.
+    """
+
+    engine: Engine[Any]
+    references: tuple["Image.Image", ...]
+    state: Any
+
+    def colorize(self, lines: Lines, points: PointPairs | None = None) -> Layers:
+        """``lines`` colorized after the prepared references: layers at ``lines.size``
+        (``composite`` uint8 ``(H, W, 3)``); empty ``points`` count as none."""
+        return self.engine.colorize(self.state, lines, points if points is not None and len(points) else None)
+
+    def recomposable(self, layers: Layers, lines: Lines) -> Layers:
+        """Layers that recompose to their composite: ``layers`` (of :meth:`colorize`) themselves
+        when the engine fills regions, else the shading-keeping snap of the engine's picture
+        (:func:`~manganinja.flat.snap.snap_layers`; its composite is then not the picture)."""
+        if self.engine.fills_regions:
+            return layers
+        return snap_layers(layers.composite, lines, keep_shading=True)
+
+    def with_engine(self, engine: Engine[Any]) -> "PreparedEngine":
+        """The same references with ``engine`` (another configuration of this one): the prepared
+        state is kept when ``engine`` prepares alike (:func:`_preparation`), else prepared again."""
+        if engine is self.engine:
+            return self
+        if _preparation(engine) == _preparation(self.engine):
+            return replace(self, engine=engine)
+        return prepare(engine, self.references)
+
+    def with_seed(self, seed: int) -> "PreparedEngine":
+        """The same prepared references, sampling with ``seed``."""
+        return self.with_engine(self.engine.with_seed(seed))
+
+    def configured(self, settings: RunSettings) -> "PreparedEngine":
+        """The same prepared references with the model's sampling settings of ``settings``
+        (``settings.ninja``; a :class:`~manganinja.engines.NinjaEngine` sharing its loaded
+        pipeline); other engines are kept as they are."""
+        engine = self.engine
+        if isinstance(engine, NinjaEngine) and engine.settings != settings.ninja:
+            return self.with_engine(engine.with_settings(settings.ninja))
+        return self
+
+
+def prepare(engine: Engine[Any], references: Sequence["Image.Image"]) -> PreparedEngine:
+    """``engine`` with ``references`` (RGB PIL images) prepared once (``engine.prepare``)."""
+    refs = tuple(references)
+    return PreparedEngine(engine, refs, engine.prepare(list(refs)))
 
 
 @dataclass
@@ -141,10 +203,10 @@ def settings_of(request: ColorizeRequest) -> RunSettings:
 def run_colorize(request: ColorizeRequest, *, progress: bool = True, engine: BuiltEngine | None = None) -> ColorizeOutcome:
     """Colorize and write this process's shard of ``request``'s pages (see the module doc):
     the engine is made once with :func:`engine_for` (or ``engine`` is used), the references are
-    prepared once, each page's :class:`~manganinja.lines.Lines` is made at the edge
-    (:meth:`~manganinja.requests.ColorizeRequest.lines`) and colorized with
-    :func:`colorize_page`. A page that fails is recorded and the others go on. ``progress``:
-    a bar over pages (when there are several)."""
+    prepared once (:func:`prepare`), each page's :class:`~manganinja.lines.Lines` is made at the
+    edge (:meth:`~manganinja.requests.ColorizeRequest.lines`) and colorized with
+    :meth:`PreparedEngine.colorize`. A page that fails is recorded and the others go on.
+    ``progress``: a bar over pages (when there are several)."""
     stop_with_launcher()
     index, count = shard_of_worker()
     state = None
@@ -156,12 +218,12 @@ def run_colorize(request: ColorizeRequest, *, progress: bool = True, engine: Bui
             index, count = state.process_index, state.num_processes
             device = str(state.device)
         engine = engine_for(settings, device=device, latents=request.latents)
-    prepared = engine.prepare(references_rgb(request.references))
+    road = prepare(engine, references_rgb(request.references))
     mine = shard(list(zip(request.pages, request.outputs)), index, count)
 
     def colorize(page: Path) -> tuple[Layers, Lines]:
         lines = request.lines(page)
-        return colorize_page(engine, prepared, lines, request.points), lines
+        return road.colorize(lines, request.points), lines
 
     def write(result: tuple[Layers, Lines], path: Path) -> None:
         layers, lines = result
@@ -181,12 +243,12 @@ def run_colorize(request: ColorizeRequest, *, progress: bool = True, engine: Bui
 
 __all__ = [
     "ColorizeOutcome",
-    "colorize_page",
+    "PreparedEngine",
     "default_device",
     "engine_for",
     "load_policy",
+    "prepare",
     "read_latents",
-    "recomposable_layers",
     "run_colorize",
     "settings_of",
 ]

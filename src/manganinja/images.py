@@ -6,7 +6,9 @@ and how results are written (atomically: a crash never leaves a half-written fil
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import re
 import tempfile
@@ -14,9 +16,11 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+log = logging.getLogger("manganinja.images")
 
 #: Marker in the names of this package's temporary files: ``.NAME.manganinja-tmp-<pid>-<random>``
 #: beside the file ``NAME`` being written. The writer's process id lets a later run tell a stale
@@ -151,9 +155,12 @@ def _check_size(size: tuple[int, int], where: str, max_pixels: int | None) -> No
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """Convert any PIL mode to RGB; transparent pixels are composited on ``background``."""
+    """Convert any PIL mode to RGB; transparent pixels are composited on ``background``; a CMYK
+    picture with an embedded ICC profile is converted through it (:func:`cmyk_to_srgb`)."""
     if image.mode == "RGB":
         return image
+    if image.mode == "CMYK":
+        return cmyk_to_srgb(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (*background, 255))
@@ -165,6 +172,25 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         peak = 65535.0 if top > 255 else 1.0 if image.mode == "F" and top <= 1.0 else 255.0
         gray = (np.clip(arr / peak, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         return Image.fromarray(gray).convert("RGB")
+    return image.convert("RGB")
+
+
+def cmyk_to_srgb(image: Image.Image) -> Image.Image:
+    """A CMYK picture as sRGB. With an embedded ICC profile (``image.info["icc_profile"]``: what
+    the inks mean, as written by Photoshop or ``convert -profile``) the colors are converted
+    through it (LittleCMS, the profile's default rendering intent); without one, or when the
+    profile cannot be used (a warning is logged), PIL's plain inversion (``255 - C`` scaled by
+    ``K``), which is right for a picture made with that same inversion (``convert("CMYK")``,
+    ``convert -colorspace CMYK``) and wrong by tens of levels for a profiled one."""
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(
+                image, source, ImageCms.createProfile("sRGB"),
+                renderingIntent=ImageCms.getDefaultIntent(source), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+            log.warning("the CMYK picture's embedded ICC profile cannot be used (%s); converting without it", exc)
     return image.convert("RGB")
 
 

@@ -4,7 +4,9 @@ colorize (Gradio).
 The page is a thin layer over the library: images are read with :func:`manganinja.images.load_image`,
 line arts with :class:`manganinja.lines.Lines`, points are :class:`manganinja.points.PointPairs` in the
 pixels of the uploaded images, and colorization goes through the :class:`manganinja.engines.Engine`
-protocol. The pure functions below (``add_click``, ``undo``, ``render_*``...) hold the page's
+protocol, through the library's road (:func:`manganinja.colorize.engine_for` makes the engines,
+:func:`manganinja.colorize.prepare` prepares the references once per set, and
+:class:`manganinja.colorize.PreparedEngine` colorizes). The pure functions below (``add_click``, ``undo``, ``render_*``...) hold the page's
 logic; :func:`build_app` only wires them to components.
 
 Safety: the server listens on localhost unless told otherwise, uploads are limited in bytes and
@@ -26,8 +28,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from manganinja.colorize import colorize_page, engine_for, recomposable_layers
-from manganinja.engines import Engine, FlatEngine, NinjaEngine
+from manganinja.colorize import PreparedEngine, engine_for, prepare
+from manganinja.engines import Engine, NinjaEngine
 from manganinja.flat.layers import Layers, write_layers
 from manganinja.images import ImageInputError, fit_long_side, load_image, save_image, to_rgb
 from manganinja.lines import Lines
@@ -333,14 +335,6 @@ def page_settings(base: RunSettings, engine: str, **controls: object) -> RunSett
         raise ValueError(describe_error(exc)) from None
 
 
-def configured(engine: Engine[Any], settings: RunSettings) -> Engine[Any]:
-    """``engine`` with the run's settings (a :class:`NinjaEngine` sharing the loaded pipeline);
-    other engines are returned as they are."""
-    if isinstance(engine, NinjaEngine) and engine.settings != settings.ninja:
-        return engine.with_settings(settings.ninja)
-    return engine
-
-
 @dataclass
 class Colorizer:
     """The engines behind the page and the references last prepared for each (prepared once per
@@ -348,7 +342,7 @@ class Colorizer:
 
     engines: Mapping[str, Engine[Any]]
     suggest: SuggestFn | None = None
-    _cache: dict[str, tuple[tuple[str, ...], Any]] = field(default_factory=dict, repr=False)
+    _cache: dict[str, tuple[tuple[str, ...], PreparedEngine]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def resolution(self) -> int | None:
@@ -374,10 +368,12 @@ class Colorizer:
         return page_settings(base, engine or base.engine, **controls)
 
     def colorize(self, session: Session, settings: RunSettings, layers: bool = True) -> tuple[np.ndarray, Layers | None]:
-        """Colorize the session's line art through the library's road
-        (:func:`manganinja.colorize.colorize_page`). Returns the uint8 ``(H, W, 3)`` result at
+        """Colorize the session's line art through the library's road: the engine's references
+        prepared once per set (:func:`manganinja.colorize.prepare`, kept while the same
+        references come again), configured with the run's settings and colorized
+        (:class:`manganinja.colorize.PreparedEngine`). Returns the uint8 ``(H, W, 3)`` result at
         the line art's size and, with ``layers``, layers that recompose
-        (:func:`manganinja.colorize.recomposable_layers`), else None.
+        (:meth:`~manganinja.colorize.PreparedEngine.recomposable`), else None.
 
         Raises:
             ValueError: missing inputs, bad points or an unavailable engine (message for the
@@ -392,18 +388,16 @@ class Colorizer:
         points = session.points if session.pairs else None
         if points is not None:
             check_points(points, [r.size for r in session.references], [session.lineart.size], settings.engine)
-        engine = configured(self.engines[settings.engine], settings)
         with self._lock:
             cached = self._cache.get(settings.engine)
-            if cached is not None and cached[0] == session.reference_keys:
-                prepared = cached[1]
-            else:
-                prepared = engine.prepare(list(session.references))
-                self._cache[settings.engine] = (session.reference_keys, prepared)
-            result = colorize_page(engine, prepared, session.lineart, points)
+            if cached is None or cached[0] != session.reference_keys:
+                cached = (session.reference_keys, prepare(self.engines[settings.engine], session.references))
+                self._cache[settings.engine] = cached
+            road = cached[1].configured(settings)
+            result = road.colorize(session.lineart, points)
         if not layers:
             return result.composite, None
-        return result.composite, recomposable_layers(engine, result, session.lineart)
+        return result.composite, road.recomposable(result, session.lineart)
 
 
 def write_outputs(result: np.ndarray, layers: Layers | None, lineart: Lines | np.ndarray, folder: Path) -> list[Path]:
@@ -434,7 +428,7 @@ def default_engines(ninja: Engine | None = None) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     if ninja is not None:
         engines[NINJA] = ninja
-    engines[FLAT] = FlatEngine()
+    engines[FLAT] = engine_for(RunSettings(engine=FLAT))
     return engines
 
 

@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from manganinja.colorize import colorize_page
+from manganinja.colorize import PreparedEngine, prepare
 from manganinja.engines import Engine
 from manganinja.evaluation import metrics as M
 from manganinja.images import ImageInputError, load_image, save_image, to_rgb, write_bytes_atomic, write_json_atomic
@@ -371,8 +371,9 @@ def evaluate(
 
     Args:
         engines: built engines (:func:`manganinja.colorize.engine_for`), each run through the
-            library's one road: ``prepare([reference])`` once per pair and direction, then
-            :func:`manganinja.colorize.colorize_page` with ``with_seed(seed)`` per run.
+            library's one road: the reference prepared once per pair, direction and engine
+            (:func:`manganinja.colorize.prepare`), then each run colorized by
+            :meth:`~manganinja.colorize.PreparedEngine.colorize` with ``with_seed(seed)``.
         extractor: line-art extractor, RGB PIL -> :class:`~manganinja.lines.Lines`;
             ``extractor_name`` records which (a resume must use the same).
         guide_points: K; each run is done with 0 points and, if K > 0, with K points.
@@ -462,7 +463,7 @@ def _evaluate(
                     f"{target.size[0]}x{target.size[1]} image"
                 )
             target_arr = np.asarray(target)
-            prepared: dict[str, Any] = {}
+            prepared: dict[str, PreparedEngine] = {}
             for key in todo:
                 if max_new_runs is not None and new_runs >= max_new_runs:
                     LOG.info("stopped after %d new runs (max_new_runs)", new_runs)
@@ -479,8 +480,8 @@ def _evaluate(
                 start = time.perf_counter()
                 try:
                     if engine_name not in prepared:
-                        prepared[engine_name] = engine.prepare([reference])
-                    result = colorize_page(engine.with_seed(seed), prepared[engine_name], lines, guide).composite
+                        prepared[engine_name] = prepare(engine, [reference])
+                    result = prepared[engine_name].with_seed(seed).colorize(lines, guide).composite
                 except ValueError as exc:
                     problem(name, "engine", f"{engine_name}: {exc}", key)
                     continue
