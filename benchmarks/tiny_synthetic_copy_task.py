@@ -47,6 +47,7 @@ def make_data() -> None:
 def evaluate(model: str, data: Path) -> None:
     import torch
 
+    from manganinja.colorize import prepare
     from manganinja.engines import build_engine
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
@@ -65,9 +66,9 @@ def evaluate(model: str, data: Path) -> None:
         lines = Lines.from_picture(picture, "xdog")
         none = np.zeros((0, 2))
         for label, reference in (("own", picture), ("another", other.a)):
-            result = engine.colorize(engine.prepare([reference]), lines).composite
+            result = prepare(engine, [reference]).colorize(lines).composite
             scores[label].append(B.score(result, target, mask, none)["psnr"])
-        flat = mean_color.colorize(mean_color.prepare([picture]), lines).composite
+        flat = prepare(mean_color, [picture]).colorize(lines).composite
         scores["mean-color"].append(B.score(flat, target, mask, none)["psnr"])
     d = np.array(scores["own"]) - np.array(scores["another"])
     for label, values in scores.items():

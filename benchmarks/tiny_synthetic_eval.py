@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from manganinja.colorize import prepare
 from manganinja.engines import BuiltEngine, NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.evaluation.metrics import mean_ci95
@@ -74,8 +75,7 @@ def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None =
 
 def colorize_one(engine: BuiltEngine, reference: Image.Image, lines: Lines, points: PointPairs | None) -> np.ndarray:
     """One result of ``engine`` (seed as built): uint8 ``(H, W, 3)`` at the line art's size."""
-    prepared = engine.prepare([reference])
-    return engine.colorize(prepared, lines, points).composite  # type: ignore[arg-type]
+    return prepare(engine, [reference]).colorize(lines, points).composite
 
 
 def write_swapped(data: Path, out: Path) -> Path:

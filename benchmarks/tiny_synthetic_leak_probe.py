@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
@@ -45,7 +46,7 @@ def main(model: str, data: str = "data/bench256-seed1", pairs: int = 6) -> None:
         noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
         starts = {"pure noise": noise, "noise carrying the target": abar.sqrt() * z + (1 - abar).sqrt() * noise}
         lines = Lines.from_picture(target, "xdog")
-        flat = mean_color.colorize(mean_color.prepare([reference]), lines).composite
+        flat = prepare(mean_color, [reference]).colorize(lines).composite
         baseline.append(B.score(flat, np.asarray(target.convert("RGB")), mask, np.zeros((0, 2)))["psnr"])
         for label, start in starts.items():
             out = pipe(reference=reference, lineart=lines, num_inference_steps=10, resolution=64, latents=start,

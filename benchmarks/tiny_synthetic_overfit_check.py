@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
+from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.lines import Lines
 from manganinja.settings import LoadSettings, NinjaSettings
@@ -29,7 +30,7 @@ for gs in (1.0, 3.0):
         ref = Image.open(p + "/reference.png").convert("RGB"); tgt = Image.open(p + "/target.png").convert("RGB")
         ref2 = Image.open(pairs[(i + 1) % len(pairs)] + "/reference.png").convert("RGB")
         lines = Lines.from_picture(tgt, "xdog"); t = np.asarray(tgt)
-        own.append(B.score(eng.colorize(eng.prepare([ref]), lines).composite, t, None, np.zeros((0, 2)))["psnr"])
-        other.append(B.score(eng.colorize(eng.prepare([ref2]), lines).composite, t, None, np.zeros((0, 2)))["psnr"])
-        m = build_engine("mean-color"); mean.append(B.score(m.colorize(m.prepare([ref]), lines).composite, t, None, np.zeros((0, 2)))["psnr"])
+        own.append(B.score(prepare(eng, [ref]).colorize(lines).composite, t, None, np.zeros((0, 2)))["psnr"])
+        other.append(B.score(prepare(eng, [ref2]).colorize(lines).composite, t, None, np.zeros((0, 2)))["psnr"])
+        m = build_engine("mean-color"); mean.append(B.score(prepare(m, [ref]).colorize(lines).composite, t, None, np.zeros((0, 2)))["psnr"])
     print(f"gs {gs}: own ref {np.mean(own):.2f} dB, other ref {np.mean(other):.2f} dB, mean-color {np.mean(mean):.2f}", flush=True)

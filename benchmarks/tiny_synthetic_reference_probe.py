@@ -26,6 +26,7 @@ def main() -> None:
 
     import torch
 
+    from manganinja.colorize import prepare
     from manganinja.engines import build_engine
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
@@ -40,8 +41,8 @@ def main() -> None:
     for i, (reference, target, _, _) in enumerate(pairs):
         other = pairs[(i + 1) % len(pairs)][0]
         lines = Lines.from_picture(target, "xdog")
-        own = ninja.colorize(ninja.prepare([reference]), lines).composite.astype(np.float64)
-        swapped = ninja.colorize(ninja.prepare([other]), lines).composite.astype(np.float64)
+        own = prepare(ninja, [reference]).colorize(lines).composite.astype(np.float64)
+        swapped = prepare(ninja, [other]).colorize(lines).composite.astype(np.float64)
 
         def mean_rgb(image: np.ndarray) -> list[float]:
             return np.asarray(image, np.float64).reshape(-1, 3).mean(0).round(1).tolist()

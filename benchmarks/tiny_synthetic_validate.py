@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
@@ -36,7 +37,7 @@ def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-se
         psnr = []
         for name in names:
             reference, target, mask, _ = B.load_pair(data, name).direction("a->b")
-            result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog")).composite
+            result = prepare(engine, [reference]).colorize(Lines.from_picture(target, "xdog")).composite
             psnr.append(B.score(result, np.asarray(target), mask, np.zeros((0, 2)))["psnr"])
         by_scale[scale] = float(np.mean(psnr))
         print(f"guidance_scale_ref {scale:g}: PSNR {np.mean(psnr):.2f} dB over {len(psnr)} validation pairs", flush=True)
@@ -49,7 +50,7 @@ def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-se
             reference, target, mask, points = B.load_pair(data, name).direction("a->b")
             guide_idx, scored_idx = B.split_points(len(points), 5, name, 0)
             guide = PointPairs([points[int(i)] for i in guide_idx])
-            result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog"), guide).composite
+            result = prepare(engine, [reference]).colorize(Lines.from_picture(target, "xdog"), guide).composite
             mse.append(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"])
         point_mse[scale] = float(np.mean(mse))
         print(f"guidance_scale_ref {ref:g}, guidance_scale_point {scale:g}: point MSE {np.mean(mse):.4f} with 5 guide points", flush=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.images import save_image
@@ -43,10 +44,10 @@ def main() -> None:
         lines = Lines.from_picture(target, "xdog")
         guide_idx, _ = B.split_points(len(points), 5, name, 0)
         guide = PointPairs([points[int(i)] for i in guide_idx])
-        encoded, flat_prepared = ninja.prepare([reference]), flat.prepare([reference])
+        encoded, flat_prepared = prepare(ninja, [reference]), prepare(flat, [reference])
         cells = [np.asarray(lines.to_image().convert("RGB")), np.asarray(reference),
-                 ninja.colorize(encoded, lines).composite, ninja.colorize(encoded, lines, guide).composite,
-                 flat.colorize(flat_prepared, lines, guide).composite, np.asarray(target)]
+                 encoded.colorize(lines).composite, encoded.colorize(lines, guide).composite,
+                 flat_prepared.colorize(lines, guide).composite, np.asarray(target)]
         big = [Image.fromarray(c).resize((c.shape[1] * SCALE, c.shape[0] * SCALE), Image.NEAREST) for c in cells]
         for img, xy in ((big[1], guide.reference_xy), (big[3], guide.lineart_xy)):
             draw = ImageDraw.Draw(img)

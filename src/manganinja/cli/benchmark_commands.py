@@ -16,7 +16,7 @@ import typer
 
 from manganinja.cli import app, choices, flag, user_errors
 from manganinja.cli import options
-from manganinja.engines import ENGINE_NAMES
+from manganinja.engines import ENGINE_NAMES, EngineError, build_engine, check_model_source
 
 benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
@@ -73,7 +73,6 @@ def evaluate(
 ) -> None:
     """Run the paper's protocol: both directions, 0 and K guidance points, scored on the foreground."""
     from manganinja.colorize import engine_for
-    from manganinja.engines import ENGINE_NAMES, EngineError, build_engine, check_model_source
     from manganinja.evaluation import benchmark as B
     from manganinja.evaluation.report import write_report
     from manganinja.settings import RunSettings

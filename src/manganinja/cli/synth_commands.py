@@ -10,7 +10,7 @@ import typer
 
 from manganinja.cli import app, choices, flag, user_errors
 from manganinja.data.synthetic import SyntheticDataError, write_dataset
-from manganinja.data.synthetic_shots import FAMILIES
+from manganinja.data.synthetic_shots import FAMILIES, ShotOptions, write_shots
 
 
 @app.command("synth")
@@ -33,8 +33,6 @@ def synth(
     """Generate pairs of frames of procedural characters with line art and exact point pairs,
     or (--shots N) animation cuts with ground truth for every frame."""
     if shots is not None:
-        from manganinja.data.synthetic_shots import ShotOptions, write_shots
-
         path = write_shots(out, shots, ShotOptions(size=size, frames=frames, family=family), seed=seed,
                            overwrite=overwrite)
         typer.echo(f"wrote {shots} {family} shots of {frames} frames ({size}x{size}, seed {seed}) to {path}")

@@ -311,6 +311,7 @@ def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str
     reference of the next pair (another character)."""
     import torch
 
+    from manganinja.colorize import prepare
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
     from manganinja.points import PointPairs
@@ -325,6 +326,6 @@ def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str
             guide_idx, _ = B.split_points(len(points), guides, name, 0)
             _, scored_idx = B.split_points(len(points), guides if scored_outside is None else scored_outside, name, 0)
             guide = PointPairs([points[int(j)] for j in guide_idx]) if guides else None
-            result = engine.colorize(engine.prepare([reference]), Lines.from_picture(target, "xdog"), guide).composite
+            result = prepare(engine, [reference]).colorize(Lines.from_picture(target, "xdog"), guide).composite
             values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])[metric]))
     return values
