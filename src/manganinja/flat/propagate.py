@@ -23,6 +23,9 @@ Coloring a target frame from several painted sources (:func:`paint_regions`):
    frame border are background unless at least ``border_share`` of the vote is for a character
    color. The reference's background is never painted: it is palette index 0, transparent.
 6. A region no source reaches takes the color of its nearest painted neighbour, with confidence 0.
+
+Every value that decides the results is a field of :class:`manganinja.settings.FlatShotSettings`
+(its one default and its range), passed in as one value; the functions here do not default them.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from manganinja.flat.regions import (
     vote_step,
     voter_mask,
 )
+from manganinja.settings import FlatShotSettings
 
 #: Where a region's color came from (``PaintedFrame.origin``).
 ORIGIN_KEYFRAME_COPY = 0
@@ -330,11 +334,12 @@ class Alignment:
     line_agreement: float
     size_ratio: float
 
-    def poor(self, min_inliers: int = 12, min_agreement: float = 0.5, max_size_ratio: float = 1.6) -> bool:
-        """True when the alignment cannot be trusted to carry colors: few matches, low line
-        agreement, or a big change of the drawing's size."""
-        return (self.inliers < min_inliers or self.kind == "bbox" or self.line_agreement < min_agreement
-                or self.size_ratio > max_size_ratio)
+    def poor(self, settings: FlatShotSettings) -> bool:
+        """True when the alignment cannot be trusted to carry colors: fewer matches than
+        ``settings.min_inliers``, line agreement under ``settings.min_agreement``, or a change
+        of the drawing's size over ``settings.max_size_ratio``."""
+        return (self.inliers < settings.min_inliers or self.kind == "bbox"
+                or self.line_agreement < settings.min_agreement or self.size_ratio > settings.max_size_ratio)
 
 
 def _line_agreement(target_lines: np.ndarray, source_lines: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
@@ -365,13 +370,8 @@ def match_scores(
     target_lines: np.ndarray,
     voters: np.ndarray,
     n_colors: int,
+    settings: FlatShotSettings,
     *,
-    work_long_side: int = 768,
-    position_sigma: float = 0.15,
-    outer_weight: float = 0.3,
-    overlap_share: float = 0.6,
-    no_match: float = 0.05,
-    smoothing: float = 0.005,
     target_features: Features | None = None,
     target_shapes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Evidence:
@@ -379,13 +379,15 @@ def match_scores(
     (:class:`Evidence`: scores, how much of each region the source's character and background
     cover, and how well the source was aligned).
 
-    Two kinds of evidence, mixed ``overlap_share : 1 - overlap_share``:
+    Two kinds of evidence, mixed ``overlap_share : 1 - overlap_share`` (the names are fields of
+    ``settings``, :class:`~manganinja.settings.FlatShotSettings`):
 
     - *overlap*: the share of the target region's ``voters`` (bool ``(H, W)``) that the warp puts
       on each source region (counted only ``outer_weight`` on the source's outer background,
       where a region the smooth warp could not follow also lands);
     - *match*: segment matching: each target region's likeness to each source region (areas and
-      elongations alike, warped centroid near, Gaussian with sigma ``position_sigma`` x the long
+      elongations alike: Gaussians with sigmas ``area_sigma`` on the log area and
+      ``elongation_sigma``; warped centroid near, Gaussian with sigma ``position_sigma`` x the long
       side), normalized over the source regions with ``no_match`` as the mass of "none of them".
       A region with a distinctive shape is found even where the warp is off (a prop crossing the
       frame, a limb that snapped to a new angle).
@@ -396,14 +398,15 @@ def match_scores(
     reference-to-line-art engine uses 0.1). 0.005 was the best of 0.1, 0.02, 0.005 and 0.001 on
     six synthetic shots of seed 1.
     """
+    st = settings
     h, w = target_lines.shape
-    side = min(work_long_side, max(h, w))
+    side = min(st.work_long_side, max(h, w))
     if target_features is None:
         target_features = detect_features(target_lines, work_long_side=side)
     matches = match_detected(source.features(side), target_features)
     boxes = (foreground_box(target_lines >= LINE_THRESHOLD), foreground_box(source.lines >= LINE_THRESHOLD))
     mapping = fit_mapping(matches, (w, h), (source.lines.shape[1], source.lines.shape[0]), fallback_boxes=boxes,
-                          smoothing=smoothing)
+                          smoothing=st.smoothing)
     map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
     filled = source.filled.astype(np.float32)
     warped = cv2.remap(filled, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
@@ -431,21 +434,21 @@ def match_scores(
     a_t, c_t, e_t = target_shapes if target_shapes is not None else region_shapes(target)
     a_s, c_s, e_s = source.shapes
     mapped = mapping(c_t).astype(np.float32)
-    sigma = position_sigma * max(h, w)
+    sigma = st.position_sigma * max(h, w)
     d2 = ((mapped[:, None, :] - c_s[None, :, :].astype(np.float32)) ** 2).sum(-1)
     position = np.exp(-0.5 * d2 / sigma ** 2)
     del d2
     la = np.log(np.maximum(a_t, 1.0)).astype(np.float32)[:, None] - np.log(np.maximum(a_s, 1.0)).astype(np.float32)[None]
     de = e_t.astype(np.float32)[:, None] - e_s.astype(np.float32)[None]
-    likeness = np.exp(-0.5 * (la / 0.3) ** 2 - 0.5 * (de / 0.35) ** 2) * position
+    likeness = np.exp(-0.5 * (la / st.area_sigma) ** 2 - 0.5 * (de / st.elongation_sigma) ** 2) * position
     # The source's outer background (background touching the border) has no shape to match, and
     # landing on it is weak evidence: a region the smooth warp could not follow lands there too.
     outer = border_regions(source.regions) & (source.index == 0)
     likeness[:, outer] = 0.0
     likeness[:, 0] = 0.0
-    match = likeness / (likeness.sum(axis=1, keepdims=True) + no_match)
-    direct = overlap * np.where(outer, outer_weight, 1.0).astype(np.float32)[None]
-    score = (overlap_share * direct + (1.0 - overlap_share) * match) * source.confidence.astype(np.float32)[None]
+    match = likeness / (likeness.sum(axis=1, keepdims=True) + st.no_match)
+    direct = overlap * np.where(outer, st.outer_weight, 1.0).astype(np.float32)[None]
+    score = (st.overlap_share * direct + (1.0 - st.overlap_share) * match) * source.confidence.astype(np.float32)[None]
     score[:, 0] = 0.0
     score[0] = 0.0
     # Evidence per palette color: summed over the source regions of that color.
@@ -458,21 +461,18 @@ def paint_regions(
     lines: np.ndarray,
     sources: list[Source],
     n_colors: int,
+    settings: FlatShotSettings,
     *,
     transparent: np.ndarray | None = None,
     forced: list[ForcedColor] | None = None,
-    border_share: float = 0.6,
-    border_cover: float = 0.5,
-    unsure_power: float = 1.0,
-    poor_weight: float = 0.25,
-    disagree_penalty: float = 1.0,
-    gap_radius: int = GAP_RADIUS,
-    work_long_side: int = 768,
 ) -> PaintedFrame:
     """Color the regions of ``lines`` (float32 ``(H, W)``, 1 = line) from painted ``sources``
-    (module docstring). ``n_colors`` is the palette size (background included).
+    (module docstring). ``n_colors`` is the palette size (background included). The regions are
+    labeled with :data:`~manganinja.flat.regions.GAP_RADIUS`, as the keyframes' are
+    (:func:`paint_from_colors`).
 
-    Args:
+    ``settings`` (:class:`~manganinja.settings.FlatShotSettings`), besides the fields
+    :func:`match_scores` and :meth:`Alignment.poor` read:
         border_share: a region touching the frame border becomes character only when at least this
             share of its evidence is for character colors ...
         border_cover: ... and the sources' character regions cover at least this share of it
@@ -498,17 +498,20 @@ def paint_regions(
     for s in sources:
         if s.frame.lines.shape != lines.shape:
             raise PropagateError(f"source '{s.name}' is {s.frame.lines.shape}, the frame is {lines.shape}")
-    regions = regions_of(lines, gap_radius)
+    st = settings
+    border_share, border_cover = st.border_share, st.border_cover
+    unsure_power, poor_weight, disagree_penalty = st.unsure_power, st.poor_weight, st.disagree_penalty
+    regions = regions_of(lines)
     voters = interior_voters(regions) & voter_mask(regions, vote_step(lines.shape))
-    side = min(work_long_side, max(lines.shape))
+    side = min(st.work_long_side, max(lines.shape))
     feats = detect_features(lines, work_long_side=side)
     shapes = region_shapes(regions)
-    evidence = [match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side,
-                             target_features=feats, target_shapes=shapes) for s in sources]
+    evidence = [match_scores(s.frame, regions, lines, voters, n_colors, st, target_features=feats,
+                             target_shapes=shapes) for s in sources]
     # A previous result aligned poorly (few matches, lines that do not meet, a big change of size)
     # does not vote: the frame is colored from the keyframe(s) with their own alignment.
-    good_key = any(not s.chained and not e.alignment.poor() for s, e in zip(sources, evidence))
-    keep = [not (s.chained and e.alignment.poor() and good_key) for s, e in zip(sources, evidence)]
+    good_key = any(not s.chained and not e.alignment.poor(st) for s, e in zip(sources, evidence))
+    keep = [not (s.chained and e.alignment.poor(st) and good_key) for s, e in zip(sources, evidence)]
     used = [(s, e) for s, e, k in zip(sources, evidence, keep) if k]
     n = regions.count + 1
     total = np.zeros((n, n_colors))
@@ -516,7 +519,7 @@ def paint_regions(
     char_cover = np.zeros(n)
     bg_cover = np.zeros(n)
     for s, e in used:
-        w = np.full(n, s.weight * (poor_weight if e.alignment.poor() else 1.0))
+        w = np.full(n, s.weight * (poor_weight if e.alignment.poor(st) else 1.0))
         if s.chained and unsure_power > 0:
             # Certainty: how much of the region the source's confident regions cover.
             w = w * np.clip(e.character_cover + e.background_cover, 0.0, 1.0) ** unsure_power
@@ -540,7 +543,7 @@ def paint_regions(
         against = np.zeros(n)
         n_key = 0
         for s, e in used:
-            if s.chained or e.alignment.poor():
+            if s.chained or e.alignment.poor(st):
                 continue
             mass = e.score.sum(axis=1)
             other = 1.0 - e.score[np.arange(n), index] / np.maximum(mass, 1e-9)
