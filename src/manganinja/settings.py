@@ -187,7 +187,13 @@ class FlatShotSettings(BaseModel):
 
     Background: a region touching the frame border becomes character only when at least
     ``border_share`` of its evidence is for character colors and the sources' character regions
-    cover at least ``border_cover`` of it."""
+    cover at least ``border_cover`` of it.
+
+    Color-trace lines (``trace_rule``): of two regions across a colored line that came out in one
+    color ``c``, where at least ``trace_share`` of the keyframes' pairs across such lines put one
+    color ``p`` opposite ``c`` (a highlight and its shadow), the smaller takes ``p`` when its
+    evidence for ``p`` exceeds the larger one's by more than ``trace_margin``
+    (:func:`manganinja.flat.propagate.apply_trace_rule`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -209,6 +215,9 @@ class FlatShotSettings(BaseModel):
     no_match: float = Field(0.05, gt=0.0, le=100.0)
     border_share: float = Field(0.6, ge=0.0, le=1.0)
     border_cover: float = Field(0.5, ge=0.0, le=1.0)
+    trace_rule: bool = True
+    trace_share: float = Field(0.8, ge=0.0, le=1.0)
+    trace_margin: float = Field(0.02, ge=0.0, le=1.0)
 
 
 class LoadSettings(BaseModel):

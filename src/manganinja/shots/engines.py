@@ -130,7 +130,7 @@ class FlatShotEngine:
             _check_reference_indices(points, len(prepared))
             forced = [ForcedColor(prepared[p.reference_index][0].painted, p.reference, p.lineart) for p in points]
         return paint_regions(frame.lines.array, [s for _, s in prepared], len(self.palette), self.settings,
-                             transparent=frame.transparent, forced=forced)
+                             transparent=frame.transparent, colored=frame.colored, forced=forced)
 
     @classmethod
     def factory(cls, settings: FlatShotSettings) -> Callable[[Palette], "FlatShotEngine"]:

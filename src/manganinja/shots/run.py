@@ -227,7 +227,8 @@ def colorize_shot(
         frame = shot.frame(stem)
         lines = load_line_frame(frame.line, f"line frame '{stem}'")
         rgba = load_colored_frame(frame.gt, f"keyframe '{stem}'")  # type: ignore[arg-type]
-        keyed[stem] = paint_from_colors(lines.lines.array, rgba, palette, stem, transparent=lines.transparent)
+        keyed[stem] = paint_from_colors(lines.lines.array, rgba, palette, stem, transparent=lines.transparent,
+                                        colored=lines.colored)
     engine = engine_factory(palette)
     # What every result depends on besides its own inputs (a frame made with other settings is redone).
     settings = normalize_settings({"mode": mode, "keep_color_lines": keep_color_lines, **engine.describe()})
