@@ -147,3 +147,25 @@ def test_trace_share_decides_whether_mixed_keyframes_teach_a_partner() -> None:
     assert out.index[crescent] == lo
     out, crescent, lo = _crescent_run(FlatShotSettings(trace_share=0.6), unshaded_key=True)
     assert out.index[crescent] != lo
+
+
+def test_an_effect_shot_from_its_small_puff_keeps_its_shadow_crescents(tmp_path) -> None:
+    """End to end (``colorize_shot``, scored by ``evaluate_shot``): an effect shot whose keyframe
+    is the small-puff end, where the crescents are a few pixels wide. Without the trace rule the
+    chain loses them (0.92 mean character pixel accuracy, 0.76 at worst); with it they stay
+    (0.97 mean, 0.92 at worst)."""
+    from manganinja.data.synthetic_shots import ShotOptions, write_shots
+    from manganinja.evaluation.paint_bucket import evaluate_shot
+    from manganinja.shots.format import read_shot
+    from manganinja.shots.run import colorize_shot
+
+    write_shots(tmp_path / "set", 1, ShotOptions(size=192, frames=16, family="effects", keyframe_end="first"), seed=7)
+    root = tmp_path / "set" / "shot_00000"
+    scores = {}
+    for on in (True, False):
+        out = tmp_path / f"out_{on}"
+        colorize_shot(read_shot(root), FlatShotEngine.factory(FlatShotSettings(trace_rule=on)), out, progress=False)
+        acc = [float(r["pix_acc_fg"]) for r in evaluate_shot(root, out).rows]
+        scores[on] = (float(np.mean(acc)), min(acc))
+    assert scores[True][0] >= 0.95 and scores[True][1] >= 0.9
+    assert scores[True][0] >= scores[False][0] + 0.03
