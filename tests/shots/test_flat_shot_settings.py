@@ -134,3 +134,18 @@ def test_the_run_records_every_setting_and_a_change_redoes_the_frames(tmp_path: 
     assert sorted(changed.redone) == ["0001", "0002"]
     assert all("unsure_power 1.0 -> 0.5" in " ".join(c) for c in changed.redone.values())
     assert json.loads((out / "shot_run.json").read_text())["settings"]["unsure_power"] == 0.5
+
+
+def test_a_setting_recorded_on_one_side_only_is_named_as_the_cause() -> None:
+    """A frame made by an engine that recorded fewer settings is redone, naming the new ones; a
+    frame that became a keyframe (no engine settings now) names its keyframe file, not every
+    setting."""
+    from manganinja.shots.run import redo_causes
+
+    files = {"line/0001.png": "a", "line/0000.png": "b", "gt/0000.png": "c"}
+    old = {"mode": "propagate", "keep_color_lines": False, "engine": "flat", **files}
+    new = {**old, "unsure_power": 1.0}
+    assert redo_causes(old, new, {}, {}) == ["unsure_power (unset) -> 1.0"]
+    keyframe = {"keep_color_lines": False, "line/0001.png": "a", "gt/0001.png": "d"}
+    causes = redo_causes(new, keyframe, {"gt/0001.png": "added"}, {})
+    assert causes == ["gt/0001.png added"]
