@@ -1,13 +1,14 @@
 """Speed of shot coloring with the flat engine: a 24-frame 1920x1080 synthetic shot.
 
-Run: ``PYTHONPATH=src taskset -c 0 python benchmarks/bench_shot.py [--frames 24] [--mode propagate] [--profile]``
+Run: ``PYTHONPATH=src taskset -c 0 python benchmarks/bench_shot.py [--frames 24] [--mode propagate] [--profile] [--set NAME=VALUE]``
 
 The shot is :func:`manganinja.data.synthetic_shots.generate_shot` at 1080x1080, padded to
 1920x1080 (the character in the middle of a wide frame), written to a temporary folder; then
 :func:`manganinja.shots.run.colorize_shot` colors every frame (keyframe = first frame). Prints
 seconds per colored frame (keyframe excluded; PNG reading and writing included) and the process's
 peak RSS (the shot is generated in a child process, so this is the coloring's peak). OpenCV is pinned to one thread; run it under ``taskset -c 0`` for a one-core figure.
-``--profile`` prints the top functions (cProfile, cumulative time).
+``--profile`` prints the top functions (cProfile, cumulative time). ``--set NAME=VALUE``
+(repeatable): a field of the flat shot engine's settings, as in ``benchmarks/shot_table.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from manganinja.images import save_image
 from manganinja.shots.engines import FlatShotEngine
 from manganinja.shots.format import read_shot
 from manganinja.shots.run import colorize_shot
+from shot_table import flat_settings  # benchmarks/ is the script's folder, first on sys.path
 
 
 def write_wide_shot(root: Path, frames: int, seed: int) -> None:
@@ -49,7 +51,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--set", action="append", metavar="NAME=VALUE", help="a field of FlatShotSettings (repeatable)")
     args = ap.parse_args()
+    settings = flat_settings(args.set)
     cv2.setNumThreads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "shot"
@@ -63,7 +67,7 @@ def main() -> None:
         t = time.perf_counter()
         if prof:
             prof.enable()
-        run = colorize_shot(shot, FlatShotEngine, Path(tmp) / "out", mode=args.mode, progress=False)
+        run = colorize_shot(shot, FlatShotEngine.factory(settings), Path(tmp) / "out", mode=args.mode, progress=False)
         if prof:
             prof.disable()
         dt = time.perf_counter() - t

@@ -11,6 +11,10 @@ pixels transparent in both / in either)::
     PYTHONPATH=src python benchmarks/shot_table.py --drift --work bench/drift --shots 6 --frames 51 \
         --size 384 --seed 0 --family character --family effects
 
+``--set NAME=VALUE`` (repeatable) sets a field of the flat shot engine's settings
+(:class:`manganinja.settings.FlatShotSettings`, e.g. ``--set unsure_power=0.5``); the others keep
+their defaults.
+
 Writes the shots to WORK/shots (``manganinja synth --shots``), results to WORK/<method>/<shot>/,
 and WORK/table.md + WORK/table.json; prints the markdown. Every number comes from
 ``manganinja.shots.run.colorize_shot`` and ``manganinja.evaluation.paint_bucket.evaluate_shot``,
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -30,15 +35,31 @@ from manganinja.data.synthetic_shots import ShotOptions, write_shots
 from manganinja.images import load_image
 from manganinja.evaluation.paint_bucket import METRICS, evaluate_shot, summarize
 from manganinja.flat.review import flag_precision, needs_look
+from manganinja.settings import FlatShotSettings, describe_error
 from manganinja.shots.engines import FlatShotEngine, MeanColorShotEngine
 from manganinja.shots.format import read_shot
 from manganinja.shots.run import colorize_shot
 
-METHODS = {
-    "flat propagate": (FlatShotEngine, "propagate"),
-    "flat keyframe": (FlatShotEngine, "keyframe"),
-    "mean-color": (MeanColorShotEngine, "keyframe"),
-}
+def flat_settings(pairs: list[str] | None) -> FlatShotSettings:
+    """The flat shot engine's settings from ``NAME=VALUE`` strings (``--set``); exits with one
+    line naming a bad one."""
+    values: dict[str, str] = {}
+    for pair in pairs or []:
+        name, eq, value = pair.partition("=")
+        if not eq:
+            sys.exit(f"error: --set takes NAME=VALUE (a field of FlatShotSettings), got {pair!r}")
+        values[name.strip()] = value.strip()
+    try:
+        return FlatShotSettings(**values)  # type: ignore[arg-type]
+    except ValueError as exc:
+        sys.exit(f"error: --set: {describe_error(exc)}")
+
+
+def methods(settings: FlatShotSettings) -> dict[str, tuple[object, str]]:
+    """Method name -> (engine factory, mode)."""
+    flat = FlatShotEngine.factory(settings)
+    return {"flat propagate": (flat, "propagate"), "flat keyframe": (flat, "keyframe"),
+            "mean-color": (MeanColorShotEngine, "keyframe")}
 
 
 def pixel_scores(result: np.ndarray, gt: np.ndarray, line: np.ndarray) -> tuple[float, float]:
@@ -55,7 +76,7 @@ def pixel_scores(result: np.ndarray, gt: np.ndarray, line: np.ndarray) -> tuple[
     return acc, iou
 
 
-def drift(args: argparse.Namespace) -> None:
+def drift(args: argparse.Namespace, settings: FlatShotSettings) -> None:
     """Pixel metrics by distance from the keyframe for flat propagate, per family."""
     text = ""
     report: dict[str, dict[str, dict[str, float]]] = {}
@@ -72,7 +93,8 @@ def drift(args: argparse.Namespace) -> None:
             root = shots_dir / f"shot_{i:05d}"
             shot = read_shot(root)
             out = args.work / family / "propagate" / root.name
-            run = colorize_shot(shot, FlatShotEngine, out, mode="propagate", progress=False, overwrite=True)
+            run = colorize_shot(shot, FlatShotEngine.factory(settings), out, mode="propagate", progress=False,
+                                overwrite=True)
             look = {r.stem for r in run.reviews if needs_look(r)}
             for task in run.tasks:
                 if task.distance == 0:
@@ -110,7 +132,7 @@ def drift(args: argparse.Namespace) -> None:
         for k, name in (("char_acc", "character pixel accuracy"), ("bg_iou", "background IoU")):
             text += f"| {name} | " + " | ".join(f"{rows[str(d)][k]:.3f}" for d in shown) + " |\n"
     (args.work / "drift.md").write_text(text)
-    (args.work / "drift.json").write_text(json.dumps({"by_distance": report, "args": vars(args) | {"work": str(args.work)}}, indent=1))
+    (args.work / "drift.json").write_text(json.dumps({"by_distance": report, "args": vars(args) | {"work": str(args.work)}, "settings": settings.model_dump()}, indent=1))
     print(text)
 
 
@@ -123,19 +145,23 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--drift", action="store_true", help="pixel metrics by distance, flat propagate only")
     ap.add_argument("--family", action="append", help="with --drift: shot family (repeatable)")
+    ap.add_argument("--set", action="append", metavar="NAME=VALUE",
+                    help="a field of the flat shot engine's settings (FlatShotSettings; repeatable)")
     args = ap.parse_args()
+    settings = flat_settings(args.set)
     if args.drift:
-        drift(args)
+        drift(args, settings)
         return
+    chosen = methods(settings)
     shots_dir = args.work / "shots"
     if not (shots_dir / "manifest.json").is_file():
         write_shots(shots_dir, args.shots, ShotOptions(size=args.size, frames=args.frames), seed=args.seed)
-    rows: dict[str, list[dict[str, object]]] = {m: [] for m in METHODS}
-    seconds: dict[str, float] = {m: 0.0 for m in METHODS}
+    rows: dict[str, list[dict[str, object]]] = {m: [] for m in chosen}
+    seconds: dict[str, float] = {m: 0.0 for m in chosen}
     for i in range(args.shots):
         root = shots_dir / f"shot_{i:05d}"
         shot = read_shot(root)
-        for name, (factory, mode) in METHODS.items():
+        for name, (factory, mode) in chosen.items():
             out = args.work / name.replace(" ", "_") / root.name
             t = time.perf_counter()
             colorize_shot(shot, factory, out, mode=mode, progress=False, overwrite=True)
@@ -157,7 +183,7 @@ def main() -> None:
             text += f"| {m} | " + " | ".join(f"{s['by_distance'][str(d)][metric]:.3f}" for d in distances) + " |\n"
     text += "\nColoring time (all shots, this machine): " + ", ".join(f"{m} {v:.0f} s" for m, v in seconds.items()) + "\n"
     (args.work / "table.md").write_text(text)
-    (args.work / "table.json").write_text(json.dumps({"summaries": summaries, "seconds": seconds, "args": vars(args) | {"work": str(args.work)}}, indent=1))
+    (args.work / "table.json").write_text(json.dumps({"summaries": summaries, "seconds": seconds, "args": vars(args) | {"work": str(args.work)}, "settings": settings.model_dump()}, indent=1))
     print(text)
 
 

@@ -161,6 +161,65 @@ class FlatSettings(BaseModel):
     border_cover: float = Field(0.5, ge=0.0, le=1.0)
 
 
+class FlatShotSettings(BaseModel):
+    """Settings of the weight-free shot engine (:class:`manganinja.shots.engines.FlatShotEngine`,
+    :func:`manganinja.flat.propagate.paint_regions`): every value that decides its results, with
+    its one default. The defaults were chosen on synthetic shots of seed 1 (docs/shots.md).
+
+    Votes: ``previous_weight`` / ``keyframe_weight`` are how much the previous frame's result and
+    the keyframe(s) count in each region's vote (relative). A previous result counts, per region,
+    its weight times its certainty there to the power ``unsure_power`` (0 = plain weights); a
+    source whose alignment is poor counts ``poor_weight`` times its weight (a poorly aligned
+    previous result is dropped when a keyframe aligns well). Where a well-aligned keyframe gives
+    its evidence to another color than the region takes, the region's confidence is scaled by
+    ``1 - disagree_penalty * that share`` (0 = off).
+
+    Alignment (:class:`manganinja.flat.propagate.Alignment`): matching runs with the line art's
+    long side at most ``work_long_side``; ``smoothing`` is the thin-plate spline's; an alignment is
+    poor with fewer than ``min_inliers`` matches, a line agreement under ``min_agreement`` or a
+    change of the drawing's size over ``max_size_ratio``.
+
+    Evidence (:func:`manganinja.flat.propagate.match_scores`): ``overlap_share`` of it is the warp's
+    overlap (landing on the source's outer background counts ``outer_weight``), the rest segment
+    matching: regions alike in area (log-area sigma ``area_sigma``) and elongation (sigma
+    ``elongation_sigma``) with warped centroids near (sigma ``position_sigma`` x the long side),
+    ``no_match`` being the mass of "none of them".
+
+    Background: a region touching the frame border becomes character only when at least
+    ``border_share`` of its evidence is for character colors and the sources' character regions
+    cover at least ``border_cover`` of it.
+
+    Color-trace lines (``trace_rule``): of two regions across a colored line that came out in one
+    color ``c``, where at least ``trace_share`` of the keyframes' pairs across such lines put one
+    color ``p`` opposite ``c`` (a highlight and its shadow), the smaller takes ``p`` when its
+    evidence for ``p`` exceeds the larger one's by more than ``trace_margin``
+    (:func:`manganinja.flat.propagate.apply_trace_rule`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    previous_weight: float = Field(1.0, gt=0.0, le=100.0)
+    keyframe_weight: float = Field(0.25, gt=0.0, le=100.0)
+    unsure_power: float = Field(1.0, ge=0.0, le=8.0)
+    poor_weight: float = Field(0.25, ge=0.0, le=1.0)
+    disagree_penalty: float = Field(1.0, ge=0.0, le=10.0)
+    work_long_side: int = Field(768, ge=64, le=8192)
+    smoothing: float = Field(0.005, ge=0.0, le=10.0)
+    min_inliers: int = Field(12, ge=0, le=10000)
+    min_agreement: float = Field(0.5, ge=0.0, le=1.0)
+    max_size_ratio: float = Field(1.6, ge=1.0, le=100.0)
+    overlap_share: float = Field(0.6, ge=0.0, le=1.0)
+    outer_weight: float = Field(0.3, ge=0.0, le=1.0)
+    position_sigma: float = Field(0.15, gt=0.0, le=10.0)
+    area_sigma: float = Field(0.3, gt=0.0, le=10.0)
+    elongation_sigma: float = Field(0.35, gt=0.0, le=10.0)
+    no_match: float = Field(0.05, gt=0.0, le=100.0)
+    border_share: float = Field(0.6, ge=0.0, le=1.0)
+    border_cover: float = Field(0.5, ge=0.0, le=1.0)
+    trace_rule: bool = True
+    trace_share: float = Field(0.8, ge=0.0, le=1.0)
+    trace_margin: float = Field(0.02, ge=0.0, le=1.0)
+
+
 class LoadSettings(BaseModel):
     """How the model is loaded (:func:`manganinja.engines.load_pipeline`): exactly one of
     ``model`` (a converted folder or a Hugging Face id) and ``official`` (the release layout).

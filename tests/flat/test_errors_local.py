@@ -8,6 +8,7 @@ import numpy as np
 from manganinja.data.synthetic_shots import ShotOptions, generate_shot
 from manganinja.flat.propagate import Palette, Source, paint_from_colors, paint_regions
 from manganinja.lines import ink_strength
+from manganinja.settings import FlatShotSettings
 
 
 def _chain(shot, palette: Palette, key, plant_at: int, disagree_penalty: float) -> list[np.ndarray]:
@@ -20,7 +21,7 @@ def _chain(shot, palette: Palette, key, plant_at: int, disagree_penalty: float) 
         sources = [Source(key, 0.25, "keyframe")]
         if t > 1:
             sources.append(Source(prev, 1.0, "previous", chained=True))
-        cur = paint_regions(lines, sources, len(palette), disagree_penalty=disagree_penalty)
+        cur = paint_regions(lines, sources, len(palette), FlatShotSettings(disagree_penalty=disagree_penalty))
         if t == plant_at:
             areas = cur.regions.areas() * (cur.index > 0)
             r = int(np.argmax(areas[1:]) + 1)

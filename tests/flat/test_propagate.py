@@ -13,6 +13,7 @@ from manganinja.flat.propagate import (
     paint_from_colors,
     paint_regions,
 )
+from manganinja.settings import FlatShotSettings
 
 RED, BLUE, GREEN = (220, 40, 40), (40, 60, 220), (30, 160, 60)
 
@@ -57,7 +58,7 @@ def test_moved_drawing_gets_the_keyframe_colors() -> None:
     lines1, _ = _drawing(7, 5)
     palette = Palette()
     key = paint_from_colors(lines0, rgba0, palette, "k")
-    out = paint_regions(lines1, [Source(key, 1.0, "k")], len(palette))
+    out = paint_regions(lines1, [Source(key, 1.0, "k")], len(palette), FlatShotSettings())
     idx = out.filled_index()
     assert tuple(palette.colors[idx[65, 37]]) == RED
     assert tuple(palette.colors[idx[80, 112]]) == BLUE
@@ -72,7 +73,7 @@ def test_point_forces_a_region_color() -> None:
     palette = Palette()
     key = paint_from_colors(lines0, rgba0, palette, "k")
     forced = [ForcedColor(key, (100.0, 70.0), (40.0, 70.0))]  # blue box -> the red circle
-    out = paint_regions(lines1, [Source(key)], len(palette), forced=forced)
+    out = paint_regions(lines1, [Source(key)], len(palette), FlatShotSettings(), forced=forced)
     r = out.regions.labels[70, 40]
     assert tuple(palette.colors[out.index[r]]) == BLUE and out.origin[r] == ORIGIN_POINT
 
@@ -108,7 +109,7 @@ def test_border_region_reached_by_a_few_character_votes_stays_background() -> No
     # most of the evidence the region gets; they do not cover it, so it stays background.
     palette, src, _ = _blob_source(blob_conf=1.0, background_conf=0.1)
     lines1, _ = _drawing(2, 1)
-    out = paint_regions(lines1, [Source(src, 1.0, "previous", chained=True)], len(palette))
+    out = paint_regions(lines1, [Source(src, 1.0, "previous", chained=True)], len(palette), FlatShotSettings())
     r = out.regions.labels[150, 20]
     assert r == out.regions.labels[2, 2]  # one background region, touching the border
     assert out.index[r] == 0
@@ -121,6 +122,6 @@ def test_border_region_covered_by_confident_character_becomes_character() -> Non
     # The same blob in the target too (touching the border): covered by the source's confident
     # blob, it is character.
     palette, src, lines0 = _blob_source(blob_conf=1.0, background_conf=1.0)
-    out = paint_regions(lines0, [Source(src, 1.0, "k")], len(palette))
+    out = paint_regions(lines0, [Source(src, 1.0, "k")], len(palette), FlatShotSettings())
     r = out.regions.labels[130, 30]
     assert tuple(palette.colors[out.index[r]]) == RED

@@ -23,6 +23,9 @@ Coloring a target frame from several painted sources (:func:`paint_regions`):
    frame border are background unless at least ``border_share`` of the vote is for a character
    color. The reference's background is never painted: it is palette index 0, transparent.
 6. A region no source reaches takes the color of its nearest painted neighbour, with confidence 0.
+
+Every value that decides the results is a field of :class:`manganinja.settings.FlatShotSettings`
+(its one default and its range), passed in as one value; the functions here do not default them.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from manganinja.flat.regions import (
     vote_step,
     voter_mask,
 )
+from manganinja.settings import FlatShotSettings
 
 #: Where a region's color came from (``PaintedFrame.origin``).
 ORIGIN_KEYFRAME_COPY = 0
@@ -56,7 +60,8 @@ ORIGIN_VOTE = 1
 ORIGIN_POINT = 2
 ORIGIN_NEAREST = 3
 ORIGIN_TRANSPARENT = 4
-ORIGIN_NAMES = ("keyframe", "vote", "point", "nearest", "transparent")
+ORIGIN_TRACE = 5
+ORIGIN_NAMES = ("keyframe", "vote", "point", "nearest", "transparent", "trace")
 
 
 class PropagateError(ValueError):
@@ -130,6 +135,9 @@ class PaintedFrame:
         certainty: float32 ``(count + 1,)`` in [0, 1] or None: how decisive each region's vote
             was (the winning color's share of the evidence the region got; None = ``confidence``).
             What the review sheet reads (:mod:`manganinja.flat.review`).
+        traces: int64 ``(P, 2)`` or None: the pairs of regions ``(a, b)``, ``a < b``, that touch
+            each other across a colored (color-trace) line (:func:`trace_pairs`); None when the
+            frame's colored lines were not given.
     """
 
     lines: np.ndarray
@@ -140,6 +148,7 @@ class PaintedFrame:
     alignments: dict[str, "Alignment"] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     certainty: np.ndarray | None = None
+    traces: np.ndarray | None = None
 
     def filled_index(self) -> np.ndarray:
         """int32 ``(H, W)``: palette index of every pixel (line pixels: nearest region's)."""
@@ -200,6 +209,35 @@ def region_modes(labels: np.ndarray, count: int, rgba: np.ndarray) -> np.ndarray
     return out
 
 
+def trace_pairs(regions: Regions, colored: np.ndarray, filled: np.ndarray | None = None,
+                min_steps: int = 2) -> np.ndarray:
+    """int64 ``(P, 2)``: the pairs of regions ``(a, b)``, ``a < b``, on the two sides of a colored
+    line (``colored``: bool ``(H, W)``, the color-trace line pixels). Walking between neighbouring
+    pixels that are each a colored-line pixel or a region pixel (never a black line pixel), at
+    least ``min_steps`` steps go from ``a`` to ``b``, a colored-line pixel counting as its nearest
+    region (``filled``, :meth:`Regions.filled_labels`). Two regions that only meet across a
+    black line are no pair, even where a colored line runs along it."""
+    empty = np.zeros((0, 2), np.int64)
+    if colored is None or not colored.any():
+        return empty
+    lab = regions.labels
+    filled = regions.filled_labels() if filled is None else filled
+    walk = colored | (lab > 0)
+    near = cv2.dilate(colored.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    ok = walk & near
+    side = np.where(colored, filled, lab)
+    n = regions.count + 1
+    codes = []
+    for a, b, m in ((side[:, :-1], side[:, 1:], ok[:, :-1] & ok[:, 1:]),
+                    (side[:-1], side[1:], ok[:-1] & ok[1:])):
+        la, lb = a[m].astype(np.int64), b[m].astype(np.int64)
+        d = (la != lb) & (la > 0) & (lb > 0)
+        codes.append(np.minimum(la[d], lb[d]) * n + np.maximum(la[d], lb[d]))
+    pairs, steps = np.unique(np.concatenate(codes), return_counts=True)
+    pairs = pairs[steps >= min_steps]
+    return np.stack([pairs // n, pairs % n], 1) if len(pairs) else empty
+
+
 def paint_from_colors(
     lines: np.ndarray,
     rgba: np.ndarray,
@@ -207,12 +245,15 @@ def paint_from_colors(
     source: str,
     *,
     transparent: np.ndarray | None = None,
+    colored: np.ndarray | None = None,
     gap_radius: int = GAP_RADIUS,
 ) -> PaintedFrame:
     """A keyframe as a :class:`PaintedFrame`: each region takes the most common exact color of its
     pixels in ``rgba`` (uint8 ``(H, W, 4)``); transparent pixels vote for the background. Without
     any transparency, regions touching the border whose color is the border's dominant color are
-    background. New colors join ``palette`` (named after ``source``)."""
+    background. New colors join ``palette`` (named after ``source``). With ``colored`` (bool
+    ``(H, W)``, the colored lines), its :attr:`PaintedFrame.traces` are found (what the trace rule
+    of :func:`paint_regions` learns from)."""
     if rgba.shape[:2] != lines.shape:
         raise PropagateError(f"colored frame {rgba.shape[:2]} and line art {lines.shape} differ in size")
     regions = regions_of(lines, gap_radius)
@@ -240,7 +281,10 @@ def paint_from_colors(
     index[transparent_regions(regions, transparent)] = 0
     conf = np.ones(regions.count + 1, np.float32)
     origin = np.full(regions.count + 1, ORIGIN_KEYFRAME_COPY, np.int8)
-    return PaintedFrame(lines, regions, index, conf, origin)
+    out = PaintedFrame(lines, regions, index, conf, origin)
+    if colored is not None:
+        out.traces = trace_pairs(regions, colored, out.filled)
+    return out
 
 
 @dataclass(frozen=True)
@@ -330,11 +374,12 @@ class Alignment:
     line_agreement: float
     size_ratio: float
 
-    def poor(self, min_inliers: int = 12, min_agreement: float = 0.5, max_size_ratio: float = 1.6) -> bool:
-        """True when the alignment cannot be trusted to carry colors: few matches, low line
-        agreement, or a big change of the drawing's size."""
-        return (self.inliers < min_inliers or self.kind == "bbox" or self.line_agreement < min_agreement
-                or self.size_ratio > max_size_ratio)
+    def poor(self, settings: FlatShotSettings) -> bool:
+        """True when the alignment cannot be trusted to carry colors: fewer matches than
+        ``settings.min_inliers``, line agreement under ``settings.min_agreement``, or a change
+        of the drawing's size over ``settings.max_size_ratio``."""
+        return (self.inliers < settings.min_inliers or self.kind == "bbox"
+                or self.line_agreement < settings.min_agreement or self.size_ratio > settings.max_size_ratio)
 
 
 def _line_agreement(target_lines: np.ndarray, source_lines: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
@@ -365,13 +410,8 @@ def match_scores(
     target_lines: np.ndarray,
     voters: np.ndarray,
     n_colors: int,
+    settings: FlatShotSettings,
     *,
-    work_long_side: int = 768,
-    position_sigma: float = 0.15,
-    outer_weight: float = 0.3,
-    overlap_share: float = 0.6,
-    no_match: float = 0.05,
-    smoothing: float = 0.005,
     target_features: Features | None = None,
     target_shapes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Evidence:
@@ -379,13 +419,15 @@ def match_scores(
     (:class:`Evidence`: scores, how much of each region the source's character and background
     cover, and how well the source was aligned).
 
-    Two kinds of evidence, mixed ``overlap_share : 1 - overlap_share``:
+    Two kinds of evidence, mixed ``overlap_share : 1 - overlap_share`` (the names are fields of
+    ``settings``, :class:`~manganinja.settings.FlatShotSettings`):
 
     - *overlap*: the share of the target region's ``voters`` (bool ``(H, W)``) that the warp puts
       on each source region (counted only ``outer_weight`` on the source's outer background,
       where a region the smooth warp could not follow also lands);
     - *match*: segment matching: each target region's likeness to each source region (areas and
-      elongations alike, warped centroid near, Gaussian with sigma ``position_sigma`` x the long
+      elongations alike: Gaussians with sigmas ``area_sigma`` on the log area and
+      ``elongation_sigma``; warped centroid near, Gaussian with sigma ``position_sigma`` x the long
       side), normalized over the source regions with ``no_match`` as the mass of "none of them".
       A region with a distinctive shape is found even where the warp is off (a prop crossing the
       frame, a limb that snapped to a new angle).
@@ -396,14 +438,15 @@ def match_scores(
     reference-to-line-art engine uses 0.1). 0.005 was the best of 0.1, 0.02, 0.005 and 0.001 on
     six synthetic shots of seed 1.
     """
+    st = settings
     h, w = target_lines.shape
-    side = min(work_long_side, max(h, w))
+    side = min(st.work_long_side, max(h, w))
     if target_features is None:
         target_features = detect_features(target_lines, work_long_side=side)
     matches = match_detected(source.features(side), target_features)
     boxes = (foreground_box(target_lines >= LINE_THRESHOLD), foreground_box(source.lines >= LINE_THRESHOLD))
     mapping = fit_mapping(matches, (w, h), (source.lines.shape[1], source.lines.shape[0]), fallback_boxes=boxes,
-                          smoothing=smoothing)
+                          smoothing=st.smoothing)
     map_x, map_y = mapping.dense((w, h), step=max(8, max(w, h) // 128))
     filled = source.filled.astype(np.float32)
     warped = cv2.remap(filled, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
@@ -431,21 +474,21 @@ def match_scores(
     a_t, c_t, e_t = target_shapes if target_shapes is not None else region_shapes(target)
     a_s, c_s, e_s = source.shapes
     mapped = mapping(c_t).astype(np.float32)
-    sigma = position_sigma * max(h, w)
+    sigma = st.position_sigma * max(h, w)
     d2 = ((mapped[:, None, :] - c_s[None, :, :].astype(np.float32)) ** 2).sum(-1)
     position = np.exp(-0.5 * d2 / sigma ** 2)
     del d2
     la = np.log(np.maximum(a_t, 1.0)).astype(np.float32)[:, None] - np.log(np.maximum(a_s, 1.0)).astype(np.float32)[None]
     de = e_t.astype(np.float32)[:, None] - e_s.astype(np.float32)[None]
-    likeness = np.exp(-0.5 * (la / 0.3) ** 2 - 0.5 * (de / 0.35) ** 2) * position
+    likeness = np.exp(-0.5 * (la / st.area_sigma) ** 2 - 0.5 * (de / st.elongation_sigma) ** 2) * position
     # The source's outer background (background touching the border) has no shape to match, and
     # landing on it is weak evidence: a region the smooth warp could not follow lands there too.
     outer = border_regions(source.regions) & (source.index == 0)
     likeness[:, outer] = 0.0
     likeness[:, 0] = 0.0
-    match = likeness / (likeness.sum(axis=1, keepdims=True) + no_match)
-    direct = overlap * np.where(outer, outer_weight, 1.0).astype(np.float32)[None]
-    score = (overlap_share * direct + (1.0 - overlap_share) * match) * source.confidence.astype(np.float32)[None]
+    match = likeness / (likeness.sum(axis=1, keepdims=True) + st.no_match)
+    direct = overlap * np.where(outer, st.outer_weight, 1.0).astype(np.float32)[None]
+    score = (st.overlap_share * direct + (1.0 - st.overlap_share) * match) * source.confidence.astype(np.float32)[None]
     score[:, 0] = 0.0
     score[0] = 0.0
     # Evidence per palette color: summed over the source regions of that color.
@@ -454,25 +497,89 @@ def match_scores(
     return Evidence((score @ onehot).astype(np.float64), character_cover, background_cover, alignment)
 
 
+def trace_partners(frames: list[PaintedFrame], n_colors: int, min_share: float) -> np.ndarray:
+    """int64 ``(n_colors,)``: per palette color ``c``, the color painted keyframes (their
+    :attr:`PaintedFrame.traces`) put across a colored (color-trace) line from a ``c`` region, or 0
+    when none is consistent: ``p`` when at least ``min_share`` of the trace pairs with a ``c``
+    region on one side have ``p`` on the other (pairs of one color on both sides count against
+    it). Each pair counts with the area of its smaller region, so the pockets a trace line cuts
+    off (a few pixels) hardly count."""
+    count = np.zeros((n_colors, n_colors))
+    for f in frames:
+        if f.traces is None or not len(f.traces):
+            continue
+        a, b = f.traces[:, 0], f.traces[:, 1]
+        ia, ib = f.index[a], f.index[b]
+        ok = (ia > 0) & (ib > 0) & (ia < n_colors) & (ib < n_colors)
+        a, b, ia, ib = a[ok], b[ok], ia[ok], ib[ok]
+        areas = f.regions.areas().astype(np.float64)
+        w = np.minimum(areas[a], areas[b])
+        np.add.at(count, (ia, ib), w)
+        np.add.at(count, (ib, ia), w)
+        same = ia == ib
+        np.add.at(count, (ia[same], ib[same]), -w[same])  # a same-color pair counts once
+    partner = np.zeros(n_colors, np.int64)
+    for c in range(1, n_colors):
+        total = count[c].sum()
+        others = count[c].copy()
+        others[c] = 0.0
+        p = int(np.argmax(others))
+        if total > 0 and others[p] >= min_share * total:
+            partner[c] = p
+    return partner
+
+
+def apply_trace_rule(index: np.ndarray, evidence: np.ndarray, areas: np.ndarray, traces: np.ndarray,
+                     partner: np.ndarray, margin: float) -> np.ndarray:
+    """int64 ``(R,)``: the regions repainted so that pairs of ``traces`` (``(P, 2)`` region
+    pairs across colored lines) colored ``c`` on both sides, where the keyframes put ``c``'s
+    ``partner`` (:func:`trace_partners`) across such lines, get two colors; ``index``
+    (``(count + 1,)``) is updated in place.
+
+    Of such a pair, the smaller region (by ``areas``) takes the partner color when its evidence
+    for it (``evidence``: ``(count + 1, n_colors)``) exceeds the larger region's by more than
+    ``margin``: a thin region the warp missed (a shadow crescent painted as its highlight)
+    still got more of the partner's votes than its neighbour. The larger side never changes
+    (judged against the ground truth on effect shots of seed 1, repainting the larger side was
+    right in 15 of 96 cases; docs/shots.md). Pairs are taken largest first (by the smaller region's area); a region repainted,
+    or kept as the other side of a repainted pair, is not changed again."""
+    if traces is None or not len(traces):
+        return np.zeros(0, np.int64)
+    changed: list[int] = []
+    locked = np.zeros(len(index), bool)
+    ta, tb = traces[:, 0], traces[:, 1]
+    order = np.argsort(-np.minimum(areas[ta], areas[tb]), kind="stable")
+    for a, b in traces[order]:
+        c = index[a]
+        if c <= 0 or index[b] != c or c >= len(partner) or partner[c] == 0:
+            continue
+        p = partner[c]
+        r, other = (a, b) if areas[a] < areas[b] else (b, a)
+        if locked[r] or evidence[r, p] <= evidence[other, p] + margin:
+            continue
+        index[r] = p
+        locked[r] = locked[other] = True
+        changed.append(int(r))
+    return np.asarray(changed, np.int64)
+
+
 def paint_regions(
     lines: np.ndarray,
     sources: list[Source],
     n_colors: int,
+    settings: FlatShotSettings,
     *,
     transparent: np.ndarray | None = None,
+    colored: np.ndarray | None = None,
     forced: list[ForcedColor] | None = None,
-    border_share: float = 0.6,
-    border_cover: float = 0.5,
-    unsure_power: float = 1.0,
-    poor_weight: float = 0.25,
-    disagree_penalty: float = 1.0,
-    gap_radius: int = GAP_RADIUS,
-    work_long_side: int = 768,
 ) -> PaintedFrame:
     """Color the regions of ``lines`` (float32 ``(H, W)``, 1 = line) from painted ``sources``
-    (module docstring). ``n_colors`` is the palette size (background included).
+    (module docstring). ``n_colors`` is the palette size (background included). The regions are
+    labeled with :data:`~manganinja.flat.regions.GAP_RADIUS`, as the keyframes' are
+    (:func:`paint_from_colors`).
 
-    Args:
+    ``settings`` (:class:`~manganinja.settings.FlatShotSettings`), besides the fields
+    :func:`match_scores` and :meth:`Alignment.poor` read:
         border_share: a region touching the frame border becomes character only when at least this
             share of its evidence is for character colors ...
         border_cover: ... and the sources' character regions cover at least this share of it
@@ -489,6 +596,13 @@ def paint_regions(
             the one a region takes (from the chain), the region's confidence is scaled by
             ``1 - disagree_penalty * (that share, times how much the keyframe covers it)``: it
             counts less in the next frame, where the keyframe can then win (0 = off).
+        trace_rule, trace_share, trace_margin: the trace rule. With ``colored`` (bool
+            ``(H, W)``: the frame's colored lines) and keyframe sources that have
+            :attr:`PaintedFrame.traces`, two regions across a colored line that came out in one
+            color, where the keyframes put two colors across such lines (a highlight and its
+            shadow: a color-trace line is a boundary of tones), are told apart
+            (:func:`trace_partners` with ``trace_share``, :func:`apply_trace_rule` with
+            ``trace_margin``): a thin shadow crescent the warp missed takes the shadow color back.
 
     Raises:
         PropagateError: no source, or a source of another size.
@@ -498,17 +612,20 @@ def paint_regions(
     for s in sources:
         if s.frame.lines.shape != lines.shape:
             raise PropagateError(f"source '{s.name}' is {s.frame.lines.shape}, the frame is {lines.shape}")
-    regions = regions_of(lines, gap_radius)
+    st = settings
+    border_share, border_cover = st.border_share, st.border_cover
+    unsure_power, poor_weight, disagree_penalty = st.unsure_power, st.poor_weight, st.disagree_penalty
+    regions = regions_of(lines)
     voters = interior_voters(regions) & voter_mask(regions, vote_step(lines.shape))
-    side = min(work_long_side, max(lines.shape))
+    side = min(st.work_long_side, max(lines.shape))
     feats = detect_features(lines, work_long_side=side)
     shapes = region_shapes(regions)
-    evidence = [match_scores(s.frame, regions, lines, voters, n_colors, work_long_side=work_long_side,
-                             target_features=feats, target_shapes=shapes) for s in sources]
+    evidence = [match_scores(s.frame, regions, lines, voters, n_colors, st, target_features=feats,
+                             target_shapes=shapes) for s in sources]
     # A previous result aligned poorly (few matches, lines that do not meet, a big change of size)
     # does not vote: the frame is colored from the keyframe(s) with their own alignment.
-    good_key = any(not s.chained and not e.alignment.poor() for s, e in zip(sources, evidence))
-    keep = [not (s.chained and e.alignment.poor() and good_key) for s, e in zip(sources, evidence)]
+    good_key = any(not s.chained and not e.alignment.poor(st) for s, e in zip(sources, evidence))
+    keep = [not (s.chained and e.alignment.poor(st) and good_key) for s, e in zip(sources, evidence)]
     used = [(s, e) for s, e, k in zip(sources, evidence, keep) if k]
     n = regions.count + 1
     total = np.zeros((n, n_colors))
@@ -516,7 +633,7 @@ def paint_regions(
     char_cover = np.zeros(n)
     bg_cover = np.zeros(n)
     for s, e in used:
-        w = np.full(n, s.weight * (poor_weight if e.alignment.poor() else 1.0))
+        w = np.full(n, s.weight * (poor_weight if e.alignment.poor(st) else 1.0))
         if s.chained and unsure_power > 0:
             # Certainty: how much of the region the source's confident regions cover.
             w = w * np.clip(e.character_cover + e.background_cover, 0.0, 1.0) ** unsure_power
@@ -540,7 +657,7 @@ def paint_regions(
         against = np.zeros(n)
         n_key = 0
         for s, e in used:
-            if s.chained or e.alignment.poor():
+            if s.chained or e.alignment.poor(st):
                 continue
             mass = e.score.sum(axis=1)
             other = 1.0 - e.score[np.arange(n), index] / np.maximum(mass, 1e-9)
@@ -549,6 +666,15 @@ def paint_regions(
         if n_key:
             agree = np.clip(1.0 - disagree_penalty * against / n_key, 0.0, 1.0).astype(np.float32)
             conf *= agree
+
+    traced = np.zeros(0, np.int64)
+    traces = trace_pairs(regions, colored) if colored is not None else None
+    keys = [s.frame for s in sources if not s.chained]
+    if st.trace_rule and traces is not None and len(traces) and keys:
+        partner = trace_partners(keys, n_colors, st.trace_share)
+        if partner.any():
+            traced = apply_trace_rule(index, total, regions.areas(), traces, partner, st.trace_margin)
+            origin[traced] = ORIGIN_TRACE
 
     # Background is an invariant: border regions stay background unless the character covers
     # them well, from confident sources, and clearly claims them.
@@ -593,7 +719,7 @@ def paint_regions(
     certainty[fixed] = 1.0
     certainty[0] = 0.0
     out = PaintedFrame(lines, regions, index, conf, origin, {s.name: e.alignment for s, e in zip(sources, evidence)},
-                       [s.name for s, k in zip(sources, keep) if not k], certainty)
+                       [s.name for s, k in zip(sources, keep) if not k], certainty, traces)
     out.__dict__["_features"] = {side: feats}  # reused when this frame is the next one's source
     out.__dict__["shapes"] = shapes
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, Sequence, TypeVar
+from typing import Callable, Generic, Literal, Protocol, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -39,6 +39,7 @@ from manganinja.flat.propagate import (
     transparent_regions,
 )
 from manganinja.points import PointPairs
+from manganinja.settings import FlatShotSettings
 from manganinja.shots.format import LineFrame
 
 Role = Literal["keyframe", "previous"]
@@ -96,36 +97,31 @@ def _check_reference_indices(points: PointPairs, n_references: int) -> None:
 
 
 class FlatShotEngine:
-    """Weight-free propagation. ``previous_weight`` / ``keyframe_weight``: how much the previous
-    frame's result and the keyframe(s) count in each region's vote (relative; a frame next to its
-    keyframe has only the keyframe). The keyframe counts a quarter of the previous frame by
-    default, so it decides where the previous frame's evidence is weak or unsure (its regions'
-    confidences scale their votes); 0.25 was the best of 0.25 / 0.5 / 1 / 2 on 4 synthetic
-    shots of seed 1 (the README's table uses seed 0)."""
+    """Weight-free propagation, set by one :class:`~manganinja.settings.FlatShotSettings` (every
+    value that decides its results, with its one default; :meth:`describe` records them all).
+    The keyframe counts a quarter of the previous frame by default (``keyframe_weight`` 0.25,
+    ``previous_weight`` 1), so it decides where the previous frame's evidence is weak or unsure
+    (its regions' confidences scale their votes); 0.25 was the best of 0.25 / 0.5 / 1 / 2 on 4
+    synthetic shots of seed 1 (the README's table uses seed 0)."""
 
     name = "flat"
 
-    def __init__(self, palette: Palette, *, previous_weight: float = 1.0, keyframe_weight: float = 0.25,
-                 work_long_side: int = 768) -> None:
-        if previous_weight <= 0 or keyframe_weight <= 0:
-            raise ValueError(f"weights must be > 0, got previous {previous_weight}, keyframe {keyframe_weight}")
+    def __init__(self, palette: Palette, settings: FlatShotSettings = FlatShotSettings()) -> None:
         self.palette = palette
-        self.previous_weight = previous_weight
-        self.keyframe_weight = keyframe_weight
-        self.work_long_side = work_long_side
+        self.settings = settings
 
     def prepare(self, references: Sequence[Reference]) -> list[tuple[Reference, Source]]:
         if not references:
             raise ValueError("at least one reference frame is required")
+        st = self.settings
         out = []
         for ref in references:
-            w = self.keyframe_weight if ref.role == "keyframe" else self.previous_weight
+            w = st.keyframe_weight if ref.role == "keyframe" else st.previous_weight
             out.append((ref, Source(ref.painted, w, f"{ref.role} {ref.stem}", chained=ref.role == "previous")))
         return out
 
     def describe(self) -> dict[str, Setting]:
-        return {"engine": self.name, "previous_weight": self.previous_weight,
-                "keyframe_weight": self.keyframe_weight, "work_long_side": self.work_long_side}
+        return {"engine": self.name, **self.settings.model_dump(mode="json")}
 
     def colorize(self, prepared: list[tuple[Reference, Source]], frame: LineFrame,
                  points: PointPairs | None = None) -> PaintedFrame:
@@ -133,8 +129,14 @@ class FlatShotEngine:
         if points is not None and len(points):
             _check_reference_indices(points, len(prepared))
             forced = [ForcedColor(prepared[p.reference_index][0].painted, p.reference, p.lineart) for p in points]
-        return paint_regions(frame.lines.array, [s for _, s in prepared], len(self.palette),
-                             transparent=frame.transparent, forced=forced, work_long_side=self.work_long_side)
+        return paint_regions(frame.lines.array, [s for _, s in prepared], len(self.palette), self.settings,
+                             transparent=frame.transparent, colored=frame.colored, forced=forced)
+
+    @classmethod
+    def factory(cls, settings: FlatShotSettings) -> Callable[[Palette], "FlatShotEngine"]:
+        """``palette -> engine`` with these settings (what :func:`manganinja.shots.run.colorize_shot`
+        takes)."""
+        return lambda palette: cls(palette, settings)
 
 
 class EngineAdapter(Generic[P]):

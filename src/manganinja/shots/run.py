@@ -128,8 +128,14 @@ def redo_causes(old: Mapping[str, JSONValue] | None, new: Mapping[str, JSONValue
     if old is None or dict(old) == dict(new):
         return []
     causes = [f"{k} {changes[k]}" for k in sorted(set(old) | set(new)) if k in changes]
-    common = [k for k in old if k in new and not _is_file(k) and not k.startswith(RESULT_KEY)]
-    moved = settings_change({k: old[k] for k in common}, {k: new[k] for k in common})
+    # Settings (neither input files nor previous results). Both made by an engine: a setting
+    # recorded on one side only (an engine that now records more of its settings) counts as
+    # changed, shown as "(unset)"; a frame that became a keyframe or stopped being one has no
+    # engine settings on one side, and its cause is the keyframe file above.
+    both = "engine" in old and "engine" in new
+    setting = [k for k in dict.fromkeys([*old, *new]) if not _is_file(k) and not k.startswith(RESULT_KEY)
+               and (both or (k in old and k in new))]
+    moved = settings_change({k: old[k] for k in setting if k in old}, {k: new[k] for k in setting if k in new})
     if moved:
         causes.append(moved)
     for key in sorted(set(old) & set(new)):  # (a previous frame that came or went: the plan moved)
@@ -221,7 +227,8 @@ def colorize_shot(
         frame = shot.frame(stem)
         lines = load_line_frame(frame.line, f"line frame '{stem}'")
         rgba = load_colored_frame(frame.gt, f"keyframe '{stem}'")  # type: ignore[arg-type]
-        keyed[stem] = paint_from_colors(lines.lines.array, rgba, palette, stem, transparent=lines.transparent)
+        keyed[stem] = paint_from_colors(lines.lines.array, rgba, palette, stem, transparent=lines.transparent,
+                                        colored=lines.colored)
     engine = engine_factory(palette)
     # What every result depends on besides its own inputs (a frame made with other settings is redone).
     settings = normalize_settings({"mode": mode, "keep_color_lines": keep_color_lines, **engine.describe()})
