@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +71,11 @@ class ReferenceState:
     bank_keep: torch.Tensor | None = None
     #: Attention slicing: queries per slice (None = all at once). Kept by :meth:`clear`.
     query_chunk: int | None = None
+    #: Diagnostics (``manganinja.training.reference_use``): called by every reader that attends
+    #: over [own tokens; bank] as ``observer(name, attn, query_input (B, N, C), key_input
+    #: (B, N + M, C), value_input (B, N + M, C), key_mask (B, N + M) or None)``; it must not change
+    #: them. Kept by :meth:`clear`.
+    observer: Callable[[str, Attention, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None], None] | None = None
 
     def clear(self) -> None:
         self.bank = {}
@@ -216,6 +221,8 @@ class ReferenceReadProcessor(_ReferenceProcessor):
         mask = self._key_mask(rows, tokens, bank.shape[1], h.device)
         kv = torch.cat([h, bank], dim=1)
         if branch is Branch.REF:
+            if self.state.observer is not None:
+                self.state.observer(self.name, attn, h, kv, kv, mask)
             return attention(attn, h, kv, kv, mask, query_chunk=chunk)
         points = self.state.points
         if points is None:
@@ -229,6 +236,8 @@ class ReferenceReadProcessor(_ReferenceProcessor):
         for part, e in zip(bank.split(bank_tokens, dim=1), e_ref):
             ref_keys.append(part if e is None else part + e)
         k = torch.cat([q, *ref_keys], dim=1)
+        if self.state.observer is not None:
+            self.state.observer(self.name, attn, q, k, kv, mask)
         return attention(attn, q, k, kv, mask, query_chunk=chunk)
 
 

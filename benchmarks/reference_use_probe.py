@@ -1,0 +1,41 @@
+"""Does a trained tiny model use its reference, and where does the reference path stop?
+
+Library: :mod:`manganinja.training.reference_use` (what is measured and why). On held-out
+synthetic pairs (e.g. ``manganinja synth --output-dir data/synth256-seed1 --pairs 256 --seed 1``),
+prints the v-prediction loss with the pair's own reference, another character's and the target
+itself (copy), and per token grid of the denoising U-Net the attention share on the bank, its
+entropy and how much the bank's values differ between references.
+
+    python benchmarks/reference_use_probe.py models/tiny-synthetic --data data/synth256-seed1
+    python benchmarks/reference_use_probe.py random:models/tiny-synthetic/vae --data data/synth256-seed1
+
+``random:VAE`` is the paper-shaped random start (both U-Nets from one initialisation) with that
+VAE. Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a saved pipeline folder, or random:VAE_DIR")
+    parser.add_argument("--data", action="append", required=True, help="synthetic pair folder (repeatable)")
+    parser.add_argument("--batches", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from manganinja.training.reference_use import markdown, measure_reference_use, probe_config
+    from manganinja.training.trainer import Trainer
+
+    torch.set_num_threads(args.threads)
+    trainer = Trainer(probe_config(args.model, args.data, batch_size=args.batch_size))
+    print("\n".join(markdown(args.model, measure_reference_use(trainer, args.batches))))
+
+
+if __name__ == "__main__":
+    main()

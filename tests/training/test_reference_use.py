@@ -1,0 +1,63 @@
+"""The reference-use probe (manganinja.training.reference_use): losses with the own, another and
+the copy reference on the trainer's inputs, and the bank's attention statistics."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+from test_data_dataset import write_synthetic  # noqa: E402
+
+from manganinja.pipeline import build_pipeline as build_random  # noqa: E402
+from manganinja.training.reference_use import markdown, measure_reference_use, probe_config  # noqa: E402
+from manganinja.training.trainer import Trainer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("refuse")
+    build_random("tiny", seed=0).save_pretrained(root / "model", safe_serialization=True)
+    return root / "model", write_synthetic(root / "pairs", n=4)
+
+
+def probe(setup, cut: bool = False):
+    model, pairs = setup
+    trainer = Trainer(probe_config(str(model), [str(pairs)], batch_size=2))
+    if cut:  # the reference U-Net sees nothing of its input (the bank is the same for every
+        # reference) and the image encoder's token is zero: nothing of the reference gets in
+        with torch.no_grad():
+            trainer.pipe.reference_unet.conv_in.weight.zero_()
+            trainer.pipe.reference_unet.conv_in.bias.zero_()
+            trainer.pipe.image_encoder.visual_projection.weight.zero_()
+    return trainer, measure_reference_use(trainer, batches=1)
+
+
+def test_a_connected_reference_path_moves_the_loss_and_its_bank_differs(setup):
+    trainer, use = probe(setup)
+    assert len(use.loss_own) == len(use.loss_other) == len(use.loss_copy) == 2
+    assert not np.allclose(use.loss_own, use.loss_other)
+    assert use.blocks and {b.tokens for b in use.blocks} == {b.bank_tokens for b in use.blocks}
+    for b in use.blocks:
+        assert 0 < b.share < 1 and 0 < b.entropy <= 1 + 1e-6 and b.calls > 0
+        assert b.value_spread > 0.1 and b.own_spread > 0.1
+    assert trainer.model.state.observer is None
+    text = "\n".join(markdown("tiny", use))
+    assert "another character's" in text and f"| {use.blocks[0].tokens} + {use.blocks[0].bank_tokens} |" in text
+
+
+def test_a_cut_reference_path_shows_as_a_bank_that_never_changes(setup):
+    _, use = probe(setup, cut=True)
+    np.testing.assert_array_equal(use.loss_own, use.loss_other)
+    np.testing.assert_array_equal(use.loss_own, use.loss_copy)
+    assert all(b.value_spread < 1e-5 for b in use.blocks)
+
+
+def test_the_probe_needs_two_samples_per_batch(setup):
+    model, pairs = setup
+    with pytest.raises(ValueError, match="batch size of at least 2"):
+        measure_reference_use(Trainer(probe_config(str(model), [str(pairs)], batch_size=1)), batches=1)
