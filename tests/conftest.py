@@ -35,3 +35,53 @@ def pipe() -> "MangaNinjaPipeline":
     from manganinja.pipeline import build_pipeline
 
     return build_pipeline("tiny", seed=0)
+
+
+@pytest.fixture
+def road_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every step of the road (:mod:`manganinja.colorize`) taken, as ``(step, engine name)``:
+    ``prepare`` (the references prepared) and ``colorize`` (a page colorized by the in-memory
+    core); and every engine's own ``prepare``/``colorize`` fails unless the road called it, so a
+    front end (or the shot adapter) that calls an engine itself, bypassing the road, fails the
+    test."""
+    import manganinja.colorize as road
+    from manganinja import engines
+    from manganinja.colorize import PreparedEngine
+
+    calls: list[tuple[str, str]] = []
+    inside = []
+    real_prepare, real_colorize = road.prepare, PreparedEngine.colorize
+
+    def spy_prepare(engine, references):
+        calls.append(("prepare", engine.name))
+        inside.append(1)
+        try:
+            return real_prepare(engine, references)
+        finally:
+            inside.pop()
+
+    def spy_colorize(self, lines, points=None):
+        calls.append(("colorize", self.engine.name))
+        inside.append(1)
+        try:
+            return real_colorize(self, lines, points)
+        finally:
+            inside.pop()
+
+    def guarded(cls, method):
+        real = getattr(cls, method)
+
+        def only_on_the_road(self, *args, **kwargs):
+            assert inside, f"{cls.__name__}.{method} called outside the road"
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, method, only_on_the_road)
+
+    for cls in (engines.NinjaEngine, engines.FlatEngine, engines.ReferenceEngine, engines.MeanColorEngine):
+        guarded(cls, "prepare")
+        guarded(cls, "colorize")
+    monkeypatch.setattr(road, "prepare", spy_prepare)
+    monkeypatch.setattr(PreparedEngine, "colorize", spy_colorize)
+    for module in ("manganinja.webui", "manganinja.evaluation.benchmark", "manganinja.shots.engines"):  # bound at import
+        monkeypatch.setattr(f"{module}.prepare", spy_prepare, raising=False)
+    return calls

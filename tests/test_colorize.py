@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import manganinja.colorize as road
 from manganinja.cli import app
-from manganinja.colorize import PreparedEngine, engine_for, load_policy, prepare, run_colorize, settings_of
+from manganinja.colorize import engine_for, load_policy, prepare, run_colorize, settings_of
 from manganinja.data.synthetic import generate_pair
 from manganinja.engines import FlatEngine, NinjaEngine
 from manganinja.lines import Lines
@@ -127,54 +127,8 @@ def test_image_and_lineart_of_the_same_picture_give_the_same_result(tiny):
 
 
 # ----------------------------------------------------------------------------------------------
-# Every front end goes through the road
-
-
-@pytest.fixture
-def road_calls(monkeypatch) -> list[tuple[str, str]]:
-    """Every step of the road taken, as ``(step, engine name)``: ``prepare`` (the references
-    prepared) and ``colorize`` (a page colorized by the in-memory core); and every engine's own
-    ``prepare``/``colorize`` fails unless the road called it, so a front end that calls an engine
-    itself (bypassing the road) fails the test."""
-    calls: list[tuple[str, str]] = []
-    inside = []
-    real_prepare, real_colorize = road.prepare, PreparedEngine.colorize
-
-    def spy_prepare(engine, references):
-        calls.append(("prepare", engine.name))
-        inside.append(1)
-        try:
-            return real_prepare(engine, references)
-        finally:
-            inside.pop()
-
-    def spy_colorize(self, lines, points=None):
-        calls.append(("colorize", self.engine.name))
-        inside.append(1)
-        try:
-            return real_colorize(self, lines, points)
-        finally:
-            inside.pop()
-
-    def guarded(cls, method):
-        real = getattr(cls, method)
-
-        def only_on_the_road(self, *args, **kwargs):
-            assert inside, f"{cls.__name__}.{method} called outside the road"
-            return real(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, method, only_on_the_road)
-
-    from manganinja import engines
-
-    for cls in (engines.NinjaEngine, engines.FlatEngine, engines.ReferenceEngine, engines.MeanColorEngine):
-        guarded(cls, "prepare")
-        guarded(cls, "colorize")
-    monkeypatch.setattr(road, "prepare", spy_prepare)
-    monkeypatch.setattr(PreparedEngine, "colorize", spy_colorize)
-    for module in ("manganinja.webui", "manganinja.evaluation.benchmark"):  # bound at import
-        monkeypatch.setattr(f"{module}.prepare", spy_prepare, raising=False)
-    return calls
+# Every front end goes through the road (the guard, ``road_calls``, is in tests/conftest.py: the
+# shot tests use it too)
 
 
 def test_run_colorize_writes_the_pages(page, tmp_path, road_calls):

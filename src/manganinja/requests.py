@@ -209,7 +209,7 @@ def check_shot_output(shot: "Shot", output_dir: Path, layers: bool = False) -> N
     that the folder can be made and written (:func:`check_output_folder`)."""
     from manganinja.manifest import manifest_path
     from manganinja.shots.render import layer_paths
-    from manganinja.shots.run import RUN_FILE
+    from manganinja.shots.plan import RUN_FILE
 
     root = Path(shot.root)
     output_dir = Path(output_dir)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from manganinja.data.synthetic_shots import ShotOptions, write_shots
-from manganinja.engines import NinjaEngine
+from manganinja.engines import FlatEngine, MeanColorEngine, NinjaEngine
 from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
 from manganinja.points import PointPairs
 from manganinja.settings import NinjaSettings
@@ -102,3 +102,16 @@ def test_shot_engines_share_the_point_type() -> None:
     engine = FlatShotEngine(Palette())
     with pytest.raises(ValueError, match="reference_index 2"):
         engine.colorize([], None, PointPairs.from_arrays([[0, 0]], [[0, 0]], [2]))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("page_engine", ["flat", "mean-color", "ninja"])
+def test_a_page_engine_colors_shot_frames_through_the_road(page_engine: str, shot_dir: Path, pipe: MangaNinjaPipeline,
+                                                          tmp_path: Path, road_calls: list[tuple[str, str]]) -> None:
+    """A page engine made a shot engine (:class:`EngineAdapter`) takes the road pages take
+    (``colorize.prepare``, ``PreparedEngine.colorize``): its own ``prepare``/``colorize`` fail
+    when called any other way (the ``road_calls`` guard of tests/conftest.py)."""
+    engine = {"flat": FlatEngine(), "mean-color": MeanColorEngine(), "ninja": _ninja(pipe)}[page_engine]
+    run = colorize_shot(read_shot(shot_dir), lambda p: EngineAdapter(engine, p), tmp_path / "out", progress=False)
+    assert [r.status for r in run.results] == ["done"] * 3, [r.error for r in run.results if r.error]
+    # Frames 0001 and 0002 (the keyframe 0000 is its own colors): references prepared, frame colored.
+    assert road_calls == [("prepare", page_engine), ("colorize", page_engine)] * 2

@@ -12,8 +12,9 @@ settings redoes the frames).
 - :class:`FlatShotEngine` (weight-free): region votes through line-art warps
   (:func:`manganinja.flat.propagate.paint_regions`); keyframe and previous frame both vote.
 - :class:`EngineAdapter`: any :class:`manganinja.engines.Engine` (the model,
-  :class:`manganinja.engines.NinjaEngine`) with the references as several references and the
-  point pairs passed on; its output is snapped to the keyframes' palette.
+  :class:`manganinja.engines.NinjaEngine`) through the library's road
+  (:func:`manganinja.colorize.prepare`, as pages are), with the references as several references
+  and the point pairs passed on; its output is snapped to the keyframes' palette.
 - :class:`MeanColorShotEngine`: baseline, every character region in the keyframes' mean color.
 """
 
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Generic, Literal, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image
 
+from manganinja.colorize import PreparedEngine, prepare
 from manganinja.engines import Engine, Setting
 from manganinja.flat.propagate import (
     ForcedColor,
@@ -139,17 +141,18 @@ class FlatShotEngine:
         return lambda palette: cls(palette, settings)
 
 
-class EngineAdapter(Generic[P]):
-    """Any :class:`manganinja.engines.Engine` (``prepare(pictures) -> P``, ``colorize(prepared,
-    lines, points) -> Layers``; the model: :class:`manganinja.engines.NinjaEngine`) as a shot
-    engine: the references go in as several reference pictures (keyframe and previous result,
+class EngineAdapter:
+    """Any :class:`manganinja.engines.Engine` (a page engine; the model:
+    :class:`manganinja.engines.NinjaEngine`) as a shot engine, driven through the library's road
+    like a page (:func:`manganinja.colorize.prepare`, :meth:`~manganinja.colorize.PreparedEngine.colorize`):
+    the references go in as several reference pictures (keyframe and previous result,
     :func:`reference_picture`), the point pairs are passed on as they are (their
     ``reference_index`` already picks one of those pictures), and the output's color layer (RGB at
     the line art's size) is snapped to the keyframes' palette
     (:func:`~manganinja.flat.propagate.paint_with_colors`). Its results depend on the whole
     palette, so :meth:`describe` records a hash of it."""
 
-    def __init__(self, engine: Engine[P], palette: Palette) -> None:
+    def __init__(self, engine: Engine[Any], palette: Palette) -> None:
         self.engine = engine
         self.palette = palette
         self.name = engine.name
@@ -157,13 +160,13 @@ class EngineAdapter(Generic[P]):
     def describe(self) -> dict[str, Setting]:
         return {"engine": self.name, **self.engine.describe(), "palette": palette_digest(self.palette)}
 
-    def prepare(self, references: Sequence[Reference]) -> P:
+    def prepare(self, references: Sequence[Reference]) -> PreparedEngine:
         pictures = [Image.fromarray(reference_picture(r.painted, self.palette)) for r in references]
-        return self.engine.prepare(pictures)
+        return prepare(self.engine, pictures)
 
-    def colorize(self, prepared: P, frame: LineFrame, points: PointPairs | None = None) -> PaintedFrame:
+    def colorize(self, prepared: PreparedEngine, frame: LineFrame, points: PointPairs | None = None) -> PaintedFrame:
         # The line frame's Lines, as normalized once at load; the engine checks the points.
-        layers = self.engine.colorize(prepared, frame.lines, points if points is not None and len(points) else None)
+        layers = prepared.colorize(frame.lines, points)
         return paint_with_colors(frame.lines.array, layers.color, self.palette, transparent=frame.transparent)
 
 
