@@ -16,6 +16,12 @@ Parts (each resumable; results under ``--out``):
 - ``ablation``: ``main`` and ``points`` for the stage-1 model (no stage 2) and for the stage-1
   model trained without patch shuffle (``--stage1``, ``--noshuffle``); ``ablation-stage1`` /
   ``ablation-noshuffle`` run one of them (to run both at once in two processes).
+- ``hard``: from ``main``'s runs (0 guide points), flat against ninja on the hard runs, those
+  whose reference misses a part of the target (cropped, occluded or hidden), and on the others.
+  A run is hard when more than 2 % of the target's character pixels belong to parts the
+  reference does not show; the part maps come from regenerating each pair
+  (``generate_pair(default_rng([seed, i]))``, how ``manganinja benchmark synth`` made it;
+  ``--seed`` must be the benchmark's).
 - ``table``: the markdown tables of all parts.
 
 The ninja engine samples every model with the recommended settings of ``--model``
@@ -51,6 +57,50 @@ POINT_CONDITIONS = ((0, "default"), (5, "default"), (20, "default"), (5, "zero")
 def xdog(image: ImageInput) -> Lines:
     """The benchmark's line art of a picture: XDoG, at the picture's size."""
     return Lines.from_picture(image, "xdog")
+
+
+def missing_share(reference_parts: np.ndarray, target_parts: np.ndarray) -> float:
+    """Share of the target's character pixels (part map ``target_parts`` (H, W), 0 background)
+    whose part does not appear in ``reference_parts`` (H, W)."""
+    character = target_parts > 0
+    if not character.any():
+        return 0.0
+    shown = np.isin(target_parts, np.unique(reference_parts[reference_parts > 0]))
+    return float((character & ~shown).sum() / character.sum())
+
+
+def hard_table(data: Path, runs_csv: Path, seed: int, threshold: float = 0.02) -> list[str]:
+    """Markdown rows: flat and ninja PSNR (0 guide points) on the hard and the other runs of
+    ``runs_csv`` (see the module doc, part ``hard``)."""
+    from manganinja.data.synthetic import generate_pair
+
+    rows = [r for r in B.read_runs(runs_csv) if r["n_guide_points"] == 0 and r["engine"] in ("flat", "ninja")]
+    if not rows:
+        raise SystemExit(f"{runs_csv}: no runs; run --part main first")
+    names = B.read_manifest(data)["pairs"]
+    size = Image.open(data / names[0] / "a.png").size[0]
+    hard: dict[tuple[str, str], float] = {}
+    for i, name in enumerate(names):
+        pair = generate_pair(np.random.default_rng([seed, i]), size=size)
+        if not np.array_equal(pair.reference, np.asarray(Image.open(data / name / "a.png").convert("RGB"))):
+            raise SystemExit(f"{name}: not generate_pair(default_rng([{seed}, {i}])); give the benchmark's --seed")
+        hard[(name, "a->b")] = missing_share(pair.reference_parts, pair.target_parts)
+        hard[(name, "b->a")] = missing_share(pair.target_parts, pair.reference_parts)
+    psnr = {(r["pair"], r["direction"], r["engine"]): r["psnr"] for r in rows}
+    out = [f"Flat against ninja, 0 guide points, {data} (PSNR, dB; hard: the reference misses parts covering more than "
+           f"{threshold:.0%} of the target's character)", "",
+           "| runs | n | missing share (mean) | flat | ninja | ninja − flat (paired) | ninja better |", "|---|---|---|---|---|---|---|"]
+    for label, pick in (("hard", lambda v: v > threshold), ("others", lambda v: v <= threshold), ("all", lambda v: True)):
+        keys = [k for k, v in hard.items() if pick(v) and (*k, "flat") in psnr and (*k, "ninja") in psnr]
+        if not keys:
+            out.append(f"| {label} | 0 | | | | | |")
+            continue
+        flat = np.array([psnr[(*k, "flat")] for k in keys])
+        model = np.array([psnr[(*k, "ninja")] for k in keys])
+        mean, half, _ = mean_ci95(model - flat)
+        out.append(f"| {label} | {len(keys)} | {np.mean([hard[k] for k in keys]):.3f} | {flat.mean():.2f} | {model.mean():.2f} | "
+                   f"{mean:+.2f} ± {half:.2f} | {int((model > flat).sum())} / {len(keys)} |")
+    return out
 
 
 def recommended(model: Path) -> dict[str, Any]:
@@ -137,7 +187,8 @@ def points_table(path: Path, default_gp: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "table"])
+    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "hard", "table"])
+    ap.add_argument("--seed", type=int, default=1, help="the benchmark's generator seed (--part hard)")
     ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     ap.add_argument("--out", type=Path, default=Path("runs/eval_tiny"))
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
@@ -157,6 +208,8 @@ def main() -> None:
         run_protocol(swapped, args.out / "swapped", plain + [ninja(args.model, rec)])
     elif args.part == "points":
         run_points(args.data, args.out / "points_final", args.model, rec)
+    elif args.part == "hard":
+        print("\n".join(hard_table(args.data, args.out / "main" / "runs.csv", args.seed)))
     elif args.part in ("ablation", "ablation-stage1", "ablation-noshuffle"):
         models = {"stage1": args.stage1, "noshuffle": args.noshuffle}
         tags = list(models) if args.part == "ablation" else [args.part.split("-")[1]]
