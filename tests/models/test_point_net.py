@@ -58,7 +58,7 @@ def test_every_parameter_gets_a_gradient():
 
 def _coded(**kw) -> PointNet:
     torch.manual_seed(0)
-    return PointNet(out_channels=(8, 16), downsamples=(4, 2), pair_code_channels=24, **kw)
+    return PointNet(out_channels=(8, 16), downsamples=(4, 2), pair_code_channels=24, pair_code_count=24, **kw)
 
 
 def test_pair_codes_are_orthonormal_and_the_same_from_the_config():
@@ -110,6 +110,8 @@ def test_a_point_map_value_that_is_not_a_pair_index_is_refused():
 def test_pair_coded_config_needs_a_code_per_pair():
     with pytest.raises(ValueError, match="at least one channel per pair"):
         PointNet(out_channels=(8,), downsamples=(2,), pair_code_channels=8, pair_code_count=24)
+    with pytest.raises(ValueError, match="pair_code_count >= 1"):
+        PointNet(out_channels=(8,), downsamples=(2,), pair_code_channels=8)
 
 
 def test_pair_coded_point_net_round_trips_through_save_pretrained(tmp_path):

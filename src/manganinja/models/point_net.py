@@ -21,7 +21,8 @@ class PointNet(ModelMixin, ConfigMixin):
     ``pair_code_channels`` (0: the official model) is a departure from the paper, for models
     trained here: the point map's value ``i`` (pair ``i``, ``1 <= i <= pair_code_count``) is
     replaced, before the first convolution, by a fixed code of that many channels, the ``i``-th of
-    ``pair_code_count`` orthonormal vectors (times ``sqrt(pair_code_channels)``) drawn from
+    ``pair_code_count`` (the pair limit, ``manganinja.points.MAX_POINT_PAIRS`` for models trained
+    here) orthonormal vectors (times ``sqrt(pair_code_channels)``) drawn from
     ``pair_code_seed``; 0 stays the zero vector. With the value itself as input, the embeddings of
     different pairs come out nearly parallel and differ mostly in norm, so attention cannot single
     out a pair's reference token (docs/reproduce.md, "The point path on its own"); orthonormal
@@ -35,7 +36,7 @@ class PointNet(ModelMixin, ConfigMixin):
         out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
         downsamples: tuple[int, ...] = (6, 2, 2, 2),
         pair_code_channels: int = 0,
-        pair_code_count: int = 24,
+        pair_code_count: int = 0,
         pair_code_seed: int = 0,
     ) -> None:
         super().__init__()
@@ -46,6 +47,8 @@ class PointNet(ModelMixin, ConfigMixin):
         if pair_code_channels:
             if conditioning_channels != 1:
                 raise ValueError(f"pair codes need a one-channel point map, got conditioning_channels {conditioning_channels}")
+            if pair_code_count < 1:
+                raise ValueError(f"pair codes need pair_code_count >= 1 (the most pairs a point map holds), got {pair_code_count}")
             if pair_code_channels < pair_code_count:
                 raise ValueError(
                     f"pair_code_channels {pair_code_channels} < pair_code_count {pair_code_count}: "

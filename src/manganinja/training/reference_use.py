@@ -28,15 +28,18 @@ self-attention block that reads the bank (:class:`~manganinja.models.reference_a
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from diffusers.models.attention_processor import Attention
 
 from manganinja.training.config import TrainConfig, resolve_config
+from manganinja.training.reproduce import TINY_RESOLUTION
 from manganinja.training.trainer import Trainer, prepare_inputs, step_generator
 
 
@@ -79,11 +82,16 @@ class ReferenceUse:
         return self._interval(self.loss_other - self.loss_copy)
 
 
-def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5, resolution: int = 64) -> TrainConfig:
+def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5, resolution: int | None = None) -> TrainConfig:
     """A stage-1 config that only feeds the probe: ``model`` (a saved pipeline folder, or
-    ``"random"`` for the paper-shaped random start with ``models/tiny-synthetic/vae``-like VAE
-    given as ``model="random:VAE_DIR"``), synthetic pair folders ``data``, XDoG line art at
-    ``resolution``, no shuffle, flips, points nor drops."""
+    ``"random:VAE_DIR"`` for the paper-shaped random start of the tiny model with that trained
+    VAE), synthetic pair folders ``data``, XDoG line art at ``resolution`` (None: the model's
+    recommended resolution, else :data:`~manganinja.training.reproduce.TINY_RESOLUTION`), no
+    shuffle, flips, points nor drops."""
+    if resolution is None:
+        index = Path(model) / "model_index.json"
+        recommended = json.loads(index.read_text()).get("recommended") or {} if index.is_file() else {}
+        resolution = int(recommended.get("resolution", TINY_RESOLUTION))
     if model.startswith("random"):
         vae = model.partition(":")[2] or None
         model_section: dict[str, object] = {"init": "tiny", "tiny_start": "paper", "vae": vae, "unet_channels": [32, 64], "seed": 0}
