@@ -7,6 +7,7 @@ one that copies shows that the path can carry colors and that the real task (ano
 what is not learned in the budget.
 
     python benchmarks/tiny_synthetic_copy_task.py --make-data       # data/copy256-train
+    python benchmarks/tiny_synthetic_copy_task.py --make-data --with-points --pairs 1500 --out data/copyid256-train
     manganinja train --config configs/tiny_synthetic_copy.yaml
     python benchmarks/tiny_synthetic_copy_task.py runs/tiny_synthetic_copy/final
 
@@ -19,6 +20,7 @@ guidance 1 / 1, raw output), and the mean-color engine's.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -29,19 +31,24 @@ COPY = Path("data/copy256-train")
 PAIRS = 2000
 
 
-def make_data() -> None:
-    """``data/copy256-train``: the first 2000 training pairs' references, each as reference and
-    target (no points file)."""
-    tmp = COPY.with_name(COPY.name + ".tmp")
+def make_data(source: Path = SOURCE, out: Path = COPY, pairs: int = PAIRS, with_points: bool = False) -> None:
+    """``out``: the first ``pairs`` pairs' references of ``source``, each as reference and target;
+    ``with_points``: also a ``points.json`` mapping each of the pair's reference points to itself
+    (without it the folder has no points file)."""
+    tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for pair in sorted(SOURCE.glob("pair_*"))[:PAIRS]:
+    for pair in sorted(source.glob("pair_*"))[:pairs]:
         (tmp / pair.name).mkdir()
         shutil.copy(pair / "reference.png", tmp / pair.name / "reference.png")
         shutil.copy(pair / "reference.png", tmp / pair.name / "target.png")
-    shutil.rmtree(COPY, ignore_errors=True)
-    tmp.rename(COPY)
-    print(f"wrote {PAIRS} copy pairs to {COPY}")
+        if with_points:
+            points = json.loads((pair / "points.json").read_text())
+            points["pairs"] = [{"reference": p["reference"], "lineart": p["reference"]} for p in points["pairs"]]
+            (tmp / pair.name / "points.json").write_text(json.dumps(points))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    print(f"wrote {pairs} copy pairs to {out}")
 
 
 def evaluate(model: str, data: Path) -> None:
@@ -80,10 +87,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?")
     ap.add_argument("--make-data", action="store_true")
+    ap.add_argument("--source", type=Path, default=SOURCE, help="--make-data: the training pairs to copy from")
+    ap.add_argument("--out", type=Path, default=COPY, help="--make-data: the copy folder to write")
+    ap.add_argument("--pairs", type=int, default=PAIRS, help="--make-data: how many pairs")
+    ap.add_argument("--with-points", action="store_true", help="--make-data: identity point pairs (points.json)")
     ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     args = ap.parse_args()
     if args.make_data:
-        make_data()
+        make_data(args.source, args.out, args.pairs, args.with_points)
     elif args.model:
         evaluate(args.model, args.data)
     else:
