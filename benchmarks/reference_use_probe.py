@@ -25,15 +25,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resolution", type=int, default=None,
+                        help="working size (default: the model's recommended one; the tiny model's for random:VAE)")
     args = parser.parse_args(argv)
 
     import torch
 
     from manganinja.training.reference_use import markdown, measure_reference_use, probe_config
+    from manganinja.training.reproduce import TINY_RESOLUTION
     from manganinja.training.trainer import Trainer
 
     torch.set_num_threads(args.threads)
-    trainer = Trainer(probe_config(args.model, args.data, batch_size=args.batch_size))
+    resolution = args.resolution if args.resolution is not None or not args.model.startswith("random") else TINY_RESOLUTION
+    trainer = Trainer(probe_config(args.model, args.data, batch_size=args.batch_size, resolution=resolution))
     print("\n".join(markdown(args.model, measure_reference_use(trainer, args.batches))))
 
 

@@ -27,7 +27,7 @@ def setup(tmp_path_factory) -> tuple[Path, Path]:
 
 def probe(setup, cut: bool = False):
     model, pairs = setup
-    trainer = Trainer(probe_config(str(model), [str(pairs)], batch_size=2))
+    trainer = Trainer(probe_config(str(model), [str(pairs)], batch_size=2, resolution=64))
     if cut:  # the reference U-Net sees nothing of its input (the bank is the same for every
         # reference) and the image encoder's token is zero: nothing of the reference gets in
         with torch.no_grad():
@@ -60,4 +60,10 @@ def test_a_cut_reference_path_shows_as_a_bank_that_never_changes(setup):
 def test_the_probe_needs_two_samples_per_batch(setup):
     model, pairs = setup
     with pytest.raises(ValueError, match="batch size of at least 2"):
-        measure_reference_use(Trainer(probe_config(str(model), [str(pairs)], batch_size=1)), batches=1)
+        measure_reference_use(Trainer(probe_config(str(model), [str(pairs)], batch_size=1, resolution=64)), batches=1)
+
+
+def test_a_model_without_a_recommended_resolution_needs_one_given(setup):
+    model, pairs = setup
+    with pytest.raises(ValueError, match="recommends no resolution"):
+        probe_config(str(model), [str(pairs)])

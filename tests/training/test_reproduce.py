@@ -31,9 +31,13 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     evaluation = records["evaluation"]["result"]
     assert set(evaluation["probe"]) == {"random start", "stage 0", "stage 1"}
     assert evaluation["runs"] == 4  # 2 pairs, both directions
+    use = evaluation["reference_use"]
+    assert use["blocks"] and all(0 < b["share"] < 1 for b in use["blocks"])
+    assert use["loss_own"] > 0 and use["loss_other"] > 0 and use["loss_copy"] > 0
     report = (out / "report.md").read_text()
     assert all(f"| {part} |" in report for part in PARTS)
     assert (out / "tables.md").is_file()
+    assert "attention on the bank" in (out / "tables.md").read_text()
     # a second run skips every finished part
     said.clear()
     Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append).run()

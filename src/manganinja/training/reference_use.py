@@ -39,7 +39,6 @@ import torch
 from diffusers.models.attention_processor import Attention
 
 from manganinja.training.config import TrainConfig, resolve_config
-from manganinja.training.reproduce import TINY_RESOLUTION
 from manganinja.training.trainer import Trainer, prepare_inputs, step_generator
 
 
@@ -86,12 +85,14 @@ def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5
     """A stage-1 config that only feeds the probe: ``model`` (a saved pipeline folder, or
     ``"random:VAE_DIR"`` for the paper-shaped random start of the tiny model with that trained
     VAE), synthetic pair folders ``data``, XDoG line art at ``resolution`` (None: the model's
-    recommended resolution, else :data:`~manganinja.training.reproduce.TINY_RESOLUTION`), no
-    shuffle, flips, points nor drops."""
+    recommended resolution; a ``ValueError`` when it has none), no shuffle, flips, points nor
+    drops."""
     if resolution is None:
         index = Path(model) / "model_index.json"
         recommended = json.loads(index.read_text()).get("recommended") or {} if index.is_file() else {}
-        resolution = int(recommended.get("resolution", TINY_RESOLUTION))
+        if "resolution" not in recommended:
+            raise ValueError(f"{model} recommends no resolution; give the probe's resolution")
+        resolution = int(recommended["resolution"])
     if model.startswith("random"):
         vae = model.partition(":")[2] or None
         model_section: dict[str, object] = {"init": "tiny", "tiny_start": "paper", "vae": vae, "unet_channels": [32, 64], "seed": 0}

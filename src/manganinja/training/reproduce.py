@@ -41,6 +41,7 @@ from manganinja.settings import OFFICIAL_SAMPLING, LoadSettings, NinjaSettings
 
 if TYPE_CHECKING:
     from manganinja.engines import Engine, NinjaEngine
+    from manganinja.training.reference_use import ReferenceUse
 
 PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
 #: Guidance scales tried on the validation pairs, up to the official ones.
@@ -243,11 +244,17 @@ class Chain:
         none = measure(engine, bench, 0, "point_mse", scored_outside=20)
         twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
         probe = self.probe_table()
+        use = self.reference_use()
         result = {
             "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
             "psnr_own_minus_other": float(diff.mean()), "own_better": int((diff > 0).sum()), "runs": len(diff),
             "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty)),
             "probe": probe,
+            "reference_use": {
+                "loss_own": float(use.loss_own.mean()), "loss_other": float(use.loss_other.mean()),
+                "loss_copy": float(use.loss_copy.mean()), "other_minus_own": use.other_minus_own[0],
+                "blocks": [asdict(b) for b in use.blocks],
+            },
         }
         lines = ["# Evaluation (benchmark pairs, seed 1)", "",
                  f"- PSNR own reference {result['psnr_own']:.2f} dB, another character's {result['psnr_other']:.2f} dB: "
@@ -256,8 +263,22 @@ class Chain:
                  f"20 points {result['point_mse_20']:.4f}", "",
                  "| start | right part | PCK@0.1 | PCK@k |", "|---|---|---|---|"]
         lines += [f"| {name} | {r['part']:.3f} | {r['pck10']:.3f} | {r['pck_k']:.3f} |" for name, r in probe.items()]
+        from manganinja.training.reference_use import markdown as use_markdown
+
+        lines += ["", *use_markdown("the packaged model on the held-out autoencoder pairs (seed 2)", use)]
         (self.out / "tables.md").write_text("\n".join(lines) + "\n")
         return result
+
+    def reference_use(self) -> "ReferenceUse":
+        """The reference-use probe (:mod:`manganinja.training.reference_use`) of the packaged
+        model on the autoencoder's held-out pairs (seed 2, never trained on by stages 0-2)."""
+        from manganinja.training.reference_use import measure_reference_use, probe_config
+        from manganinja.training.trainer import Trainer
+
+        pairs = self.scale.ae_holdout_pairs
+        batch = min(8, pairs)
+        trainer = Trainer(probe_config(str(self.out / "model"), [str(self.data("aeval"))], batch_size=batch))
+        return measure_reference_use(trainer, batches=max(1, pairs // batch))
 
     def probe_table(self) -> dict[str, dict[str, float]]:
         """The correspondence probe (all up blocks) of the random start, stage 0 and stage 1."""
