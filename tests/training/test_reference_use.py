@@ -15,7 +15,7 @@ from test_data_dataset import write_synthetic  # noqa: E402
 
 from manganinja.pipeline import build_pipeline as build_random  # noqa: E402
 from manganinja.training.reference_use import markdown, measure_reference_use, probe_config  # noqa: E402
-from manganinja.training.trainer import Trainer  # noqa: E402
+from manganinja.training.trainer import Trainer, prepare_inputs, step_generator  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,21 @@ def test_a_model_without_a_recommended_resolution_needs_one_given(setup):
     model, pairs = setup
     with pytest.raises(ValueError, match="recommends no resolution"):
         probe_config(str(model), [str(pairs)])
+
+
+def test_a_samples_prediction_reads_its_own_reference_only(setup):
+    """No reference leaks across the batch: another sample's reference leaves a prediction as
+    it is, its own moves it (what makes the probe's own/another comparison mean anything)."""
+    model, pairs = setup
+    trainer = Trainer(probe_config(str(model), [str(pairs)], batch_size=2, resolution=64))
+    batch = next(iter(trainer.loader(0, 1)))
+    inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, batch, step_generator(0, 0, 0, 0), trainer.weight_dtype, unconditional=False)
+    inputs.pop("target")
+    with torch.no_grad():
+        base = trainer.model(**inputs)
+        for row in (0, 1):
+            refs = inputs["reference_latents"].clone()
+            refs[row] = torch.randn_like(refs[row])
+            moved = trainer.model(**{**inputs, "reference_latents": refs})
+            assert torch.equal(moved[1 - row], base[1 - row])
+            assert not torch.equal(moved[row], base[row])
