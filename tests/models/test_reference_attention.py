@@ -249,3 +249,25 @@ def test_every_attention_runs_on_sdpa(pipe, monkeypatch):
     # the denoising U-Net's self-attention runs once per branch (3), its cross-attention once
     assert per_call["denoising_unet"] == [n_all["denoising_unet"] + (len(GUIDANCE_BRANCHES) - 1) * n_self["denoising_unet"]]
     assert n_self["denoising_unet"] > 0 and n_all["denoising_unet"] > n_self["denoising_unet"]
+
+
+def test_attention_weights_are_the_ones_attention_applies():
+    """``attention_weights`` (diagnostics) gives the softmax that ``attention`` applies: its
+    weights times the values, through the output projection, are ``attention``'s output, and a
+    masked key gets no weight."""
+    from diffusers.models.attention_processor import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=16, heads=2, dim_head=8).eval()
+    q_in, kv_in = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    mask = torch.ones(2, 7, dtype=torch.bool)
+    mask[1, 4:] = False
+    with torch.no_grad():
+        weights = ra.attention_weights(attn, q_in, kv_in, mask)
+        assert weights.shape == (2, 2, 5, 7)
+        assert torch.allclose(weights.sum(-1), torch.ones(2, 2, 5))
+        assert weights[1, ..., 4:].abs().max() == 0
+        values = attn.to_v(kv_in).view(2, 7, 2, 8).transpose(1, 2)
+        mixed = (weights @ values).transpose(1, 2).reshape(2, 5, 16)
+        expected = ra.attention(attn, q_in, kv_in, kv_in, mask)
+        assert torch.allclose(attn.to_out[0](mixed), expected, atol=1e-5)

@@ -107,25 +107,49 @@ def attention(
         ]
         return torch.cat(parts, dim=1)
     batch = query_input.shape[0]
-    query = attn.to_q(query_input)
-    key = attn.to_k(key_input)
-    value = attn.to_v(value_input)
-    head_dim = key.shape[-1] // attn.heads
-    query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-    key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-    value = value.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-    if attn.norm_q is not None:
-        query = attn.norm_q(query)
-    if attn.norm_k is not None:
-        key = attn.norm_k(key)
+    query, key = _query_key(attn, query_input, key_input)
+    value = _heads(attn, attn.to_v(value_input))
     mask = None if key_mask is None else key_mask[:, None, None, :]
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0, is_causal=False)
-    out = out.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
+    out = out.transpose(1, 2).reshape(batch, -1, attn.heads * value.shape[-1]).to(query.dtype)
     out = attn.to_out[0](out)
     out = attn.to_out[1](out)
     if attn.residual_connection:
         out = out + query_input
     return out / attn.rescale_output_factor
+
+
+def attention_weights(
+    attn: Attention,
+    query_input: torch.Tensor,
+    key_input: torch.Tensor,
+    key_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The softmax weights that :func:`attention` applies to the values: (B, heads, N, M) for
+    ``query_input`` (B, N, C) and ``key_input`` (B, M, C); ``key_mask`` (B, M) bool, True =
+    attend (diagnostics; :func:`attention` itself never forms them)."""
+    query, key = _query_key(attn, query_input, key_input)
+    logits = query @ key.transpose(-1, -2) * attn.scale
+    if key_mask is not None:
+        logits = logits.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+    return logits.softmax(-1)
+
+
+def _heads(attn: Attention, projected: torch.Tensor) -> torch.Tensor:
+    """(B, T, heads * d) -> (B, heads, T, d)."""
+    batch, _, inner = projected.shape
+    return projected.view(batch, -1, attn.heads, inner // attn.heads).transpose(1, 2)
+
+
+def _query_key(attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``attn``'s queries and keys split into heads, (B, heads, N|M, d), after ``norm_q``/``norm_k``."""
+    query = _heads(attn, attn.to_q(query_input))
+    key = _heads(attn, attn.to_k(key_input))
+    if attn.norm_q is not None:
+        query = attn.norm_q(query)
+    if attn.norm_k is not None:
+        key = attn.norm_k(key)
+    return query, key
 
 
 def _check_plain(attn: Attention) -> None:

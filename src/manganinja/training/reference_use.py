@@ -28,7 +28,6 @@ self-attention block that reads the bank (:class:`~manganinja.models.reference_a
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -38,6 +37,9 @@ import numpy as np
 import torch
 from diffusers.models.attention_processor import Attention
 
+from manganinja.evaluation.metrics import mean_ci95
+from manganinja.models.reference_attention import attention_weights
+from manganinja.pipeline import MangaNinjaPipeline
 from manganinja.training.config import TrainConfig, resolve_config
 from manganinja.training.trainer import Trainer, prepare_inputs, step_generator
 
@@ -65,20 +67,16 @@ class ReferenceUse:
     loss_copy: np.ndarray
     blocks: list[BankBlock]
 
-    @staticmethod
-    def _interval(values: np.ndarray) -> tuple[float, float]:
-        half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-        return float(values.mean()), float(half)
-
     @property
     def other_minus_own(self) -> tuple[float, float]:
-        """Mean and 95 % half-width of (another's loss - own loss): > 0 when the own reference helps."""
-        return self._interval(self.loss_other - self.loss_own)
+        """Mean and 95 % half-width (:func:`~manganinja.evaluation.metrics.mean_ci95`) of
+        (another's loss - own loss): > 0 when the own reference helps."""
+        return mean_ci95(self.loss_other - self.loss_own)[:2]
 
     @property
     def other_minus_copy(self) -> tuple[float, float]:
         """Mean and 95 % half-width of (another's loss - copy loss)."""
-        return self._interval(self.loss_other - self.loss_copy)
+        return mean_ci95(self.loss_other - self.loss_copy)[:2]
 
 
 def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5, resolution: int | None = None) -> TrainConfig:
@@ -89,7 +87,7 @@ def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5
     drops."""
     if resolution is None:
         index = Path(model) / "model_index.json"
-        recommended = json.loads(index.read_text()).get("recommended") or {} if index.is_file() else {}
+        recommended = (MangaNinjaPipeline.load_config(model).get("recommended") or {}) if index.is_file() else {}
         if "resolution" not in recommended:
             raise ValueError(f"{model} recommends no resolution; give the probe's resolution")
         resolution = int(recommended["resolution"])
@@ -118,16 +116,7 @@ def measure_reference_use(trainer: Trainer, batches: int) -> ReferenceUse:
     def observe(name: str, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
                 value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
         n_self, total = query_input.shape[1], key_input.shape[1]
-        rows = query_input.shape[0]
-        query = attn.to_q(query_input)
-        key = attn.to_k(key_input)
-        head_dim = key.shape[-1] // attn.heads
-        query = query.view(rows, -1, attn.heads, head_dim).transpose(1, 2)
-        key = key.view(rows, -1, attn.heads, head_dim).transpose(1, 2)
-        weights = (query @ key.transpose(-1, -2) * attn.scale)
-        if key_mask is not None:
-            weights = weights.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-        weights = weights.softmax(-1)
+        weights = attention_weights(attn, query_input, key_input, key_mask)
         on_bank = weights[..., n_self:]
         share = on_bank.sum(-1)
         within = on_bank / share.clamp_min(1e-12)[..., None]
