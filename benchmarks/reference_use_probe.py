@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     resolution = args.resolution if args.resolution is not None or not args.model.startswith("random") else TINY_RESOLUTION
-    trainer = Trainer(probe_config(args.model, args.data, batch_size=args.batch_size, resolution=resolution))
+    try:  # a bad model or data folder: one line (ConfigError and TrainingError are ValueErrors)
+        trainer = Trainer(probe_config(args.model, args.data, batch_size=args.batch_size, resolution=resolution))
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
     print("\n".join(markdown(args.model, measure_reference_use(trainer, args.batches))))
 
 

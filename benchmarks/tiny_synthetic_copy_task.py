@@ -29,12 +29,17 @@ import numpy as np
 SOURCE = Path("data/synth256-train")
 COPY = Path("data/copy256-train")
 PAIRS = 2000
+#: Written into every copy folder: only such a folder is replaced by another --make-data.
+MARKER = "copy_task.json"
 
 
 def make_data(source: Path = SOURCE, out: Path = COPY, pairs: int = PAIRS, with_points: bool = False) -> None:
-    """``out``: the first ``pairs`` pairs' references of ``source``, each as reference and target;
+    """``out`` (new, or one this function wrote: anything else is refused): the first ``pairs``
+    pairs' references of ``source``, each as reference and target;
     ``with_points``: also a ``points.json`` mapping each of the pair's reference points to itself
     (without it the folder has no points file)."""
+    if out.exists() and not (out / MARKER).is_file():
+        raise SystemExit(f"{out} exists and was not written by --make-data; give a new --out folder")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -46,6 +51,7 @@ def make_data(source: Path = SOURCE, out: Path = COPY, pairs: int = PAIRS, with_
             points = json.loads((pair / "points.json").read_text())
             points["pairs"] = [{"reference": p["reference"], "lineart": p["reference"]} for p in points["pairs"]]
             (tmp / pair.name / "points.json").write_text(json.dumps(points))
+    (tmp / MARKER).write_text(json.dumps({"source": str(source), "pairs": pairs, "with_points": with_points}))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print(f"wrote {pairs} copy pairs to {out}")
