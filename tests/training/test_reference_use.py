@@ -85,3 +85,18 @@ def test_a_samples_prediction_reads_its_own_reference_only(setup):
             moved = trainer.model(**{**inputs, "reference_latents": refs})
             assert torch.equal(moved[1 - row], base[1 - row])
             assert not torch.equal(moved[row], base[row])
+
+
+def test_attention_hits_counts_the_right_token_and_its_neighbours():
+    from manganinja.training.reference_use import attention_hits
+
+    weights = torch.zeros(1, 1, 16, 16)  # 4x4 grids on 4 px
+    weights[0, 0, 5, 5] = 1.0   # target token 5 attends to reference token 5 (right)
+    weights[0, 0, 0, 6] = 1.0   # target token 0 attends to token 6 = (2, 1): one away from (1, 1)
+    weights[0, 0, 15, 0] = 1.0  # target token 15 attends to token 0: far from token 15
+    target = torch.tensor([[[1.0, 1.0], [0.0, 0.0], [3.0, 3.0], [3.0, 3.0]]])
+    reference = torch.tensor([[[1.0, 1.0], [1.0, 1.0], [3.0, 3.0], [0.0, 0.0]]])
+    valid = torch.tensor([[True, True, True, False]])
+    top1, near = attention_hits(weights, target, reference, valid, resolution=4)
+    assert top1.tolist() == [True, False, False]
+    assert near.tolist() == [True, True, False]

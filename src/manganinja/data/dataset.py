@@ -19,6 +19,12 @@ Tensors of a sample (``R`` = ``config.resolution``):
   by the unconditional branch when ``drop_reference`` is set.
 - ``num_points``: int, pairs drawn in the maps.
 - ``grid``: int, the patch-shuffle grid used (1 = none).
+- with ``config.match_points = K > 0`` (the attention-matching loss of the trainer):
+  ``match_reference_xy`` / ``match_target_xy``: float32 (K, 2) pixel positions (x, y) at ``R`` of
+  the pair's exact correspondences, moved like the reference's pixels (flip/rotate, patch
+  shuffle); ``match_valid``: bool (K,), False for padding and for pairs that left a square. They
+  are drawn from all of the pair's correspondences (not only the guide points) and are not model
+  inputs.
 """
 
 from __future__ import annotations
@@ -218,7 +224,8 @@ class DataConfig(BaseModel):
     video frames and as the benchmark does); ``videos``: folders (or files) of anime clips / frame
     folders, paired ``interval`` frames apart (``ssim_threshold``, ``max_slack``: see
     :mod:`manganinja.data.video_pairs`). ``max_points``: a sample draws 0..max_points pairs
-    (uniform)."""
+    (uniform). ``match_points``: correspondences per sample for the trainer's attention-matching
+    loss (``train.match_loss``; 0 = none; see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -227,6 +234,7 @@ class DataConfig(BaseModel):
     videos: list[str] = []
     resolution: Int = 512
     max_points: Int = MAX_POINT_PAIRS
+    match_points: Int = 0
     interval: Int = 36
     ssim_threshold: float = 0.95
     max_slack: Int = 12
@@ -299,7 +307,11 @@ class PairDataset(Dataset):
         points = raw.points
         if points is None:
             points = cached_match(raw.key, raw.reference, raw.target, cfg.matcher, cfg.cache_dir)
+        match = self._match_subset(points, index, step)
         points = sample_pairs(points, rng, cfg.max_points)
+        n_guide = len(points)
+        if match is not None:  # moved with the guide points (no draw depends on their number)
+            points = PointPairs([*points, *match])
 
         # 2. square crop + resize; keep pairs inside both squares
         ref = fit_square(raw.reference, res)
@@ -311,10 +323,14 @@ class PairDataset(Dataset):
         # 3. reference augmentation: flip/rotate, then the progressive patch shuffle
         ref, rxy, r_kept = random_flip_rotate(ref, rxy, cfg.flip_rotate, rng)
         keep = r_in & t_in & r_kept
-        rxy, txy = rxy[keep], txy[keep]
         grid = shuffle_grid_size(step, self.shuffle) if rng.random() < self.shuffle.probability else 1
         grid = min(grid, res)
         ref, rxy, _ = patch_shuffle(ref, rxy, grid, rng)
+        match_arrays = None
+        if match is not None:
+            match_arrays = _match_arrays(rxy[n_guide:], txy[n_guide:], keep[n_guide:], cfg.match_points)
+            rxy, txy, keep = rxy[:n_guide], txy[:n_guide], keep[:n_guide]
+        rxy, txy = rxy[keep], txy[keep]
         distinct = distinct_pixel_mask(rxy, txy)  # pairs that fell on a shared pixel at this size
         rxy, txy = rxy[distinct], txy[distinct]
 
@@ -330,7 +346,8 @@ class PairDataset(Dataset):
             tgt_map = point_map(txy, size, size)
             n_points = len(rxy)
         cond = torch.from_numpy(model_condition(np.zeros_like(lines) if flags.lineart else lines))
-        return {
+        extra = {} if match_arrays is None else match_arrays
+        return {**extra,
             "reference": to_signed_tensor(ref),
             "target": to_signed_tensor(tgt),
             "lineart": cond,
@@ -342,6 +359,32 @@ class PairDataset(Dataset):
             "num_points": n_points,
             "grid": grid,
         }
+
+    def _match_subset(self, points: PointPairs, index: int, step: int) -> PointPairs | None:
+        """Up to ``config.match_points`` of the pair's correspondences for the matching loss, drawn
+        with their own generator (the sample's other draws do not change); None when off."""
+        k = self.config.match_points
+        if k <= 0:
+            return None
+        if len(points) <= k:
+            return points
+        chosen = np.random.default_rng([self.seed, step, index, 1]).choice(len(points), size=k, replace=False)
+        return PointPairs([points[int(i)] for i in sorted(chosen)])
+
+
+def _match_arrays(rxy: np.ndarray, txy: np.ndarray, keep: np.ndarray, k: int) -> dict[str, torch.Tensor]:
+    """Fixed-size tensors of the matching correspondences (see the module docstring): (k, 2)
+    reference and target positions, (k,) validity; rows past the pairs are padding."""
+    ref = np.zeros((k, 2), np.float32)
+    tgt = np.zeros((k, 2), np.float32)
+    valid = np.zeros(k, bool)
+    n = min(k, len(rxy))
+    ref[:n], tgt[:n], valid[:n] = rxy[:n], txy[:n], keep[:n]
+    return {
+        "match_reference_xy": torch.from_numpy(ref),
+        "match_target_xy": torch.from_numpy(tgt),
+        "match_valid": torch.from_numpy(valid),
+    }
 
 
 class StepSampler(Sampler):

@@ -108,7 +108,14 @@ class TrainSection(Section):
     PointNet; stage 2 only PointNet. The learning rate is multiplied by ``lr_decay_factor`` every
     ``lr_decay_every`` steps (the paper: 1e-3, decayed every 30k steps; it does not give the
     factor). ``batch_size`` is per device and per accumulation micro-step. ``threads``: torch
-    CPU threads (default: torch's choice)."""
+    CPU threads (default: torch's choice).
+
+    ``match_loss`` (stage 1; not in the paper): the weight of an attention-matching loss added to
+    the prediction loss, the negative log of the attention each of ``data.match_points``
+    correspondences' target token puts on its reference token in every block that reads the
+    bank (:class:`manganinja.training.trainer.CorrespondenceObserver`); 0 = off. It stands in for
+    the matching prior of the paper's SD1.5 start. ``match_loss_until``: the step at which it
+    stops (None: never)."""
 
     output_dir: str = "runs/train"
     stage: Literal[0, 1, 2] = 1
@@ -133,6 +140,8 @@ class TrainSection(Section):
     log_every: Int = 10
     resume: str | None = None
     save_final: bool = True
+    match_loss: float = 0.0
+    match_loss_until: Int | None = None
 
 
 class TrainConfig(Section):
@@ -269,6 +278,15 @@ def _validate(cfg: TrainConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
+    if t.match_loss < 0:
+        raise ConfigError(f"train.match_loss must be >= 0, got {t.match_loss}")
+    if t.match_loss > 0:
+        if t.stage != 1:
+            raise ConfigError(f"train.match_loss applies to stage 1 (the stage that trains the attention), got stage {t.stage}")
+        if d.match_points < 1:
+            raise ConfigError("train.match_loss needs correspondences: set data.match_points (e.g. 32)")
+    if d.match_points < 0:
+        raise ConfigError(f"data.match_points must be >= 0, got {d.match_points}")
     if t.threads is not None and t.threads < 1:
         raise ConfigError(f"train.threads must be >= 1, got {t.threads}")
     if t.learning_rate <= 0:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import torch
@@ -44,3 +45,34 @@ def prediction_target(scheduler: _NoiseSchedule, latents: torch.Tensor, noise: t
     if kind == "v_prediction":
         return scheduler.get_velocity(latents, noise, timesteps)
     raise ValueError(f"scheduler prediction_type {kind!r} cannot be trained (use epsilon or v_prediction)")
+
+
+def token_index(xy: torch.Tensor, side: int, resolution: int) -> torch.Tensor:
+    """Row-major index of the token holding each pixel position on a ``side x side`` token grid
+    that covers a ``resolution``-pixel square: ``xy`` (..., 2) as (x, y) with pixel centres at
+    integers; returns long (...), clamped into the grid."""
+    cell = torch.floor((xy.float() + 0.5) * side / resolution).long().clamp_(0, side - 1)
+    return cell[..., 1] * side + cell[..., 0]
+
+
+def correspondence_nll(weights: torch.Tensor, target_xy: torch.Tensor, reference_xy: torch.Tensor,
+                       valid: torch.Tensor, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far an attention over the reference's tokens is from its correspondences.
+
+    ``weights``: (B, heads, N, M) attention of the target's N tokens over the reference's M tokens
+    (softmax over M; square grids); ``target_xy`` / ``reference_xy``: (B, K, 2) pixel positions at
+    ``resolution`` of K correspondences; ``valid``: (B, K) bool. For each valid correspondence,
+    the negative log of the head-averaged weight that the target point's token puts on the
+    reference point's token. Returns (sum, count) as 0-d tensors, so calls on several blocks can be
+    averaged together."""
+    batch, _, n, m = weights.shape
+    side_t, side_r = math.isqrt(n), math.isqrt(m)
+    if side_t * side_t != n or side_r * side_r != m:
+        raise ValueError(f"attention of {n} over {m} tokens is not between square grids")
+    probs = weights.mean(1)  # (B, N, M)
+    rows = token_index(target_xy, side_t, resolution)  # (B, K)
+    cols = token_index(reference_xy, side_r, resolution)
+    picked = probs.gather(1, rows[..., None].expand(-1, -1, m)).gather(2, cols[..., None])[..., 0]  # (B, K)
+    nll = -picked.float().clamp_min(1e-12).log()
+    mask = valid.to(nll.device)
+    return (nll * mask).sum(), mask.sum()

@@ -23,7 +23,13 @@ self-attention block that reads the bank (:class:`~manganinja.models.reference_a
 - ``value_spread``: how much the bank's values (``to_v`` of the bank) differ between references,
   the RMS over tokens and channels of their standard deviation across the batch over their RMS
   (0: the reference U-Net gives the same bank for every reference, nothing to read);
-- ``own_spread``: the same for the U-Net's own tokens across the batch, for scale.
+- ``own_spread``: the same for the U-Net's own tokens across the batch, for scale;
+- ``match_top1`` / ``match_near`` / ``match_nll``: whether the attention *matches*: for the pairs'
+  exact correspondences (``data.match_points``), the content-only attention of the target point's
+  token over the bank (queries and keys without point embeddings, the REF branch), averaged over
+  heads: the share whose most attended bank token is the reference point's token, the share where
+  it is at most one token away (Chebyshev), and the mean negative log weight on the right token
+  (``log M`` for an even spread: chance top-1 is ``1 / M``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from manganinja.evaluation.metrics import mean_ci95
 from manganinja.models.reference_attention import attention_weights
 from manganinja.pipeline import MangaNinjaPipeline
 from manganinja.training.config import TrainConfig, resolve_config
+from manganinja.training.losses import correspondence_nll, token_index
 from manganinja.training.trainer import Trainer, prepare_inputs, step_generator
 
 
@@ -56,6 +63,9 @@ class BankBlock:
     value_spread: float
     own_spread: float
     calls: int
+    match_top1: float = float("nan")
+    match_near: float = float("nan")
+    match_nll: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,29 @@ class ReferenceUse:
         return mean_ci95(self.loss_other - self.loss_copy)[:2]
 
 
+#: Correspondences per sample scored by the attention-matching statistics.
+MATCH_POINTS = 32
+
+
+def attention_hits(weights: torch.Tensor, target_xy: torch.Tensor, reference_xy: torch.Tensor, valid: torch.Tensor,
+                   resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each valid correspondence, whether the most attended reference token of the target
+    point's token is the reference point's token, and whether it is at most one token away.
+
+    ``weights`` (B, heads, N, M) over square grids, averaged over heads; positions (B, K, 2) in
+    pixels at ``resolution``; ``valid`` (B, K) bool. Returns two 1-D bool tensors over the valid
+    correspondences."""
+    batch, _, n, m = weights.shape
+    side_t, side_r = math.isqrt(n), math.isqrt(m)
+    rows = token_index(target_xy, side_t, resolution)
+    right = token_index(reference_xy, side_r, resolution)
+    probs = weights.mean(1).gather(1, rows[..., None].expand(-1, -1, m))  # (B, K, M)
+    best = probs.argmax(-1)
+    near = ((best // side_r - right // side_r).abs() <= 1) & ((best % side_r - right % side_r).abs() <= 1)
+    mask = valid.to(best.device)
+    return (best == right)[mask], near[mask]
+
+
 def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5, resolution: int | None = None) -> TrainConfig:
     """A stage-1 config that only feeds the probe: ``model`` (a saved pipeline folder, or
     ``"random:VAE_DIR"`` for the paper-shaped random start of the tiny model with that trained
@@ -99,7 +132,7 @@ def probe_config(model: str, data: list[str], batch_size: int = 8, seed: int = 5
     return resolve_config({
         "model": model_section,
         "data": {"synthetic": list(data), "synthetic_lineart": "extract", "lineart_method": "xdog",
-                 "resolution": resolution, "patch_shuffle": {"enabled": False},
+                 "resolution": resolution, "patch_shuffle": {"enabled": False}, "match_points": MATCH_POINTS,
                  "drop": {"reference": 0.0, "points": 1.0, "lineart": 0.0}},
         "train": {"output_dir": "runs/reference_use_probe", "stage": 1, "steps": 1, "batch_size": batch_size, "seed": seed},
     })
@@ -112,6 +145,8 @@ def measure_reference_use(trainer: Trainer, batches: int) -> ReferenceUse:
         raise ValueError("the probe needs a batch size of at least 2 (another's reference is the next sample's)")
     state = trainer.model.state
     raw: dict[tuple[int, int], list[tuple[float, float, float, float]]] = defaultdict(list)
+    hits: dict[tuple[int, int], list[tuple[float, float, float, float]]] = defaultdict(list)
+    match: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = (torch.zeros(0), torch.zeros(0), torch.zeros(0, dtype=torch.bool))
 
     def observe(name: str, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
                 value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
@@ -127,12 +162,18 @@ def measure_reference_use(trainer: Trainer, batches: int) -> ReferenceUse:
         def spread(v: torch.Tensor) -> float:
             return float(v.std(0).pow(2).mean().sqrt() / v.pow(2).mean().sqrt().clamp_min(1e-12))
 
+        own, bank = value_input[:, :n_self], value_input[:, n_self:]
+        content = attention_weights(attn, own, bank)
+        nll, count = correspondence_nll(content, *match, trainer.cfg.data.resolution)
+        top1, near = attention_hits(content, *match, trainer.cfg.data.resolution)
         raw[(n_self, total - n_self)].append((float(share.mean()), float(entropy.mean()), spread(bank_values), spread(own_values)))
+        hits[(n_self, total - n_self)].append((float(top1.float().sum()), float(near.float().sum()), float(nll), float(count)))
 
     losses: dict[str, list[torch.Tensor]] = {"own": [], "other": [], "copy": []}
     trainer.model.eval()
     with torch.no_grad():
         for step, batch in enumerate(trainer.loader(0, batches)):
+            match = (batch["match_target_xy"], batch["match_reference_xy"], batch["match_valid"])
             variants = {"own": batch["reference"], "other": batch["reference"].roll(1, 0), "copy": batch["target"]}
             for name, reference in variants.items():
                 inputs = prepare_inputs(trainer.pipe, trainer.noise_scheduler, {**batch, "reference": reference},
@@ -147,10 +188,20 @@ def measure_reference_use(trainer: Trainer, batches: int) -> ReferenceUse:
                 losses[name].append(((prediction.float() - target.float()) ** 2).mean(dim=(1, 2, 3)))
     blocks = [
         BankBlock(tokens=n, bank_tokens=m, share=float(np.mean([r[0] for r in rows])), entropy=float(np.mean([r[1] for r in rows])),
-                  value_spread=float(np.mean([r[2] for r in rows])), own_spread=float(np.mean([r[3] for r in rows])), calls=len(rows))
+                  value_spread=float(np.mean([r[2] for r in rows])), own_spread=float(np.mean([r[3] for r in rows])), calls=len(rows),
+                  **_match_stats(hits[(n, m)]))
         for (n, m), rows in sorted(raw.items())
     ]
     return ReferenceUse(*(torch.cat(losses[k]).cpu().numpy() for k in ("own", "other", "copy")), blocks=blocks)
+
+
+def _match_stats(rows: list[tuple[float, float, float, float]]) -> dict[str, float]:
+    """Pooled top-1 / near shares and mean NLL from per-call (top-1 hits, near hits, NLL sum, count)."""
+    count = sum(r[3] for r in rows)
+    if not count:
+        return {}
+    return {"match_top1": sum(r[0] for r in rows) / count, "match_near": sum(r[1] for r in rows) / count,
+            "match_nll": sum(r[2] for r in rows) / count}
 
 
 def markdown(name: str, use: ReferenceUse) -> list[str]:
@@ -165,8 +216,11 @@ def markdown(name: str, use: ReferenceUse) -> list[str]:
         f"| another character's | {use.loss_other.mean():.4f} | | |",
         f"| the target itself (copy) | {use.loss_copy.mean():.4f} | {c:+.4f} ± {chalf:.4f} | {int((use.loss_other > use.loss_copy).sum())} / {n} |",
         "",
-        "| tokens + bank | attention on the bank | entropy on the bank (1 = even) | bank values' spread across references | own tokens' spread |",
-        "|---|---|---|---|---|",
+        "| tokens + bank | attention on the bank | entropy on the bank (1 = even) | bank values' spread across references | own tokens' spread "
+        "| attention matches: top-1 (chance) | within 1 token | −log weight on the right token (even: log M) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {b.tokens} + {b.bank_tokens} | {b.share:.3f} | {b.entropy:.3f} | {b.value_spread:.3f} | {b.own_spread:.3f} |" for b in use.blocks]
+    lines += [f"| {b.tokens} + {b.bank_tokens} | {b.share:.3f} | {b.entropy:.3f} | {b.value_spread:.3f} | {b.own_spread:.3f} "
+              f"| {b.match_top1:.3f} ({1 / b.bank_tokens:.3f}) | {b.match_near:.3f} | {b.match_nll:.2f} ({math.log(b.bank_tokens):.2f}) |"
+              for b in use.blocks]
     return lines

@@ -59,9 +59,11 @@ from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSourc
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.point_net import PointNet
 from manganinja.points import MAX_POINT_PAIRS
-from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState
-from manganinja.training.config import ConfigError, TrainConfig, dump_config
-from manganinja.training.losses import prediction_loss, prediction_target, sample_noise, sample_timesteps
+from diffusers.models.attention_processor import Attention
+
+from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
+from manganinja.training.config import ConfigError, TrainConfig, TrainSection, dump_config
+from manganinja.training.losses import correspondence_nll, prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
 
@@ -373,6 +375,54 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
     }
 
 
+def match_loss_weight(train: TrainSection, step: int) -> float:
+    """The weight of the attention-matching loss at optimizer ``step``: ``train.match_loss``
+    before ``train.match_loss_until`` (or always when that is unset), else 0."""
+    if train.match_loss_until is not None and step >= train.match_loss_until:
+        return 0.0
+    return train.match_loss
+
+
+class CorrespondenceObserver:
+    """Collects the attention-matching loss during one forward of :class:`TrainingModel`.
+
+    Installed as :attr:`ReferenceState.observer`: at every self-attention block of the denoising
+    U-Net that reads the bank it forms the content-only attention of the U-Net's own tokens over
+    the bank's (queries and keys without point embeddings, as in the REF branch:
+    :func:`~manganinja.models.reference_attention.attention_weights`) and scores it against the
+    batch's correspondences (``match_target_xy`` / ``match_reference_xy`` / ``match_valid`` of
+    the data set, :func:`~manganinja.training.losses.correspondence_nll`); rows whose bank is
+    dropped are left out. This supervision is not in the paper: it stands in for the matching
+    prior the paper's SD1.5 start brings (docs/reproduce.md, sixth attempt)."""
+
+    def __init__(self, batch: dict, bank_keep: torch.Tensor, resolution: int) -> None:
+        if "match_valid" not in batch:
+            raise TrainingError("train.match_loss needs correspondences in the batch: set data.match_points")
+        device = bank_keep.device
+        self.target_xy = batch["match_target_xy"].to(device)
+        self.reference_xy = batch["match_reference_xy"].to(device)
+        self.valid = batch["match_valid"].to(device) & bank_keep[:, None]
+        self.resolution = resolution
+        self.total: torch.Tensor | None = None
+        self.count: torch.Tensor | None = None
+
+    def __call__(self, name: str, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
+                 value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
+        tokens = query_input.shape[1]
+        own, bank = value_input[:, :tokens], value_input[:, tokens:]
+        total, count = correspondence_nll(attention_weights(attn, own, bank), self.target_xy, self.reference_xy,
+                                          self.valid, self.resolution)
+        self.total = total if self.total is None else self.total + total
+        self.count = count if self.count is None else self.count + count
+
+    def loss(self) -> torch.Tensor:
+        """The mean negative log attention weight on the right token over all blocks and
+        correspondences (0 when there were none)."""
+        if self.total is None or self.count is None:
+            return torch.zeros(())
+        return self.total / self.count.clamp_min(1)
+
+
 def step_generator(seed: int, step: int, micro: int, rank: int) -> torch.Generator:
     """CPU generator for the randomness of one micro-batch."""
     seq = np.random.SeedSequence([seed, step, micro, rank])
@@ -474,6 +524,8 @@ class Trainer:
         self.accelerator.register_for_checkpointing(self.lr_scheduler)
         self.fingerprint = architecture_fingerprint(self.pipe)
         self.step = 0
+        #: The last micro-batch's attention-matching loss (None while it is off).
+        self.last_match_loss: float | None = None
 
     # -- checkpoints ---------------------------------------------------------------------------
     @property
@@ -556,11 +608,25 @@ class Trainer:
         return DataLoader(self.dataset, batch_size=t.batch_size, sampler=sampler, num_workers=self.cfg.data.num_workers)
 
     def compute_loss(self, batch: dict, step: int, micro: int) -> torch.Tensor:
-        gen = step_generator(self.cfg.train.seed, step, micro, self.accelerator.process_index)
-        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=self.cfg.train.stage == 0)
+        """The step's loss: the prediction loss, plus ``train.match_loss`` times the
+        attention-matching loss (:class:`CorrespondenceObserver`) while it is on."""
+        t = self.cfg.train
+        gen = step_generator(t.seed, step, micro, self.accelerator.process_index)
+        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=t.stage == 0)
         target = inputs.pop("target")
-        prediction = self.model(**inputs)
-        return prediction_loss(prediction, target)
+        weight = match_loss_weight(t, step)
+        if not weight:
+            return prediction_loss(self.model(**inputs), target)
+        state = self.pipe.reference_state
+        observer = CorrespondenceObserver(batch, inputs["bank_keep"], self.cfg.data.resolution)
+        state.observer = observer
+        try:
+            prediction = self.model(**inputs)
+        finally:
+            state.observer = None
+        match = observer.loss()
+        self.last_match_loss = float(match.detach())
+        return prediction_loss(prediction, target) + weight * match
 
     def train(self, max_steps: int | None = None) -> TrainResult:
         """Run (or resume) until ``train.steps`` (or ``max_steps`` more steps, for tests)."""
@@ -609,9 +675,15 @@ class Trainer:
             if not math.isfinite(loss_value):
                 raise TrainingError(f"loss is {loss_value} at step {self.step}")
             if self.step % t.log_every == 0 or self.step == end:
-                acc.log({"loss": loss_value, "lr": lr}, step=self.step)
+                logged = {"loss": loss_value, "lr": lr}
+                if self.last_match_loss is not None:
+                    logged["match_loss"] = self.last_match_loss
+                acc.log(logged, step=self.step)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}")
+            shown = {"loss": f"{loss_value:.4f}", "lr": f"{lr:.2e}"}
+            if self.last_match_loss is not None:
+                shown["match"] = f"{self.last_match_loss:.3f}"
+            bar.set_postfix(**shown)
             if self.step % t.checkpoint_every == 0 or self.step == end:
                 result.checkpoints.append(self.save_checkpoint())
         bar.close()

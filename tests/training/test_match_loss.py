@@ -1,0 +1,92 @@
+"""The attention-matching loss (``train.match_loss``, ``data.match_points``; not in the paper,
+docs/reproduce.md, sixth attempt): correspondences travel with the reference's pixels, the loss
+reads the content-only attention over the bank, and it trains the attention."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+from test_data_dataset import config as data_config, write_synthetic  # noqa: E402
+
+from manganinja.data.augment import FlipRotateConfig  # noqa: E402
+from manganinja.data.dataset import PairDataset, SyntheticPairSource  # noqa: E402
+from manganinja.training.config import ConfigError, resolve_config  # noqa: E402
+from manganinja.training.losses import correspondence_nll, token_index  # noqa: E402
+from manganinja.training.trainer import Trainer, match_loss_weight  # noqa: E402
+
+
+def test_token_index_maps_pixels_to_row_major_cells():
+    xy = torch.tensor([[0.0, 0.0], [3.0, 0.0], [4.0, 0.0], [63.0, 63.0], [5.0, 9.0], [-3.0, 70.0]])
+    assert token_index(xy, side=16, resolution=64).tolist() == [0, 0, 1, 255, 2 * 16 + 1, 15 * 16]
+
+
+def test_correspondence_nll_is_minus_log_of_the_head_averaged_weight():
+    weights = torch.full((1, 2, 4, 4), 0.25)
+    weights[0, 0, 3] = torch.tensor([0.1, 0.2, 0.3, 0.4])  # head 0, target token 3
+    weights[0, 1, 3] = torch.tensor([0.7, 0.1, 0.1, 0.1])
+    target = torch.tensor([[[1.0, 1.0], [0.0, 0.0]]])  # 2x2 grid on 2 px: token 3, token 0
+    reference = torch.tensor([[[0.0, 0.0], [1.0, 0.0]]])  # token 0, token 1
+    total, count = correspondence_nll(weights, target, reference, torch.tensor([[True, True]]), resolution=2)
+    assert count.item() == 2
+    assert total.item() == pytest.approx(-math.log(0.4) - math.log(0.25), rel=1e-6)
+    total, count = correspondence_nll(weights, target, reference, torch.tensor([[True, False]]), resolution=2)
+    assert (total.item(), count.item()) == (pytest.approx(-math.log(0.4), rel=1e-6), 1)
+
+
+def test_match_points_move_with_the_reference_and_leave_the_sample_unchanged(tmp_path):
+    root = write_synthetic(tmp_path / "pairs", n=2)
+    kw = dict(flip_rotate=FlipRotateConfig(flip_probability=1.0, rotate_probability=0.0))
+    plain = PairDataset([SyntheticPairSource(root)], data_config(**kw), seed=3)
+    matched = PairDataset([SyntheticPairSource(root)], data_config(match_points=30, **kw), seed=3)
+    for key in [(0, 0), (1, 12)]:
+        a, b = plain[key], matched[key]
+        for name, value in a.items():  # the guide points and everything else are the same draws
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(b[name])), name
+        ref = b["reference"].permute(1, 2, 0).numpy()
+        tgt = b["target"].permute(1, 2, 0).numpy()
+        valid = b["match_valid"].numpy()
+        assert b["match_reference_xy"].shape == (30, 2) and 20 <= valid.sum() <= 24  # 24 pairs in the fixture
+        rxy = b["match_reference_xy"].numpy()[valid].round().astype(int)
+        txy = b["match_target_xy"].numpy()[valid].round().astype(int)
+        # each correspondence shows the same colour in the flipped (and shuffled) reference and the target
+        same = [np.abs(ref[ry, rx] - tgt[ty, tx]).max() < 1e-6 for (rx, ry), (tx, ty) in zip(rxy, txy)]
+        assert np.mean(same) > 0.9
+
+
+def test_match_loss_settings_are_checked():
+    with pytest.raises(ConfigError, match="data.match_points"):
+        resolve_config({"train": {"match_loss": 0.1}})
+    with pytest.raises(ConfigError, match="stage 1"):
+        resolve_config({"data": {"match_points": 8}, "train": {"match_loss": 0.1, "stage": 2}})
+    cfg = resolve_config({"data": {"match_points": 8}, "train": {"match_loss": 0.5, "match_loss_until": 10}})
+    assert match_loss_weight(cfg.train, 9) == 0.5 and match_loss_weight(cfg.train, 10) == 0.0
+
+
+def test_match_loss_trains_the_attention_towards_the_correspondences(tmp_path):
+    pairs = write_synthetic(tmp_path / "pairs", n=4)
+    cfg = resolve_config({
+        "model": {"init": "tiny", "seed": 0},
+        "data": {"synthetic": [str(pairs)], "resolution": 64, "max_points": 0, "match_points": 24,
+                 "patch_shuffle": {"enabled": False}, "flip_rotate": {"flip_probability": 0.0, "rotate_probability": 0.0},
+                 "drop": {"points": 0.0, "reference": 0.0, "lineart": 0.0}},
+        "train": {"output_dir": str(tmp_path / "run"), "stage": 1, "steps": 12, "batch_size": 4, "learning_rate": 3e-3,
+                  "checkpoint_every": 100, "save_final": False, "match_loss": 10.0, "log_every": 1},
+    })
+    trainer = Trainer(cfg)
+    batch = next(iter(trainer.loader(0, 1)))
+    with torch.no_grad():
+        trainer.compute_loss(batch, 0, 0)
+    before = trainer.last_match_loss
+    # a uniform attention over a 16x16 and an 8x8 bank: about (log 256 + log 64) / 2 per block pair
+    assert 3.0 < before < 6.0
+    trainer.train()
+    with torch.no_grad():
+        trainer.compute_loss(batch, 0, 0)
+    assert trainer.last_match_loss < before - 0.3
