@@ -9,7 +9,8 @@ resumes from its latest checkpoint):
 2. ``autoencoder``: ``configs/tiny_synthetic_autoencoder.yaml``;
 3. ``stage0``: ``configs/tiny_synthetic_stage0.yaml`` (the denoising U-Net as a plain diffusion
    model, the domain's own "SD1.5");
-4. ``stage1``: ``configs/tiny_synthetic_stage1_from_stage0.yaml`` (both U-Nets from stage 0);
+4. ``stage1``: ``configs/tiny_synthetic_stage1_match.yaml`` (both U-Nets from stage 0, with the
+   attention-matching loss that stands in for the matching prior of the paper's SD1.5 start);
 5. ``stage2``: ``configs/tiny_synthetic_stage2.yaml`` (PointNet only);
 6. ``validation``: guidance scales chosen on the validation pairs (reference scale by PSNR
    without points, point scale by point MSE with 5 guide points);
@@ -103,7 +104,7 @@ class Chain:
         self.out = Path(self.out)
         self.configs = Path(self.configs)
         for name in ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage0.yaml",
-                     "tiny_synthetic_stage1_from_stage0.yaml", "tiny_synthetic_stage2.yaml"):
+                     "tiny_synthetic_stage1_match.yaml", "tiny_synthetic_stage2.yaml"):
             if not (self.configs / name).is_file():
                 raise ReproduceError(f"--configs {self.configs} has no {name}; give the repository's configs/ folder")
 
@@ -199,7 +200,7 @@ class Chain:
         return self._stage("stage0", "tiny_synthetic_stage0.yaml", {"vae": str(self.run_dir("autoencoder") / "final")})
 
     def part_stage1(self) -> dict:
-        return self._stage("stage1", "tiny_synthetic_stage1_from_stage0.yaml",
+        return self._stage("stage1", "tiny_synthetic_stage1_match.yaml",
                            {"vae": str(self.run_dir("autoencoder") / "final"), "unet_start": str(self.run_dir("stage0") / "final")})
 
     def part_stage2(self) -> dict:
