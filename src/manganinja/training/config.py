@@ -115,7 +115,10 @@ class TrainSection(Section):
     correspondences' target token puts on its reference token in every block that reads the
     bank (:class:`manganinja.training.trainer.CorrespondenceObserver`); 0 = off. It stands in for
     the matching prior of the paper's SD1.5 start. ``match_loss_until``: the step at which it
-    stops (None: never)."""
+    stops (None: never). ``match_loss_branch``: ``ref`` scores the content-only attention (the
+    REF branch) at ``data.match_points`` correspondences; ``point`` scores the POINT branch's
+    attention (point embeddings added to queries and keys) at the sample's guide points (stages 1
+    and 2: it teaches PointNet to steer the attention)."""
 
     output_dir: str = "runs/train"
     stage: Literal[0, 1, 2] = 1
@@ -142,6 +145,7 @@ class TrainSection(Section):
     save_final: bool = True
     match_loss: float = 0.0
     match_loss_until: Int | None = None
+    match_loss_branch: Literal["ref", "point"] = "ref"
 
 
 class TrainConfig(Section):
@@ -280,11 +284,16 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must be >= 1, got {value}")
     if t.match_loss < 0:
         raise ConfigError(f"train.match_loss must be >= 0, got {t.match_loss}")
-    if t.match_loss > 0:
+    if t.match_loss > 0 and t.match_loss_branch == "ref":
         if t.stage != 1:
-            raise ConfigError(f"train.match_loss applies to stage 1 (the stage that trains the attention), got stage {t.stage}")
+            raise ConfigError(f"train.match_loss on the ref branch applies to stage 1 (the stage that trains the attention), got stage {t.stage}")
         if d.match_points < 1:
             raise ConfigError("train.match_loss needs correspondences: set data.match_points (e.g. 32)")
+    if t.match_loss > 0 and t.match_loss_branch == "point":
+        if t.stage == 0:
+            raise ConfigError("train.match_loss on the point branch needs stage 1 or 2 (stage 0 has no points)")
+        if d.max_points < 1:
+            raise ConfigError("train.match_loss_branch 'point' needs guide points: set data.max_points")
     if d.match_points < 0:
         raise ConfigError(f"data.match_points must be >= 0, got {d.match_points}")
     if t.threads is not None and t.threads < 1:

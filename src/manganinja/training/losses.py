@@ -76,3 +76,22 @@ def correspondence_nll(weights: torch.Tensor, target_xy: torch.Tensor, reference
     nll = -picked.float().clamp_min(1e-12).log()
     mask = valid.to(nll.device)
     return (nll * mask).sum(), mask.sum()
+
+
+def point_map_pairs(reference_map: torch.Tensor, target_map: torch.Tensor, pairs: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The guide pairs drawn in point maps (the data set's ``reference_points`` /
+    ``target_points``, (B, 1, H, W), value ``i`` at pair ``i``, 1-based) as positions: returns
+    reference and target (x, y) (B, pairs, 2) and a (B, pairs) bool of the pairs present in both
+    maps."""
+    batch, _, _, width = reference_map.shape
+    values = torch.arange(1, pairs + 1, device=reference_map.device, dtype=reference_map.dtype)
+
+    def positions(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hits = maps.flatten(1)[:, None, :] == values[None, :, None]  # (B, pairs, H*W)
+        index = hits.float().argmax(-1)
+        xy = torch.stack([index % width, index // width], dim=-1).float()
+        return xy, hits.any(-1)
+
+    ref_xy, ref_ok = positions(reference_map)
+    tgt_xy, tgt_ok = positions(target_map)
+    return ref_xy, tgt_xy, ref_ok & tgt_ok

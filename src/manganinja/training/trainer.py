@@ -63,7 +63,7 @@ from diffusers.models.attention_processor import Attention
 
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
 from manganinja.training.config import ConfigError, TrainConfig, TrainSection, dump_config
-from manganinja.training.losses import correspondence_nll, prediction_loss, prediction_target, sample_noise, sample_timesteps
+from manganinja.training.losses import correspondence_nll, point_map_pairs, prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
 
@@ -393,15 +393,26 @@ class CorrespondenceObserver:
     batch's correspondences (``match_target_xy`` / ``match_reference_xy`` / ``match_valid`` of
     the data set, :func:`~manganinja.training.losses.correspondence_nll`); rows whose bank is
     dropped are left out. This supervision is not in the paper: it stands in for the matching
-    prior the paper's SD1.5 start brings (docs/reproduce.md, sixth attempt)."""
+    prior the paper's SD1.5 start brings (docs/reproduce.md, sixth attempt).
 
-    def __init__(self, batch: dict, bank_keep: torch.Tensor, resolution: int) -> None:
-        if "match_valid" not in batch:
-            raise TrainingError("train.match_loss needs correspondences in the batch: set data.match_points")
+    ``branch="point"``: the attention of the POINT branch instead (queries and keys with the
+    point embeddings added), scored at the sample's guide pairs (its point maps,
+    :func:`~manganinja.training.losses.point_map_pairs`): it asks PointNet's embeddings to steer
+    the attention of a guide point's token to its reference point's token."""
+
+    def __init__(self, batch: dict, bank_keep: torch.Tensor, resolution: int, branch: str = "ref") -> None:
         device = bank_keep.device
-        self.target_xy = batch["match_target_xy"].to(device)
-        self.reference_xy = batch["match_reference_xy"].to(device)
-        self.valid = batch["match_valid"].to(device) & bank_keep[:, None]
+        self.branch = branch
+        if branch == "point":
+            ref_xy, tgt_xy, valid = point_map_pairs(batch["reference_points"].to(device), batch["target_points"].to(device),
+                                                    MAX_POINT_PAIRS)
+            self.target_xy, self.reference_xy, self.valid = tgt_xy, ref_xy, valid & bank_keep[:, None]
+        else:
+            if "match_valid" not in batch:
+                raise TrainingError("train.match_loss needs correspondences in the batch: set data.match_points")
+            self.target_xy = batch["match_target_xy"].to(device)
+            self.reference_xy = batch["match_reference_xy"].to(device)
+            self.valid = batch["match_valid"].to(device) & bank_keep[:, None]
         self.resolution = resolution
         self.total: torch.Tensor | None = None
         self.count: torch.Tensor | None = None
@@ -409,8 +420,11 @@ class CorrespondenceObserver:
     def __call__(self, name: str, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
                  value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
         tokens = query_input.shape[1]
-        own, bank = value_input[:, :tokens], value_input[:, tokens:]
-        total, count = correspondence_nll(attention_weights(attn, own, bank), self.target_xy, self.reference_xy,
+        if self.branch == "point":  # the POINT branch's own queries and keys: point embeddings added
+            query, keys = query_input, key_input[:, tokens:]
+        else:  # content only, as in the REF branch
+            query, keys = value_input[:, :tokens], value_input[:, tokens:]
+        total, count = correspondence_nll(attention_weights(attn, query, keys), self.target_xy, self.reference_xy,
                                           self.valid, self.resolution)
         self.total = total if self.total is None else self.total + total
         self.count = count if self.count is None else self.count + count
@@ -618,7 +632,7 @@ class Trainer:
         if not weight:
             return prediction_loss(self.model(**inputs), target)
         state = self.pipe.reference_state
-        observer = CorrespondenceObserver(batch, inputs["bank_keep"], self.cfg.data.resolution)
+        observer = CorrespondenceObserver(batch, inputs["bank_keep"], self.cfg.data.resolution, t.match_loss_branch)
         state.observer = observer
         try:
             prediction = self.model(**inputs)
