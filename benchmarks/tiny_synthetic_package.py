@@ -1,8 +1,9 @@
 """Package the trained tiny synthetic MangaNinja into ``models/tiny-synthetic`` (docs/reproduce.md).
 
-    python benchmarks/tiny_synthetic_package.py
+    python benchmarks/tiny_synthetic_package.py --stage2 RUN/final --guidance-scale-ref REF \
+        --guidance-scale-point POINT --time stage0=MIN --time stage1=MIN ...
 
-Loads the stage-2 pipeline (``runs/tiny_synthetic_stage2/final``), records its working
+Loads the stage-2 pipeline (``--stage2``), records its working
 resolution and sampling settings as the pipeline config entry ``recommended`` (saved in
 ``model_index.json``), saves it with ``save_pretrained`` (safetensors) and writes a README.md
 with the configs, the data seeds, the commands and the measured time of each part. The folder is
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -23,35 +23,34 @@ from pathlib import Path
 #: benchmark pairs.
 RECOMMENDED = {"resolution": 64, "steps": 10}
 
-#: The commit whose code and configs trained the autoencoder and the stages (docs/reproduce.md).
-TRAINING_COMMIT = "d80f00b"
+#: The commit whose code and configs trained the stages (docs/reproduce.md, sixth attempt).
+TRAINING_COMMIT = "2f44885"
+
+#: The configs of the chain, in order (listed in the model's README).
+CONFIGS = ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage0.yaml", "tiny_synthetic_stage1_match.yaml",
+           "tiny_synthetic_stage2.yaml")
 
 COMMANDS = """\
-manganinja synth --out data/synth256-train --pairs 4000 --size 256 --seed 0
-manganinja synth --out data/synth256-aeval --pairs 64 --size 256 --seed 2
+manganinja synth --output-dir data/synth256-train --pairs 4000 --size 256 --seed 0
+manganinja synth --output-dir data/synth256-aeval --pairs 64 --size 256 --seed 2
+manganinja benchmark synth --out data/val256-seed3 --pairs 8 --size 256 --seed 3
 manganinja train-autoencoder --config configs/tiny_synthetic_autoencoder.yaml
-manganinja train --config configs/tiny_synthetic_stage1.yaml
+manganinja train --config configs/tiny_synthetic_stage0.yaml
+manganinja train --config configs/tiny_synthetic_stage1_match.yaml
 manganinja train --config configs/tiny_synthetic_stage2.yaml
-python benchmarks/tiny_synthetic_package.py"""
-
-
-def gnu_time(log: Path) -> dict[str, float]:
-    """Wall and CPU seconds from the ``/usr/bin/time -v`` report at the end of ``log``."""
-    text = log.read_text(errors="replace")
-    user = float(re.search(r"User time \(seconds\): ([\d.]+)", text).group(1))
-    system = float(re.search(r"System time \(seconds\): ([\d.]+)", text).group(1))
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text).group(1)
-    seconds = 0.0
-    for part in wall.split(":"):
-        seconds = seconds * 60 + float(part)
-    return {"wall_s": seconds, "cpu_s": user + system}
+python benchmarks/tiny_synthetic_validate.py runs/tiny_synthetic_stage2/final
+python benchmarks/tiny_synthetic_package.py --stage2 runs/tiny_synthetic_stage2/final --ae-psnr 27.31 \\
+    --guidance-scale-ref REF --guidance-scale-point POINT --time stage0=MIN ..."""
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage2", type=Path, default=Path("runs/tiny_synthetic_stage2/final"))
     ap.add_argument("--out", type=Path, default=Path("models/tiny-synthetic"))
-    ap.add_argument("--logs", type=Path, default=Path("runs"), help="folder of ae.log, stage1.log, stage2.log (/usr/bin/time -v)")
+    ap.add_argument("--time", action="append", default=[], metavar="PART=MIN",
+                    help="wall minutes of a part as measured (repeatable; e.g. stage1=21.1)")
+    ap.add_argument("--ae-psnr", type=float, default=None,
+                    help="the autoencoder's held-out PSNR (default: from runs/tiny_synthetic_autoencoder/final/metrics.json)")
     ap.add_argument("--guidance-scale-ref", type=float, required=True,
                     help="the reference guidance scale chosen on the validation pairs (tiny_synthetic_validate.py)")
     ap.add_argument("--guidance-scale-point", type=float, default=15.0,
@@ -66,34 +65,47 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp, safe_serialization=True)
     configs = Path("configs")
-    times = {name: gnu_time(args.logs / f"{name}.log") for name in ("ae", "stage1", "stage2") if (args.logs / f"{name}.log").is_file()}
-    ae_metrics = json.loads((Path("runs/tiny_synthetic_autoencoder/final/metrics.json")).read_text())
+    times = {}
+    for item in args.time:
+        name, _, minutes = item.partition("=")
+        try:
+            times[name] = float(minutes)
+        except ValueError:
+            ap.error(f"--time {item!r}: give PART=MINUTES, e.g. stage1=21.1")
+    metrics_file = Path("runs/tiny_synthetic_autoencoder/final/metrics.json")
+    if args.ae_psnr is not None:
+        ae_metrics = {"holdout_psnr_db": args.ae_psnr}
+    elif metrics_file.is_file():
+        ae_metrics = json.loads(metrics_file.read_text())
+    else:
+        ap.error(f"{metrics_file} not found: give the autoencoder's held-out PSNR with --ae-psnr")
     params = {n: sum(p.numel() for p in getattr(pipe, n).parameters())
               for n in ("vae", "reference_unet", "denoising_unet", "controlnet", "point_net", "image_encoder")}
-    rows = "\n".join(f"| {name} | {t['wall_s'] / 60:.1f} | {t['cpu_s'] / 60:.1f} |" for name, t in times.items())
+    rows = "\n".join(f"| {name} | {minutes:.1f} |" for name, minutes in times.items())
     readme = f"""# tiny-synthetic: a miniature MangaNinja for the synthetic domain
 
 Trained from scratch on this project's synthetic cartoon pairs (`manganinja synth`) at **64 px**
-with the paper's recipe in miniature (docs/reproduce.md, third attempt): stage 1 trains the reference U-Net,
-the denoising U-Net, the line-art ControlNet and PointNet together with progressive patch
-shuffle, 0..24 point pairs per sample and condition dropping; stage 2 trains PointNet only. The
-VAE is a small `AutoencoderKL` trained on the synthetic frames (held-out PSNR
-{ae_metrics['holdout_psnr_db']:.2f} dB at 64 px); the CLIP image encoder is a tiny *random*
-vision tower (frozen), so the reference reaches the model through the attention bank only.
-Not SD1.5's noise schedule: v-prediction with a zero terminal SNR and trailing timesteps (with
-SD1.5's schedule the last timestep still shows the target's colors to the model, which then
-learns to read them from the noise instead of the reference; docs/reproduce.md). Both U-Nets
-start from one random initialisation and the ControlNet from zero outputs, the shape of the
-paper's start from SD1.5.
+(docs/reproduce.md, sixth attempt). The chain: a small `AutoencoderKL` trained on the synthetic
+frames (held-out PSNR {ae_metrics['holdout_psnr_db']:.2f} dB at 64 px); **stage 0**, the
+denoising U-Net pretrained alone as a plain unconditional diffusion model (the domain's own
+"SD1.5"); **stage 1**, both U-Nets started from stage 0 and trained with the line-art ControlNet
+and PointNet by the paper's recipe (progressive patch shuffle, 0..24 point pairs, condition
+dropping) **plus an attention-matching loss that is not in the paper**: every self-attention
+block that reads the reference bank is asked to put its attention at 32 of the generator's exact
+correspondences on the right reference token (it stands in for the matching prior the paper gets
+from SD1.5); **stage 2**, PointNet alone (the paper's stage 2).
+The CLIP image encoder is a tiny *random* vision tower (frozen), so
+the reference reaches the model through the attention bank. Noise schedule: v-prediction with a
+zero terminal SNR and trailing timesteps (docs/reproduce.md).
 
-It is a demonstration that the recipe trains, not a colorizer for real line art.
+It is a test of the recipe at a scale a CPU trains, not a colorizer for real line art.
 
 ```bash
 manganinja colorize --model models/tiny-synthetic -r reference.png --image target.png --extractor xdog -o out.png
 ```
 
 Recommended settings (`model_index.json` -> `recommended`; every entry point uses them as
-defaults; the reference guidance scale was chosen on validation pairs, generator seed 3):
+defaults; the guidance scales were chosen on validation pairs, generator seed 3):
 `{json.dumps(recommended)}`.
 
 What it does and does not do, measured on held-out pairs: docs/reproduce.md.
@@ -103,26 +115,26 @@ Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}.
 ## How it was made
 
 Training data: `manganinja synth --seed 0` (4000 pairs drawn at 256 px, line art extracted
-there, resized to 64 px); autoencoder hold-out: seed 2;
+there, resized to 64 px); autoencoder hold-out: seed 2; validation: seed 3;
 evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training). The stages ran
-with the code and configs of commit `{TRAINING_COMMIT}` (the autoencoder with an earlier commit
-whose autoencoder code is the same).
+with the code and configs of commit `{TRAINING_COMMIT}` or later with the same training code;
+the autoencoder is the third attempt's.
 
 ```bash
 {COMMANDS}
 ```
 
-Time of each part (the project's 2-core CPU; the autoencoder alone with 2 torch threads, stage 1
-and its ablation side by side with 1 thread each, stage 2 alone; `/usr/bin/time -v`):
+Wall time of each part (the project's 2-core CPU, 1 torch thread per run, two or three runs side
+by side; the trainer's own count of seconds per step times the steps):
 
-| part | wall (min) | CPU (min) |
-|---|---|---|
+| part | wall (min) |
+|---|---|
 {rows}
 
 ## Configs
 
 """
-    for name in ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage1.yaml", "tiny_synthetic_stage2.yaml"):
+    for name in CONFIGS:
         readme += f"### configs/{name}\n\n```yaml\n{(configs / name).read_text().rstrip()}\n```\n\n"
     (tmp / "README.md").write_text(readme)
     if args.out.exists():
