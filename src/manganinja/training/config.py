@@ -29,6 +29,8 @@ class ConfigError(ValueError):
 
 
 InitKind = Literal["tiny", "sd15", "official", "pretrained"]
+#: Which attention the matching loss scores (``train.match_loss_branch``).
+MatchBranch = Literal["ref", "point"]
 #: An integer that is not silently made from a bool, a float or a string.
 Int = Annotated[int, Strict()]
 
@@ -145,7 +147,7 @@ class TrainSection(Section):
     save_final: bool = True
     match_loss: float = 0.0
     match_loss_until: Int | None = None
-    match_loss_branch: Literal["ref", "point"] = "ref"
+    match_loss_branch: MatchBranch = "ref"
 
 
 class TrainConfig(Section):

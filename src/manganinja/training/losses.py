@@ -55,24 +55,34 @@ def token_index(xy: torch.Tensor, side: int, resolution: int) -> torch.Tensor:
     return cell[..., 1] * side + cell[..., 0]
 
 
+def weights_at_correspondences(weights: torch.Tensor, target_xy: torch.Tensor, reference_xy: torch.Tensor,
+                               resolution: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The head-averaged attention row of each correspondence's target token, and its reference
+    token.
+
+    ``weights``: (B, heads, N, M) attention of the target's N tokens over the reference's M tokens
+    (softmax over M; square grids); ``target_xy`` / ``reference_xy``: (B, K, 2) pixel positions at
+    ``resolution`` of K correspondences. Returns the rows (B, K, M), the reference tokens' indices
+    (B, K) long and the side of the reference's token grid."""
+    _, _, n, m = weights.shape
+    side_t, side_r = math.isqrt(n), math.isqrt(m)
+    if side_t * side_t != n or side_r * side_r != m:
+        raise ValueError(f"attention of {n} over {m} tokens is not between square grids")
+    rows = token_index(target_xy, side_t, resolution)  # (B, K)
+    probs = weights.mean(1).gather(1, rows[..., None].expand(-1, -1, m))  # (B, K, M)
+    return probs, token_index(reference_xy, side_r, resolution), side_r
+
+
 def correspondence_nll(weights: torch.Tensor, target_xy: torch.Tensor, reference_xy: torch.Tensor,
                        valid: torch.Tensor, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
     """How far an attention over the reference's tokens is from its correspondences.
 
-    ``weights``: (B, heads, N, M) attention of the target's N tokens over the reference's M tokens
-    (softmax over M; square grids); ``target_xy`` / ``reference_xy``: (B, K, 2) pixel positions at
-    ``resolution`` of K correspondences; ``valid``: (B, K) bool. For each valid correspondence,
-    the negative log of the head-averaged weight that the target point's token puts on the
-    reference point's token. Returns (sum, count) as 0-d tensors, so calls on several blocks can be
-    averaged together."""
-    batch, _, n, m = weights.shape
-    side_t, side_r = math.isqrt(n), math.isqrt(m)
-    if side_t * side_t != n or side_r * side_r != m:
-        raise ValueError(f"attention of {n} over {m} tokens is not between square grids")
-    probs = weights.mean(1)  # (B, N, M)
-    rows = token_index(target_xy, side_t, resolution)  # (B, K)
-    cols = token_index(reference_xy, side_r, resolution)
-    picked = probs.gather(1, rows[..., None].expand(-1, -1, m)).gather(2, cols[..., None])[..., 0]  # (B, K)
+    Shapes as :func:`weights_at_correspondences`; ``valid``: (B, K) bool. For each valid
+    correspondence, the negative log of the head-averaged weight that the target point's token
+    puts on the reference point's token. Returns (sum, count) as 0-d tensors, so calls on several
+    blocks can be averaged together."""
+    probs, right, _ = weights_at_correspondences(weights, target_xy, reference_xy, resolution)
+    picked = probs.gather(2, right[..., None])[..., 0]  # (B, K)
     nll = -picked.float().clamp_min(1e-12).log()
     mask = valid.to(nll.device)
     return (nll * mask).sum(), mask.sum()

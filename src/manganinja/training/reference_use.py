@@ -47,7 +47,7 @@ from manganinja.evaluation.metrics import mean_ci95
 from manganinja.models.reference_attention import attention_weights
 from manganinja.pipeline import MangaNinjaPipeline
 from manganinja.training.config import TrainConfig, resolve_config
-from manganinja.training.losses import correspondence_nll, token_index
+from manganinja.training.losses import correspondence_nll, weights_at_correspondences
 from manganinja.training.trainer import Trainer, prepare_inputs, step_generator
 
 
@@ -98,14 +98,10 @@ def attention_hits(weights: torch.Tensor, target_xy: torch.Tensor, reference_xy:
     """For each valid correspondence, whether the most attended reference token of the target
     point's token is the reference point's token, and whether it is at most one token away.
 
-    ``weights`` (B, heads, N, M) over square grids, averaged over heads; positions (B, K, 2) in
-    pixels at ``resolution``; ``valid`` (B, K) bool. Returns two 1-D bool tensors over the valid
+    Shapes as :func:`~manganinja.training.losses.weights_at_correspondences` (heads averaged);
+    ``valid`` (B, K) bool. Returns two 1-D bool tensors over the valid
     correspondences."""
-    batch, _, n, m = weights.shape
-    side_t, side_r = math.isqrt(n), math.isqrt(m)
-    rows = token_index(target_xy, side_t, resolution)
-    right = token_index(reference_xy, side_r, resolution)
-    probs = weights.mean(1).gather(1, rows[..., None].expand(-1, -1, m))  # (B, K, M)
+    probs, right, side_r = weights_at_correspondences(weights, target_xy, reference_xy, resolution)
     best = probs.argmax(-1)
     near = ((best // side_r - right // side_r).abs() <= 1) & ((best % side_r - right % side_r).abs() <= 1)
     mask = valid.to(best.device)

@@ -52,6 +52,7 @@ import numpy as np
 import PIL.Image
 import torch
 from diffusers.models.attention import BasicTransformerBlock
+from diffusers.models.attention_processor import Attention
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -59,10 +60,8 @@ from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSourc
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.point_net import PointNet
 from manganinja.points import MAX_POINT_PAIRS
-from diffusers.models.attention_processor import Attention
-
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
-from manganinja.training.config import ConfigError, TrainConfig, TrainSection, dump_config
+from manganinja.training.config import ConfigError, MatchBranch, TrainConfig, TrainSection, dump_config
 from manganinja.training.losses import correspondence_nll, point_map_pairs, prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
@@ -400,7 +399,7 @@ class CorrespondenceObserver:
     :func:`~manganinja.training.losses.point_map_pairs`): it asks PointNet's embeddings to steer
     the attention of a guide point's token to its reference point's token."""
 
-    def __init__(self, batch: dict, bank_keep: torch.Tensor, resolution: int, branch: str = "ref") -> None:
+    def __init__(self, batch: dict, bank_keep: torch.Tensor, resolution: int, branch: MatchBranch) -> None:
         device = bank_keep.device
         self.branch = branch
         if branch == "point":
