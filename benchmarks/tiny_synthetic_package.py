@@ -56,15 +56,7 @@ def main() -> None:
     ap.add_argument("--guidance-scale-point", type=float, default=15.0,
                     help="the point guidance scale chosen on the validation pairs (default: the official 15)")
     args = ap.parse_args()
-    from manganinja.pipeline import MangaNinjaPipeline
-
-    recommended = {**RECOMMENDED, "guidance_scale_ref": args.guidance_scale_ref, "guidance_scale_point": args.guidance_scale_point}
-    pipe = MangaNinjaPipeline.from_pretrained(args.stage2)
-    pipe.set_recommended(**recommended)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(tmp, safe_serialization=True)
-    configs = Path("configs")
+    # every argument checked before the model is loaded or anything is written
     times = {}
     for item in args.time:
         name, _, minutes = item.partition("=")
@@ -79,6 +71,19 @@ def main() -> None:
         ae_metrics = json.loads(metrics_file.read_text())
     else:
         ap.error(f"{metrics_file} not found: give the autoencoder's held-out PSNR with --ae-psnr")
+    if not (args.stage2 / "model_index.json").is_file():
+        ap.error(f"--stage2 {args.stage2} is not a saved pipeline folder (no model_index.json)")
+    if args.out.resolve() == args.stage2.resolve():
+        ap.error(f"--out {args.out} is the --stage2 folder: it would be replaced; give another folder")
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    recommended = {**RECOMMENDED, "guidance_scale_ref": args.guidance_scale_ref, "guidance_scale_point": args.guidance_scale_point}
+    pipe = MangaNinjaPipeline.from_pretrained(args.stage2)
+    pipe.set_recommended(**recommended)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.save_pretrained(tmp, safe_serialization=True)
+    configs = Path("configs")
     params = {n: sum(p.numel() for p in getattr(pipe, n).parameters())
               for n in ("vae", "reference_unet", "denoising_unet", "controlnet", "point_net", "image_encoder")}
     rows = "\n".join(f"| {name} | {minutes:.1f} |" for name, minutes in times.items())
