@@ -11,6 +11,7 @@ the paired difference (20 points - none) with its 95 % interval and how many pai
 
     python benchmarks/tiny_point_path.py models/tiny-synthetic [--pairs 16] [--steps 10]
     python benchmarks/tiny_point_path.py models/tiny-synthetic --reach   # the embeddings only
+    python benchmarks/tiny_point_path.py models/tiny-synthetic --attention   # the guides through sampling
 
 ``--reach`` looks inside instead: for the first pair, the 20 pairs' PointNet embeddings at the
 target and reference point tokens of every scale: their norm (next to the norm of the hidden
@@ -18,6 +19,13 @@ states they are added to, the ``norm1`` outputs), the cosine of pair ``i``'s tar
 embeddings against that of different pairs, and how often the most similar reference embedding
 is the pair's own (chance: 1/20). Attention can only single out a pair's reference token through
 the point embedding if the embeddings of different pairs differ.
+
+``--attention`` follows the guides through sampling instead, on the pairs with the line art: per
+token grid, the weight the guide target tokens put on their reference point's token and how often
+it is their largest bank weight, for the REF branch (no point embeddings) and the POINT branch,
+over all steps and blocks; and the MSE at the guide points when sampling from the REF branch alone
+(``paper`` guidance, point scale 0) or the POINT branch alone (``paper``, scales 1 / 1). It says
+whether the points move the attention, and whether attention that moves brings the colors.
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 """
@@ -86,6 +94,57 @@ def embedding_reach(pipe, seed: int, n: int) -> list[str]:
     return rows
 
 
+def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: int) -> list[str]:
+    """Markdown lines of the ``--attention`` report (module docstring) on the pairs ``names``."""
+    import torch
+
+    from manganinja.evaluation import benchmark as B
+    from manganinja.lines import Lines
+    from manganinja.models.reference_attention import attention_weights
+    from manganinja.points import PointPairs
+    from manganinja.training.losses import weights_at_correspondences
+
+    size = int(pipe.recommended.get("resolution", 64))
+    stats: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    guide_xy: dict[str, torch.Tensor] = {}
+
+    def observe(name, attn, query_input, key_input, value_input, key_mask) -> None:
+        branch = "REF" if torch.equal(key_input, value_input) else "POINT"  # the POINT branch's keys carry embeddings
+        n = query_input.shape[1]
+        bank = attention_weights(attn, query_input, key_input, key_mask)[..., n:]
+        probs, right, side = weights_at_correspondences(bank, guide_xy["target"], guide_xy["reference"], size)
+        picked = probs.gather(2, right[..., None])[..., 0]
+        stats.setdefault((side, branch), []).append((float(picked.mean()), float((probs.argmax(-1) == right).float().mean())))
+
+    errors: dict[str, list[float]] = {"REF branch alone": [], "POINT branch alone": []}
+    for name in names:
+        reference, target, _, points = B.load_pair(data, name).direction("a->b")
+        guide_idx, _ = B.split_points(len(points), n_points, name, 0)
+        guide = PointPairs([points[int(i)] for i in guide_idx])
+        scale = size / np.asarray(reference.size, np.float64)
+        guide_xy["reference"] = torch.tensor(guide.reference_xy * scale, dtype=torch.float32)[None]
+        guide_xy["target"] = torch.tensor(guide.lineart_xy * size / np.asarray(target.size, np.float64), dtype=torch.float32)[None]
+        wanted = point_colors(np.asarray(reference.convert("RGB")), guide.reference_xy)
+        lines = Lines.from_picture(target, "xdog")
+        for tag, scale_point in (("REF branch alone", 0.0), ("POINT branch alone", 1.0)):
+            pipe.reference_state.observer = observe if scale_point else None
+            out = pipe(reference=reference, lineart=lines, points=guide, generator=torch.Generator().manual_seed(0),
+                       num_inference_steps=steps, guidance="paper", guidance_scale_ref=1.0, guidance_scale_point=scale_point,
+                       output_type="np", progress=False).images[0]
+            errors[tag].append(float(((point_colors(out, guide.lineart_xy) - wanted) ** 2).mean()))
+    pipe.reference_state.observer = None
+    lines_out = ["| tokens | branch | weight on the reference point's token | its largest bank weight |", "|---|---|---|---|"]
+    for (side, branch), values in sorted(stats.items(), key=lambda kv: (-kv[0][0], kv[0][1] != "REF")):
+        w, top = np.asarray(values).mean(0)
+        lines_out.append(f"| {side}x{side} | {branch} | {w:.4f} (uniform: {1 / side ** 2:.4f}) | {top:.3f} |")
+    lines_out += ["", "| sampled from | MSE at the guide points |", "|---|---|"]
+    lines_out += [f"| {tag} | {np.mean(v):.4f} |" for tag, v in errors.items()]
+    diff = [p - r for r, p in zip(errors["REF branch alone"], errors["POINT branch alone"])]
+    m, h = interval(diff)
+    lines_out.append(f"| POINT - REF (paired) | {m:+.4f} ± {h:.4f}, {sum(d < 0 for d in diff)} / {len(diff)} lower |")
+    return lines_out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", help="a MangaNinja pipeline folder, e.g. models/tiny-synthetic")
@@ -97,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reach", action="store_true", help="only the point embeddings' table (module docstring)")
+    p.add_argument("--attention", action="store_true", help="only the guides' attention report (module docstring)")
     args = p.parse_args(argv)
     if not (Path(args.model) / "model_index.json").is_file():
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
@@ -121,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[float]] = {"blank, none": [], "blank, guides": [], "lines, none": [], "lines, guides": []}
     with tempfile.TemporaryDirectory() as tmp:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
+        if args.attention:
+            print(f"# guides' attention: {args.model}, {args.pairs} pairs of seed {args.seed} (a->b), {args.points} guide points, {args.steps} steps")
+            print("\n".join(guide_attention(pipe, data, list(B.read_manifest(data)["pairs"]), args.points, args.steps)))
+            return 0
         for name in B.read_manifest(data)["pairs"]:
             reference, target, _, points = B.load_pair(data, name).direction("a->b")
             guide_idx, _ = B.split_points(len(points), args.points, name, 0)
