@@ -23,8 +23,8 @@ from pathlib import Path
 #: benchmark pairs.
 RECOMMENDED = {"resolution": 64, "steps": 10}
 
-#: The commit whose code and configs trained the stages (docs/reproduce.md, sixth attempt).
-TRAINING_COMMIT = "2f44885"
+#: The commit whose training code trained the stages (unchanged since; docs/reproduce.md, seventh attempt).
+TRAINING_COMMIT = "5906a25"
 
 #: The configs of the chain, in order (listed in the model's README).
 CONFIGS = ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage0.yaml", "tiny_synthetic_stage1_match.yaml",
@@ -90,12 +90,13 @@ def main() -> None:
     readme = f"""# tiny-synthetic: a miniature MangaNinja for the synthetic domain
 
 Trained from scratch on this project's synthetic cartoon pairs (`manganinja synth`) at **64 px**
-(docs/reproduce.md, sixth attempt). The chain: a small `AutoencoderKL` trained on the synthetic
+(docs/reproduce.md, seventh attempt). The chain: a small `AutoencoderKL` trained on the synthetic
 frames (held-out PSNR {ae_metrics['holdout_psnr_db']:.2f} dB at 64 px); **stage 0**, the
 denoising U-Net pretrained alone as a plain unconditional diffusion model (the domain's own
 "SD1.5"); **stage 1**, both U-Nets started from stage 0 and trained with the line-art ControlNet
-and PointNet by the paper's recipe (progressive patch shuffle, 0..24 point pairs, condition
-dropping) **plus an attention-matching loss that is not in the paper**: every self-attention
+and PointNet by the paper's recipe (0..24 point pairs, condition dropping) **without its patch
+shuffle** (at 64 px it works against the matching; the ablation in docs/reproduce.md) **plus an
+attention-matching loss that is not in the paper**: every self-attention
 block that reads the reference bank is asked to put its attention at 32 of the generator's exact
 correspondences on the right reference token (it stands in for the matching prior the paper gets
 from SD1.5); **stage 2**, PointNet alone (the paper's stage 2).
@@ -122,7 +123,7 @@ Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}.
 Training data: `manganinja synth --seed 0` (4000 pairs drawn at 256 px, line art extracted
 there, resized to 64 px); autoencoder hold-out: seed 2; validation: seed 3;
 evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training). The stages ran
-with the code and configs of commit `{TRAINING_COMMIT}` or later with the same training code;
+with the training code of commit `{TRAINING_COMMIT}` (unchanged since; stage 0 is the sixth attempt's run) and the configs below;
 the autoencoder is the third attempt's.
 
 ```bash
