@@ -94,55 +94,73 @@ def embedding_reach(pipe, seed: int, n: int) -> list[str]:
     return rows
 
 
-def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: int) -> list[str]:
-    """Markdown lines of the ``--attention`` report (module docstring) on the pairs ``names``."""
+def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: int) -> tuple[dict[tuple[int, str], list[tuple[float, float]]], dict[str, list[float]]]:
+    """The ``--attention`` measurements (module docstring) on the benchmark pairs ``names`` of ``data``.
+
+    Returns ``stats[(side, branch)]``: per observed call of a bank-reading block on a
+    ``side x side`` token grid, for ``branch`` "REF" or "POINT", the guides' mean weight on their
+    reference point's token and the share whose largest bank weight it is; and
+    ``errors["REF"|"POINT"]``: per pair, the MSE at the guide points of sampling from that branch
+    alone (``paper`` guidance at point scale 0, or 1 / 1)."""
     import torch
 
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
-    from manganinja.models.reference_attention import attention_weights
+    from manganinja.models.reference_attention import Branch, attention_weights
     from manganinja.points import PointPairs
     from manganinja.training.losses import weights_at_correspondences
 
     size = int(pipe.recommended.get("resolution", 64))
     stats: dict[tuple[int, str], list[tuple[float, float]]] = {}
     guide_xy: dict[str, torch.Tensor] = {}
+    calls: dict[str, int] = {}
 
     def observe(name, attn, query_input, key_input, value_input, key_mask) -> None:
-        branch = "REF" if torch.equal(key_input, value_input) else "POINT"  # the POINT branch's keys carry embeddings
+        # a reader calls the observer once per bank-reading branch of the layout, in its order
+        readers = [b for b in pipe.reference_state.branches if b is not Branch.UNCOND]
+        branch = readers[calls.get(name, 0) % len(readers)]
+        calls[name] = calls.get(name, 0) + 1
         n = query_input.shape[1]
         bank = attention_weights(attn, query_input, key_input, key_mask)[..., n:]
         probs, right, side = weights_at_correspondences(bank, guide_xy["target"], guide_xy["reference"], size)
         picked = probs.gather(2, right[..., None])[..., 0]
-        stats.setdefault((side, branch), []).append((float(picked.mean()), float((probs.argmax(-1) == right).float().mean())))
+        top1 = (probs.argmax(-1) == right).float()
+        stats.setdefault((side, branch.name), []).append((float(picked.mean()), float(top1.mean())))
 
-    errors: dict[str, list[float]] = {"REF branch alone": [], "POINT branch alone": []}
-    for name in names:
-        reference, target, _, points = B.load_pair(data, name).direction("a->b")
-        guide_idx, _ = B.split_points(len(points), n_points, name, 0)
-        guide = PointPairs([points[int(i)] for i in guide_idx])
-        scale = size / np.asarray(reference.size, np.float64)
-        guide_xy["reference"] = torch.tensor(guide.reference_xy * scale, dtype=torch.float32)[None]
-        guide_xy["target"] = torch.tensor(guide.lineart_xy * size / np.asarray(target.size, np.float64), dtype=torch.float32)[None]
-        wanted = point_colors(np.asarray(reference.convert("RGB")), guide.reference_xy)
-        lines = Lines.from_picture(target, "xdog")
-        for tag, scale_point in (("REF branch alone", 0.0), ("POINT branch alone", 1.0)):
-            pipe.reference_state.observer = observe if scale_point else None
-            out = pipe(reference=reference, lineart=lines, points=guide, generator=torch.Generator().manual_seed(0),
-                       num_inference_steps=steps, guidance="paper", guidance_scale_ref=1.0, guidance_scale_point=scale_point,
-                       output_type="np", progress=False).images[0]
-            errors[tag].append(float(((point_colors(out, guide.lineart_xy) - wanted) ** 2).mean()))
-    pipe.reference_state.observer = None
-    lines_out = ["| tokens | branch | weight on the reference point's token | its largest bank weight |", "|---|---|---|---|"]
+    errors: dict[str, list[float]] = {"REF": [], "POINT": []}
+    try:
+        for name in names:
+            reference, target, _, points = B.load_pair(data, name).direction("a->b")
+            guide_idx, _ = B.split_points(len(points), n_points, name, 0)
+            guide = PointPairs([points[int(i)] for i in guide_idx])
+            guide_xy["reference"] = torch.tensor(guide.reference_xy * size / np.asarray(reference.size, np.float64), dtype=torch.float32)[None]
+            guide_xy["target"] = torch.tensor(guide.lineart_xy * size / np.asarray(target.size, np.float64), dtype=torch.float32)[None]
+            wanted = point_colors(np.asarray(reference.convert("RGB")), guide.reference_xy)
+            lines = Lines.from_picture(target, "xdog")
+            for branch, scale_point in (("REF", 0.0), ("POINT", 1.0)):
+                calls.clear()
+                pipe.reference_state.observer = observe if branch == "POINT" else None
+                out = pipe(reference=reference, lineart=lines, points=guide, generator=torch.Generator().manual_seed(0),
+                           num_inference_steps=steps, guidance="paper", guidance_scale_ref=1.0, guidance_scale_point=scale_point,
+                           output_type="np", progress=False).images[0]
+                errors[branch].append(float(((point_colors(out, guide.lineart_xy) - wanted) ** 2).mean()))
+    finally:
+        pipe.reference_state.observer = None
+    return stats, errors
+
+
+def attention_markdown(stats: dict[tuple[int, str], list[tuple[float, float]]], errors: dict[str, list[float]]) -> list[str]:
+    """The two tables of the ``--attention`` report from :func:`guide_attention`'s results."""
+    out = ["| tokens | branch | weight on the reference point's token | its largest bank weight |", "|---|---|---|---|"]
     for (side, branch), values in sorted(stats.items(), key=lambda kv: (-kv[0][0], kv[0][1] != "REF")):
         w, top = np.asarray(values).mean(0)
-        lines_out.append(f"| {side}x{side} | {branch} | {w:.4f} (uniform: {1 / side ** 2:.4f}) | {top:.3f} |")
-    lines_out += ["", "| sampled from | MSE at the guide points |", "|---|---|"]
-    lines_out += [f"| {tag} | {np.mean(v):.4f} |" for tag, v in errors.items()]
-    diff = [p - r for r, p in zip(errors["REF branch alone"], errors["POINT branch alone"])]
+        out.append(f"| {side}x{side} | {branch} | {w:.4f} (uniform: {1 / side ** 2:.4f}) | {top:.3f} |")
+    out += ["", "| sampled from | MSE at the guide points |", "|---|---|"]
+    out += [f"| {branch} branch alone | {np.mean(v):.4f} |" for branch, v in errors.items()]
+    diff = [p - r for r, p in zip(errors["REF"], errors["POINT"])]
     m, h = interval(diff)
-    lines_out.append(f"| POINT - REF (paired) | {m:+.4f} ± {h:.4f}, {sum(d < 0 for d in diff)} / {len(diff)} lower |")
-    return lines_out
+    out.append(f"| POINT - REF (paired) | {m:+.4f} ± {h:.4f}, {sum(d < 0 for d in diff)} / {len(diff)} lower |")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
         if args.attention:
             print(f"# guides' attention: {args.model}, {args.pairs} pairs of seed {args.seed} (a->b), {args.points} guide points, {args.steps} steps")
-            print("\n".join(guide_attention(pipe, data, list(B.read_manifest(data)["pairs"]), args.points, args.steps)))
+            stats, errors = guide_attention(pipe, data, list(B.read_manifest(data)["pairs"]), args.points, args.steps)
+            print("\n".join(attention_markdown(stats, errors)))
             return 0
         for name in B.read_manifest(data)["pairs"]:
             reference, target, _, points = B.load_pair(data, name).direction("a->b")

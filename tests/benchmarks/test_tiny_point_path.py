@@ -1,0 +1,69 @@
+"""benchmarks/tiny_point_path.py --attention: the guides' attention is split into the REF and the
+POINT branch correctly, and it sees the point embeddings (tiny random pipeline, one pair)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from manganinja.evaluation import benchmark as B
+from manganinja.pipeline import build_pipeline
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tiny_point_path.py"
+
+
+def script():
+    spec = importlib.util.spec_from_file_location("tiny_point_path", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return B.write_synthetic_benchmark(tmp_path_factory.mktemp("bench") / "b", pairs=1, seed=1, size=128)
+
+
+def tiny():
+    pipe = build_pipeline("tiny", seed=0)
+    pipe.set_recommended(resolution=64)
+    return pipe
+
+
+def measure(pipe, data: Path):
+    torch.manual_seed(0)
+    return script().guide_attention(pipe, data, list(B.read_manifest(data)["pairs"]), n_points=8, steps=2)
+
+
+def test_both_branches_are_measured_on_every_grid(data):
+    pipe = tiny()
+    stats, errors = measure(pipe, data)
+    sides = {side for side, _ in stats}
+    assert sides and all((side, "REF") in stats and (side, "POINT") in stats for side in sides)
+    for side in sides:
+        assert len(stats[(side, "REF")]) == len(stats[(side, "POINT")]) > 0
+    values = np.asarray([v for rows in stats.values() for v in rows])
+    assert np.all((values >= 0) & (values <= 1))
+    assert len(errors["REF"]) == len(errors["POINT"]) == 1 and np.isfinite(errors["REF"] + errors["POINT"]).all()
+    assert pipe.reference_state.observer is None  # removed afterwards
+    table = "\n".join(script().attention_markdown(stats, errors))
+    assert "| REF branch alone |" in table and "| POINT - REF (paired) |" in table
+
+
+def test_zero_point_embeddings_make_the_point_branch_the_ref_branch(data):
+    """With PointNet's weights at zero its embeddings are zero, so the POINT branch attends exactly
+    like the REF branch; with its random weights it does not. A wrong split of the calls into
+    branches, or a measure blind to the embeddings, fails one of the two."""
+    pipe = tiny()
+    random_stats, _ = measure(pipe, data)
+    assert any(not np.allclose(random_stats[(side, "POINT")], random_stats[(side, "REF")]) for side, _ in random_stats)
+    with torch.no_grad():
+        for param in pipe.point_net.parameters():
+            param.zero_()
+    zero_stats, _ = measure(pipe, data)
+    for side, _ in zero_stats:
+        np.testing.assert_allclose(zero_stats[(side, "POINT")], zero_stats[(side, "REF")], rtol=1e-5, atol=1e-7)
