@@ -8,8 +8,10 @@ Parts (each resumable; results under ``--out``):
 
 - ``main``: the benchmark protocol (both directions, 0 and 5 guide points, XDoG line art of the
   target) for the engines mean-color, reference, flat and ninja (``--model``).
-- ``swapped``: the same on a copy of the benchmark where each pair's reference ``a`` is replaced
-  by the next pair's ``a`` (another character); the targets, masks and points are unchanged.
+- ``swapped``: the same with each run's reference replaced by the next pair's picture of the same
+  side (another character): a->b runs on a copy with the ``a`` pictures swapped, b->a runs on one
+  with the ``b`` pictures swapped, so every run keeps its target, line art and mask. (Until the
+  seventh attempt only ``a`` was swapped, so the b->a runs changed the target instead.)
 - ``points``: point control, direction a->b: the scored points are fixed by the 20-point split of
   :func:`manganinja.evaluation.benchmark.split_points`; the model gets 0, the first 5 or all 20
   guide points, with ``guidance_scale_point`` at the model's recommended value and at 0.
@@ -128,9 +130,12 @@ def colorize_one(engine: BuiltEngine, reference: Image.Image, lines: Lines, poin
     return prepare(engine, [reference]).colorize(lines, points).composite
 
 
-def write_swapped(data: Path, out: Path) -> Path:
-    """A benchmark folder like ``data`` whose pair ``i`` has pair ``i+1``'s ``a`` (another
-    character) as ``a``; ``b``, masks and points are pair ``i``'s."""
+def write_swapped(data: Path, out: Path, side: str) -> Path:
+    """A benchmark folder like ``data`` whose pair ``i`` has pair ``i+1``'s picture ``side``
+    ("a" or "b": another character) and its mask; the other picture and the points are pair
+    ``i``'s. Only the direction whose reference is ``side`` (a->b for "a", b->a for "b") compares
+    the same target with another character's reference; in the other direction the target itself
+    is replaced."""
     if (out / B.MANIFEST).is_file():
         return out
     names = B.read_manifest(data)["pairs"]
@@ -138,10 +143,36 @@ def write_swapped(data: Path, out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     for i, name in enumerate(names):
         pair, other = B.load_pair(data, name), B.load_pair(data, names[(i + 1) % len(names)])
-        B.write_pair(tmp, name, other.a, pair.b, other.a_mask, pair.b_mask, pair.points)
-    B.write_manifest(tmp, names, source=str(data), swap="a of pair i+1 (another character)")
+        if side == "a":
+            B.write_pair(tmp, name, other.a, pair.b, other.a_mask, pair.b_mask, pair.points)
+        else:
+            B.write_pair(tmp, name, pair.a, other.b, pair.a_mask, other.b_mask, pair.points)
+    B.write_manifest(tmp, names, source=str(data), swap=f"{side} of pair i+1 (another character)")
     tmp.rename(out)
     return out
+
+
+#: For each swapped picture, the direction in which it is the reference (module docstring).
+SWAPPED_DIRECTIONS = {"a": "a->b", "b": "b->a"}
+
+
+def run_swapped(data: Path, out: Path, engines: list[BuiltEngine]) -> None:
+    """``--part swapped``: the protocol on a copy with the ``a`` pictures swapped and on one with
+    the ``b`` pictures swapped; ``out/swapped/runs.csv`` keeps the runs whose *reference* is the
+    swapped picture (a->b from the first, b->a from the second), so each run has the same target
+    and line art as its run in ``main``."""
+    rows: list[dict[str, Any]] = []
+    for side, direction in SWAPPED_DIRECTIONS.items():
+        folder = write_swapped(data, out / f"data_swapped_{side}", side)
+        run_protocol(folder, out / f"swapped_{side}", engines)
+        rows += [r for r in B.read_runs(out / f"swapped_{side}" / "runs.csv") if r["direction"] == direction]
+    merged = out / "swapped"
+    merged.mkdir(parents=True, exist_ok=True)
+    with (out / "swapped_a" / "runs.csv").open() as f:
+        columns = next(csv.reader(f))
+    B.write_csv(rows, columns, merged / "runs.csv")
+    shutil.copyfile(out / "swapped_a" / "settings.json", merged / "settings.json")
+    write_report(merged, rows, [], data, command="python benchmarks/tiny_synthetic_eval.py --part swapped", examples=0)
 
 
 def run_protocol(data: Path, out: Path, engines: list[BuiltEngine]) -> None:
@@ -204,8 +235,7 @@ def main() -> None:
     if args.part == "main":
         run_protocol(args.data, args.out / "main", plain + [ninja(args.model, rec)])
     elif args.part == "swapped":
-        swapped = write_swapped(args.data, args.out / "data_swapped")
-        run_protocol(swapped, args.out / "swapped", plain + [ninja(args.model, rec)])
+        run_swapped(args.data, args.out, plain + [ninja(args.model, rec)])
     elif args.part == "points":
         run_points(args.data, args.out / "points_final", args.model, rec)
     elif args.part == "hard":

@@ -40,3 +40,22 @@ def test_a_generated_pair_with_a_cropped_reference_misses_parts():
         shares.append((ev.missing_share(pair.reference_parts, pair.target_parts), bool(pair.missing_in_reference)))
     assert any(s > 0 for s, _ in shares) and any(s == 0 for s, _ in shares)
     assert all((s > 0) == missing for s, missing in shares)
+
+
+def test_swapped_copies_replace_only_the_reference_of_their_direction(tmp_path):
+    """--part swapped: in the direction the copy is used for, the reference is another pair's and
+    the target (hence line art and score) is the pair's own."""
+    from manganinja.evaluation import benchmark as B
+
+    ev = load()
+    data = B.write_synthetic_benchmark(tmp_path / "bench", pairs=3, seed=1, size=64)
+    names = B.read_manifest(data)["pairs"]
+    for side, direction in ev.SWAPPED_DIRECTIONS.items():
+        copy = ev.write_swapped(data, tmp_path / f"swapped_{side}", side)
+        for i, name in enumerate(names):
+            own = B.load_pair(data, name).direction(direction)
+            other = B.load_pair(data, names[(i + 1) % len(names)]).direction(direction)
+            swapped = B.load_pair(copy, name).direction(direction)
+            assert np.array_equal(np.asarray(swapped[1]), np.asarray(own[1]))      # same target
+            assert np.array_equal(np.asarray(swapped[0]), np.asarray(other[0]))    # another's reference
+            assert not np.array_equal(np.asarray(swapped[0]), np.asarray(own[0]))
