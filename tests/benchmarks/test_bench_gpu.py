@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_gpu.py"
+from _scripts import load_script
+
+
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_gpu", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_gpu")
 
 
 bench = load_bench()

@@ -3,7 +3,6 @@ POINT branch correctly, and it sees the point embeddings (tiny random pipeline, 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +12,11 @@ import torch
 from manganinja.evaluation import benchmark as B
 from manganinja.pipeline import build_pipeline
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tiny_point_path.py"
+from _scripts import load_script
 
 
 def script():
-    spec = importlib.util.spec_from_file_location("tiny_point_path", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tiny_point_path")
 
 
 @pytest.fixture(scope="module")

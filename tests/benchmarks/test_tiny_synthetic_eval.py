@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tiny_synthetic_eval.py"
+from _scripts import load_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("tiny_synthetic_eval", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tiny_synthetic_eval")
 
 
 def test_missing_share_is_the_share_of_the_targets_character_in_parts_the_reference_lacks():

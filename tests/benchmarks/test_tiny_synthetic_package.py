@@ -3,7 +3,6 @@ model or writes anything, and never replaces the folder it packages."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,13 +10,14 @@ import pytest
 
 from manganinja.pipeline import build_pipeline
 
+from _scripts import load_script
+
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tiny_synthetic_package.py"
 
 
 def run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
-    spec = importlib.util.spec_from_file_location("tiny_synthetic_package", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("tiny_synthetic_package")
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), *argv])
     module.main()
 
