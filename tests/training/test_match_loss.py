@@ -126,3 +126,30 @@ def test_point_branch_match_loss_trains_point_net_in_stage_2(tmp_path):
         trainer.compute_loss(batch, 0, 0)
     assert trainer.last_match_loss < before - 0.3
     assert all(torch.equal(p, unet[n]) for n, p in trainer.pipe.denoising_unet.named_parameters())
+
+
+def test_point_branch_match_loss_scores_only_rows_that_keep_their_points(tmp_path):
+    """Rows whose points are dropped get no point embeddings, so the point branch's loss leaves
+    them out (it would otherwise score their content attention at the guide points)."""
+    from manganinja.training.trainer import CorrespondenceObserver
+
+    pairs = write_synthetic(tmp_path / "pairs", n=4)
+    cfg = resolve_config({
+        "model": {"init": "tiny", "seed": 0},
+        "data": {"synthetic": [str(pairs)], "resolution": 64, "max_points": 24,
+                 "patch_shuffle": {"enabled": False}, "drop": {"points": 0.0, "reference": 0.0, "lineart": 0.0}},
+        "train": {"output_dir": str(tmp_path / "run"), "stage": 2, "steps": 1, "batch_size": 4,
+                  "match_loss": 1.0, "match_loss_branch": "point"},
+    })
+    trainer = Trainer(cfg)
+    batch = next(iter(trainer.loader(0, 1)))
+    keep = torch.tensor([True, False, True, True])
+    observer = CorrespondenceObserver(batch, keep, 64, "point")
+    assert observer.valid[0].any() and not observer.valid[1].any()
+    with torch.no_grad():
+        trainer.compute_loss(batch, 0, 0)
+    assert trainer.last_match_loss > 0
+    batch["drop_points"] = torch.ones(4, dtype=torch.bool)
+    with torch.no_grad():
+        trainer.compute_loss(batch, 0, 0)
+    assert trainer.last_match_loss == 0.0  # no row keeps its points: nothing is scored

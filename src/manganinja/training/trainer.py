@@ -397,21 +397,25 @@ class CorrespondenceObserver:
     ``branch="point"``: the attention of the POINT branch instead (queries and keys with the
     point embeddings added), scored at the sample's guide pairs (its point maps,
     :func:`~manganinja.training.losses.point_map_pairs`): it asks PointNet's embeddings to steer
-    the attention of a guide point's token to its reference point's token."""
+    the attention of a guide point's token to its reference point's token.
 
-    def __init__(self, batch: dict, bank_keep: torch.Tensor, resolution: int, branch: MatchBranch) -> None:
-        device = bank_keep.device
+    ``keep`` (B,) bool: the rows scored, those that attend in the branch scored (the inputs'
+    ``bank_keep`` for ``ref``; ``point_keep`` for ``point``, since rows whose points are dropped
+    get no point embeddings)."""
+
+    def __init__(self, batch: dict, keep: torch.Tensor, resolution: int, branch: MatchBranch) -> None:
+        device = keep.device
         self.branch = branch
         if branch == "point":
             ref_xy, tgt_xy, valid = point_map_pairs(batch["reference_points"].to(device), batch["target_points"].to(device),
                                                     MAX_POINT_PAIRS)
-            self.target_xy, self.reference_xy, self.valid = tgt_xy, ref_xy, valid & bank_keep[:, None]
+            self.target_xy, self.reference_xy, self.valid = tgt_xy, ref_xy, valid & keep[:, None]
         else:
             if "match_valid" not in batch:
                 raise TrainingError("train.match_loss needs correspondences in the batch: set data.match_points")
             self.target_xy = batch["match_target_xy"].to(device)
             self.reference_xy = batch["match_reference_xy"].to(device)
-            self.valid = batch["match_valid"].to(device) & bank_keep[:, None]
+            self.valid = batch["match_valid"].to(device) & keep[:, None]
         self.resolution = resolution
         self.total: torch.Tensor | None = None
         self.count: torch.Tensor | None = None
@@ -631,7 +635,8 @@ class Trainer:
         if not weight:
             return prediction_loss(self.model(**inputs), target)
         state = self.pipe.reference_state
-        observer = CorrespondenceObserver(batch, inputs["bank_keep"], self.cfg.data.resolution, t.match_loss_branch)
+        keep = inputs["point_keep"] if t.match_loss_branch == "point" else inputs["bank_keep"]
+        observer = CorrespondenceObserver(batch, keep, self.cfg.data.resolution, t.match_loss_branch)
         state.observer = observer
         try:
             prediction = self.model(**inputs)
