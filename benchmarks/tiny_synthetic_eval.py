@@ -14,7 +14,9 @@ Parts (each resumable; results under ``--out``):
   seventh attempt only ``a`` was swapped, so the b->a runs changed the target instead.)
 - ``points``: point control, direction a->b: the scored points are fixed by the 20-point split of
   :func:`manganinja.evaluation.benchmark.split_points`; the model gets 0, the first 5 or all 20
-  guide points, with ``guidance_scale_point`` at the model's recommended value and at 0.
+  guide points, with ``guidance_scale_point`` at the model's recommended value and at 0; and
+  the floor: the target itself through the model's autoencoder at its resolution (an oracle: no
+  sampler of this autoencoder can paint the scored points closer).
 - ``ablation``: ``main`` and ``points`` for the stage-1 model (no stage 2) and for the stage-1
   model trained without patch shuffle (``--stage1``, ``--noshuffle``); ``ablation-stage1`` /
   ``ablation-noshuffle`` run one of them (to run both at once in two processes).
@@ -49,11 +51,16 @@ from manganinja.evaluation.metrics import mean_ci95
 from manganinja.evaluation.report import summary_table, write_report
 from manganinja.images import ImageInput
 from manganinja.lines import Lines
+from manganinja.pipeline import MangaNinjaPipeline
 from manganinja.points import PointPairs
 from manganinja.settings import LoadSettings, NinjaSettings
 
 EXTRACTOR_NAME = "manganinja.lines.extract_lineart(method='xdog')"
 POINT_CONDITIONS = ((0, "default"), (5, "default"), (20, "default"), (5, "zero"), (20, "zero"))
+#: The ``points`` part's oracle row: the target itself through the model's autoencoder
+#: (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), the lowest error any sampler of
+#: this autoencoder and resolution can reach at the scored points.
+FLOOR = ("floor", "oracle")
 
 
 def xdog(image: ImageInput) -> Lines:
@@ -187,16 +194,22 @@ def run_points(data: Path, out: Path, model: Path, rec: dict[str, Any]) -> None:
     done = {(r["pair"], r["k"], r["gp"]) for r in csv.DictReader(path.open())} if path.is_file() else set()
     engines = {"default": ninja(model, rec), "zero": ninja(model, rec, guidance_scale_point=0.0)}
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    pipe = None
     for name in B.read_manifest(data)["pairs"]:
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
         guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
         lineart = xdog(target)
         scored = points.lineart_xy[scored_idx]
-        for k, gp in POINT_CONDITIONS:
+        for k, gp in (*POINT_CONDITIONS, FLOOR):
             if (name, str(k), gp) in done:
                 continue
-            guide = PointPairs([points[int(i)] for i in guide_idx[:k]]) if k else None
-            result = colorize_one(engines[gp], reference, lineart, guide)
+            if (k, gp) == FLOOR:
+                if pipe is None:
+                    pipe = MangaNinjaPipeline.from_pretrained(model)
+                result = np.asarray(pipe.autoencode(target, int(rec["resolution"])))
+            else:
+                guide = PointPairs([points[int(i)] for i in guide_idx[:k]]) if k else None
+                result = colorize_one(engines[gp], reference, lineart, guide)
             s = B.score(result, np.asarray(target), mask, scored)
             rows.append({"pair": name, "k": str(k), "gp": gp, "n_scored": len(scored), "point_mse": s["point_mse"], "psnr": s["psnr"]})
             B.write_csv(rows, ["pair", "k", "gp", "n_scored", "point_mse", "psnr"], path)
@@ -213,6 +226,11 @@ def points_table(path: Path, default_gp: float) -> str:
         psnr = mean_ci95([float(r["psnr"]) for r in sel])
         scale = "—" if k == 0 else (f"{default_gp:g}" if gp == "default" else "0")
         lines.append(f"| {k} | {scale} | {len(sel)} | {mse[0]:.4f} ± {mse[1]:.4f} | {psnr[0]:.2f} ± {psnr[1]:.2f} |")
+    floor = [r for r in rows if (r["k"], r["gp"]) == FLOOR]
+    if floor:
+        mse = mean_ci95([float(r["point_mse"]) for r in floor])
+        psnr = mean_ci95([float(r["psnr"]) for r in floor])
+        lines.append(f"| floor: the target through the autoencoder | — | {len(floor)} | {mse[0]:.4f} ± {mse[1]:.4f} | {psnr[0]:.2f} ± {psnr[1]:.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -171,3 +171,19 @@ def test_recommended_values_are_a_saved_config_entry(tmp_path):
     assert again.recommended == {"resolution": 128, "steps": 20, "guidance_scale_ref": 7.5}
     with pytest.raises(ValueError, match="multiple of 64"):
         p.set_recommended(resolution=100)
+
+
+def test_autoencode_keeps_the_size_and_is_the_decode_of_the_encoding(pipe):
+    """``autoencode`` (the benchmarks' floor) runs a picture through the autoencoder at the
+    processing size and back to its own size, as sampling decodes its latents."""
+    from manganinja.images import fit_long_side
+
+    rng = np.random.default_rng(0)
+    picture = Image.fromarray(rng.integers(0, 256, (60, 100, 3), dtype=np.uint8))
+    out = pipe.autoencode(picture, 64)
+    assert out.size == picture.size and out.mode == "RGB"
+    size = fit_long_side(picture.size, 64)
+    with torch.no_grad():
+        latents = pipe.vae.encode(pipe._image_tensor(picture, size)).latent_dist.mode() * pipe.vae.config.scaling_factor
+    assert np.array_equal(np.asarray(out), np.asarray(pipe._decode_picture(latents, picture.size)))
+    assert np.array_equal(np.asarray(pipe.autoencode(np.asarray(picture), 64)), np.asarray(out))

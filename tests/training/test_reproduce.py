@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
@@ -31,6 +33,8 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     evaluation = records["evaluation"]["result"]
     assert set(evaluation["probe"]) == {"random start", "stage 0", "stage 1"}
     assert evaluation["runs"] == 4  # 2 pairs, both directions
+    assert 0 < evaluation["point_mse_floor"] < 1
+    assert "the floor (the target itself through the autoencoder)" in (out / "tables.md").read_text()
     use = evaluation["reference_use"]
     assert use["blocks"] and all(0 < b["share"] < 1 for b in use["blocks"])
     assert use["loss_own"] > 0 and use["loss_other"] > 0 and use["loss_copy"] > 0
@@ -50,3 +54,20 @@ def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
     bad = run("--output-dir", str(tmp_path / "x"), "--configs", str(tmp_path), cwd=tmp_path)
     assert bad.returncode == 2 and "has no tiny_synthetic_autoencoder.yaml" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_autoencoder_floor_is_low_for_a_trained_autoencoder_only(tmp_path):
+    """The floor of the point MSE (the target itself through the autoencoder) of the shipped
+    model is far below that of a random tiny autoencoder on the same held-out pairs."""
+    from manganinja.evaluation import benchmark as B
+    from manganinja.pipeline import build_pipeline
+    from manganinja.training.reproduce import autoencoder_floor
+
+    data = B.write_synthetic_benchmark(tmp_path / "bench", pairs=2, seed=1, size=256)
+    build_pipeline("tiny", seed=0).save_pretrained(tmp_path / "random")
+    shipped = autoencoder_floor(CONFIGS.parent / "models" / "tiny-synthetic", data, 64)
+    random = autoencoder_floor(tmp_path / "random", data, 64)
+    assert len(shipped) == len(random) == 2
+    # measured: 0.0289 over the 16 benchmark pairs (docs/reproduce.md)
+    assert np.mean(shipped) < 0.05 < np.mean(random)
+

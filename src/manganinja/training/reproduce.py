@@ -244,12 +244,14 @@ class Chain:
         diff = np.asarray(own) - np.asarray(other)
         none = measure(engine, bench, 0, "point_mse", scored_outside=20)
         twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
+        floor = autoencoder_floor(self.out / "model", bench, TINY_RESOLUTION, scored_outside=20)
         probe = self.probe_table()
         use = self.reference_use()
         result = {
             "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
             "psnr_own_minus_other": float(diff.mean()), "own_better": int((diff > 0).sum()), "runs": len(diff),
             "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty)),
+            "point_mse_floor": float(np.mean(floor)),
             "probe": probe,
             "reference_use": {
                 "loss_own": float(use.loss_own.mean()), "loss_other": float(use.loss_other.mean()),
@@ -261,7 +263,8 @@ class Chain:
                  f"- PSNR own reference {result['psnr_own']:.2f} dB, another character's {result['psnr_other']:.2f} dB: "
                  f"own - other {result['psnr_own_minus_other']:+.2f} dB, own better in {result['own_better']} / {result['runs']} runs",
                  f"- point MSE (a->b, scored outside the 20 guides): 0 points {result['point_mse_0']:.4f}, "
-                 f"20 points {result['point_mse_20']:.4f}", "",
+                 f"20 points {result['point_mse_20']:.4f}; the floor (the target itself through the autoencoder) "
+                 f"{result['point_mse_floor']:.4f}", "",
                  "| start | right part | PCK@0.1 | PCK@k |", "|---|---|---|---|"]
         lines += [f"| {name} | {r['part']:.3f} | {r['pck10']:.3f} | {r['pck_k']:.3f} |" for name, r in probe.items()]
         from manganinja.training.reference_use import markdown as use_markdown
@@ -351,3 +354,23 @@ def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str
             result = prepare(engine, [reference]).colorize(Lines.from_picture(target, "xdog"), guide).composite
             values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])[metric]))
     return values
+
+
+def autoencoder_floor(model: Path, data: Path, resolution: int, direction: str = "a->b",
+                      scored_outside: int = 20) -> list[float]:
+    """The point MSE floor of ``model``'s autoencoder for every pair of the benchmark folder
+    ``data``: the target itself through it at ``resolution``
+    (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), scored like :func:`measure` on
+    the points outside the first ``scored_outside``. No sampler of this model can do better."""
+    from manganinja.evaluation import benchmark as B
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    pipe = MangaNinjaPipeline.from_pretrained(model)
+    values = []
+    for name in B.read_manifest(data)["pairs"]:
+        _, target, mask, points = B.load_pair(data, name).direction(direction)
+        _, scored_idx = B.split_points(len(points), scored_outside, name, 0)
+        result = np.asarray(pipe.autoencode(target, resolution))
+        values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"]))
+    return values
+
