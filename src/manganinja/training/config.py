@@ -120,7 +120,12 @@ class TrainSection(Section):
     stops (None: never). ``match_loss_branch``: ``ref`` scores the content-only attention (the
     REF branch) at ``data.match_points`` correspondences; ``point`` scores the POINT branch's
     attention (point embeddings added to queries and keys) at the sample's guide points (stages 1
-    and 2: it teaches PointNet to steer the attention)."""
+    and 2: it teaches PointNet to steer the attention).
+
+    ``point_loss`` (stages 1 and 2; not in the paper): the weight of a second prediction loss
+    taken only at the latent pixels that hold a guide target point of a row that keeps its
+    points (:func:`manganinja.training.losses.guide_point_loss`); 0 = off. The guides cover a few
+    of the frame's latent pixels, so the plain loss hardly rewards a model for following them."""
 
     output_dir: str = "runs/train"
     stage: Literal[0, 1, 2] = 1
@@ -148,6 +153,7 @@ class TrainSection(Section):
     match_loss: float = 0.0
     match_loss_until: Int | None = None
     match_loss_branch: MatchBranch = "ref"
+    point_loss: float = 0.0
 
 
 class TrainConfig(Section):
@@ -286,6 +292,11 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must be >= 1, got {value}")
     if t.match_loss < 0:
         raise ConfigError(f"train.match_loss must be >= 0, got {t.match_loss}")
+    if t.point_loss < 0:
+        raise ConfigError(f"train.point_loss must be >= 0, got {t.point_loss}")
+    if t.point_loss > 0 and (t.stage == 0 or cfg.data.max_points == 0):
+        raise ConfigError(f"train.point_loss needs guide points: stage 1 or 2 and data.max_points > 0 (got stage {t.stage}, "
+                          f"max_points {cfg.data.max_points})")
     if t.match_loss > 0 and t.match_loss_branch == "ref":
         if t.stage != 1:
             raise ConfigError(f"train.match_loss on the ref branch applies to stage 1 (the stage that trains the attention), got stage {t.stage}")

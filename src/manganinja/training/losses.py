@@ -28,6 +28,20 @@ def prediction_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return F.mse_loss(prediction.float(), target.float(), reduction="mean")
 
 
+def guide_point_loss(prediction: torch.Tensor, target: torch.Tensor, point_map: torch.Tensor,
+                     keep: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the latent pixels that hold a guide point: ``prediction`` and
+    ``target`` (B, C, h, w); ``point_map`` (B, 1, H, W) the line-art point map (0 background, a
+    pair index at each guide), H and W multiples of h and w; ``keep`` (B,) bool, the rows that
+    see their points. A latent pixel counts when its H/h x W/w cell holds a guide. Computed in
+    float32; a scalar, 0 (with a gradient) when no kept row has a guide."""
+    cells = F.adaptive_max_pool2d((point_map > 0).float(), prediction.shape[-2:])
+    mask = cells * keep.to(cells.dtype)[:, None, None, None]
+    squared = (prediction.float() - target.float()).square() * mask
+    count = mask.sum() * prediction.shape[1]
+    return squared.sum() / count.clamp_min(1.0)
+
+
 class _NoiseSchedule(Protocol):
     config: object
 

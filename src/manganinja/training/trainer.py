@@ -62,7 +62,7 @@ from manganinja.models.point_net import PointNet
 from manganinja.points import MAX_POINT_PAIRS
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
 from manganinja.training.config import ConfigError, MatchBranch, TrainConfig, TrainSection, dump_config
-from manganinja.training.losses import correspondence_nll, point_map_pairs, prediction_loss, prediction_target, sample_noise, sample_timesteps
+from manganinja.training.losses import correspondence_nll, guide_point_loss, point_map_pairs, prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
 
@@ -625,15 +625,17 @@ class Trainer:
         return DataLoader(self.dataset, batch_size=t.batch_size, sampler=sampler, num_workers=self.cfg.data.num_workers)
 
     def compute_loss(self, batch: dict, step: int, micro: int) -> torch.Tensor:
-        """The step's loss: the prediction loss, plus ``train.match_loss`` times the
-        attention-matching loss (:class:`CorrespondenceObserver`) while it is on."""
+        """The step's loss: the prediction loss, plus ``train.point_loss`` times the loss at the
+        guide points (:meth:`point_loss`), plus ``train.match_loss`` times the attention-matching
+        loss (:class:`CorrespondenceObserver`) while it is on."""
         t = self.cfg.train
         gen = step_generator(t.seed, step, micro, self.accelerator.process_index)
         inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=t.stage == 0)
         target = inputs.pop("target")
         weight = match_loss_weight(t, step)
         if not weight:
-            return prediction_loss(self.model(**inputs), target)
+            prediction = self.model(**inputs)
+            return prediction_loss(prediction, target) + self.point_loss(prediction, target, inputs)
         state = self.pipe.reference_state
         keep = inputs["point_keep"] if t.match_loss_branch == "point" else inputs["bank_keep"]
         observer = CorrespondenceObserver(batch, keep, self.cfg.data.resolution, t.match_loss_branch)
@@ -644,7 +646,15 @@ class Trainer:
             state.observer = None
         match = observer.loss()
         self.last_match_loss = float(match.detach())
-        return prediction_loss(prediction, target) + weight * match
+        return prediction_loss(prediction, target) + self.point_loss(prediction, target, inputs) + weight * match
+
+    def point_loss(self, prediction: torch.Tensor, target: torch.Tensor, inputs: dict) -> torch.Tensor | float:
+        """``train.point_loss`` times the prediction loss at the guide points
+        (:func:`~manganinja.training.losses.guide_point_loss`); 0 when off."""
+        weight = self.cfg.train.point_loss
+        if not weight:
+            return 0.0
+        return weight * guide_point_loss(prediction, target, inputs["target_points"], inputs["point_keep"])
 
     def train(self, max_steps: int | None = None) -> TrainResult:
         """Run (or resume) until ``train.steps`` (or ``max_steps`` more steps, for tests)."""
