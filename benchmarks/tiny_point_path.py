@@ -7,7 +7,9 @@ model samples from a blank line art with the pair's reference, once without poin
 20 guide points (the benchmark's guide split), and with the line art too. Printed: the mean
 squared RGB error (in [0, 1]) at the 20 guide target points between the output and the color the
 reference has at their reference points (which equals the target's color there), for each run;
-the paired difference (20 points - none) with its 95 % interval and how many pairs improved.
+the paired difference (20 points - none) with its 95 % interval and how many pairs improved; and
+the floor: the same error for the target itself through the model's autoencoder at its resolution
+(:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), below which no sampler can go.
 
     python benchmarks/tiny_point_path.py models/tiny-synthetic [--pairs 16] [--steps 10]
     python benchmarks/tiny_point_path.py models/tiny-synthetic --reach   # the embeddings only
@@ -196,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|")
         print("\n".join(embedding_reach(pipe, args.seed, args.points)))
         return 0
-    runs: dict[str, list[float]] = {"blank, none": [], "blank, guides": [], "lines, none": [], "lines, guides": []}
+    runs: dict[str, list[float]] = {"blank, none": [], "blank, guides": [], "lines, none": [], "lines, guides": [], "floor": []}
+    resolution = int(pipe.recommended.get("resolution", 64))
     with tempfile.TemporaryDirectory() as tmp:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
         if args.attention:
@@ -211,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             wanted = point_colors(np.asarray(reference.convert("RGB")), guide.reference_xy)
             lines = Lines.from_picture(target, "xdog")
             blank = Lines(np.zeros_like(lines.array))
+            floor = point_colors(np.asarray(pipe.autoencode(target, resolution)), guide.lineart_xy)
+            runs["floor"].append(float(((floor - wanted) ** 2).mean()))
             for (tag, line), pts in [((t, ln), pp) for t, ln in (("blank", blank), ("lines", lines))
                                      for pp in (None, guide)]:
                 out = pipe(reference=reference, lineart=line, points=pts, generator=torch.Generator().manual_seed(0),
@@ -230,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         better = sum(d < 0 for d in diff)
         summary[tag] = {"none": mn, "guides": mg, "diff": md, "diff_half": hd, "better": better, "runs": len(diff)}
         print(f"| {tag} | {mn:.4f} ± {hn:.4f} | {mg:.4f} ± {hg:.4f} | {md:+.4f} ± {hd:.4f} | {better} / {len(diff)} |")
+    mf, hf = interval(runs["floor"])
+    summary["floor"] = mf
+    print(f"\nfloor, the target itself through the autoencoder at {resolution} px: {mf:.4f} ± {hf:.4f} (no sampler of this "
+          "model can do better)")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
     return 0

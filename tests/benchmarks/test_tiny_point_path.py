@@ -63,3 +63,18 @@ def test_zero_point_embeddings_make_the_point_branch_the_ref_branch(data):
     zero_stats, _ = measure(pipe, data)
     for side, _ in zero_stats:
         np.testing.assert_allclose(zero_stats[(side, "POINT")], zero_stats[(side, "REF")], rtol=1e-5, atol=1e-7)
+
+
+def test_the_report_names_the_autoencoder_floor(tmp_path, capsys):
+    """The point-path table ends with the floor: the error at the guides of the target itself
+    through the autoencoder, the same for every sampling run of the pair."""
+    import json
+
+    tiny().save_pretrained(tmp_path / "model")
+    out = tmp_path / "path.json"
+    assert script().main([str(tmp_path / "model"), "--pairs", "1", "--points", "4", "--steps", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "floor, the target itself through the autoencoder at 64 px" in printed
+    report = json.loads(out.read_text())
+    assert len(report["runs"]["floor"]) == 1 and report["summary"]["floor"] == pytest.approx(report["runs"]["floor"][0])
+    assert 0 < report["summary"]["floor"] < 3
