@@ -101,7 +101,9 @@ def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: in
 
     Returns ``stats[(side, branch)]``: per observed call of a bank-reading block on a
     ``side x side`` token grid, for ``branch`` "REF" or "POINT", the guides' mean weight on their
-    reference point's token and the share whose largest bank weight it is; and
+    reference point's token, the share whose largest bank weight it is, and their mean weight on
+    their own target token (which carries the same point embedding as the reference token in the
+    POINT branch's keys); and
     ``errors["REF"|"POINT"]``: per pair, the MSE at the guide points of sampling from that branch
     alone (``paper`` guidance at point scale 0, or 1 / 1)."""
     import torch
@@ -123,11 +125,13 @@ def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: in
         branch = readers[calls.get(name, 0) % len(readers)]
         calls[name] = calls.get(name, 0) + 1
         n = query_input.shape[1]
-        bank = attention_weights(attn, query_input, key_input, key_mask)[..., n:]
-        probs, right, side = weights_at_correspondences(bank, guide_xy["target"], guide_xy["reference"], size)
+        weights = attention_weights(attn, query_input, key_input, key_mask)
+        probs, right, side = weights_at_correspondences(weights[..., n:], guide_xy["target"], guide_xy["reference"], size)
         picked = probs.gather(2, right[..., None])[..., 0]
         top1 = (probs.argmax(-1) == right).float()
-        stats.setdefault((side, branch.name), []).append((float(picked.mean()), float(top1.mean())))
+        own_probs, own, _ = weights_at_correspondences(weights[..., :n], guide_xy["target"], guide_xy["target"], size)
+        itself = own_probs.gather(2, own[..., None])[..., 0]
+        stats.setdefault((side, branch.name), []).append((float(picked.mean()), float(top1.mean()), float(itself.mean())))
 
     errors: dict[str, list[float]] = {"REF": [], "POINT": []}
     try:
@@ -153,10 +157,11 @@ def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: in
 
 def attention_markdown(stats: dict[tuple[int, str], list[tuple[float, float]]], errors: dict[str, list[float]]) -> list[str]:
     """The two tables of the ``--attention`` report from :func:`guide_attention`'s results."""
-    out = ["| tokens | branch | weight on the reference point's token | its largest bank weight |", "|---|---|---|---|"]
+    out = ["| tokens | branch | weight on the reference point's token | its largest bank weight | weight on the guide's own token |",
+           "|---|---|---|---|---|"]
     for (side, branch), values in sorted(stats.items(), key=lambda kv: (-kv[0][0], kv[0][1] != "REF")):
-        w, top = np.asarray(values).mean(0)
-        out.append(f"| {side}x{side} | {branch} | {w:.4f} (uniform: {1 / side ** 2:.4f}) | {top:.3f} |")
+        w, top, itself = np.asarray(values).mean(0)
+        out.append(f"| {side}x{side} | {branch} | {w:.4f} (uniform: {1 / side ** 2:.4f}) | {top:.3f} | {itself:.4f} |")
     out += ["", "| sampled from | MSE at the guide points |", "|---|---|"]
     out += [f"| {branch} branch alone | {np.mean(v):.4f} |" for branch, v in errors.items()]
     diff = [p - r for r, p in zip(errors["REF"], errors["POINT"])]
