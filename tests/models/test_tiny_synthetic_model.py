@@ -25,8 +25,9 @@ STEPS = 8
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
-    """Scores of the model (0 and 5 guide points) and of mean-color on 5 held-out pairs, a->b;
-    every run is scored on the pair's points outside the 5 guides."""
+    """Scores of the model (0 and 5 guide points) and of mean-color on 5 held-out pairs, a->b,
+    scored on the pair's points outside the 5 guides; and of the model with 0 and 20 guide points,
+    scored on the points outside the 20 guides."""
     import torch
 
     torch.set_num_threads(1)
@@ -35,7 +36,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     ninja = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, snap=False, progress=False),
                          load=LoadSettings(model=str(MODEL), device="cpu"))
     mean_color = build_engine("mean-color")
-    out: dict[str, list[dict]] = {"ninja0": [], "ninja5": [], "mean": []}
+    out: dict[str, list[dict]] = {"ninja0": [], "ninja5": [], "mean": [], "ninja0_of20": [], "ninja20": []}
     for name in B.read_manifest(data)["pairs"]:
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
         lines = Lines.from_picture(target, "xdog")
@@ -47,6 +48,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
         out["ninja0"].append(B.score(ninja.colorize(encoded, lines).composite, target_arr, mask, scored))
         out["ninja5"].append(B.score(ninja.colorize(encoded, lines, guide).composite, target_arr, mask, scored))
         out["mean"].append(B.score(mean_color.colorize(mean_prepared, lines).composite, target_arr, mask, scored))
+        guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
+        guide = PointPairs([points[int(i)] for i in guide_idx])
+        scored = points.lineart_xy[scored_idx]
+        out["ninja0_of20"].append(B.score(ninja.colorize(encoded, lines).composite, target_arr, mask, scored))
+        out["ninja20"].append(B.score(ninja.colorize(encoded, lines, guide).composite, target_arr, mask, scored))
     return out
 
 
@@ -92,6 +98,14 @@ def test_own_reference_lowers_the_loss_below_another_characters(tmp_path):
     use = measure_reference_use(Trainer(probe_config(str(MODEL), [str(data)], batch_size=PAIRS)), batches=4)
     gain, half = use.other_minus_own
     assert gain - half > 0, f"another's reference - own: {gain:+.4f} +- {half:.4f}"
+
+
+@pytest.mark.xfail(strict=True, reason="with line art, 20 guides leave the held-out point MSE where it was (docs/reproduce.md, "
+                                       "seventh and eighth attempts: 0.0500 -> 0.0498 over 16 pairs; the autoencoder's floor is 0.0289)")
+def test_twenty_guide_points_cut_the_point_mse_to_0_7x(runs):
+    # the issue's bar (issue 19), on these 5 pairs, scored on the points outside the 20 guides;
+    # measured: 0.0485 -> 0.0485 (the 5 guides of the test above: 0.0449 -> 0.0448)
+    assert _mean(runs["ninja20"], "point_mse") <= 0.7 * _mean(runs["ninja0_of20"], "point_mse")
 
 
 @pytest.mark.xfail(strict=True, reason="the shipped model brings guide colors only part of the way to the guide points "
