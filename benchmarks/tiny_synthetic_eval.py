@@ -51,7 +51,6 @@ from manganinja.evaluation.metrics import mean_ci95
 from manganinja.evaluation.report import summary_table, write_report
 from manganinja.images import ImageInput
 from manganinja.lines import Lines
-from manganinja.pipeline import MangaNinjaPipeline
 from manganinja.points import PointPairs
 from manganinja.settings import LoadSettings, NinjaSettings
 
@@ -194,7 +193,6 @@ def run_points(data: Path, out: Path, model: Path, rec: dict[str, Any]) -> None:
     done = {(r["pair"], r["k"], r["gp"]) for r in csv.DictReader(path.open())} if path.is_file() else set()
     engines = {"default": ninja(model, rec), "zero": ninja(model, rec, guidance_scale_point=0.0)}
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
-    pipe = None
     for name in B.read_manifest(data)["pairs"]:
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
         guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
@@ -204,9 +202,7 @@ def run_points(data: Path, out: Path, model: Path, rec: dict[str, Any]) -> None:
             if (name, str(k), gp) in done:
                 continue
             if (k, gp) == FLOOR:
-                if pipe is None:
-                    pipe = MangaNinjaPipeline.from_pretrained(model)
-                result = np.asarray(pipe.autoencode(target, int(rec["resolution"])))
+                result = np.asarray(engines["default"].pipe.autoencode(target, int(rec["resolution"])))
             else:
                 guide = PointPairs([points[int(i)] for i in guide_idx[:k]]) if k else None
                 result = colorize_one(engines[gp], reference, lineart, guide)

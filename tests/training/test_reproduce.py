@@ -60,13 +60,12 @@ def test_the_autoencoder_floor_is_low_for_a_trained_autoencoder_only(tmp_path):
     """The floor of the point MSE (the target itself through the autoencoder) of the shipped
     model is far below that of a random tiny autoencoder on the same held-out pairs."""
     from manganinja.evaluation import benchmark as B
-    from manganinja.pipeline import build_pipeline
+    from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
     from manganinja.training.reproduce import autoencoder_floor
 
     data = B.write_synthetic_benchmark(tmp_path / "bench", pairs=2, seed=1, size=256)
-    build_pipeline("tiny", seed=0).save_pretrained(tmp_path / "random")
-    shipped = autoencoder_floor(CONFIGS.parent / "models" / "tiny-synthetic", data, 64)
-    random = autoencoder_floor(tmp_path / "random", data, 64)
+    shipped = autoencoder_floor(MangaNinjaPipeline.from_pretrained(CONFIGS.parent / "models" / "tiny-synthetic"), data, 64)
+    random = autoencoder_floor(build_pipeline("tiny", seed=0), data, 64)
     assert len(shipped) == len(random) == 2
     # measured: 0.0289 over the 16 benchmark pairs (docs/reproduce.md)
     assert np.mean(shipped) < 0.05 < np.mean(random)

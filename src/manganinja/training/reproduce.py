@@ -42,6 +42,7 @@ from manganinja.settings import OFFICIAL_SAMPLING, LoadSettings, NinjaSettings
 
 if TYPE_CHECKING:
     from manganinja.engines import Engine, NinjaEngine
+    from manganinja.pipeline import MangaNinjaPipeline
     from manganinja.training.reference_use import ReferenceUse
 
 PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
@@ -244,7 +245,7 @@ class Chain:
         diff = np.asarray(own) - np.asarray(other)
         none = measure(engine, bench, 0, "point_mse", scored_outside=20)
         twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
-        floor = autoencoder_floor(self.out / "model", bench, TINY_RESOLUTION, scored_outside=20)
+        floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
         probe = self.probe_table()
         use = self.reference_use()
         result = {
@@ -356,16 +357,14 @@ def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str
     return values
 
 
-def autoencoder_floor(model: Path, data: Path, resolution: int, direction: str = "a->b",
+def autoencoder_floor(pipe: "MangaNinjaPipeline", data: Path, resolution: int, direction: str = "a->b",
                       scored_outside: int = 20) -> list[float]:
-    """The point MSE floor of ``model``'s autoencoder for every pair of the benchmark folder
+    """The point MSE floor of ``pipe``'s autoencoder for every pair of the benchmark folder
     ``data``: the target itself through it at ``resolution``
     (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), scored like :func:`measure` on
     the points outside the first ``scored_outside``. No sampler of this model can do better."""
     from manganinja.evaluation import benchmark as B
-    from manganinja.pipeline import MangaNinjaPipeline
 
-    pipe = MangaNinjaPipeline.from_pretrained(model)
     values = []
     for name in B.read_manifest(data)["pairs"]:
         _, target, mask, points = B.load_pair(data, name).direction(direction)
@@ -373,4 +372,3 @@ def autoencoder_floor(model: Path, data: Path, resolution: int, direction: str =
         result = np.asarray(pipe.autoencode(target, resolution))
         values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"]))
     return values
-

@@ -633,20 +633,22 @@ class Trainer:
         inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=t.stage == 0)
         target = inputs.pop("target")
         weight = match_loss_weight(t, step)
-        if not weight:
-            prediction = self.model(**inputs)
-            return prediction_loss(prediction, target) + self.point_loss(prediction, target, inputs)
-        state = self.pipe.reference_state
-        keep = inputs["point_keep"] if t.match_loss_branch == "point" else inputs["bank_keep"]
-        observer = CorrespondenceObserver(batch, keep, self.cfg.data.resolution, t.match_loss_branch)
-        state.observer = observer
+        observer = None
+        if weight:
+            keep = inputs["point_keep"] if t.match_loss_branch == "point" else inputs["bank_keep"]
+            observer = CorrespondenceObserver(batch, keep, self.cfg.data.resolution, t.match_loss_branch)
+            self.pipe.reference_state.observer = observer
         try:
             prediction = self.model(**inputs)
         finally:
-            state.observer = None
+            if observer is not None:
+                self.pipe.reference_state.observer = None
+        loss = prediction_loss(prediction, target) + self.point_loss(prediction, target, inputs)
+        if observer is None:
+            return loss
         match = observer.loss()
         self.last_match_loss = float(match.detach())
-        return prediction_loss(prediction, target) + self.point_loss(prediction, target, inputs) + weight * match
+        return loss + weight * match
 
     def point_loss(self, prediction: torch.Tensor, target: torch.Tensor, inputs: dict) -> torch.Tensor | float:
         """``train.point_loss`` times the prediction loss at the guide points
