@@ -26,6 +26,16 @@ Parts (each resumable; results under ``--out``):
   reference does not show; the part maps come from regenerating each pair
   (``generate_pair(default_rng([seed, i]))``, how ``manganinja benchmark synth`` made it;
   ``--seed`` must be the benchmark's).
+- ``point-errors``: where the model's error at the scored points of ``points`` comes from
+  (a->b, no guides, the model's recommended settings). Each scored point's 3x3 error is taken for
+  the model and for the floor (the target through the autoencoder), and the model's color there
+  (the patch mean) is called a *wrong part* when a color of another part of the target (its flat
+  colors, base and shadow) is nearer than any of the point's own part. Printed: the shares of
+  points and of the model's excess over the floor on wrong-part points, and two upper bounds of
+  what guides could do: every wrong part color fixed (those points at the floor), and every
+  point of a part that holds one of the 20 guides at the floor. Part maps come from
+  regenerating the pairs as in ``hard`` (``--seed``). Per-point rows in
+  ``out/point_errors.csv``.
 - ``table``: the markdown tables of all parts.
 
 The ninja engine samples every model with the recommended settings of ``--model``
@@ -230,10 +240,112 @@ def points_table(path: Path, default_gp: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def part_palette(flat: np.ndarray, parts: np.ndarray, colors_per_part: int = 2) -> dict[int, np.ndarray]:
+    """The flat colors of each character part: ``{part id: (K, 3) colors in [0, 1]}``, the
+    ``colors_per_part`` most frequent colors of ``flat`` (H, W, 3 uint8; the frame without
+    outlines) on the pixels of ``parts`` (H, W; 0 background, 255 the prop) equal to the id."""
+    palette = {}
+    for part in np.unique(parts):
+        if part in (0, 255):
+            continue
+        colors, counts = np.unique(flat[parts == part].reshape(-1, 3), axis=0, return_counts=True)
+        palette[int(part)] = colors[np.argsort(-counts)[:colors_per_part]].astype(np.float64) / 255.0
+    return palette
+
+
+def wrong_part(color: np.ndarray, part: int, palette: dict[int, np.ndarray]) -> bool:
+    """Whether ``color`` (3,) in [0, 1] is strictly nearer a color of another part of ``palette``
+    than every color of ``part`` (ties count as the right part: two parts may share a color)."""
+    own = float(np.min(np.linalg.norm(palette[part] - color, axis=1)))
+    others = [float(np.min(np.linalg.norm(c - color, axis=1))) for p, c in palette.items() if p != part]
+    return bool(others) and min(others) < own
+
+
+def patch_mean(image: np.ndarray, xy: np.ndarray, patch: int = 3) -> np.ndarray:
+    """Mean color in [0, 1] of the ``patch`` x ``patch`` patch of ``image`` (H, W, 3 uint8) at
+    ``xy`` = (column, row), cut at the border as in :func:`~manganinja.evaluation.metrics.point_mse`."""
+    r, (col, row) = patch // 2, (int(round(xy[0])), int(round(xy[1])))
+    cut = image[max(row - r, 0):row + r + 1, max(col - r, 0):col + r + 1].reshape(-1, 3)
+    return cut.astype(np.float64).mean(axis=0) / 255.0
+
+
+def point_error_rows(pair: str, target: np.ndarray, model: np.ndarray, floor: np.ndarray, flat: np.ndarray,
+                     parts: np.ndarray, points_xy: np.ndarray, point_parts: np.ndarray,
+                     guided_parts: set[int]) -> list[dict[str, Any]]:
+    """One row per point of ``points_xy`` (N, 2) (x, y) in the target: its part, whether that
+    part holds a guide, the 3x3 point MSE of ``model`` and of ``floor`` against ``target`` (all
+    H, W, 3 uint8), and whether each of them paints a wrong part's color there
+    (:func:`wrong_part` against :func:`part_palette` of ``flat`` and ``parts``)."""
+    from manganinja.evaluation.metrics import point_mse
+
+    palette = part_palette(flat, parts)
+    rows = []
+    for xy, part in zip(points_xy, point_parts):
+        rows.append({"pair": pair, "part": int(part), "guided": int(int(part) in guided_parts),
+                     "mse_model": point_mse(model, target, [xy]), "mse_floor": point_mse(floor, target, [xy]),
+                     "wrong_model": int(wrong_part(patch_mean(model, xy), int(part), palette)),
+                     "wrong_floor": int(wrong_part(patch_mean(floor, xy), int(part), palette))})
+    return rows
+
+
+def point_error_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines of the ``point-errors`` part from :func:`point_error_rows`'s rows (values
+    may be strings, as read back from the CSV). Point MSEs are means over each pair's points,
+    then over pairs, as in ``points``."""
+    by_pair: dict[str, list[dict[str, float]]] = {}
+    for r in rows:
+        by_pair.setdefault(str(r["pair"]), []).append({k: float(v) for k, v in r.items() if k != "pair"})
+
+    def pair_means(value) -> tuple[float, float, int]:
+        return mean_ci95([float(np.mean([value(p) for p in pts])) for pts in by_pair.values()])
+
+    model = pair_means(lambda p: p["mse_model"])
+    floor = pair_means(lambda p: p["mse_floor"])
+    fixed_wrong = pair_means(lambda p: p["mse_floor"] if p["wrong_model"] else p["mse_model"])
+    fixed_guided = pair_means(lambda p: p["mse_floor"] if p["guided"] else p["mse_model"])
+    pts = [p for v in by_pair.values() for p in v]
+    excess = np.array([p["mse_model"] - p["mse_floor"] for p in pts])
+    wrong = np.array([bool(p["wrong_model"]) for p in pts])
+    lines = [f"Where the error at the scored points comes from ({len(by_pair)} pairs, {len(pts)} points, a->b, no guides)", "",
+             "| | point MSE |", "|---|---|",
+             f"| model, no guides | {model[0]:.4f} ± {model[1]:.4f} |",
+             f"| the issue's bar, 0.7x | {0.7 * model[0]:.4f} |",
+             f"| bound: every wrong part color fixed (those points at the floor) | {fixed_wrong[0]:.4f} ± {fixed_wrong[1]:.4f} |",
+             f"| bound: every point of a guided part at the floor | {fixed_guided[0]:.4f} ± {fixed_guided[1]:.4f} |",
+             f"| floor: the target through the autoencoder | {floor[0]:.4f} ± {floor[1]:.4f} |", "",
+             f"- points where the model paints a wrong part's color: {wrong.mean():.1%} ({int(wrong.sum())} of {len(pts)}); "
+             f"the floor: {np.mean([bool(p['wrong_floor']) for p in pts]):.1%}",
+             f"- their share of the model's excess over the floor: {excess[wrong].sum() / excess.sum():.1%}",
+             f"- points on a part that holds a guide: {np.mean([bool(p['guided']) for p in pts]):.1%}"]
+    return lines
+
+
+def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], seed: int) -> list[str]:
+    """``--part point-errors`` (module docstring): ``out/point_errors.csv`` and the table."""
+    from manganinja.data.synthetic import generate_pair
+
+    engine = ninja(model, rec)
+    rows: list[dict[str, Any]] = []
+    for i, name in enumerate(B.read_manifest(data)["pairs"]):
+        reference, target, mask, points = B.load_pair(data, name).direction("a->b")
+        pair = generate_pair(np.random.default_rng([seed, i]), size=target.size[0])
+        if not (np.array_equal(pair.target, np.asarray(target.convert("RGB")))
+                and np.array_equal(pair.points.lineart_xy, points.lineart_xy)):
+            raise SystemExit(f"{name}: not generate_pair(default_rng([{seed}, {i}])); give the benchmark's --seed")
+        guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
+        result = colorize_one(engine, reference, xdog(target), None)
+        floor = np.asarray(engine.pipe.autoencode(target, int(rec["resolution"])))
+        rows += point_error_rows(name, np.asarray(target.convert("RGB")), result, floor, pair.target_flat,
+                                 pair.target_parts, points.lineart_xy[scored_idx], pair.point_parts[scored_idx],
+                                 {int(p) for p in pair.point_parts[guide_idx]})
+    B.write_csv(rows, list(rows[0]), out / "point_errors.csv")
+    return point_error_table(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "hard", "table"])
-    ap.add_argument("--seed", type=int, default=1, help="the benchmark's generator seed (--part hard)")
+    ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "hard", "point-errors", "table"])
+    ap.add_argument("--seed", type=int, default=1, help="the benchmark's generator seed (--part hard, point-errors)")
     ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     ap.add_argument("--out", type=Path, default=Path("runs/eval_tiny"))
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
@@ -252,6 +364,9 @@ def main() -> None:
         run_swapped(args.data, args.out, plain + [ninja(args.model, rec)])
     elif args.part == "points":
         run_points(args.data, args.out / "points_final", args.model, rec)
+    elif args.part == "point-errors":
+        args.out.mkdir(parents=True, exist_ok=True)
+        print("\n".join(run_point_errors(args.data, args.out, args.model, rec, args.seed)))
     elif args.part == "hard":
         print("\n".join(hard_table(args.data, args.out / "main" / "runs.csv", args.seed)))
     elif args.part in ("ablation", "ablation-stage1", "ablation-noshuffle"):

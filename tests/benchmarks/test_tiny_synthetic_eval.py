@@ -55,3 +55,57 @@ def test_swapped_copies_replace_only_the_reference_of_their_direction(tmp_path):
             assert np.array_equal(np.asarray(swapped[1]), np.asarray(own[1]))      # same target
             assert np.array_equal(np.asarray(swapped[0]), np.asarray(other[0]))    # another's reference
             assert not np.array_equal(np.asarray(swapped[0]), np.asarray(own[0]))
+
+
+def test_part_palette_keeps_each_parts_most_frequent_flat_colors():
+    ev = load()
+    flat = np.zeros((4, 4, 3), np.uint8)
+    parts = np.zeros((4, 4), np.uint8)
+    parts[0, :] = 1
+    flat[0, :] = (255, 0, 0)
+    flat[0, 3] = (128, 0, 0)          # part 1's shadow
+    parts[1, :] = 255                 # the prop: not a part
+    parts[2, :] = 2
+    flat[2, :] = (0, 0, 255)
+    palette = ev.part_palette(flat, parts)
+    assert sorted(palette) == [1, 2]
+    assert np.allclose(palette[1], [[1, 0, 0], [128 / 255, 0, 0]])
+    assert np.allclose(palette[2], [[0, 0, 1]])
+
+
+def test_a_color_is_a_wrong_part_only_when_another_parts_color_is_strictly_nearer():
+    ev = load()
+    palette = {1: np.array([[1.0, 0, 0], [0.5, 0, 0]]), 2: np.array([[0, 0, 1.0]]), 3: np.array([[1.0, 0, 0]])}
+    assert not ev.wrong_part(np.array([0.55, 0, 0]), 1, palette)      # its shadow color
+    assert ev.wrong_part(np.array([0.1, 0, 0.8]), 1, palette)          # nearer part 2's
+    assert not ev.wrong_part(np.array([1.0, 0, 0]), 3, palette)        # parts 1 and 3 share a color
+    assert not ev.wrong_part(np.array([0.2, 0.2, 0.2]), 2, {2: palette[2]})  # no other part
+
+
+def test_point_error_rows_and_table_on_a_drawn_pair():
+    """The decomposition on a generated pair: the target itself scores 0 and never paints a wrong
+    part; a picture with one part recolored to another part's color is a wrong part exactly on
+    that part's points, and the bound that fixes wrong colors brings it to the floor there."""
+    from manganinja.data.synthetic import generate_pair
+
+    ev = load()
+    pair = generate_pair(np.random.default_rng([1, 0]), size=128)
+    xy, parts = pair.points.lineart_xy, pair.point_parts
+    exact = ev.point_error_rows("p", pair.target, pair.target, pair.target, pair.target_flat, pair.target_parts,
+                                xy, parts, set())
+    assert all(r["mse_model"] == 0.0 and r["wrong_model"] == 0 for r in exact)
+
+    part, other = int(parts[0]), next(int(p) for p in parts if int(p) != int(parts[0]))
+    painted = pair.target.copy()
+    palette = ev.part_palette(pair.target_flat, pair.target_parts)
+    painted[pair.target_parts == part] = np.round(palette[other][0] * 255).astype(np.uint8)
+    rows = ev.point_error_rows("p", pair.target, painted, pair.target, pair.target_flat, pair.target_parts,
+                               xy, parts, {other})
+    on_part = np.array([int(p) == part for p in parts])
+    assert np.array_equal(np.array([r["wrong_model"] for r in rows], bool), on_part)
+    assert all(r["guided"] == int(int(p) == other) for r, p in zip(rows, parts))
+    table = "\n".join(ev.point_error_table(rows))
+    model_mse = np.mean([r["mse_model"] for r in rows])
+    assert f"| model, no guides | {model_mse:.4f}" in table
+    assert "| bound: every wrong part color fixed (those points at the floor) | 0.0000" in table
+    assert f"{on_part.mean():.1%}" in table

@@ -210,3 +210,42 @@ def test_points_keep_their_colors_on_generated_synthetic_pairs(tmp_path):
             assert torch.equal(s["reference"][:, ry, rx], s["target"][:, ty, tx])
             seen += 1
     assert seen > 10
+
+
+def test_curriculum_steps_draw_only_from_their_phase_and_resume_exactly():
+    from manganinja.data.dataset import curriculum_pools
+
+    names = ["copy", "small", "full"]
+    offsets = [0, 3, 7, 17]                       # copy 0..2, small 3..6, full 7..16
+    pools = curriculum_pools([(0, ["copy"]), (4, ["small", "copy"]), (9, ["full"])], names, offsets)
+    assert [s for s, _ in pools] == [0, 4, 9]
+    assert list(pools[1][1]) == [0, 1, 2, 3, 4, 5, 6]
+    sampler = StepSampler(17, batch_size=2, seed=3, total_steps=20, pools=pools)
+    keys = list(sampler)
+    assert len(keys) == 40
+    for index, step in keys:
+        allowed = pools[0][1] if step < 4 else pools[1][1] if step < 9 else pools[2][1]
+        assert index in allowed
+    # each phase walks a permutation of its pool: the first len(pool) draws of the last phase are distinct
+    last = [i for i, s in keys if s >= 9][:10]
+    assert sorted(last) == list(range(7, 17))
+    # resuming mid-phase gives the same keys
+    resumed = list(StepSampler(17, batch_size=2, seed=3, start_step=11, total_steps=20, pools=pools))
+    assert resumed == keys[22:]
+    # two processes draw different pairs at a phase's start
+    rank0 = list(StepSampler(17, 2, 3, start_step=9, total_steps=10, num_replicas=2, rank=0, pools=pools))
+    rank1 = list(StepSampler(17, 2, 3, start_step=9, total_steps=10, num_replicas=2, rank=1, pools=pools))
+    assert not set(k for k, _ in rank0) & set(k for k, _ in rank1)
+    with pytest.raises(DatasetError, match="hold no pair"):
+        curriculum_pools([(0, ["copy"])], names, [0, 0, 4, 14])
+
+
+def test_curriculum_config_names_its_mistakes():
+    ok = DataConfig(synthetic=["a", "b"], curriculum=[(0, ["a"]), (10, ["b"])])
+    assert ok.curriculum == [(0, ["a"]), (10, ["b"])]
+    for bad, message in (([(5, ["a"])], "start with a phase at step 0"),
+                         ([(0, ["a"]), (0, ["b"])], "must increase"),
+                         ([(0, [])], "lists no source"),
+                         ([(0, ["c"])], "'c' is not in data.synthetic")):
+        with pytest.raises(ValueError, match=message):
+            DataConfig(synthetic=["a", "b"], curriculum=bad)

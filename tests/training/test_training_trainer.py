@@ -341,3 +341,21 @@ def test_a_v_prediction_run_trains_on_the_velocity(synth_root, tmp_path):
     final = trainer.train().final_dir
     saved = DDPMScheduler.from_pretrained(final / "scheduler")
     assert saved.config.prediction_type == "v_prediction" and float(saved.alphas_cumprod[-1]) == 0.0
+
+
+def test_a_curriculum_feeds_each_phase_from_its_own_sources(synth_root, tmp_path):
+    """data.curriculum through the trainer's loader: the steps of the first phase see only the
+    first folder's pairs, the later steps only the second's; a bad curriculum is one line."""
+    second = write_synthetic(tmp_path / "second", n=2)
+    cfg = resolve_config({
+        "model": {"init": "tiny", "seed": 0},
+        "data": {"synthetic": [str(synth_root), str(second)], "resolution": 64, "patch_shuffle": {"enabled": False},
+                 "curriculum": [[0, [str(synth_root)]], [2, [str(second)]]]},
+        "train": {"output_dir": str(tmp_path / "out"), "steps": 4, "batch_size": 2},
+    })
+    trainer = Trainer(cfg)
+    keys = list(trainer.loader(0, 4).sampler)
+    assert {k for k, s in keys if s < 2} <= {0, 1, 2, 3} and {k for k, s in keys if s >= 2} == {4, 5}
+    with pytest.raises(ConfigError, match="data.curriculum phase at step 0: 'elsewhere' is not in data.synthetic"):
+        resolve_config({"model": {"init": "tiny"}, "data": {"synthetic": [str(synth_root)], "curriculum": [[0, ["elsewhere"]]]},
+                        "train": {"output_dir": str(tmp_path / "o2")}})

@@ -39,7 +39,7 @@ from typing import Annotated, Callable, Iterator, Literal, Protocol, Sequence
 import cv2
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 from torch.utils.data import Dataset, Sampler
 
 from manganinja.data.augment import (
@@ -225,7 +225,12 @@ class DataConfig(BaseModel):
     folders, paired ``interval`` frames apart (``ssim_threshold``, ``max_slack``: see
     :mod:`manganinja.data.video_pairs`). ``max_points``: a sample draws 0..max_points pairs
     (uniform). ``match_points``: correspondences per sample for the trainer's attention-matching
-    loss (``train.match_loss``; 0 = none; see the module docstring)."""
+    loss (``train.match_loss``; 0 = none; see the module docstring).
+
+    ``curriculum``: phases ``[from_step, [source, ...]]`` (sorted, the first from step 0): from
+    ``from_step`` on, the pairs of a step are drawn only from the listed sources, entries of
+    ``synthetic`` or ``videos`` as written there (e.g. copy pairs, then small motion, then the
+    full pairs). Unset: every step draws from all sources."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -246,6 +251,43 @@ class DataConfig(BaseModel):
     drop: DropConfig = Field(default_factory=DropConfig)
     matcher: MatcherConfig = Field(default_factory=MatcherConfig)
     num_workers: Int = 0
+    curriculum: list[tuple[Int, list[str]]] | None = None
+
+    @model_validator(mode="after")
+    def _check_curriculum(self) -> "DataConfig":
+        if self.curriculum is None:
+            return self
+        names = [*self.synthetic, *self.videos]
+        steps = [step for step, _ in self.curriculum]
+        if not steps or steps[0] != 0:
+            raise ValueError(f"data.curriculum must start with a phase at step 0, got steps {steps}")
+        if any(b <= a for a, b in zip(steps, steps[1:])):
+            raise ValueError(f"data.curriculum steps must increase, got {steps}")
+        for step, sources in self.curriculum:
+            if not sources:
+                raise ValueError(f"data.curriculum phase at step {step} lists no source")
+            for name in sources:
+                if name not in names:
+                    raise ValueError(f"data.curriculum phase at step {step}: {name!r} is not in data.synthetic "
+                                     f"or data.videos ({names}); list it there too")
+        return self
+
+
+def curriculum_pools(curriculum: Sequence[tuple[int, Sequence[str]]], names: Sequence[str],
+                     offsets: Sequence[int]) -> list[tuple[int, np.ndarray]]:
+    """The pair indices each phase of ``curriculum`` draws from: ``[(from_step, indices)]``.
+    ``names`` are the sources in data-set order and ``offsets`` the data set's cumulative source
+    sizes (``PairDataset.offsets``: source ``i`` holds pairs ``offsets[i]..offsets[i+1]-1``).
+
+    Raises :class:`DatasetError` when a phase's sources hold no pair."""
+    pools = []
+    for step, sources in curriculum:
+        idx = [np.arange(offsets[i], offsets[i + 1]) for i, name in enumerate(names) if name in sources]
+        pool = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+        if len(pool) == 0:
+            raise DatasetError(f"data.curriculum phase at step {step}: {list(sources)} hold no pair")
+        pools.append((int(step), pool.astype(np.int64)))
+    return pools
 
 
 def default_extractor(config: DataConfig) -> LineartExtractor:
@@ -395,6 +437,10 @@ class StepSampler(Sampler):
     ``start_step .. total_steps-1`` (endless when ``total_steps`` is None). Pair indices come from
     seeded random permutations of the data set, epoch after epoch, so the data position is a pure
     function of the step (resume = start at the saved step).
+
+    ``pools`` (a curriculum, :func:`curriculum_pools`): ``[(from_step, pair indices)]``; the steps
+    of a phase draw from its pool only, in seeded permutations of the pool that start afresh at
+    the phase's first step.
     """
 
     def __init__(
@@ -407,6 +453,7 @@ class StepSampler(Sampler):
         accumulation: int = 1,
         num_replicas: int = 1,
         rank: int = 0,
+        pools: Sequence[tuple[int, np.ndarray]] | None = None,
     ) -> None:
         if num_pairs < 1:
             raise DatasetError("cannot sample from an empty data set")
@@ -420,17 +467,30 @@ class StepSampler(Sampler):
         self.accumulation = accumulation
         self.num_replicas = num_replicas
         self.rank = rank
+        self.pools = [(int(step), np.asarray(pool, dtype=np.int64)) for step, pool in pools] if pools else None
+        if self.pools and any(len(p) == 0 or p.min() < 0 or p.max() >= num_pairs for _, p in self.pools):
+            raise DatasetError(f"a curriculum pool is empty or indexes outside the {num_pairs} pairs")
 
     def position(self, step: int, micro: int = 0) -> int:
         """Index, in the endless stream of draws, of this process's first key of micro-batch
         ``micro`` of ``step``."""
         return ((step * self.accumulation + micro) * self.num_replicas + self.rank) * self.batch_size
 
-    def key(self, draw: int) -> int:
-        """Pair index of the ``draw``-th sample (epoch-wise seeded permutations)."""
-        epoch, offset = divmod(draw, self.n)
-        if getattr(self, "_epoch", None) != epoch:
-            self._epoch, self._perm = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n)
+    def key(self, draw: int, step: int = 0) -> int:
+        """Pair index of the ``draw``-th sample, drawn for ``step`` (epoch-wise seeded
+        permutations of the data set, or of the step's curriculum pool)."""
+        if self.pools is None:
+            epoch, offset = divmod(draw, self.n)
+            if getattr(self, "_epoch", None) != epoch:
+                self._epoch, self._perm = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n)
+            return int(self._perm[offset])
+        phase = max(i for i, (start, _) in enumerate(self.pools) if start <= step)
+        start, pool = self.pools[phase]
+        first = start * self.accumulation * self.num_replicas * self.batch_size  # the phase's first draw, all processes
+        epoch, offset = divmod(draw - first, len(pool))
+        if getattr(self, "_epoch", None) != (phase, epoch):
+            self._epoch = (phase, epoch)
+            self._perm = pool[np.random.default_rng([self.seed, epoch, phase]).permutation(len(pool))]
         return int(self._perm[offset])
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
@@ -439,7 +499,7 @@ class StepSampler(Sampler):
             for micro in range(self.accumulation):
                 base = self.position(step, micro)
                 for k in range(self.batch_size):
-                    yield self.key(base + k), step
+                    yield self.key(base + k, step), step
             step += 1
 
     def __len__(self) -> int:

@@ -46,6 +46,7 @@ from manganinja.data.synthetic_character import (  # noqa: F401  (re-exported)
     random_character,
 )
 from manganinja.data.synthetic_pairs import (  # noqa: F401
+    MOTIONS,
     SynthOptions,
     SyntheticDataError,
     SyntheticPair,

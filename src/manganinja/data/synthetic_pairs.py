@@ -81,6 +81,17 @@ class SynthOptions:
             raise SyntheticDataError(f"joint_scale must be in [0, 3], got {self.joint_scale!r}")
 
 
+#: Motion presets of ``manganinja synth --motion`` (a curriculum's stages, issue 19): ``full``, the
+#: default knobs; ``small``, the same characters with less motion:
+#: joints at 0.3 of their range, at most 5 degrees of global rotation, and no flip, crop,
+#: occluder or hidden accessory (the target is the reference slightly moved).
+MOTIONS: dict[str, SynthOptions] = {
+    "full": SynthOptions(),
+    "small": SynthOptions(joint_scale=0.3, global_rotation_deg=5.0, flip_prob=0.0, crop_prob=0.0,
+                          occlusion_prob=0.0, hide_accessory_prob=0.0),
+}
+
+
 def check_size(size: int) -> int:
     """Return ``size`` if it is an int >= 64 and a multiple of 8, else raise."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):

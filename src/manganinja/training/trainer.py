@@ -56,7 +56,7 @@ from diffusers.models.attention_processor import Attention
 from torch import nn
 from torch.utils.data import DataLoader
 
-from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource
+from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource, curriculum_pools
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.point_net import PointNet
 from manganinja.points import MAX_POINT_PAIRS
@@ -609,6 +609,14 @@ class Trainer:
         self.step = int(info["step"])
 
     # -- loop ----------------------------------------------------------------------------------
+    def curriculum_pools(self) -> list[tuple[int, np.ndarray]] | None:
+        """The pair indices of each phase of ``data.curriculum`` (None without one); the data set's
+        sources are ``data.synthetic`` then ``data.videos``, as :func:`build_dataset` makes them."""
+        d = self.cfg.data
+        if d.curriculum is None:
+            return None
+        return curriculum_pools(d.curriculum, [*d.synthetic, *d.videos], self.dataset.offsets)
+
     def loader(self, start_step: int, total_steps: int) -> DataLoader:
         t = self.cfg.train
         acc = self.accelerator
@@ -621,6 +629,7 @@ class Trainer:
             accumulation=t.gradient_accumulation_steps,
             num_replicas=acc.num_processes,
             rank=acc.process_index,
+            pools=self.curriculum_pools(),
         )
         return DataLoader(self.dataset, batch_size=t.batch_size, sampler=sampler, num_workers=self.cfg.data.num_workers)
 
