@@ -61,3 +61,23 @@ def test_unknown_posterior_is_refused_naming_the_key(tmp_path):
     path.write_text("data: {synthetic: [x]}\ntrain: {posterior: noisy}\n")
     with pytest.raises(AutoencoderConfigError, match="train.posterior"):
         load_autoencoder_config(path)
+
+
+def test_eval_every_writes_the_held_out_curve(tmp_path):
+    cfg = _config(tmp_path, "mode")
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 4, "eval_every": 2})})
+    metrics = train_autoencoder(cfg, log=False)
+    rows = (tmp_path / "run" / "final" / "curve.csv").read_text().splitlines()
+    assert rows[0] == "step,holdout_psnr_db,wall_seconds"
+    steps = [int(r.split(",")[0]) for r in rows[1:]]
+    assert steps == [2, 4]
+    # the last point of the curve is the final model, measured the same way as metrics.json
+    # (the final one also has its posterior made deterministic, which the mean does not see)
+    assert float(rows[-1].split(",")[1]) == pytest.approx(metrics["holdout_psnr_db"], abs=1e-3)
+
+
+def test_eval_every_without_holdout_is_refused_naming_the_key(tmp_path):
+    path = tmp_path / "ae.yaml"
+    path.write_text("data: {synthetic: [x]}\ntrain: {eval_every: 100}\n")
+    with pytest.raises(AutoencoderConfigError, match="eval_every needs data.holdout"):
+        load_autoencoder_config(path)

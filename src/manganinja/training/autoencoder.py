@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from manganinja.data.dataset import find_synthetic_pairs, fit_square
 from manganinja.images import load_image, to_rgb
@@ -67,6 +67,9 @@ class AutoencoderTrainSection(_Strict):
     posterior: Literal["sample", "mode"] = "sample"
     seed: int = 0
     log_every: int = Field(10, ge=1)
+    #: measure the held-out PSNR every this many steps (``curve.csv`` beside the model; 0: only
+    #: at the end). Needs ``data.holdout``.
+    eval_every: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1)
 
 
@@ -74,6 +77,12 @@ class AutoencoderConfig(_Strict):
     model: AutoencoderModelSection = AutoencoderModelSection()
     data: AutoencoderDataSection
     train: AutoencoderTrainSection = AutoencoderTrainSection()
+
+    @model_validator(mode="after")
+    def _curve_needs_holdout(self) -> "AutoencoderConfig":
+        if self.train.eval_every and not self.data.holdout:
+            raise ValueError("train.eval_every needs data.holdout (frames to measure on); add it or set eval_every: 0")
+        return self
 
 
 class AutoencoderConfigError(ValueError):
@@ -90,7 +99,8 @@ def load_autoencoder_config(path: str | os.PathLike) -> AutoencoderConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise AutoencoderConfigError(f"{path}: {where}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise AutoencoderConfigError(f"{path}: {where}: {msg}" if where else f"{path}: {msg}") from None
 
 
 def load_frames(folders: list[str], resolution: int) -> torch.Tensor:
@@ -157,6 +167,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     vae, optimizer = accelerator.prepare(vae, optimizer)
     gen = torch.Generator().manual_seed(t.seed)
     losses: list[tuple[int, float, float]] = []
+    curve: list[tuple[int, float, float]] = []  # (step, held-out PSNR dB, wall seconds so far)
     started, cpu_started = time.perf_counter(), time.process_time()
     vae.train()
     for step in range(1, t.steps + 1):
@@ -177,6 +188,13 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
+        if t.eval_every and step % t.eval_every == 0 and holdout is not None:
+            vae.eval()
+            curve.append((step, reconstruction_psnr(accelerator.unwrap_model(vae), holdout.to(accelerator.device)),
+                          time.perf_counter() - started))
+            vae.train()
+            if log:
+                print(f"step {step}: held-out {curve[-1][1]:.2f} dB", flush=True)
         if step % t.log_every == 0 or step == t.steps:
             losses.append((step, float(mse.detach()), float(kl.detach())))
             if log:
@@ -213,6 +231,9 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     (tmp / "loss.csv").write_text("step,mse,kl\n" + "".join(f"{s},{a:.6g},{b:.6g}\n" for s, a, b in losses))
+    if curve:
+        (tmp / "curve.csv").write_text("step,holdout_psnr_db,wall_seconds\n"
+                                       + "".join(f"{s},{p:.4f},{w:.1f}\n" for s, p, w in curve))
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)

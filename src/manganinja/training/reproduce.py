@@ -41,6 +41,8 @@ from manganinja.images import write_json_atomic
 from manganinja.settings import OFFICIAL_SAMPLING, LoadSettings, NinjaSettings
 
 if TYPE_CHECKING:
+    import PIL.Image
+
     from manganinja.engines import Engine, NinjaEngine
     from manganinja.pipeline import MangaNinjaPipeline
     from manganinja.training.reference_use import ReferenceUse
@@ -363,12 +365,26 @@ def autoencoder_floor(pipe: "MangaNinjaPipeline", data: Path, resolution: int, d
     ``data``: the target itself through it at ``resolution``
     (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), scored like :func:`measure` on
     the points outside the first ``scored_outside``. No sampler of this model can do better."""
+    scores = oracle_scores(lambda target: np.asarray(pipe.autoencode(target, resolution)), data, direction, scored_outside)
+    values = []
+    for s in scores:
+        if s["point_mse"] is None:
+            raise ValueError(f"{data}: a pair has no points beyond the {scored_outside} guides to score")
+        values.append(s["point_mse"])
+    return values
+
+
+def oracle_scores(render: "Callable[[PIL.Image.Image], np.ndarray]", data: Path, direction: str = "a->b",
+                  scored_outside: int = 20) -> list[dict[str, float | None]]:
+    """The benchmark's scores (:func:`manganinja.evaluation.benchmark.score`: whole-frame PSNR,
+    point MSE on the points outside the first ``scored_outside``, ...) of ``render(target)``, a
+    uint8 (H, W, 3) picture made from each pair's target itself (an oracle such as the target
+    through an autoencoder), for every pair of the benchmark folder ``data``."""
     from manganinja.evaluation import benchmark as B
 
     values = []
     for name in B.read_manifest(data)["pairs"]:
         _, target, mask, points = B.load_pair(data, name).direction(direction)
         _, scored_idx = B.split_points(len(points), scored_outside, name, 0)
-        result = np.asarray(pipe.autoencode(target, resolution))
-        values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"]))
+        values.append(B.score(render(target), np.asarray(target), mask, points.lineart_xy[scored_idx]))
     return values

@@ -1,0 +1,109 @@
+"""The floor an autoencoder puts under a tiny MangaNinja's benchmark figures, before any diffusion
+training: each benchmark target itself through the autoencoder alone (resized to the working
+size, posterior mean, decoded to 8 bits, resized back:
+:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), scored like the ``points`` part of
+``tiny_synthetic_eval.py`` (direction a->b, the points outside the 20-point guide split) and on
+the whole frame. No sampler of a model built on that autoencoder can paint the scored points
+closer. The first row is the resizing alone (a perfect autoencoder at that working size): what
+is left between it and an autoencoder's row is all a wider or longer-trained autoencoder can buy.
+
+    python benchmarks/autoencoder_floor.py models/tiny-synthetic/vae runs/ae_sweep/w64/final \\
+        --data runs/repro/data/bench
+
+VAE: ``AutoencoderKL`` folders (``manganinja train-autoencoder`` writes them to
+``train.output_dir/final``, with the held-out PSNR in ``metrics.json``, printed beside).
+Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("vae", nargs="+", help="AutoencoderKL folders")
+    p.add_argument("--data", type=Path, default=Path("data/bench256-seed1"), help="a benchmark folder (manganinja benchmark synth)")
+    p.add_argument("--resolution", type=int, default=64, help="the model's working size in px (default 64)")
+    p.add_argument("--scored-outside", type=int, default=20, help="points kept as guides, not scored (default 20)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    for vae in args.vae:
+        if not (Path(vae) / "config.json").is_file():
+            p.exit(2, f"error: {vae} is not an AutoencoderKL folder (no config.json); give a train-autoencoder output's final/\n")
+    if not (args.data / "manifest.json").is_file():  # benchmark.MANIFEST
+        p.exit(2, f"error: --data {args.data} is not a benchmark folder (no manifest.json); make one with manganinja benchmark synth\n")
+    return args
+
+
+def resize_only(resolution: int) -> "Callable[[Image.Image], np.ndarray]":
+    """The resizing of :meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode` without the
+    autoencoder: bicubic to the processing size of ``resolution`` and back, 8-bit. A perfect
+    autoencoder at that working size would score this."""
+    from manganinja.images import fit_long_side
+
+    def render(picture: Image.Image) -> np.ndarray:
+        rgb = picture.convert("RGB")
+        small = rgb.resize(fit_long_side(rgb.size, resolution), Image.Resampling.BICUBIC)
+        return np.asarray(small.resize(rgb.size, Image.Resampling.BICUBIC))
+
+    return render
+
+
+def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int) -> dict[str, float | int | str | None]:
+    """Floor figures on the benchmark ``data`` of the autoencoder in ``vae_dir`` (None: the
+    resizing alone, :func:`resize_only`): mean and 95 % interval over the pairs (a->b) of the
+    point MSE and of the whole-frame PSNR, the held-out PSNR its training measured
+    (``metrics.json``; None when absent) and its parameter count."""
+    from manganinja.evaluation.metrics import mean_ci95
+    from manganinja.training.reproduce import oracle_scores
+
+    held_out, parameters = None, 0
+    if vae_dir is None:
+        render = resize_only(resolution)
+    else:
+        from diffusers import AutoencoderKL
+
+        from manganinja.pipeline import build_pipeline
+
+        vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+        pipe = build_pipeline("tiny", seed=0, vae=vae)  # only its autoencode is used
+        parameters = sum(p.numel() for p in vae.parameters())
+        metrics = Path(vae_dir) / "metrics.json"
+        held_out = json.loads(metrics.read_text()).get("holdout_psnr_db") if metrics.is_file() else None
+
+        def render(picture: Image.Image) -> np.ndarray:
+            return np.asarray(pipe.autoencode(picture, resolution))
+
+    scores = oracle_scores(render, data, "a->b", scored_outside)
+    point_values = [s["point_mse"] for s in scores]
+    if None in point_values:
+        raise SystemExit(f"error: a pair of {data} has no points beyond the {scored_outside} guides; lower --scored-outside")
+    point = mean_ci95([float(v) for v in point_values if v is not None])
+    psnr = mean_ci95([float(s["psnr"]) for s in scores if s["psnr"] is not None])
+    return {"vae": vae_dir or "resize only", "parameters": parameters, "holdout_psnr_db": held_out,
+            "point_mse": point[0], "point_mse_ci": point[1], "psnr": psnr[0], "psnr_ci": psnr[1]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print("| autoencoder | parameters | held-out PSNR (training) | floor point MSE | floor PSNR (dB) |")
+    print("|---|---|---|---|---|")
+    for vae in (None, *args.vae):
+        r = floor_of(vae, args.data, args.resolution, args.scored_outside)
+        held = "—" if r["holdout_psnr_db"] is None else f"{r['holdout_psnr_db']:.2f} dB"
+        print(f"| {r['vae']} | {r['parameters']:,} | {held} | {r['point_mse']:.4f} ± {r['point_mse_ci']:.4f} | "
+              f"{r['psnr']:.2f} ± {r['psnr_ci']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
