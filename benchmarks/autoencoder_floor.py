@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def resize_only(resolution: int) -> "Callable[[Image.Image], np.ndarray]":
-    """The resizing of :meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode` without the
-    autoencoder: bicubic to the processing size of ``resolution`` and back, 8-bit. A perfect
-    autoencoder at that working size would score this."""
-    from manganinja.images import fit_long_side
-
-    def render(picture: Image.Image) -> np.ndarray:
-        rgb = picture.convert("RGB")
-        small = rgb.resize(fit_long_side(rgb.size, resolution), Image.Resampling.BICUBIC)
-        return np.asarray(small.resize(rgb.size, Image.Resampling.BICUBIC))
-
-    return render
-
-
 def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int) -> dict[str, float | int | str | None]:
     """Floor figures on the benchmark ``data`` of the autoencoder in ``vae_dir`` (None: the
-    resizing alone, :func:`resize_only`): mean and 95 % interval over the pairs (a->b) of the
+    resizing alone, :func:`~manganinja.images.resize_round_trip`): mean and 95 % interval over the pairs (a->b) of the
     point MSE and of the whole-frame PSNR, the held-out PSNR its training measured
     (``metrics.json``; None when absent) and its parameter count."""
     from manganinja.evaluation.metrics import mean_ci95
@@ -66,7 +51,10 @@ def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: i
 
     held_out, parameters = None, 0
     if vae_dir is None:
-        render = resize_only(resolution)
+        from manganinja.images import resize_round_trip
+
+        def render(picture: Image.Image) -> np.ndarray:
+            return np.asarray(resize_round_trip(picture.convert("RGB"), resolution))
     else:
         from diffusers import AutoencoderKL
 

@@ -59,7 +59,7 @@ from manganinja.engines import BuiltEngine, NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.evaluation.metrics import mean_ci95
 from manganinja.evaluation.report import summary_table, write_report
-from manganinja.images import ImageInput
+from manganinja.images import ImageInput, resize_round_trip
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
 from manganinja.settings import LoadSettings, NinjaSettings
@@ -269,13 +269,15 @@ def patch_mean(image: np.ndarray, xy: np.ndarray, patch: int = 3) -> np.ndarray:
     return cut.astype(np.float64).mean(axis=0) / 255.0
 
 
-def point_error_rows(pair: str, target: np.ndarray, model: np.ndarray, floor: np.ndarray, flat: np.ndarray,
-                     parts: np.ndarray, points_xy: np.ndarray, point_parts: np.ndarray,
+def point_error_rows(pair: str, target: np.ndarray, model: np.ndarray, floor: np.ndarray, resized: np.ndarray,
+                     flat: np.ndarray, parts: np.ndarray, points_xy: np.ndarray, point_parts: np.ndarray,
                      guided_parts: set[int]) -> list[dict[str, Any]]:
     """One row per point of ``points_xy`` (N, 2) (x, y) in the target: its part, whether that
-    part holds a guide, the 3x3 point MSE of ``model`` and of ``floor`` against ``target`` (all
-    H, W, 3 uint8), and whether each of them paints a wrong part's color there
-    (:func:`wrong_part` against :func:`part_palette` of ``flat`` and ``parts``)."""
+    part holds a guide, the 3x3 point MSE of ``model``, of ``floor`` (the target through the
+    autoencoder) and of ``resized`` (the target through the resizing alone: a perfect
+    autoencoder's floor) against ``target`` (all H, W, 3 uint8), and whether the model and the
+    floor paint a wrong part's color there (:func:`wrong_part` against :func:`part_palette` of
+    ``flat`` and ``parts``)."""
     from manganinja.evaluation.metrics import point_mse
 
     palette = part_palette(flat, parts)
@@ -283,6 +285,7 @@ def point_error_rows(pair: str, target: np.ndarray, model: np.ndarray, floor: np
     for xy, part in zip(points_xy, point_parts):
         rows.append({"pair": pair, "part": int(part), "guided": int(int(part) in guided_parts),
                      "mse_model": point_mse(model, target, [xy]), "mse_floor": point_mse(floor, target, [xy]),
+                     "mse_resize": point_mse(resized, target, [xy]),
                      "wrong_model": int(wrong_part(patch_mean(model, xy), int(part), palette)),
                      "wrong_floor": int(wrong_part(patch_mean(floor, xy), int(part), palette))})
     return rows
@@ -303,6 +306,8 @@ def point_error_table(rows: list[dict[str, Any]]) -> list[str]:
     floor = pair_means(lambda p: p["mse_floor"])
     fixed_wrong = pair_means(lambda p: p["mse_floor"] if p["wrong_model"] else p["mse_model"])
     fixed_guided = pair_means(lambda p: p["mse_floor"] if p["guided"] else p["mse_model"])
+    fixed_guided_resize = pair_means(lambda p: p["mse_resize"] if p["guided"] else p["mse_model"])
+    resize = pair_means(lambda p: p["mse_resize"])
     pts = [p for v in by_pair.values() for p in v]
     excess = np.array([p["mse_model"] - p["mse_floor"] for p in pts])
     wrong = np.array([bool(p["wrong_model"]) for p in pts])
@@ -312,7 +317,10 @@ def point_error_table(rows: list[dict[str, Any]]) -> list[str]:
              f"| the issue's bar, 0.7x | {0.7 * model[0]:.4f} |",
              f"| bound: every wrong part color fixed (those points at the floor) | {fixed_wrong[0]:.4f} ± {fixed_wrong[1]:.4f} |",
              f"| bound: every point of a guided part at the floor | {fixed_guided[0]:.4f} ± {fixed_guided[1]:.4f} |",
-             f"| floor: the target through the autoencoder | {floor[0]:.4f} ± {floor[1]:.4f} |", "",
+             f"| bound: every point of a guided part at the resizing's floor (a perfect autoencoder) | "
+             f"{fixed_guided_resize[0]:.4f} ± {fixed_guided_resize[1]:.4f} |",
+             f"| floor: the target through the autoencoder | {floor[0]:.4f} ± {floor[1]:.4f} |",
+             f"| floor of the resizing alone (a perfect autoencoder) | {resize[0]:.4f} ± {resize[1]:.4f} |", "",
              f"- points where the model paints a wrong part's color: {wrong.mean():.1%} ({int(wrong.sum())} of {len(pts)}); "
              f"the floor: {np.mean([bool(p['wrong_floor']) for p in pts]):.1%}",
              f"- their share of the model's excess over the floor: {excess[wrong].sum() / excess.sum():.1%}",
@@ -335,7 +343,8 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], se
         guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
         result = colorize_one(engine, reference, xdog(target), None)
         floor = np.asarray(engine.pipe.autoencode(target, int(rec["resolution"])))
-        rows += point_error_rows(name, np.asarray(target.convert("RGB")), result, floor, pair.target_flat,
+        resized = np.asarray(resize_round_trip(target.convert("RGB"), int(rec["resolution"])))
+        rows += point_error_rows(name, np.asarray(target.convert("RGB")), result, floor, resized, pair.target_flat,
                                  pair.target_parts, points.lineart_xy[scored_idx], pair.point_parts[scored_idx],
                                  {int(p) for p in pair.point_parts[guide_idx]})
     B.write_csv(rows, list(rows[0]), out / "point_errors.csv")

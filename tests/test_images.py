@@ -190,3 +190,18 @@ def test_an_unusable_cmyk_profile_falls_back_with_a_warning(tmp_path, caplog):
         rgb = np.asarray(to_rgb(load_image(tmp_path / "bad.tif")))
     assert tuple(rgb[0, 0]) == (0, 255, 255)  # PIL's plain inversion: cyan
     assert "ICC profile cannot be used" in caplog.text
+
+
+def test_resize_round_trip_keeps_the_size_and_loses_less_at_a_larger_working_size():
+    from manganinja.images import resize_round_trip
+
+    rng = np.random.default_rng(0)
+    flat = Image.new("RGB", (256, 192), (200, 40, 90))
+    assert resize_round_trip(flat, 64).size == (256, 192)
+    assert np.array_equal(np.asarray(resize_round_trip(flat, 64)), np.asarray(flat))
+    busy = Image.fromarray(rng.integers(0, 256, (192, 256, 3), dtype=np.uint8))
+
+    def err(res: int) -> float:
+        return float(np.square(np.asarray(resize_round_trip(busy, res), float) - np.asarray(busy, float)).mean())
+
+    assert err(128) < err(64) and err(64) > 0

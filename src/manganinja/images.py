@@ -311,3 +311,11 @@ def fit_long_side(size: tuple[int, int], long_side: int, multiple: int = 64) -> 
         return max(multiple, int(round(v / multiple)) * multiple)
 
     return snap(width * scale), snap(height * scale)
+
+
+def resize_round_trip(picture: Image.Image, resolution: int) -> Image.Image:
+    """``picture`` (RGB) resized (bicubic) to the processing size of ``resolution``
+    (:func:`fit_long_side`) and back to its own size: what a model working at ``resolution``
+    loses to the resizing alone, before any autoencoder (the floor of a perfect one)."""
+    small = picture.resize(fit_long_side(picture.size, resolution), Image.Resampling.BICUBIC)
+    return small.resize(picture.size, Image.Resampling.BICUBIC)

@@ -91,15 +91,17 @@ def test_point_error_rows_and_table_on_a_drawn_pair():
     ev = load()
     pair = generate_pair(np.random.default_rng([1, 0]), size=128)
     xy, parts = pair.points.lineart_xy, pair.point_parts
-    exact = ev.point_error_rows("p", pair.target, pair.target, pair.target, pair.target_flat, pair.target_parts,
-                                xy, parts, set())
+    exact = ev.point_error_rows("p", pair.target, pair.target, pair.target, pair.target, pair.target_flat,
+                                pair.target_parts, xy, parts, set())
     assert all(r["mse_model"] == 0.0 and r["wrong_model"] == 0 for r in exact)
 
     part, other = int(parts[0]), next(int(p) for p in parts if int(p) != int(parts[0]))
     painted = pair.target.copy()
     palette = ev.part_palette(pair.target_flat, pair.target_parts)
     painted[pair.target_parts == part] = np.round(palette[other][0] * 255).astype(np.uint8)
-    rows = ev.point_error_rows("p", pair.target, painted, pair.target, pair.target_flat, pair.target_parts,
+    blurred = pair.target.copy()
+    blurred[pair.target_parts == other] = 0  # the resizing's floor, far off on the guided part only
+    rows = ev.point_error_rows("p", pair.target, painted, pair.target, blurred, pair.target_flat, pair.target_parts,
                                xy, parts, {other})
     on_part = np.array([int(p) == part for p in parts])
     assert np.array_equal(np.array([r["wrong_model"] for r in rows], bool), on_part)
@@ -108,4 +110,7 @@ def test_point_error_rows_and_table_on_a_drawn_pair():
     model_mse = np.mean([r["mse_model"] for r in rows])
     assert f"| model, no guides | {model_mse:.4f}" in table
     assert "| bound: every wrong part color fixed (those points at the floor) | 0.0000" in table
+    # the perfect-autoencoder bound takes the resizing's floor on guided parts, the model elsewhere
+    by_resize = np.mean([r["mse_resize"] if r["guided"] else r["mse_model"] for r in rows])
+    assert by_resize > 0 and f"(a perfect autoencoder) | {by_resize:.4f}" in table
     assert f"{on_part.mean():.1%}" in table
