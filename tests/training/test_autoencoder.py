@@ -74,6 +74,15 @@ def test_eval_every_writes_the_held_out_curve(tmp_path):
     # the last point of the curve is the final model, measured the same way as metrics.json
     # (the final one also has its posterior made deterministic, which the mean does not see)
     assert float(rows[-1].split(",")[1]) == pytest.approx(metrics["holdout_psnr_db"], abs=1e-3)
+    # measuring changes nothing in the training: the same weights as a run without the curve
+    from safetensors.torch import load_file
+
+    plain = cfg.model_copy(update={"train": cfg.train.model_copy(update={"eval_every": 0, "output_dir": str(tmp_path / "plain")})})
+    train_autoencoder(plain, log=False)
+    a = load_file(tmp_path / "run" / "final" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "plain" / "final" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "plain" / "final" / "curve.csv").exists()
 
 
 def test_eval_every_without_holdout_is_refused_naming_the_key(tmp_path):
