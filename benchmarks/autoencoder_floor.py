@@ -36,16 +36,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for vae in args.vae:
         if not (Path(vae) / "config.json").is_file():
             p.exit(2, f"error: {vae} is not an AutoencoderKL folder (no config.json); give a train-autoencoder output's final/\n")
-    if not (args.data / "manifest.json").is_file():  # benchmark.MANIFEST
-        p.exit(2, f"error: --data {args.data} is not a benchmark folder (no manifest.json); make one with manganinja benchmark synth\n")
+    from manganinja.evaluation.benchmark import MANIFEST
+
+    if not (args.data / MANIFEST).is_file():
+        p.exit(2, f"error: --data {args.data} is not a benchmark folder (no {MANIFEST}); make one with manganinja benchmark synth\n")
     return args
 
 
 def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int) -> dict[str, float | int | str | None]:
     """Floor figures on the benchmark ``data`` of the autoencoder in ``vae_dir`` (None: the
-    resizing alone, :func:`~manganinja.images.resize_round_trip`): mean and 95 % interval over the pairs (a->b) of the
-    point MSE and of the whole-frame PSNR, the held-out PSNR its training measured
-    (``metrics.json``; None when absent) and its parameter count."""
+    resizing alone, :func:`~manganinja.images.resize_round_trip`): mean and 95 % interval over
+    the pairs (a->b) of the point MSE and of the whole-frame PSNR, the held-out PSNR its training
+    measured (``metrics.json``; None when absent) and its parameter count (0 for the resizing)."""
     from manganinja.evaluation.metrics import mean_ci95
     from manganinja.training.reproduce import oracle_scores
 
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     for vae in (None, *args.vae):
         r = floor_of(vae, args.data, args.resolution, args.scored_outside)
         held = "—" if r["holdout_psnr_db"] is None else f"{r['holdout_psnr_db']:.2f} dB"
-        print(f"| {r['vae']} | {r['parameters']:,} | {held} | {r['point_mse']:.4f} ± {r['point_mse_ci']:.4f} | "
+        parameters = f"{r['parameters']:,}" if r["parameters"] else "—"
+        print(f"| {r['vae']} | {parameters} | {held} | {r['point_mse']:.4f} ± {r['point_mse_ci']:.4f} | "
               f"{r['psnr']:.2f} ± {r['psnr_ci']:.2f} |", flush=True)
 
 
