@@ -35,7 +35,9 @@ Parts (each resumable; results under ``--out``):
   what guides could do: every wrong part color fixed (those points at the floor), and every
   point of a part that holds one of the 20 guides at the floor. Part maps come from
   regenerating the pairs as in ``hard`` (``--seed``). Per-point rows in
-  ``out/point_errors.csv``.
+  ``out/point_errors.csv``. Also scored: the resizing's floor (bicubic to the working size and
+  back: a perfect autoencoder), with the bound of every guided part's point at it; and with
+  ``--floor-vae DIR``, another autoencoder's floor in place of the model's own.
 - ``table``: the markdown tables of all parts.
 
 The ninja engine samples every model with the recommended settings of ``--model``
@@ -328,11 +330,21 @@ def point_error_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], seed: int) -> list[str]:
-    """``--part point-errors`` (module docstring): ``out/point_errors.csv`` and the table."""
+def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], seed: int,
+                     floor_vae: Path | None = None) -> list[str]:
+    """``--part point-errors`` (module docstring): ``out/point_errors.csv`` and the table.
+    ``floor_vae``: an ``AutoencoderKL`` folder whose floor is scored instead of the model's own
+    (what the bounds would be with that autoencoder under the same model errors)."""
     from manganinja.data.synthetic import generate_pair
 
     engine = ninja(model, rec)
+    floor_pipe = engine.pipe
+    if floor_vae is not None:
+        from diffusers import AutoencoderKL
+
+        from manganinja.pipeline import build_pipeline
+
+        floor_pipe = build_pipeline("tiny", seed=0, vae=AutoencoderKL.from_pretrained(floor_vae).eval())
     rows: list[dict[str, Any]] = []
     for i, name in enumerate(B.read_manifest(data)["pairs"]):
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
@@ -342,7 +354,7 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], se
             raise SystemExit(f"{name}: not generate_pair(default_rng([{seed}, {i}])); give the benchmark's --seed")
         guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
         result = colorize_one(engine, reference, xdog(target), None)
-        floor = np.asarray(engine.pipe.autoencode(target, int(rec["resolution"])))
+        floor = np.asarray(floor_pipe.autoencode(target, int(rec["resolution"])))
         resized = np.asarray(resize_round_trip(target.convert("RGB"), int(rec["resolution"])))
         rows += point_error_rows(name, np.asarray(target.convert("RGB")), result, floor, resized, pair.target_flat,
                                  pair.target_parts, points.lineart_xy[scored_idx], pair.point_parts[scored_idx],
@@ -360,8 +372,12 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
     ap.add_argument("--stage1", type=Path, default=Path("runs/tiny_synthetic_stage1/final"))
     ap.add_argument("--noshuffle", type=Path, default=Path("runs/tiny_synthetic_stage1_noshuffle/final"))
+    ap.add_argument("--floor-vae", type=Path, default=None,
+                    help="--part point-errors: score this autoencoder's floor instead of the model's own")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    if args.floor_vae is not None and not (args.floor_vae / "config.json").is_file():
+        ap.exit(2, f"error: --floor-vae {args.floor_vae} is not an AutoencoderKL folder (no config.json)\n")
     import torch
 
     torch.set_num_threads(args.threads)
@@ -375,7 +391,7 @@ def main() -> None:
         run_points(args.data, args.out / "points_final", args.model, rec)
     elif args.part == "point-errors":
         args.out.mkdir(parents=True, exist_ok=True)
-        print("\n".join(run_point_errors(args.data, args.out, args.model, rec, args.seed)))
+        print("\n".join(run_point_errors(args.data, args.out, args.model, rec, args.seed, args.floor_vae)))
     elif args.part == "hard":
         print("\n".join(hard_table(args.data, args.out / "main" / "runs.csv", args.seed)))
     elif args.part in ("ablation", "ablation-stage1", "ablation-noshuffle"):
