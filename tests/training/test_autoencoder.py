@@ -90,3 +90,9 @@ def test_eval_every_without_holdout_is_refused_naming_the_key(tmp_path):
     path.write_text("data: {synthetic: [x]}\ntrain: {eval_every: 100}\n")
     with pytest.raises(AutoencoderConfigError, match="eval_every needs data.holdout"):
         load_autoencoder_config(path)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[2] / "configs").glob("*autoencoder*.yaml")))
+def test_the_shipped_autoencoder_configs_load(name):
+    cfg = load_autoencoder_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    assert cfg.train.steps > 0 and cfg.data.synthetic
