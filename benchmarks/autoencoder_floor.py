@@ -49,7 +49,7 @@ def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: i
     the pairs (a->b) of the point MSE and of the whole-frame PSNR, the held-out PSNR its training
     measured (``metrics.json``; None when absent) and its parameter count (0 for the resizing)."""
     from manganinja.evaluation.metrics import mean_ci95
-    from manganinja.training.reproduce import oracle_scores
+    from manganinja.training.reproduce import autoencoder_pipeline, oracle_scores, scored_point_mse
 
     held_out, parameters = None, 0
     if vae_dir is None:
@@ -58,13 +58,8 @@ def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: i
         def render(picture: Image.Image) -> np.ndarray:
             return np.asarray(resize_round_trip(picture.convert("RGB"), resolution))
     else:
-        from diffusers import AutoencoderKL
-
-        from manganinja.pipeline import build_pipeline
-
-        vae = AutoencoderKL.from_pretrained(vae_dir).eval()
-        pipe = build_pipeline("tiny", seed=0, vae=vae)  # only its autoencode is used
-        parameters = sum(p.numel() for p in vae.parameters())
+        pipe = autoencoder_pipeline(vae_dir)
+        parameters = sum(p.numel() for p in pipe.vae.parameters())
         metrics = Path(vae_dir) / "metrics.json"
         held_out = json.loads(metrics.read_text()).get("holdout_psnr_db") if metrics.is_file() else None
 
@@ -72,10 +67,10 @@ def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: i
             return np.asarray(pipe.autoencode(picture, resolution))
 
     scores = oracle_scores(render, data, "a->b", scored_outside)
-    point_values = [s["point_mse"] for s in scores]
-    if None in point_values:
-        raise SystemExit(f"error: a pair of {data} has no points beyond the {scored_outside} guides; lower --scored-outside")
-    point = mean_ci95([float(v) for v in point_values if v is not None])
+    try:
+        point = mean_ci95(scored_point_mse(scores, data, scored_outside))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}; lower --scored-outside") from None
     psnr = mean_ci95([float(s["psnr"]) for s in scores if s["psnr"] is not None])
     return {"vae": vae_dir or "resize only", "parameters": parameters, "holdout_psnr_db": held_out,
             "point_mse": point[0], "point_mse_ci": point[1], "psnr": psnr[0], "psnr_ci": psnr[1]}

@@ -336,15 +336,10 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], se
     ``floor_vae``: an ``AutoencoderKL`` folder whose floor is scored instead of the model's own
     (what the bounds would be with that autoencoder under the same model errors)."""
     from manganinja.data.synthetic import generate_pair
+    from manganinja.training.reproduce import autoencoder_pipeline
 
     engine = ninja(model, rec)
-    floor_pipe = engine.pipe
-    if floor_vae is not None:
-        from diffusers import AutoencoderKL
-
-        from manganinja.pipeline import build_pipeline
-
-        floor_pipe = build_pipeline("tiny", seed=0, vae=AutoencoderKL.from_pretrained(floor_vae).eval())
+    floor_pipe = engine.pipe if floor_vae is None else autoencoder_pipeline(floor_vae)
     rows: list[dict[str, Any]] = []
     for i, name in enumerate(B.read_manifest(data)["pairs"]):
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")

@@ -168,6 +168,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     gen = torch.Generator().manual_seed(t.seed)
     losses: list[tuple[int, float, float]] = []
     curve: list[tuple[int, float, float]] = []  # (step, held-out PSNR dB, wall seconds so far)
+    holdout_on_device = holdout.to(accelerator.device) if t.eval_every and holdout is not None else None
     started, cpu_started = time.perf_counter(), time.process_time()
     vae.train()
     for step in range(1, t.steps + 1):
@@ -188,10 +189,9 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
-        if t.eval_every and step % t.eval_every == 0 and holdout is not None:
+        if holdout_on_device is not None and step % t.eval_every == 0:
             vae.eval()
-            curve.append((step, reconstruction_psnr(accelerator.unwrap_model(vae), holdout.to(accelerator.device)),
-                          time.perf_counter() - started))
+            curve.append((step, reconstruction_psnr(accelerator.unwrap_model(vae), holdout_on_device), time.perf_counter() - started))
             vae.train()
             if log:
                 print(f"step {step}: held-out {curve[-1][1]:.2f} dB", flush=True)

@@ -366,12 +366,29 @@ def autoencoder_floor(pipe: "MangaNinjaPipeline", data: Path, resolution: int, d
     (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), scored like :func:`measure` on
     the points outside the first ``scored_outside``. No sampler of this model can do better."""
     scores = oracle_scores(lambda target: np.asarray(pipe.autoencode(target, resolution)), data, direction, scored_outside)
+    return scored_point_mse(scores, data, scored_outside)
+
+
+def scored_point_mse(scores: "list[dict[str, float | None]]", data: Path, scored_outside: int) -> list[float]:
+    """The point MSE of every score of :func:`oracle_scores` on ``data``; a ValueError naming
+    ``scored_outside`` when a pair has no point left to score."""
     values = []
     for s in scores:
         if s["point_mse"] is None:
             raise ValueError(f"{data}: a pair has no points beyond the {scored_outside} guides to score")
         values.append(s["point_mse"])
     return values
+
+
+def autoencoder_pipeline(vae_dir: str | Path) -> "MangaNinjaPipeline":
+    """A tiny random pipeline around the ``AutoencoderKL`` saved in ``vae_dir``, for its
+    :meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode` only (the floor of that
+    autoencoder; its other components are random)."""
+    from diffusers import AutoencoderKL
+
+    from manganinja.pipeline import build_pipeline
+
+    return build_pipeline("tiny", seed=0, vae=AutoencoderKL.from_pretrained(vae_dir).eval())
 
 
 def oracle_scores(render: "Callable[[PIL.Image.Image], np.ndarray]", data: Path, direction: str = "a->b",
