@@ -83,65 +83,16 @@ def main() -> None:
     tmp = args.out.with_name(args.out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp, safe_serialization=True)
+    from manganinja.training.reproduce import model_card
+
     configs = Path("configs")
-    params = {n: sum(p.numel() for p in getattr(pipe, n).parameters())
-              for n in ("vae", "reference_unet", "denoising_unet", "controlnet", "point_net", "image_encoder")}
-    rows = "\n".join(f"| {name} | {minutes:.1f} |" for name, minutes in times.items())
-    readme = f"""# tiny-synthetic: a miniature MangaNinja for the synthetic domain
-
-Trained from scratch on this project's synthetic cartoon pairs (`manganinja synth`) at **64 px**
-(docs/reproduce.md, seventh attempt). The chain: a small `AutoencoderKL` trained on the synthetic
-frames (held-out PSNR {ae_metrics['holdout_psnr_db']:.2f} dB at 64 px); **stage 0**, the
-denoising U-Net pretrained alone as a plain unconditional diffusion model (the domain's own
-"SD1.5"); **stage 1**, both U-Nets started from stage 0 and trained with the line-art ControlNet
-and PointNet by the paper's recipe (0..24 point pairs, condition dropping) **without its patch
-shuffle** (at 64 px it works against the matching; the ablation in docs/reproduce.md) **plus an
-attention-matching loss that is not in the paper**: every self-attention
-block that reads the reference bank is asked to put its attention at 32 of the generator's exact
-correspondences on the right reference token (it stands in for the matching prior the paper gets
-from SD1.5); **stage 2**, PointNet alone (the paper's stage 2).
-The CLIP image encoder is a tiny *random* vision tower (frozen), so
-the reference reaches the model through the attention bank. Noise schedule: v-prediction with a
-zero terminal SNR and trailing timesteps (docs/reproduce.md).
-
-It is a test of the recipe at a scale a CPU trains, not a colorizer for real line art.
-
-```bash
-manganinja colorize --model models/tiny-synthetic -r reference.png --image target.png --extractor xdog -o out.png
-```
-
-Recommended settings (`model_index.json` -> `recommended`; every entry point uses them as
-defaults; the guidance scales were chosen on validation pairs, generator seed 3):
-`{json.dumps(recommended)}`.
-
-What it does and does not do, measured on held-out pairs: docs/reproduce.md.
-
-Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}.
-
-## How it was made
-
-Training data: `manganinja synth --seed 0` (4000 pairs drawn at 256 px, line art extracted
-there, resized to 64 px); autoencoder hold-out: seed 2; validation: seed 3;
-evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training). The stages ran
-with the training code of commit `{TRAINING_COMMIT}` (unchanged since; stage 0 is the sixth attempt's run) and the configs below;
-the autoencoder is the third attempt's.
-
-```bash
-{COMMANDS}
-```
-
-Wall time of each part (the project's 2-core CPU, 1 torch thread per run, two or three runs side
-by side; the trainer's own count of seconds per step times the steps):
-
-| part | wall (min) |
-|---|---|
-{rows}
-
-## Configs
-
-"""
-    for name in CONFIGS:
-        readme += f"### configs/{name}\n\n```yaml\n{(configs / name).read_text().rstrip()}\n```\n\n"
+    readme = model_card(
+        pipe, ae_psnr=float(ae_metrics["holdout_psnr_db"]), configs=[configs / name for name in CONFIGS],
+        made=f"by hand, one command per part, with the training code of commit `{TRAINING_COMMIT}` (unchanged since; "
+             "stage 0 is the sixth attempt's run) and the configs below; the autoencoder is the third attempt's",
+        commands=COMMANDS, times=times,
+        time_note="the project's 2-core CPU, 1 torch thread per run, two or three runs side by side; the trainer's own "
+                  "count of seconds per step times the steps")
     (tmp / "README.md").write_text(readme)
     if args.out.exists():
         shutil.rmtree(args.out)

@@ -42,10 +42,43 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     assert all(f"| {part} |" in report for part in PARTS)
     assert (out / "tables.md").is_file()
     assert "attention on the bank" in (out / "tables.md").read_text()
+    # the model card: the driver's command, each part's time and every config of the chain
+    card = (out / "model" / "README.md").read_text()
+    assert f"manganinja reproduce tiny --output-dir {out}" in card and "--autoencoder-config" not in card
+    assert all(f"| {part} |" in card for part in PARTS[:PARTS.index("package")])
+    assert "### configs/tiny_synthetic_autoencoder.yaml" in card and "### configs/tiny_synthetic_stage2.yaml" in card
+    assert records["autoencoder"]["result"]["config"] == str(CONFIGS / "tiny_synthetic_autoencoder.yaml")
     # a second run skips every finished part
     said.clear()
     Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append).run()
     assert said == [f"skip {p}: done ({records[p]['seconds']:.0f} s when it ran)" for p in PARTS]
+    # a part reused from another run (its record written by hand) is named in the model card
+    done = out / "parts" / "autoencoder.json"
+    rec = json.loads(done.read_text())
+    rec["result"]["copied_from"] = "runs/elsewhere/final"
+    done.write_text(json.dumps(rec))
+    (out / "parts" / "package.json").unlink()
+    Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append).run(("package",))
+    assert "its autoencoder part was copied from runs/elsewhere/final" in (out / "model" / "README.md").read_text()
+
+
+def test_another_autoencoder_config_is_the_one_trained_and_named(tmp_path):
+    """``autoencoder_config``: the chain trains the autoencoder of that config (its widths), and the
+    model card names the option and prints that config."""
+    import yaml
+
+    from manganinja.training.reproduce import SCALES, Chain
+
+    cfg = yaml.safe_load((CONFIGS / "tiny_synthetic_autoencoder_long.yaml").read_text())
+    cfg["model"]["block_out_channels"] = [16, 32, 32]
+    own = tmp_path / "my_autoencoder.yaml"
+    own.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    records = Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=lambda _: None,
+                    autoencoder_config=own).run(("data", "autoencoder"))
+    assert records["autoencoder"]["result"]["config"] == str(own)
+    trained = json.loads((out / "autoencoder" / "final" / "config.json").read_text())
+    assert trained["block_out_channels"] == [16, 32, 32]
 
 
 def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
@@ -53,6 +86,10 @@ def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --scale must be one of full, smoke, got 'huge'"]
     bad = run("--output-dir", str(tmp_path / "x"), "--configs", str(tmp_path), cwd=tmp_path)
     assert bad.returncode == 2 and "has no tiny_synthetic_autoencoder.yaml" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run("--output-dir", str(tmp_path / "x"), "--configs", str(CONFIGS), "--autoencoder-config", "nope.yaml", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: --autoencoder-config nope.yaml is not a file; give an autoencoder config, e.g. "
+        "configs/tiny_synthetic_autoencoder_long.yaml"]
     assert not (tmp_path / "x").exists()
 
 

@@ -68,6 +68,10 @@ def reproduce_tiny(
     configs: Path = typer.Option(Path("configs"), "--configs", metavar="DIR", help="The repository's configs/ folder."),
     scale: str = typer.Option("full", "--scale", metavar="[full|smoke]", help="'full' (the configs as they are) or 'smoke' (seconds; a test)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads of the training parts (default: the configs')."),
+    autoencoder_config: Optional[Path] = typer.Option(
+        None, "--autoencoder-config", metavar="FILE",
+        help="The autoencoder's config (default: DIR/tiny_synthetic_autoencoder.yaml of --configs); the shipped model used "
+             "configs/tiny_synthetic_autoencoder_long.yaml."),
 ) -> None:
     """The tiny synthetic MangaNinja from nothing: data, autoencoder, stage 0, stage 1, stage 2,
     validation, packaging and the evaluation tables, in order; a finished part is skipped."""
@@ -77,6 +81,7 @@ def reproduce_tiny(
         raise ReproduceError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
     if threads is not None and threads < 1:
         raise ReproduceError(f"--threads must be >= 1, got {threads}")
-    chain = Chain(out=out, configs=configs, scale=SCALES[scale], threads=threads, say=typer.echo)
+    chain = Chain(out=out, configs=configs, scale=SCALES[scale], threads=threads, say=typer.echo,
+                  autoencoder_config=autoencoder_config)
     chain.run()
     typer.echo(f"report: {out / 'report.md'}; tables: {out / 'tables.md'}")

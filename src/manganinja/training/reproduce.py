@@ -6,7 +6,8 @@ resumes from its latest checkpoint):
 
 1. ``data``: synthetic pairs: training (seed 0), autoencoder hold-out (seed 2), benchmark (seed 1),
    validation (seed 3), drawn at ``draw_size`` px;
-2. ``autoencoder``: ``configs/tiny_synthetic_autoencoder.yaml``;
+2. ``autoencoder``: ``configs/tiny_synthetic_autoencoder.yaml`` (or the config given as
+   ``autoencoder_config``, e.g. ``configs/tiny_synthetic_autoencoder_long.yaml``);
 3. ``stage0``: ``configs/tiny_synthetic_stage0.yaml`` (the denoising U-Net as a plain diffusion
    model, the domain's own "SD1.5");
 4. ``stage1``: ``configs/tiny_synthetic_stage1_match.yaml`` (both U-Nets from stage 0, with the
@@ -14,10 +15,15 @@ resumes from its latest checkpoint):
 5. ``stage2``: ``configs/tiny_synthetic_stage2.yaml`` (PointNet only);
 6. ``validation``: guidance scales chosen on the validation pairs (reference scale by PSNR
    without points, point scale by point MSE with 5 guide points);
-7. ``package``: the stage-2 pipeline with its ``recommended`` settings in ``OUT/model``;
+7. ``package``: the stage-2 pipeline with its ``recommended`` settings and a model card
+   (``README.md``, :func:`model_card`) in ``OUT/model``;
 8. ``evaluation``: on the benchmark pairs, own vs another character's reference (PSNR, both
    directions), point MSE with 0 and 20 guide points, and the correspondence probe of the random
    start, stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
+
+A finished part may be reused from another run by copying its outputs and writing its
+``parts/<name>.json`` by hand; a ``copied_from`` entry in that record's ``result`` is then named
+in the model card.
 
 The configs are read from ``configs`` (the repository's ``configs/``) with their paths (data,
 VAE, stage starts, output folders) pointed into ``OUT``; a :class:`Scale` may cap the sizes and
@@ -102,6 +108,8 @@ class Chain:
     scale: Scale
     threads: int | None = None
     say: Callable[[str], None] = print
+    #: The autoencoder's config; None: ``configs/tiny_synthetic_autoencoder.yaml``.
+    autoencoder_config: Path | None = None
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -110,6 +118,17 @@ class Chain:
                      "tiny_synthetic_stage1_match.yaml", "tiny_synthetic_stage2.yaml"):
             if not (self.configs / name).is_file():
                 raise ReproduceError(f"--configs {self.configs} has no {name}; give the repository's configs/ folder")
+        if self.autoencoder_config is None:
+            self.autoencoder_config = self.configs / "tiny_synthetic_autoencoder.yaml"
+        self.autoencoder_config = Path(self.autoencoder_config)
+        if not self.autoencoder_config.is_file():
+            raise ReproduceError(f"--autoencoder-config {self.autoencoder_config} is not a file; give an autoencoder "
+                                 "config, e.g. configs/tiny_synthetic_autoencoder_long.yaml")
+
+    def stage_configs(self) -> list[Path]:
+        """The configs of the training parts, in order."""
+        return [self.autoencoder_config, *(self.configs / name for name in (
+            "tiny_synthetic_stage0.yaml", "tiny_synthetic_stage1_match.yaml", "tiny_synthetic_stage2.yaml"))]
 
     # -- paths ------------------------------------------------------------------------------
     def data(self, name: str) -> Path:
@@ -164,13 +183,13 @@ class Chain:
     def part_autoencoder(self) -> dict:
         from manganinja.training.autoencoder import AutoencoderConfig, load_autoencoder_config, train_autoencoder
 
-        cfg = load_autoencoder_config(self.configs / "tiny_synthetic_autoencoder.yaml")
+        cfg = load_autoencoder_config(self.autoencoder_config)
         data = cfg.data.model_copy(update={"synthetic": [str(self.data("train"))], "holdout": [str(self.data("aeval"))]})
         train = cfg.train.model_copy(update=self._train_caps("autoencoder", cfg.train.steps, cfg.train.batch_size,
                                                              output_dir=str(self.run_dir("autoencoder"))))
         cfg = AutoencoderConfig(model=cfg.model, data=data, train=train)
         metrics = train_autoencoder(cfg, log=False)
-        return {"holdout_psnr_db": metrics.get("holdout_psnr_db")}
+        return {"holdout_psnr_db": metrics.get("holdout_psnr_db"), "config": str(self.autoencoder_config)}
 
     def _train_caps(self, part: str, steps: int, batch: int, **extra: Any) -> dict:
         out: dict[str, Any] = dict(extra)
@@ -232,6 +251,19 @@ class Chain:
         tmp = target.with_name("model.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         pipe.save_pretrained(tmp, safe_serialization=True)
+        done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
+        command = f"manganinja reproduce tiny --output-dir {self.out}"
+        if self.autoencoder_config != self.configs / "tiny_synthetic_autoencoder.yaml":
+            command += f" --autoencoder-config {self.autoencoder_config}"
+        made = f"by `{command}` (docs/reproduce.md); its report is `{self.out / 'report.md'}`"
+        copied = {p: rec["result"]["copied_from"] for p, rec in done.items() if "copied_from" in rec["result"]}
+        made += "".join(f"; its {p} part was copied from {src}" for p, src in copied.items())
+        (tmp / "README.md").write_text(model_card(
+            pipe, ae_psnr=float(done["autoencoder"]["result"]["holdout_psnr_db"]), configs=self.stage_configs(),
+            made=made,
+            commands=command,
+            times={p: rec["seconds"] / 60 for p, rec in done.items()},
+            time_note="the project's 2-core CPU; each part's wall time as the driver measured it"))
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
@@ -307,6 +339,70 @@ class Chain:
             feats = C.unet_features(pipe, unet, blocks, 261, 64, self.scale.probe_ensemble)
             out[name] = C.run_probe(pairs, feats, k=0.05 * self.scale.draw_size).summary()
         return out
+
+
+def model_card(pipe: "MangaNinjaPipeline", ae_psnr: float, configs: list[Path], made: str, commands: str,
+               times: dict[str, float], time_note: str) -> str:
+    """The README.md of a packaged tiny synthetic model: what it is, its ``recommended`` settings
+    and parameter counts (from ``pipe``), the autoencoder's held-out PSNR ``ae_psnr``, how it was
+    ``made`` (a sentence) with the shell ``commands``, the wall minutes of each part (``times``,
+    measured as ``time_note`` says) and the text of every config in ``configs``."""
+    names = ("vae", "reference_unet", "denoising_unet", "controlnet", "point_net", "image_encoder")
+    params = {n: sum(p.numel() for p in getattr(pipe, n).parameters()) for n in names}
+    rows = "\n".join(f"| {name} | {minutes:.1f} |" for name, minutes in times.items())
+    card = f"""# tiny-synthetic: a miniature MangaNinja for the synthetic domain
+
+Trained from scratch on this project's synthetic cartoon pairs (`manganinja synth`) at **64 px**
+(docs/reproduce.md). The chain: a small `AutoencoderKL` trained on the synthetic
+frames (held-out PSNR {ae_psnr:.2f} dB at 64 px); **stage 0**, the
+denoising U-Net pretrained alone as a plain unconditional diffusion model (the domain's own
+"SD1.5"); **stage 1**, both U-Nets started from stage 0 and trained with the line-art ControlNet
+and PointNet by the paper's recipe (0..24 point pairs, condition dropping) **without its patch
+shuffle** (at 64 px it works against the matching; the ablation in docs/reproduce.md) **plus an
+attention-matching loss that is not in the paper**: every self-attention
+block that reads the reference bank is asked to put its attention at 32 of the generator's exact
+correspondences on the right reference token (it stands in for the matching prior the paper gets
+from SD1.5); **stage 2**, PointNet alone (the paper's stage 2).
+The CLIP image encoder is a tiny *random* vision tower (frozen), so
+the reference reaches the model through the attention bank. Noise schedule: v-prediction with a
+zero terminal SNR and trailing timesteps (docs/reproduce.md).
+
+It is a test of the recipe at a scale a CPU trains, not a colorizer for real line art.
+
+```bash
+manganinja colorize --model models/tiny-synthetic -r reference.png --image target.png --extractor xdog -o out.png
+```
+
+Recommended settings (`model_index.json` -> `recommended`; every entry point uses them as
+defaults; the guidance scales were chosen on validation pairs, generator seed 3):
+`{json.dumps(pipe.recommended)}`.
+
+What it does and does not do, measured on held-out pairs: docs/reproduce.md.
+
+Parameters: {', '.join(f'{k} {v:,}' for k, v in params.items())}.
+
+## How it was made
+
+Training data: `manganinja synth --seed 0` (4000 pairs drawn at 256 px, line art extracted
+there, resized to 64 px); autoencoder hold-out: seed 2; validation: seed 3;
+evaluation: `manganinja benchmark synth --seed 1` (pairs never seen in training). Made {made}.
+
+```bash
+{commands}
+```
+
+Wall time of each part ({time_note}):
+
+| part | wall (min) |
+|---|---|
+{rows}
+
+## Configs
+
+"""
+    for path in configs:
+        card += f"### configs/{path.name}\n\n```yaml\n{path.read_text().rstrip()}\n```\n\n"
+    return card
 
 
 #: The tiny model's working size (a stage's pipeline records none; without it the engine would
