@@ -1,4 +1,8 @@
-"""Package the trained tiny synthetic MangaNinja into ``models/tiny-synthetic`` (docs/reproduce.md).
+"""Package a tiny synthetic MangaNinja trained by hand, one command per part, into
+``models/tiny-synthetic`` (docs/reproduce.md; the seventh attempt's model was made this way). The
+driver, ``manganinja reproduce tiny``, packages its own run with the same model card
+(:func:`manganinja.training.reproduce.model_card`); the shipped model is such a run since the
+eleventh attempt.
 
     python benchmarks/tiny_synthetic_package.py --stage2 RUN/final --guidance-scale-ref REF \
         --guidance-scale-point POINT --time stage0=MIN --time stage1=MIN ...
