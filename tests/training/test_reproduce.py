@@ -44,7 +44,8 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     assert "attention on the bank" in (out / "tables.md").read_text()
     # the model card: the driver's command, each part's time and every config of the chain
     card = (out / "model" / "README.md").read_text()
-    assert f"manganinja reproduce tiny --output-dir {out}" in card and "--autoencoder-config" not in card
+    assert f"manganinja reproduce tiny --output-dir {out} --configs {CONFIGS} --scale smoke --threads 1\n" in card
+    assert "--autoencoder-config" not in card
     assert all(f"| {part} |" in card for part in PARTS[:PARTS.index("package")])
     assert "### configs/tiny_synthetic_autoencoder.yaml" in card and "### configs/tiny_synthetic_stage2.yaml" in card
     assert records["autoencoder"]["result"]["config"] == str(CONFIGS / "tiny_synthetic_autoencoder.yaml")
@@ -74,8 +75,9 @@ def test_another_autoencoder_config_is_the_one_trained_and_named(tmp_path):
     own = tmp_path / "my_autoencoder.yaml"
     own.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
-    records = Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=lambda _: None,
-                    autoencoder_config=own).run(("data", "autoencoder"))
+    chain = Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=lambda _: None, autoencoder_config=own)
+    assert chain.command().endswith(f"--threads 1 --autoencoder-config {own}")
+    records = chain.run(("data", "autoencoder"))
     assert records["autoencoder"]["result"]["config"] == str(own)
     trained = json.loads((out / "autoencoder" / "final" / "config.json").read_text())
     assert trained["block_out_channels"] == [16, 32, 32]

@@ -125,6 +125,21 @@ class Chain:
             raise ReproduceError(f"--autoencoder-config {self.autoencoder_config} is not a file; give an autoencoder "
                                  "config, e.g. configs/tiny_synthetic_autoencoder_long.yaml")
 
+    def command(self) -> str:
+        """The ``manganinja reproduce tiny`` command line of this run (options left at their
+        defaults omitted)."""
+        words = ["manganinja reproduce tiny", f"--output-dir {self.out}"]
+        if self.configs != Path("configs"):
+            words.append(f"--configs {self.configs}")
+        name = next((n for n, sc in SCALES.items() if sc == self.scale), None)
+        if name != "full":
+            words.append(f"--scale {name}" if name else "(a scale of its own)")
+        if self.threads is not None:
+            words.append(f"--threads {self.threads}")
+        if self.autoencoder_config != self.configs / "tiny_synthetic_autoencoder.yaml":
+            words.append(f"--autoencoder-config {self.autoencoder_config}")
+        return " ".join(words)
+
     def stage_configs(self) -> list[Path]:
         """The configs of the training parts, in order."""
         return [self.autoencoder_config, *(self.configs / name for name in (
@@ -252,9 +267,7 @@ class Chain:
         shutil.rmtree(tmp, ignore_errors=True)
         pipe.save_pretrained(tmp, safe_serialization=True)
         done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
-        command = f"manganinja reproduce tiny --output-dir {self.out}"
-        if self.autoencoder_config != self.configs / "tiny_synthetic_autoencoder.yaml":
-            command += f" --autoencoder-config {self.autoencoder_config}"
+        command = self.command()
         made = f"by `{command}` (docs/reproduce.md); its report is `{self.out / 'report.md'}`"
         copied = {p: rec["result"]["copied_from"] for p, rec in done.items() if "copied_from" in rec["result"]}
         made += "".join(f"; its {p} part was copied from {src}" for p, src in copied.items())
