@@ -21,6 +21,8 @@ import json
 import shutil
 from pathlib import Path
 
+from manganinja.training.reproduce import AUTOENCODER_CONFIG, STAGE_CONFIGS
+
 #: Sampling settings the tiny model is used with: its training resolution and 10 DDIM steps; the
 #: guidance scales are ``--guidance-scale-ref`` / ``--guidance-scale-point``, chosen on the
 #: validation pairs (``benchmarks/tiny_synthetic_validate.py``, generator seed 3), never on the
@@ -30,9 +32,8 @@ RECOMMENDED = {"resolution": 64, "steps": 10}
 #: The commit whose training code trained the stages (unchanged since; docs/reproduce.md, seventh attempt).
 TRAINING_COMMIT = "5906a25"
 
-#: The configs of the chain, in order (listed in the model's README).
-CONFIGS = ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage0.yaml", "tiny_synthetic_stage1_match.yaml",
-           "tiny_synthetic_stage2.yaml")
+#: The configs of the chain, in order (listed in the model's README): the driver's.
+CONFIGS = (AUTOENCODER_CONFIG, *STAGE_CONFIGS.values())
 
 COMMANDS = """\
 manganinja synth --output-dir data/synth256-train --pairs 4000 --size 256 --seed 0

@@ -57,6 +57,11 @@ PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "
 #: Guidance scales tried on the validation pairs, up to the official ones.
 REF_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, float(OFFICIAL_SAMPLING["guidance_scale_ref"]))
 POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, float(OFFICIAL_SAMPLING["guidance_scale_point"]))
+#: The autoencoder's config in ``configs/`` (the default of ``Chain.autoencoder_config``).
+AUTOENCODER_CONFIG = "tiny_synthetic_autoencoder.yaml"
+#: The config in ``configs/`` of each diffusion stage.
+STAGE_CONFIGS: dict[str, str] = {"stage0": "tiny_synthetic_stage0.yaml", "stage1": "tiny_synthetic_stage1_match.yaml",
+                                 "stage2": "tiny_synthetic_stage2.yaml"}
 
 
 class ReproduceError(ValueError):
@@ -114,12 +119,11 @@ class Chain:
     def __post_init__(self) -> None:
         self.out = Path(self.out)
         self.configs = Path(self.configs)
-        for name in ("tiny_synthetic_autoencoder.yaml", "tiny_synthetic_stage0.yaml",
-                     "tiny_synthetic_stage1_match.yaml", "tiny_synthetic_stage2.yaml"):
+        for name in (AUTOENCODER_CONFIG, *STAGE_CONFIGS.values()):
             if not (self.configs / name).is_file():
                 raise ReproduceError(f"--configs {self.configs} has no {name}; give the repository's configs/ folder")
         if self.autoencoder_config is None:
-            self.autoencoder_config = self.configs / "tiny_synthetic_autoencoder.yaml"
+            self.autoencoder_config = self.configs / AUTOENCODER_CONFIG
         self.autoencoder_config = Path(self.autoencoder_config)
         if not self.autoencoder_config.is_file():
             raise ReproduceError(f"--autoencoder-config {self.autoencoder_config} is not a file; give an autoencoder "
@@ -136,14 +140,13 @@ class Chain:
             words.append(f"--scale {name}" if name else "(a scale of its own)")
         if self.threads is not None:
             words.append(f"--threads {self.threads}")
-        if self.autoencoder_config != self.configs / "tiny_synthetic_autoencoder.yaml":
+        if self.autoencoder_config != self.configs / AUTOENCODER_CONFIG:
             words.append(f"--autoencoder-config {self.autoencoder_config}")
         return " ".join(words)
 
     def stage_configs(self) -> list[Path]:
         """The configs of the training parts, in order."""
-        return [self.autoencoder_config, *(self.configs / name for name in (
-            "tiny_synthetic_stage0.yaml", "tiny_synthetic_stage1_match.yaml", "tiny_synthetic_stage2.yaml"))]
+        return [self.autoencoder_config, *(self.configs / name for name in STAGE_CONFIGS.values())]
 
     # -- paths ------------------------------------------------------------------------------
     def data(self, name: str) -> Path:
@@ -216,10 +219,11 @@ class Chain:
             out["threads"] = self.threads
         return out
 
-    def _stage(self, part: str, config: str, model: dict) -> dict:
+    def _stage(self, part: str, model: dict) -> dict:
         from manganinja.training.config import load_config
         from manganinja.training.trainer import Trainer
 
+        config = STAGE_CONFIGS[part]
         base = load_config(self.configs / config)
         train = {"output_dir": str(self.run_dir(part)), "resume": "latest",
                  **self._train_caps(part, base.train.steps, base.train.batch_size)}
@@ -234,14 +238,13 @@ class Chain:
                 "last_loss_mean": float(np.mean(losses[-50:])) if losses else None, "final": str(result.final_dir)}
 
     def part_stage0(self) -> dict:
-        return self._stage("stage0", "tiny_synthetic_stage0.yaml", {"vae": str(self.run_dir("autoencoder") / "final")})
+        return self._stage("stage0", {"vae": str(self.run_dir("autoencoder") / "final")})
 
     def part_stage1(self) -> dict:
-        return self._stage("stage1", "tiny_synthetic_stage1_match.yaml",
-                           {"vae": str(self.run_dir("autoencoder") / "final"), "unet_start": str(self.run_dir("stage0") / "final")})
+        return self._stage("stage1", {"vae": str(self.run_dir("autoencoder") / "final"), "unet_start": str(self.run_dir("stage0") / "final")})
 
     def part_stage2(self) -> dict:
-        return self._stage("stage2", "tiny_synthetic_stage2.yaml", {"path": str(self.run_dir("stage1") / "final")})
+        return self._stage("stage2", {"path": str(self.run_dir("stage1") / "final")})
 
     def part_validation(self) -> dict:
         model = self.run_dir("stage2") / "final"
@@ -258,7 +261,8 @@ class Chain:
     def part_package(self) -> dict:
         from manganinja.pipeline import MangaNinjaPipeline
 
-        chosen = json.loads(_done_path(self.out, "validation").read_text())["result"]
+        done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
+        chosen = done["validation"]["result"]
         pipe = MangaNinjaPipeline.from_pretrained(self.run_dir("stage2") / "final")
         pipe.set_recommended(resolution=64, steps=10, guidance_scale_ref=chosen["guidance_scale_ref"],
                              guidance_scale_point=chosen["guidance_scale_point"])
@@ -266,7 +270,6 @@ class Chain:
         tmp = target.with_name("model.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         pipe.save_pretrained(tmp, safe_serialization=True)
-        done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
         command = self.command()
         made = f"by `{command}` (docs/reproduce.md); its report is `{self.out / 'report.md'}`"
         copied = {p: rec["result"]["copied_from"] for p, rec in done.items() if "copied_from" in rec["result"]}
@@ -339,7 +342,7 @@ class Chain:
         from manganinja.training.config import load_config
         from manganinja.training.trainer import build_pipeline
 
-        cfg = load_config(self.configs / "tiny_synthetic_stage0.yaml",
+        cfg = load_config(self.configs / STAGE_CONFIGS["stage0"],
                           {"model": {"vae": str(self.run_dir("autoencoder") / "final")}})
         starts = {"random start": build_pipeline(cfg),
                   "stage 0": MangaNinjaPipeline.from_pretrained(self.run_dir("stage0") / "final"),
