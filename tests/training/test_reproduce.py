@@ -92,6 +92,10 @@ def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "error: --autoencoder-config nope.yaml is not a file; give an autoencoder config, e.g. "
         "configs/tiny_synthetic_autoencoder_long.yaml"]
+    # a config with a bad key: one line naming it, before the data part runs
+    (tmp_path / "bad.yaml").write_text("model:\n  block_out_channels: [32]\n  bogus: 1\n")
+    bad = run("--output-dir", str(tmp_path / "x"), "--configs", str(CONFIGS), "--autoencoder-config", "bad.yaml", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: bad.yaml: model.bogus: Extra inputs are not permitted"]
     assert not (tmp_path / "x").exists()
 
 

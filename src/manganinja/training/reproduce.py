@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
     from manganinja.engines import Engine, NinjaEngine
     from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.training.autoencoder import AutoencoderConfig
+    from manganinja.training.config import TrainConfig
     from manganinja.training.reference_use import ReferenceUse
 
 PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
@@ -115,6 +117,8 @@ class Chain:
     say: Callable[[str], None] = print
     #: The autoencoder's config; None: ``configs/tiny_synthetic_autoencoder.yaml``.
     autoencoder_config: Path | None = None
+    _autoencoder: "AutoencoderConfig" = field(init=False, repr=False)
+    _stage_base: "dict[str, TrainConfig]" = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -128,6 +132,12 @@ class Chain:
         if not self.autoencoder_config.is_file():
             raise ReproduceError(f"--autoencoder-config {self.autoencoder_config} is not a file; give an autoencoder "
                                  "config, e.g. configs/tiny_synthetic_autoencoder_long.yaml")
+        # every config read and checked here, before any part runs (a bad key is one line then)
+        from manganinja.training.autoencoder import load_autoencoder_config
+        from manganinja.training.config import load_config
+
+        self._autoencoder = load_autoencoder_config(self.autoencoder_config)
+        self._stage_base = {part: load_config(self.configs / name) for part, name in STAGE_CONFIGS.items()}
 
     def command(self) -> str:
         """The ``manganinja reproduce tiny`` command line of this run (options left at their
@@ -199,9 +209,9 @@ class Chain:
         return {"train": s.train_pairs, "aeval": s.ae_holdout_pairs, "bench": s.bench_pairs, "val": s.val_pairs}
 
     def part_autoencoder(self) -> dict:
-        from manganinja.training.autoencoder import AutoencoderConfig, load_autoencoder_config, train_autoencoder
+        from manganinja.training.autoencoder import AutoencoderConfig, train_autoencoder
 
-        cfg = load_autoencoder_config(self.autoencoder_config)
+        cfg = self._autoencoder
         data = cfg.data.model_copy(update={"synthetic": [str(self.data("train"))], "holdout": [str(self.data("aeval"))]})
         train = cfg.train.model_copy(update=self._train_caps("autoencoder", cfg.train.steps, cfg.train.batch_size,
                                                              output_dir=str(self.run_dir("autoencoder"))))
@@ -223,15 +233,14 @@ class Chain:
         from manganinja.training.config import load_config
         from manganinja.training.trainer import Trainer
 
-        config = STAGE_CONFIGS[part]
-        base = load_config(self.configs / config)
+        base = self._stage_base[part]
         train = {"output_dir": str(self.run_dir(part)), "resume": "latest",
                  **self._train_caps(part, base.train.steps, base.train.batch_size)}
         if "steps" in train:
             train["checkpoint_every"] = min(base.train.checkpoint_every, train["steps"])
         data = {"synthetic": [str(self.data("train"))]}
         overrides = {"model": model, "data": data, "train": train}
-        cfg = load_config(self.configs / config, overrides)
+        cfg = load_config(self.configs / STAGE_CONFIGS[part], overrides)
         result = Trainer(cfg).train()
         losses = result.losses
         return {"steps": result.step, "seconds_per_step": result.seconds_per_step,
