@@ -68,9 +68,11 @@ def test_eval_every_writes_the_held_out_curve(tmp_path):
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 4, "eval_every": 2})})
     metrics = train_autoencoder(cfg, log=False)
     rows = (tmp_path / "run" / "final" / "curve.csv").read_text().splitlines()
-    assert rows[0] == "step,holdout_psnr_db,wall_seconds"
+    assert rows[0] == "step,holdout_psnr_db,trained_holdout_psnr_db,wall_seconds"
     steps = [int(r.split(",")[0]) for r in rows[1:]]
     assert steps == [2, 4]
+    # without an EMA the weights saved are the weights trained
+    assert all(r.split(",")[1] == r.split(",")[2] for r in rows[1:])
     # the last point of the curve is the final model, measured the same way as metrics.json
     # (the final one also has its posterior made deterministic, which the mean does not see)
     assert float(rows[-1].split(",")[1]) == pytest.approx(metrics["holdout_psnr_db"], abs=1e-3)
@@ -83,6 +85,34 @@ def test_eval_every_writes_the_held_out_curve(tmp_path):
     b = load_file(tmp_path / "plain" / "final" / "diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not (tmp_path / "plain" / "final" / "curve.csv").exists()
+
+
+def test_ema_saves_the_average_and_leaves_the_training_alone(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = _config(tmp_path, "mode")
+    train = cfg.train.model_copy(update={"steps": 6, "eval_every": 3, "learning_rate": 1e-2})
+    plain = cfg.model_copy(update={"train": train.model_copy(update={"output_dir": str(tmp_path / "plain")})})
+    ema = cfg.model_copy(update={"train": train.model_copy(update={"output_dir": str(tmp_path / "ema"), "ema_decay": 0.9})})
+    plain_metrics, ema_metrics = train_autoencoder(plain, log=False), train_autoencoder(ema, log=False)
+    plain_rows = [r.split(",") for r in (tmp_path / "plain" / "final" / "curve.csv").read_text().splitlines()[1:]]
+    ema_rows = [r.split(",") for r in (tmp_path / "ema" / "final" / "curve.csv").read_text().splitlines()[1:]]
+    # the average never feeds back: the trained weights are the plain run's, step for step
+    assert [r[2] for r in ema_rows] == [r[2] for r in plain_rows]
+    # what is measured and saved is the average, not the trained weights
+    assert all(r[1] != r[2] for r in ema_rows)
+    assert float(ema_rows[-1][1]) == pytest.approx(ema_metrics["holdout_psnr_db"], abs=1e-3)
+    assert ema_metrics["holdout_psnr_db"] != pytest.approx(plain_metrics["holdout_psnr_db"], abs=1e-3)
+    a = load_file(tmp_path / "plain" / "final" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "ema" / "final" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys() and not all(torch.equal(a[k], b[k]) for k in a if "quant_conv" not in k)
+
+
+def test_ema_decay_of_one_is_refused_naming_the_key(tmp_path):
+    path = tmp_path / "ae.yaml"
+    path.write_text("data: {synthetic: [x]}\ntrain: {ema_decay: 1.0}\n")
+    with pytest.raises(AutoencoderConfigError, match="train.ema_decay"):
+        load_autoencoder_config(path)
 
 
 def test_eval_every_without_holdout_is_refused_naming_the_key(tmp_path):

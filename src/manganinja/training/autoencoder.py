@@ -70,6 +70,10 @@ class AutoencoderTrainSection(_Strict):
     #: measure the held-out PSNR every this many steps (``curve.csv`` beside the model; 0: only
     #: at the end). Needs ``data.holdout``.
     eval_every: int = Field(0, ge=0)
+    #: 0: off. Otherwise the weights measured and saved are an exponential moving average of the
+    #: trained ones with this decay (diffusers' ``EMAModel``, which ramps the decay up over the
+    #: first steps); the curve then also gives the trained weights' PSNR.
+    ema_decay: float = Field(0.0, ge=0, lt=1)
     threads: int | None = Field(None, ge=1)
 
 
@@ -140,6 +144,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``."""
     from accelerate import Accelerator
     from diffusers import AutoencoderKL
+    from diffusers.training_utils import EMAModel
 
     t, m, d = cfg.train, cfg.model, cfg.data
     if t.threads:
@@ -165,9 +170,11 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
     vae, optimizer = accelerator.prepare(vae, optimizer)
+    ema = EMAModel(vae.parameters(), decay=t.ema_decay) if t.ema_decay else None
     gen = torch.Generator().manual_seed(t.seed)
     losses: list[tuple[int, float, float]] = []
-    curve: list[tuple[int, float, float]] = []  # (step, held-out PSNR dB, wall seconds so far)
+    # (step, held-out PSNR dB of the weights that are saved, of the trained weights, wall seconds so far)
+    curve: list[tuple[int, float, float, float]] = []
     holdout_on_device = holdout.to(accelerator.device) if t.eval_every and holdout is not None else None
     started, cpu_started = time.perf_counter(), time.process_time()
     vae.train()
@@ -189,12 +196,21 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.step(vae.parameters())
         if holdout_on_device is not None and step % t.eval_every == 0:
             vae.eval()
-            curve.append((step, reconstruction_psnr(accelerator.unwrap_model(vae), holdout_on_device), time.perf_counter() - started))
+            trained = reconstruction_psnr(accelerator.unwrap_model(vae), holdout_on_device)
+            saved = trained
+            if ema is not None:
+                ema.store(vae.parameters())
+                ema.copy_to(vae.parameters())
+                saved = reconstruction_psnr(accelerator.unwrap_model(vae), holdout_on_device)
+                ema.restore(vae.parameters())
+            curve.append((step, saved, trained, time.perf_counter() - started))
             vae.train()
             if log:
-                print(f"step {step}: held-out {curve[-1][1]:.2f} dB", flush=True)
+                print(f"step {step}: held-out {saved:.2f} dB" + (f" (trained weights {trained:.2f} dB)" if ema else ""), flush=True)
         if step % t.log_every == 0 or step == t.steps:
             losses.append((step, float(mse.detach()), float(kl.detach())))
             if log:
@@ -202,6 +218,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
                 print(f"step {step}/{t.steps} mse {losses[-1][1]:.5f} (~{psnr_of_mse(losses[-1][1]):.1f} dB) kl {losses[-1][2]:.3f} "
                       f"({el / step:.2f} s/step)", flush=True)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if ema is not None:
+        ema.copy_to(vae.parameters())
     # measured and saved on the CPU, whatever device trained it (the frames stay on the CPU)
     vae = accelerator.unwrap_model(vae).eval().to("cpu")
     if t.posterior == "mode":
@@ -232,8 +250,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     (tmp / "loss.csv").write_text("step,mse,kl\n" + "".join(f"{s},{a:.6g},{b:.6g}\n" for s, a, b in losses))
     if curve:
-        (tmp / "curve.csv").write_text("step,holdout_psnr_db,wall_seconds\n"
-                                       + "".join(f"{s},{p:.4f},{w:.1f}\n" for s, p, w in curve))
+        (tmp / "curve.csv").write_text("step,holdout_psnr_db,trained_holdout_psnr_db,wall_seconds\n"
+                                       + "".join(f"{s},{p:.4f},{q:.4f},{w:.1f}\n" for s, p, q, w in curve))
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
