@@ -108,6 +108,44 @@ def test_ema_saves_the_average_and_leaves_the_training_alone(tmp_path):
     assert a.keys() == b.keys() and not all(torch.equal(a[k], b[k]) for k in a if "quant_conv" not in k)
 
 
+def test_init_from_goes_on_from_a_trained_autoencoder(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = _config(tmp_path, "mode")
+    train_autoencoder(cfg, log=False)
+    first = tmp_path / "run" / "final"
+    # a learning rate of ~0 leaves the start as it is: the second run's weights are the first's
+    again = cfg.model_copy(update={
+        "model": cfg.model.model_copy(update={"init_from": str(first)}),
+        "train": cfg.train.model_copy(update={"output_dir": str(tmp_path / "again"), "learning_rate": 1e-12, "seed": 5}),
+    })
+    train_autoencoder(again, log=False)
+    a = load_file(first / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "again" / "final" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
+    # from random weights with that seed, they are not
+    fresh = again.model_copy(update={"model": cfg.model, "train": again.train.model_copy(update={"output_dir": str(tmp_path / "fresh")})})
+    train_autoencoder(fresh, log=False)
+    c = load_file(tmp_path / "fresh" / "final" / "diffusion_pytorch_model.safetensors")
+    assert max(float((a[k] - c[k]).abs().max()) for k in a) > 1e-2
+
+
+def test_init_from_of_another_architecture_is_one_line_before_anything_is_written(tmp_path):
+    cfg = _config(tmp_path, "mode")
+    train_autoencoder(cfg, log=False)
+    wide = cfg.model_copy(update={
+        "model": cfg.model.model_copy(update={"init_from": str(tmp_path / "run" / "final"), "block_out_channels": [8, 16]}),
+        "train": cfg.train.model_copy(update={"output_dir": str(tmp_path / "wide")}),
+    })
+    with pytest.raises(AutoencoderConfigError, match=r"model.init_from: .* has block_out_channels \[8, 8\], the config says \[8, 16\]"):
+        train_autoencoder(wide, log=False)
+    missing = wide.model_copy(update={"model": cfg.model.model_copy(update={"init_from": str(tmp_path / "nope")})})
+    with pytest.raises(AutoencoderConfigError, match="is not a saved autoencoder"):
+        train_autoencoder(missing, log=False)
+    assert not (tmp_path / "wide").exists()
+
+
 def test_ema_decay_of_one_is_refused_naming_the_key(tmp_path):
     path = tmp_path / "ae.yaml"
     path.write_text("data: {synthetic: [x]}\ntrain: {ema_decay: 1.0}\n")

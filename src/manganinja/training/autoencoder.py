@@ -44,6 +44,9 @@ class AutoencoderModelSection(_Strict):
     layers_per_block: int = Field(1, ge=1)
     latent_channels: int = Field(4, ge=1)
     norm_num_groups: int = Field(16, ge=1)
+    #: a trained autoencoder's folder (``final`` of an earlier run) to go on training from; its
+    #: architecture must be the one above. None: random weights (seeded by ``train.seed``).
+    init_from: str | None = None
 
 
 class AutoencoderDataSection(_Strict):
@@ -140,22 +143,12 @@ def reconstruction_psnr(vae: torch.nn.Module, frames: torch.Tensor, batch: int =
     return float(np.mean(values))
 
 
-def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
-    """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``."""
-    from accelerate import Accelerator
+def new_autoencoder(m: AutoencoderModelSection, resolution: int) -> torch.nn.Module:
+    """A random ``AutoencoderKL`` of the architecture ``m`` (seeded by the caller)."""
     from diffusers import AutoencoderKL
-    from diffusers.training_utils import EMAModel
 
-    t, m, d = cfg.train, cfg.model, cfg.data
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    out = Path(t.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    frames = load_frames(d.synthetic, d.resolution)
-    holdout = load_frames(d.holdout, d.resolution) if d.holdout else None
-    torch.manual_seed(t.seed)
     n = len(m.block_out_channels)
-    vae = AutoencoderKL(
+    return AutoencoderKL(
         in_channels=3,
         out_channels=3,
         down_block_types=["DownEncoderBlock2D"] * n,
@@ -164,8 +157,48 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
         layers_per_block=m.layers_per_block,
         latent_channels=m.latent_channels,
         norm_num_groups=m.norm_num_groups,
-        sample_size=d.resolution,
+        sample_size=resolution,
     )
+
+
+def load_start(m: AutoencoderModelSection, resolution: int) -> torch.nn.Module:
+    """The autoencoder at ``m.init_from``, checked against the architecture of ``m`` (one line
+    naming the first key that differs, or the missing folder)."""
+    from diffusers import AutoencoderKL
+
+    folder = Path(str(m.init_from))
+    if not (folder / "config.json").is_file():
+        raise AutoencoderConfigError(f"model.init_from: {folder} is not a saved autoencoder (no config.json); "
+                                     "give the final/ folder of a train-autoencoder run")
+    start = AutoencoderKL.from_pretrained(folder)
+    wanted = {"block_out_channels": list(m.block_out_channels), "layers_per_block": m.layers_per_block,
+              "latent_channels": m.latent_channels, "norm_num_groups": m.norm_num_groups}
+    for key, value in wanted.items():
+        have = list(start.config[key]) if isinstance(start.config[key], (list, tuple)) else start.config[key]
+        if have != value:
+            raise AutoencoderConfigError(f"model.init_from: {folder} has {key} {have}, the config says {value}; "
+                                         "make model match the autoencoder you go on from")
+    return start
+
+
+def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
+    """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``."""
+    from accelerate import Accelerator
+    from diffusers.training_utils import EMAModel
+
+    t, m, d = cfg.train, cfg.model, cfg.data
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    start = load_start(m, d.resolution) if m.init_from is not None else None  # refused before anything is written
+    out = Path(t.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = load_frames(d.synthetic, d.resolution)
+    holdout = load_frames(d.holdout, d.resolution) if d.holdout else None
+    torch.manual_seed(t.seed)
+    vae = new_autoencoder(m, d.resolution)
+    if start is not None:
+        vae.load_state_dict(start.state_dict(), strict=True)
+        del start
     accelerator = Accelerator()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
