@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -19,7 +20,9 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_chain_runs_resumes_and_reports(tmp_path):
-    from manganinja.training.reproduce import PARTS, SCALES, Chain
+    import yaml
+
+    from manganinja.training.reproduce import ABLATION_PARTS, PARTS, SCALES, Chain
 
     out = tmp_path / "run"
     said: list[str] = []
@@ -61,6 +64,24 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     (out / "parts" / "package.json").unlink()
     Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append).run(("package",))
     assert "its autoencoder part was copied from runs/elsewhere/final" in (out / "model" / "README.md").read_text()
+    # the ablation goes on from the finished chain: only its own parts run
+    said.clear()
+    chain = Chain(out=out, configs=CONFIGS, scale=SCALES["smoke"], threads=1, say=said.append, ablation=True)
+    assert chain.command().endswith("--threads 1 --ablation")
+    records = chain.run()
+    assert list(records) == [*PARTS, *ABLATION_PARTS]
+    assert [s for s in said if not s.startswith("skip")] == [m for p in ABLATION_PARTS for m in (f"run {p} ...", f"done {p} in "
+                                                             f"{records[p]['seconds']:.0f} s")]
+    shuffled = yaml.safe_load((out / "stage1_shuffle" / "final" / "config.yaml").read_text())
+    plain = yaml.safe_load((out / "stage1" / "final" / "config.yaml").read_text())
+    assert shuffled["data"]["patch_shuffle"]["enabled"] and not plain["data"]["patch_shuffle"]["enabled"]
+    assert shuffled["model"]["unet_start"] == plain["model"]["unet_start"]  # the same stage 0 under both
+    rows = records["ablation"]["result"]["rows"]
+    assert [(r["patch_shuffle"], r["stage2"]) for r in rows.values()] == [(False, False), (False, True), (True, False), (True, True)]
+    # the chain's own model scored again: stage 2 without shuffle is the packaged model at its scales
+    assert rows["shuffle=False stage2=True"]["psnr_own"] == pytest.approx(records["evaluation"]["result"]["psnr_own"])
+    table = (out / "ablation.md").read_text().splitlines()
+    assert sum(line.startswith("| none |") or line.startswith("| 2 → 8 |") for line in table) == 4
 
 
 def test_another_autoencoder_config_is_the_one_trained_and_named(tmp_path):

@@ -72,6 +72,10 @@ def reproduce_tiny(
         None, "--autoencoder-config", metavar="FILE",
         help="The autoencoder's config (default: DIR/tiny_synthetic_autoencoder.yaml of --configs); the shipped model used "
              "configs/tiny_synthetic_autoencoder_long.yaml."),
+    ablation: bool = typer.Option(
+        False, "--ablation",
+        help="After the chain, the ablation: stage 1 again with the paper's patch shuffle, stage 2 from it, and the four "
+             "models (shuffle or not, stage 2 or not) scored alike (ablation.md; about an hour more on 2 cores)."),
 ) -> None:
     """The tiny synthetic MangaNinja from nothing: data, autoencoder, stage 0, stage 1, stage 2,
     validation, packaging and the evaluation tables, in order; a finished part is skipped."""
@@ -82,6 +86,6 @@ def reproduce_tiny(
     if threads is not None and threads < 1:
         raise ReproduceError(f"--threads must be >= 1, got {threads}")
     chain = Chain(out=out, configs=configs, scale=SCALES[scale], threads=threads, say=typer.echo,
-                  autoencoder_config=autoencoder_config)
+                  autoencoder_config=autoencoder_config, ablation=ablation)
     chain.run()
-    typer.echo(f"report: {out / 'report.md'}; tables: {out / 'tables.md'}")
+    typer.echo(f"report: {out / 'report.md'}; tables: {out / 'tables.md'}" + (f"; ablation: {out / 'ablation.md'}" if ablation else ""))

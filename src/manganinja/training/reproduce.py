@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from manganinja.evaluation.metrics import mean_ci95
 from manganinja.images import write_json_atomic
 from manganinja.settings import OFFICIAL_SAMPLING, LoadSettings, NinjaSettings
 
@@ -56,6 +57,13 @@ if TYPE_CHECKING:
     from manganinja.training.reference_use import ReferenceUse
 
 PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
+#: The ablation (``--ablation``, after the chain): stage 1 again with the paper's progressive
+#: patch shuffle (:data:`PAPER_SHUFFLE`; the chain's stage 1 has none), stage 2 from it, and the
+#: four models (shuffle or not, stage 2 or not) scored alike at the chain's chosen scales.
+ABLATION_PARTS: tuple[str, ...] = ("stage1_shuffle", "stage2_shuffle", "ablation")
+#: The paper's progressive patch shuffle at 64 px (configs/tiny_synthetic_stage1.yaml): the
+#: reference cut into a grid doubling from 2x2 to 8x8 patches over the run.
+PAPER_SHUFFLE: dict[str, object] = {"enabled": True, "start_grid": 2, "end_grid": 8}
 #: Guidance scales tried on the validation pairs, up to the official ones.
 REF_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, float(OFFICIAL_SAMPLING["guidance_scale_ref"]))
 POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, float(OFFICIAL_SAMPLING["guidance_scale_point"]))
@@ -117,6 +125,8 @@ class Chain:
     say: Callable[[str], None] = print
     #: The autoencoder's config; None: ``configs/tiny_synthetic_autoencoder.yaml``.
     autoencoder_config: Path | None = None
+    #: Run :data:`ABLATION_PARTS` after the chain.
+    ablation: bool = False
     _autoencoder: "AutoencoderConfig" = field(init=False, repr=False)
     _stage_base: "dict[str, TrainConfig]" = field(init=False, repr=False)
 
@@ -150,6 +160,8 @@ class Chain:
             words.append(f"--scale {name}" if name else "(a scale of its own)")
         if self.threads is not None:
             words.append(f"--threads {self.threads}")
+        if self.ablation:
+            words.append("--ablation")
         if self.autoencoder_config != self.configs / AUTOENCODER_CONFIG:
             words.append(f"--autoencoder-config {self.autoencoder_config}")
         return " ".join(words)
@@ -166,8 +178,14 @@ class Chain:
         return self.out / part
 
     # -- the chain --------------------------------------------------------------------------
-    def run(self, parts: tuple[str, ...] = PARTS) -> dict[str, dict]:
-        """Run ``parts`` in order, skipping finished ones; returns ``{part: record}``."""
+    def parts(self) -> tuple[str, ...]:
+        """The parts this run does, in order: :data:`PARTS`, then :data:`ABLATION_PARTS` with ``ablation``."""
+        return PARTS + ABLATION_PARTS if self.ablation else PARTS
+
+    def run(self, parts: tuple[str, ...] | None = None) -> dict[str, dict]:
+        """Run ``parts`` (default :meth:`parts`) in order, skipping finished ones; returns
+        ``{part: record}``."""
+        parts = self.parts() if parts is None else parts
         records = {}
         for part in parts:
             done = _done_path(self.out, part)
@@ -220,6 +238,7 @@ class Chain:
         return {"holdout_psnr_db": metrics.get("holdout_psnr_db"), "config": str(self.autoencoder_config)}
 
     def _train_caps(self, part: str, steps: int, batch: int, **extra: Any) -> dict:
+        """Overrides of a config's ``train`` for ``part`` (a key of :attr:`Scale.steps`)."""
         out: dict[str, Any] = dict(extra)
         if part in self.scale.steps:
             out["steps"] = min(steps, self.scale.steps[part])
@@ -229,18 +248,20 @@ class Chain:
             out["threads"] = self.threads
         return out
 
-    def _stage(self, part: str, model: dict) -> dict:
+    def _stage(self, part: str, model: dict, stage: str | None = None, data: dict | None = None) -> dict:
+        """Train ``part`` into its run folder with the config of ``stage`` (default: ``part``, a
+        key of :data:`STAGE_CONFIGS`), ``model`` and ``data`` merged over it."""
         from manganinja.training.config import load_config
         from manganinja.training.trainer import Trainer
 
-        base = self._stage_base[part]
+        stage = part if stage is None else stage
+        base = self._stage_base[stage]
         train = {"output_dir": str(self.run_dir(part)), "resume": "latest",
-                 **self._train_caps(part, base.train.steps, base.train.batch_size)}
+                 **self._train_caps(stage, base.train.steps, base.train.batch_size)}
         if "steps" in train:
             train["checkpoint_every"] = min(base.train.checkpoint_every, train["steps"])
-        data = {"synthetic": [str(self.data("train"))]}
-        overrides = {"model": model, "data": data, "train": train}
-        cfg = load_config(self.configs / STAGE_CONFIGS[part], overrides)
+        overrides = {"model": model, "data": {"synthetic": [str(self.data("train"))], **(data or {})}, "train": train}
+        cfg = load_config(self.configs / STAGE_CONFIGS[stage], overrides)
         result = Trainer(cfg).train()
         losses = result.losses
         return {"steps": result.step, "seconds_per_step": result.seconds_per_step,
@@ -254,6 +275,14 @@ class Chain:
 
     def part_stage2(self) -> dict:
         return self._stage("stage2", {"path": str(self.run_dir("stage1") / "final")})
+
+    def part_stage1_shuffle(self) -> dict:
+        return self._stage("stage1_shuffle", {"vae": str(self.run_dir("autoencoder") / "final"),
+                                              "unet_start": str(self.run_dir("stage0") / "final")},
+                           stage="stage1", data={"patch_shuffle": PAPER_SHUFFLE})
+
+    def part_stage2_shuffle(self) -> dict:
+        return self._stage("stage2_shuffle", {"path": str(self.run_dir("stage1_shuffle") / "final")}, stage="stage2")
 
     def part_validation(self) -> dict:
         model = self.run_dir("stage2") / "final"
@@ -273,7 +302,7 @@ class Chain:
         done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
         chosen = done["validation"]["result"]
         pipe = MangaNinjaPipeline.from_pretrained(self.run_dir("stage2") / "final")
-        pipe.set_recommended(resolution=64, steps=10, guidance_scale_ref=chosen["guidance_scale_ref"],
+        pipe.set_recommended(resolution=TINY_RESOLUTION, steps=10, guidance_scale_ref=chosen["guidance_scale_ref"],
                              guidance_scale_point=chosen["guidance_scale_point"])
         target = self.out / "model"
         tmp = target.with_name("model.tmp")
@@ -294,8 +323,10 @@ class Chain:
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         return {"model": str(target), "bytes": size}
 
-    def part_evaluation(self) -> dict:
-        engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
+    def benchmark_scores(self, engine: NinjaEngine) -> dict[str, float | int]:
+        """``engine`` on the benchmark pairs: whole-frame PSNR with the pair's own reference and
+        with another character's (both directions, paired), and the point MSE outside the 20
+        guides (a->b) with 0 and with those 20 guides."""
         bench = self.data("bench")
         own, other = [], []
         for direction in ("a->b", "b->a"):
@@ -304,13 +335,19 @@ class Chain:
         diff = np.asarray(own) - np.asarray(other)
         none = measure(engine, bench, 0, "point_mse", scored_outside=20)
         twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
+        return {"psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
+                "psnr_own_minus_other": float(diff.mean()), "own_minus_other_half": float(mean_ci95(list(diff))[1]),
+                "own_better": int((diff > 0).sum()), "runs": len(diff),
+                "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty))}
+
+    def part_evaluation(self) -> dict:
+        engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
+        bench = self.data("bench")
         floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
         probe = self.probe_table()
         use = self.reference_use()
         result = {
-            "psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
-            "psnr_own_minus_other": float(diff.mean()), "own_better": int((diff > 0).sum()), "runs": len(diff),
-            "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty)),
+            **self.benchmark_scores(engine),
             "point_mse_floor": float(np.mean(floor)),
             "probe": probe,
             "reference_use": {
@@ -333,15 +370,38 @@ class Chain:
         (self.out / "tables.md").write_text("\n".join(lines) + "\n")
         return result
 
-    def reference_use(self) -> "ReferenceUse":
-        """The reference-use probe (:mod:`manganinja.training.reference_use`) of the packaged
-        model on the autoencoder's held-out pairs (seed 2, never trained on by stages 0-2)."""
+    def part_ablation(self) -> dict:
+        chosen = json.loads(_done_path(self.out, "validation").read_text())["result"]
+        scales = (chosen["guidance_scale_ref"], chosen["guidance_scale_point"])
+        rows = {}
+        for shuffle, stage1, stage2 in ((False, "stage1", "stage2"), (True, "stage1_shuffle", "stage2_shuffle")):
+            for with_stage2 in (False, True):
+                model = self.run_dir(stage2 if with_stage2 else stage1) / "final"
+                engine = with_scales(ninja_engine(model, self.scale.sampling_steps), *scales)
+                use = self.reference_use(model)
+                rows[f"shuffle={shuffle} stage2={with_stage2}"] = {
+                    "patch_shuffle": shuffle, "stage2": with_stage2, "model": str(model), **self.benchmark_scores(engine),
+                    "reference_use_other_minus_own": use.other_minus_own[0]}
+        lines = [f"# The ablation (benchmark pairs, seed 1; guidance {scales[0]:g} / {scales[1]:g}, the chain's validation)", "",
+                 "| stage 1 patch shuffle | stage 2 | PSNR own (dB) | own − another (better in) | held-out points, 0 / 20 guides "
+                 "| loss, another − own reference |", "|---|---|---|---|---|---|"]
+        for r in rows.values():
+            lines.append(f"| {'2 → 8' if r['patch_shuffle'] else 'none'} | {'yes' if r['stage2'] else 'no'} | {r['psnr_own']:.2f} "
+                         f"| {r['psnr_own_minus_other']:+.2f} ± {r['own_minus_other_half']:.2f} ({r['own_better']}/{r['runs']}) "
+                         f"| {r['point_mse_0']:.4f} / {r['point_mse_20']:.4f} | {r['reference_use_other_minus_own']:+.4f} |")
+        (self.out / "ablation.md").write_text("\n".join(lines) + "\n")
+        return {"guidance": list(scales), "rows": rows}
+
+    def reference_use(self, model: Path | None = None) -> "ReferenceUse":
+        """The reference-use probe (:mod:`manganinja.training.reference_use`) of ``model`` (default:
+        the packaged one) on the autoencoder's held-out pairs (seed 2, never trained on by stages 0-2)."""
         from manganinja.training.reference_use import measure_reference_use, probe_config
         from manganinja.training.trainer import Trainer
 
         pairs = self.scale.ae_holdout_pairs
         batch = min(8, pairs)
-        trainer = Trainer(probe_config(str(self.out / "model"), [str(self.data("aeval"))], batch_size=batch))
+        model = self.out / "model" if model is None else model
+        trainer = Trainer(probe_config(str(model), [str(self.data("aeval"))], batch_size=batch, resolution=TINY_RESOLUTION))
         return measure_reference_use(trainer, batches=max(1, pairs // batch))
 
     def probe_table(self) -> dict[str, dict[str, float]]:
