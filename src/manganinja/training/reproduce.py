@@ -21,6 +21,15 @@ resumes from its latest checkpoint):
    directions), point MSE with 0 and 20 guide points, and the correspondence probe of the random
    start, stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
 
+With ``ablation`` (``--ablation``), three more parts after these (:data:`ABLATION_PARTS`):
+
+9. ``stage1_shuffle``: stage 1 again, same config and starts, with the paper's progressive
+   patch shuffle (:data:`PAPER_SHUFFLE`);
+10. ``stage2_shuffle``: stage 2 from it;
+11. ``ablation``: the four models (shuffle or not, stage 2 or not) scored as the evaluation
+    scores the packaged one, at the validated scales, with the reference-use probe;
+    ``OUT/ablation.md``.
+
 A finished part may be reused from another run by copying its outputs and writing its
 ``parts/<name>.json`` by hand; a ``copied_from`` entry in that record's ``result`` is then named
 in the model card.
