@@ -79,9 +79,17 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     rows = records["ablation"]["result"]["rows"]
     assert [(r["patch_shuffle"], r["stage2"]) for r in rows.values()] == [(False, False), (False, True), (True, False), (True, True)]
     # the chain's own model scored again: stage 2 without shuffle is the packaged model at its scales
-    assert rows["shuffle=False stage2=True"]["psnr_own"] == pytest.approx(records["evaluation"]["result"]["psnr_own"])
+    assert rows["shuffle=False stage2=True scales=chain's"]["psnr_own"] == pytest.approx(records["evaluation"]["result"]["psnr_own"])
+    # the smoke scale tries one scale of each, so every model's own validation picks the chain's: no second row
+    assert all(r["scales"] == [1.0, 6.0] and r["scales_from"] == "chain's" for r in rows.values())
     table = (out / "ablation.md").read_text().splitlines()
     assert sum(line.startswith("| none |") or line.startswith("| 2 → 8 |") for line in table) == 4
+    # a model whose own validation picks other scales is scored at both
+    (out / "parts" / "ablation.json").unlink()
+    chain.choose_scales = lambda model: {"guidance_scale_ref": 1.0, "guidance_scale_point": 3.0}
+    rows = chain.run(("ablation",))["ablation"]["result"]["rows"]
+    assert [(r["scales_from"], r["scales"]) for r in rows.values()] == [("chain's", [1.0, 6.0]), ("own", [1.0, 3.0])] * 4
+    assert "| none | no | 1 / 3 (own) |" in (out / "ablation.md").read_text()
 
 
 def test_another_autoencoder_config_is_the_one_trained_and_named(tmp_path):
