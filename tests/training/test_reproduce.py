@@ -142,3 +142,30 @@ def test_the_autoencoder_floor_is_low_for_a_trained_autoencoder_only(tmp_path):
     # measured: 0.0244 over the 16 benchmark pairs (docs/reproduce.md, eleventh attempt; 0.0289 before)
     assert np.mean(shipped) < 0.05 < np.mean(random)
 
+
+
+def test_a_stage_config_read_once_gives_what_the_file_gives_with_the_same_overrides(tmp_path, monkeypatch):
+    """The chain reads each stage config once (``Chain._stage_base``) and lays a part's overrides
+    over it; that must resolve to the very config that reading the file with those overrides gives."""
+    from manganinja.training.config import load_config
+    from manganinja.training.reproduce import PAPER_SHUFFLE, SCALES, STAGE_CONFIGS, Chain
+
+    chain = Chain(out=tmp_path / "run", configs=CONFIGS, scale=SCALES["full"], say=lambda _: None)
+    captured = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(cfg):
+        captured["cfg"] = cfg
+        raise Stop
+
+    monkeypatch.setattr("manganinja.training.trainer.Trainer", capture)
+    for part, stage, model, data in (("stage1_shuffle", "stage1", {"vae": "v", "unet_start": "u"}, {"patch_shuffle": PAPER_SHUFFLE}),
+                                     ("stage2", "stage2", {"path": "p"}, None), ("stage0", "stage0", {"vae": "v"}, None)):
+        with pytest.raises(Stop):
+            chain._stage(part, model, stage=stage, data=data)
+        overrides = {"model": model, "data": {"synthetic": [str(chain.data("train"))], **(data or {})},
+                     "train": {"output_dir": str(chain.run_dir(part)), "resume": "latest"}}
+        assert captured["cfg"].model_dump() == load_config(CONFIGS / STAGE_CONFIGS[stage], overrides).model_dump()
+    assert not (tmp_path / "run").exists()

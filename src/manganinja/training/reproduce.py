@@ -260,7 +260,7 @@ class Chain:
     def _stage(self, part: str, model: dict, stage: str | None = None, data: dict | None = None) -> dict:
         """Train ``part`` into its run folder with the config of ``stage`` (default: ``part``, a
         key of :data:`STAGE_CONFIGS`), ``model`` and ``data`` merged over it."""
-        from manganinja.training.config import load_config
+        from manganinja.training.config import merge_dicts, resolve_config
         from manganinja.training.trainer import Trainer
 
         stage = part if stage is None else stage
@@ -270,7 +270,8 @@ class Chain:
         if "steps" in train:
             train["checkpoint_every"] = min(base.train.checkpoint_every, train["steps"])
         overrides = {"model": model, "data": {"synthetic": [str(self.data("train"))], **(data or {})}, "train": train}
-        cfg = load_config(self.configs / STAGE_CONFIGS[stage], overrides)
+        # the config read in __post_init__ (its keys as the file gives them), with the overrides over it
+        cfg = resolve_config(merge_dicts(base.model_dump(exclude_unset=True), overrides))
         result = Trainer(cfg).train()
         losses = result.losses
         return {"steps": result.step, "seconds_per_step": result.seconds_per_step,
@@ -294,13 +295,12 @@ class Chain:
         return self._stage("stage2_shuffle", {"path": str(self.run_dir("stage1_shuffle") / "final")}, stage="stage2")
 
     def part_validation(self) -> dict:
-        return self.choose_scales(self.run_dir("stage2") / "final")
+        return self.choose_scales(ninja_engine(self.run_dir("stage2") / "final", self.scale.sampling_steps))
 
-    def choose_scales(self, model: Path) -> dict:
-        """The guidance scales of ``model`` chosen on the validation pairs: the reference scale of
-        :attr:`Scale.ref_scales` with the best PSNR without points, then the point scale of
-        :attr:`Scale.point_scales` with the lowest point MSE with 5 guide points."""
-        base = ninja_engine(model, self.scale.sampling_steps)
+    def choose_scales(self, base: NinjaEngine) -> dict:
+        """The guidance scales of the model of ``base`` chosen on the validation pairs: the
+        reference scale of :attr:`Scale.ref_scales` with the best PSNR without points, then the
+        point scale of :attr:`Scale.point_scales` with the lowest point MSE with 5 guide points."""
         by_ref = {s: float(np.mean(measure(with_scales(base, s, 1.0), self.data("val"), 0, "psnr")))
                   for s in self.scale.ref_scales}
         ref = max(by_ref, key=by_ref.get)
@@ -385,19 +385,20 @@ class Chain:
         return result
 
     def part_ablation(self) -> dict:
-        chain = json.loads(_done_path(self.out, "validation").read_text())["result"]
-        chain_scales = (chain["guidance_scale_ref"], chain["guidance_scale_point"])
+        chosen = json.loads(_done_path(self.out, "validation").read_text())["result"]
+        chain_scales = (chosen["guidance_scale_ref"], chosen["guidance_scale_point"])
         rows = {}
         for shuffle, stage1, stage2 in ((False, "stage1", "stage2"), (True, "stage1_shuffle", "stage2_shuffle")):
             for with_stage2 in (False, True):
                 model = self.run_dir(stage2 if with_stage2 else stage1) / "final"
-                own = self.choose_scales(model)
+                base = ninja_engine(model, self.scale.sampling_steps)
+                own = self.choose_scales(base)
                 use = self.reference_use(model)
                 for which, scales in (("chain's", chain_scales), ("own", (own["guidance_scale_ref"], own["guidance_scale_point"]))):
                     key = f"shuffle={shuffle} stage2={with_stage2} scales={which}"
                     if which == "own" and scales == chain_scales:
                         continue  # the same row again
-                    engine = with_scales(ninja_engine(model, self.scale.sampling_steps), *scales)
+                    engine = with_scales(base, *scales)
                     rows[key] = {"patch_shuffle": shuffle, "stage2": with_stage2, "model": str(model), "scales": list(scales),
                                  "scales_from": which, **self.benchmark_scores(engine),
                                  "reference_use_other_minus_own": use.other_minus_own[0]}
