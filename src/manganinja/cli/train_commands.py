@@ -75,7 +75,7 @@ def reproduce_tiny(
     ablation: bool = typer.Option(
         False, "--ablation",
         help="After the chain, the ablation: stage 1 again with the paper's patch shuffle, stage 2 from it, and the four "
-             "models (shuffle or not, stage 2 or not) scored alike (ablation.md; about an hour more on 2 cores)."),
+             "models (shuffle or not, stage 2 or not) scored alike (ablation.md; about 65 min more on 2 cores)."),
 ) -> None:
     """The tiny synthetic MangaNinja from nothing: data, autoencoder, stage 0, stage 1, stage 2,
     validation, packaging and the evaluation tables, in order; a finished part is skipped."""

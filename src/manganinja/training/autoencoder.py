@@ -161,7 +161,7 @@ def new_autoencoder(m: AutoencoderModelSection, resolution: int) -> torch.nn.Mod
     )
 
 
-def load_start(m: AutoencoderModelSection, resolution: int) -> torch.nn.Module:
+def load_start(m: AutoencoderModelSection) -> torch.nn.Module:
     """The autoencoder at ``m.init_from``, checked against the architecture of ``m`` (one line
     naming the first key that differs, or the missing folder)."""
     from diffusers import AutoencoderKL
@@ -189,7 +189,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     t, m, d = cfg.train, cfg.model, cfg.data
     if t.threads:
         torch.set_num_threads(t.threads)
-    start = load_start(m, d.resolution) if m.init_from is not None else None  # refused before anything is written
+    start = load_start(m) if m.init_from is not None else None  # refused before anything is written
     out = Path(t.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = load_frames(d.synthetic, d.resolution)
