@@ -144,6 +144,12 @@ def test_init_from_of_another_architecture_is_one_line_before_anything_is_writte
     with pytest.raises(AutoencoderConfigError, match="is not a saved autoencoder"):
         train_autoencoder(missing, log=False)
     assert not (tmp_path / "wide").exists()
+    # going on from the folder this run would save into would replace the start: refused, the start kept
+    first = (tmp_path / "run" / "final" / "diffusion_pytorch_model.safetensors").read_bytes()
+    onto = cfg.model_copy(update={"model": cfg.model.model_copy(update={"init_from": str(tmp_path / "run" / "final")})})
+    with pytest.raises(AutoencoderConfigError, match=r"model.init_from .* is where this run saves \(train.output_dir"):
+        train_autoencoder(onto, log=False)
+    assert (tmp_path / "run" / "final" / "diffusion_pytorch_model.safetensors").read_bytes() == first
 
 
 def test_ema_decay_of_one_is_refused_naming_the_key(tmp_path):

@@ -189,6 +189,9 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     t, m, d = cfg.train, cfg.model, cfg.data
     if t.threads:
         torch.set_num_threads(t.threads)
+    if m.init_from is not None and (Path(t.output_dir) / "final").resolve() == Path(m.init_from).resolve():
+        raise AutoencoderConfigError(f"model.init_from {m.init_from} is where this run saves (train.output_dir "
+                                     f"{t.output_dir}); give another train.output_dir so the autoencoder you start from is kept")
     start = load_start(m) if m.init_from is not None else None  # refused before anything is written
     out = Path(t.output_dir)
     out.mkdir(parents=True, exist_ok=True)
