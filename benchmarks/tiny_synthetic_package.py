@@ -21,13 +21,12 @@ import json
 import shutil
 from pathlib import Path
 
-from manganinja.training.reproduce import AUTOENCODER_CONFIG, STAGE_CONFIGS
+from manganinja.training.reproduce import AUTOENCODER_CONFIG, STAGE_CONFIGS, TINY_RECOMMENDED
 
-#: Sampling settings the tiny model is used with: its training resolution and 10 DDIM steps; the
-#: guidance scales are ``--guidance-scale-ref`` / ``--guidance-scale-point``, chosen on the
-#: validation pairs (``benchmarks/tiny_synthetic_validate.py``, generator seed 3), never on the
-#: benchmark pairs.
-RECOMMENDED = {"resolution": 64, "steps": 10}
+# Sampling settings the tiny model is used with: the driver's (TINY_RECOMMENDED: its training
+# resolution and 10 DDIM steps); the guidance scales are ``--guidance-scale-ref`` /
+# ``--guidance-scale-point``, chosen on the validation pairs (``benchmarks/tiny_synthetic_validate.py``,
+# generator seed 3), never on the benchmark pairs.
 
 #: The commit whose training code trained the stages (unchanged since; docs/reproduce.md, seventh attempt).
 TRAINING_COMMIT = "5906a25"
@@ -82,7 +81,7 @@ def main() -> None:
         ap.error(f"--out {args.out} is the --stage2 folder: it would be replaced; give another folder")
     from manganinja.pipeline import MangaNinjaPipeline
 
-    recommended = {**RECOMMENDED, "guidance_scale_ref": args.guidance_scale_ref, "guidance_scale_point": args.guidance_scale_point}
+    recommended = {**TINY_RECOMMENDED, "guidance_scale_ref": args.guidance_scale_ref, "guidance_scale_point": args.guidance_scale_point}
     pipe = MangaNinjaPipeline.from_pretrained(args.stage2)
     pipe.set_recommended(**recommended)
     tmp = args.out.with_name(args.out.name + ".tmp")

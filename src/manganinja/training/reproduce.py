@@ -316,7 +316,7 @@ class Chain:
         done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
         chosen = done["validation"]["result"]
         pipe = MangaNinjaPipeline.from_pretrained(self.run_dir("stage2") / "final")
-        pipe.set_recommended(resolution=TINY_RESOLUTION, steps=10, guidance_scale_ref=chosen["guidance_scale_ref"],
+        pipe.set_recommended(**TINY_RECOMMENDED, guidance_scale_ref=chosen["guidance_scale_ref"],
                              guidance_scale_point=chosen["guidance_scale_point"])
         target = self.out / "model"
         tmp = target.with_name("model.tmp")
@@ -516,6 +516,9 @@ Wall time of each part ({time_note}):
 #: The tiny model's working size (a stage's pipeline records none; without it the engine would
 #: sample at the official 512 px).
 TINY_RESOLUTION = 64
+#: The sampling settings a packaged tiny model records besides its chosen guidance scales: its
+#: working size and 10 DDIM steps (the driver's package part and benchmarks/tiny_synthetic_package.py).
+TINY_RECOMMENDED: dict[str, int] = {"resolution": TINY_RESOLUTION, "steps": 10}
 
 
 def ninja_engine(model: Path, steps: int, resolution: int | None = None) -> NinjaEngine:
