@@ -39,6 +39,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # the sampling pipeline: below the engines and everything that drives it
     "manganinja.pipeline": ("manganinja.engines", "manganinja.evaluation", "manganinja.training",
                             "manganinja.shots", "manganinja.data", "manganinja.colorize", *FRONT_ENDS),
+    # region point maps (line art and picture regions): under the pipeline and the training data
+    "manganinja.point_regions": ("manganinja.pipeline", "manganinja.engines", "manganinja.evaluation",
+                                 "manganinja.training", "manganinja.shots", "manganinja.data",
+                                 "manganinja.colorize", *FRONT_ENDS),
     # the engines: below the runners
     "manganinja.engines": ("manganinja.evaluation", "manganinja.training", "manganinja.shots",
                            "manganinja.data", "manganinja.colorize", *FRONT_ENDS),

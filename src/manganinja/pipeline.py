@@ -37,6 +37,7 @@ from manganinja.models.reference_attention import (
     ReferenceState,
     install_reference_processors,
 )
+from manganinja.point_regions import fill_regions, line_regions, picture_regions
 from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map
 from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
 from manganinja.stitching import canvas_size, stitch_references, stitched_points
@@ -84,6 +85,7 @@ class ReferenceEncoding:
     map_sizes: list[tuple[int, int]]
     placements: list[tuple[int, int, float]]
     mode: str
+    region_labels: list[np.ndarray] | None = None
 
 
 class MangaNinjaPipeline(DiffusionPipeline):
@@ -430,6 +432,10 @@ class MangaNinjaPipeline(DiffusionPipeline):
         finally:
             state.clear()
             self._reference_models("cpu")
+        regions = None
+        if self.point_net.config.region_maps:
+            regions = [picture_regions(np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)))
+                       for p, s in zip(pictures, map_sizes)]
         return ReferenceEncoding(
             bank=bank,
             cond_token=tokens,
@@ -437,6 +443,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
             map_sizes=map_sizes,
             placements=placements,
             mode=mode if len(refs) > 1 else "concat",
+            region_labels=regions,
         )
 
     @staticmethod
@@ -445,10 +452,15 @@ class MangaNinjaPipeline(DiffusionPipeline):
         encoding: ReferenceEncoding,
         lineart_size: tuple[int, int],
         map_size: tuple[int, int],
+        lineart_regions: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Point maps: the line art's (H, W) at ``map_size`` = (width, height), and one per
         encoded reference picture at its encoded size. Pair ``i`` is drawn with value ``i + 1``
-        on the line art and on the map of its reference (moved onto the canvas for ``stitch``)."""
+        on the line art and on the map of its reference (moved onto the canvas for ``stitch``).
+
+        Region maps (:mod:`manganinja.point_regions`) when ``lineart_regions`` (int (H, W) labels
+        of the line art at ``map_size``) is given: each value then fills its region on the line
+        art, and on each reference map the region of ``encoding.region_labels``."""
         pairs = points if points is not None else PointPairs()
         values = np.arange(1, len(pairs) + 1)
         target = point_map(pairs.lineart_xy, lineart_size, map_size, values)
@@ -461,12 +473,17 @@ class MangaNinjaPipeline(DiffusionPipeline):
             )
         if encoding.mode == "stitch":
             placed = stitched_points(pairs, encoding.placements).reference_xy
-            return target, [point_map(placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0], values)]
-        refs = []
-        for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
-            own = pairs.reference_indices == k
-            refs.append(point_map(pairs.reference_xy[own], size, map_sz, values[own]))
-        return target, refs
+            refs = [point_map(placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0], values)]
+        else:
+            refs = []
+            for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
+                own = pairs.reference_indices == k
+                refs.append(point_map(pairs.reference_xy[own], size, map_sz, values[own]))
+        if lineart_regions is None:
+            return target, refs
+        if encoding.region_labels is None:
+            raise ValueError("region point maps need a reference encoding with region_labels (encode it with a region-map PointNet)")
+        return fill_regions(target, lineart_regions), [fill_regions(m, r) for m, r in zip(refs, encoding.region_labels)]
 
     def point_embeddings(
         self,
@@ -474,10 +491,11 @@ class MangaNinjaPipeline(DiffusionPipeline):
         encoding: ReferenceEncoding,
         lineart_size: tuple[int, int],
         map_size: tuple[int, int],
+        lineart_regions: np.ndarray | None = None,
     ) -> PointEmbeddings:
         """PointNet embeddings of :meth:`point_maps`. With no points the maps are all zeros (the
         official behaviour: the point branch still sees PointNet's response to an empty map)."""
-        target, refs = self.point_maps(points, encoding, lineart_size, map_size)
+        target, refs = self.point_maps(points, encoding, lineart_size, map_size, lineart_regions)
         device, dtype = self._execution_device, self.point_net.dtype
 
         def encode(m: np.ndarray) -> list[torch.Tensor]:
@@ -583,7 +601,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
             points.validate(encoding.input_sizes, lineart_size, max_pairs=max_points)
 
         # 4. Points
-        embeddings = self.point_embeddings(points, encoding, lineart_size, size)
+        regions = line_regions(line.resized(size)) if self.point_net.config.region_maps and points else None
+        embeddings = self.point_embeddings(points, encoding, lineart_size, size, regions)
 
         # 5. Latents
         latent_shape = (1, self.denoising_unet.config.in_channels, size[1] // self.vae_scale_factor, size[0] // self.vae_scale_factor)

@@ -249,3 +249,20 @@ def test_curriculum_config_names_its_mistakes():
                          ([(0, ["c"])], "'c' is not in data.synthetic")):
         with pytest.raises(ValueError, match=message):
             DataConfig(synthetic=["a", "b"], curriculum=bad)
+
+
+def test_region_maps_fill_regions_and_stay_pixel_maps_without_line_art(synth_root):
+    plain = PairDataset([SyntheticPairSource(synth_root)], config())
+    regions = PairDataset([SyntheticPairSource(synth_root)], config(), region_maps=True)
+    a, b = plain[(0, 0)], regions[(0, 0)]
+    n = a["num_points"]
+    assert n == b["num_points"] > 2 and torch.equal(a["lineart"], b["lineart"])
+    for key in ("target_points", "reference_points"):
+        assert int((a[key] > 0).sum()) == n
+        assert int((b[key] > 0).sum()) > 2 * n
+        assert set(b[key].unique().tolist()) == set(a[key].unique().tolist())  # every pair keeps its value
+        assert torch.equal(b[key][a[key] > 0], a[key][a[key] > 0])  # and its own pixel
+    dropped = PairDataset([SyntheticPairSource(synth_root)], config(drop=DropConfig(reference=0.0, points=0.0, lineart=1.0)),
+                          region_maps=True)[(0, 0)]
+    assert int((dropped["target_points"] > 0).sum()) == dropped["num_points"]
+    assert int((dropped["reference_points"] > 0).sum()) > dropped["num_points"]

@@ -55,6 +55,7 @@ from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
 from manganinja.lines import Extractor, extract_lineart, model_condition, normalize_lineart, resize_line_map
+from manganinja.point_regions import fill_regions, line_regions, picture_regions
 from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map
 
 logger = logging.getLogger(__name__)
@@ -312,11 +313,15 @@ class PairDataset(Dataset):
         run_steps: int | None = None,
         extractor: LineartExtractor | None = None,
         describe: str = "the configured data",
+        region_maps: bool = False,
     ) -> None:
         """``seed`` and the step fix every random choice of a sample; ``run_steps``: the length
         of the run, over which the progressive patch shuffle spreads when
-        ``config.patch_shuffle.total_steps`` is not given."""
+        ``config.patch_shuffle.total_steps`` is not given. ``region_maps``: draw region point
+        maps (:mod:`manganinja.point_regions`; the model's ``PointNet.region_maps``) from the
+        sample's reference and line-art condition as the model gets them."""
         self.sources = list(sources)
+        self.region_maps = region_maps
         self.config = config
         self.seed = seed
         shuffle = config.patch_shuffle
@@ -387,7 +392,11 @@ class PairDataset(Dataset):
             ref_map = point_map(rxy, size, size)
             tgt_map = point_map(txy, size, size)
             n_points = len(rxy)
-        cond = torch.from_numpy(model_condition(np.zeros_like(lines) if flags.lineart else lines))
+        seen_lines = np.zeros_like(lines) if flags.lineart else lines
+        if self.region_maps and n_points:
+            ref_map = fill_regions(ref_map, picture_regions(ref))
+            tgt_map = fill_regions(tgt_map, line_regions(seen_lines))
+        cond = torch.from_numpy(model_condition(seen_lines))
         extra = {} if match_arrays is None else match_arrays
         return {**extra,
             "reference": to_signed_tensor(ref),

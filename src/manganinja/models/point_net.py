@@ -27,6 +27,10 @@ class PointNet(ModelMixin, ConfigMixin):
     different pairs come out nearly parallel and differ mostly in norm, so attention cannot single
     out a pair's reference token (docs/reproduce.md, "The point path on its own"); orthonormal
     codes differ by direction. The codes are not weights: they are rebuilt from the config.
+
+    ``region_maps`` (False: the official model) is not used by the network itself: it records
+    that the model was trained on region point maps (:mod:`manganinja.point_regions`, a departure
+    from the paper), so the pipeline draws its maps that way.
     """
 
     @register_to_config
@@ -38,6 +42,7 @@ class PointNet(ModelMixin, ConfigMixin):
         pair_code_channels: int = 0,
         pair_code_count: int = 0,
         pair_code_seed: int = 0,
+        region_maps: bool = False,
     ) -> None:
         super().__init__()
         if len(out_channels) != len(downsamples):

@@ -88,6 +88,11 @@ class ModelConfig(Section):
     channels (``PointNet.pair_code_channels``, a departure from the paper: docs/reproduce.md);
     ``0`` the paper's coding. When it differs from the loaded model's, PointNet starts anew
     (random, from ``seed``) with the same widths: train it with stage 2.
+
+    ``point_regions``: region point maps (:mod:`manganinja.point_regions`, a departure from the
+    paper: each pair's value fills the region holding its point); ``None`` keeps the model's
+    (pixel maps for a new model). Saved in PointNet's config (``region_maps``), so the pipeline
+    draws the maps the model was trained on.
     """
 
     init: InitKind = "tiny"
@@ -101,6 +106,7 @@ class ModelConfig(Section):
     clip_path: str | None = None
     seed: Int = 0
     point_code: Int | None = None
+    point_regions: bool | None = None
 
 
 class TrainSection(Section):

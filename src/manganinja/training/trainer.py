@@ -91,6 +91,8 @@ def build_pipeline(cfg: TrainConfig) -> Any:
     pipe = _initial_pipeline(cfg)
     if cfg.model.point_code is not None and pipe.point_net.config.pair_code_channels != cfg.model.point_code:
         pipe.register_modules(point_net=recoded_point_net(pipe.point_net, cfg.model.point_code, cfg.model.seed))
+    if cfg.model.point_regions is not None:
+        pipe.point_net.register_to_config(region_maps=cfg.model.point_regions)
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
@@ -511,6 +513,8 @@ class Trainer:
         )
         self.dataset = dataset if dataset is not None else build_dataset(cfg)
         self.pipe = pipe if pipe is not None else build_pipeline(cfg)
+        # the point maps the model's PointNet reads (and is saved as reading)
+        self.dataset.region_maps = bool(self.pipe.point_net.config.region_maps)
         self.noise_scheduler = DDPMScheduler.from_config(self.pipe.scheduler.config)
         self.frozen_inside = set_trainable(self.pipe, t.stage)
         self.weight_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[t.mixed_precision]

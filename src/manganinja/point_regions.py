@@ -1,0 +1,59 @@
+"""Region point maps: each pair's value fills the region that holds its point.
+
+A departure from the paper, for models trained here (``PointNet.region_maps``; docs/reproduce.md,
+thirteenth attempt). The paper's point map marks one pixel per pair, so a guide reaches the
+attention of the few tokens under its pixel; in the miniature those tokens are all a guide
+moves, and the rest of the part keeps the color the model chose (20 guides: 0.99x the point
+error without them). A region map writes pair ``i``'s value over the whole region of the
+picture the point lies in: on the line art, the region its lines enclose; on a colored
+reference, the region enclosed by the reference's own XDoG line art. Both are labelled with
+:func:`manganinja.flat.regions.label_regions`, at the size the map is drawn at, from what the
+model is given at that size, in sampling and in training alike.
+
+A map whose picture is not split into at least two regions (a blank line art: the condition
+dropped) stays a pixel map, so a model trained with region maps still sees the paper's points
+when it has no line art.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from manganinja.flat.regions import label_regions
+from manganinja.lines import xdog_lines
+
+#: Gap-closing radius at the map sizes (64-512 px): lines there are 1-3 px wide, and a larger ball
+#: erases the small parts (eyes, buttons) that guides are clicked on.
+REGION_GAP_RADIUS = 1
+
+
+def line_regions(lines: np.ndarray) -> np.ndarray:
+    """Region labels of a line map (float ``(H, W)`` in [0, 1], 1 = line) at its size: int32
+    ``(H, W)``, ``1..count`` (line pixels take their nearest region's label)."""
+    return label_regions(np.asarray(lines, dtype=np.float32), gap_radius=REGION_GAP_RADIUS).filled_labels()
+
+
+def picture_regions(rgb: np.ndarray) -> np.ndarray:
+    """Region labels of a colored picture (uint8 ``(H, W, 3)``) at its size, from its XDoG line
+    art (:func:`manganinja.lines.xdog_lines`): int32 ``(H, W)``, ``1..count``."""
+    return line_regions(xdog_lines(np.asarray(rgb, dtype=np.float32) / 255.0))
+
+
+def fill_regions(point_map: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The point map (float ``(H, W)``: 0, or pair value ``v`` at the pair's pixel) with each
+    pair's value written over the region of ``labels`` (int ``(H, W)``, same shape) that holds
+    its pixel; float32 ``(H, W)``. Pairs are written in increasing value (a later pair wins a
+    shared region) and every pair's own pixel keeps its value. Unchanged when ``labels`` has
+    fewer than two regions."""
+    if point_map.shape != labels.shape:
+        raise ValueError(f"point map {point_map.shape} and labels {labels.shape} differ in shape")
+    out = np.asarray(point_map, dtype=np.float32).copy()
+    if np.unique(labels).size < 2:
+        return out
+    ys, xs = np.nonzero(point_map)
+    values = point_map[ys, xs]
+    order = np.argsort(values, kind="stable")
+    for k in order:
+        out[labels == labels[ys[k], xs[k]]] = values[k]
+    out[ys, xs] = values
+    return out

@@ -1,0 +1,66 @@
+"""A PointNet trained on region point maps (``region_maps``): the pipeline draws its maps that way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from manganinja import PointPairs
+from manganinja.lines import Lines
+from manganinja.point_regions import line_regions
+
+
+def two_part_picture() -> Image.Image:
+    """64x64: a red square (16..47) on white, outlined in black."""
+    rgb = np.full((64, 64, 3), 250, np.uint8)
+    rgb[16:48, 16:48] = (200, 30, 30)
+    rgb[16, 16:48] = rgb[47, 16:48] = rgb[16:48, 16] = rgb[16:48, 47] = 0
+    return Image.fromarray(rgb)
+
+
+def square_lines() -> Lines:
+    lines = np.zeros((64, 64), np.float32)
+    lines[20, 20:44] = lines[43, 20:44] = lines[20:44, 20] = lines[20:44, 43] = 1.0
+    return Lines(lines)
+
+
+PAIRS = PointPairs.from_dict({"pairs": [{"reference": [30, 30], "lineart": [30, 30]},
+                                        {"reference": [4, 4], "lineart": [4, 60]}]})
+
+
+@pytest.fixture()
+def region_pipe(pipe):
+    pipe.point_net.register_to_config(region_maps=True)
+    yield pipe
+    pipe.point_net.register_to_config(region_maps=False)
+
+
+def test_region_maps_fill_the_parts_of_the_line_art_and_of_the_reference(region_pipe):
+    enc = region_pipe.encode_reference(two_part_picture(), resolution=64)
+    assert enc.region_labels is not None and enc.region_labels[0].shape == (64, 64)
+    regions = line_regions(square_lines().resized((64, 64)))
+    target, (ref,) = region_pipe.point_maps(PAIRS, enc, (64, 64), (64, 64), regions)
+    # pair 1 inside the square, pair 2 outside, on both maps
+    assert target[25, 38] == 1 and target[38, 25] == 1 and target[2, 2] == 2 and target[60, 60] == 2
+    assert ref[40, 20] == 1 and ref[22, 44] == 1 and ref[60, 2] == 2 and ref[2, 60] == 2
+    pixel_target, (pixel_ref,) = region_pipe.point_maps(PAIRS, enc, (64, 64), (64, 64))
+    assert np.count_nonzero(pixel_target) == 2 and np.count_nonzero(pixel_ref) == 2
+
+
+def test_a_pixel_map_model_gets_no_region_labels_and_region_maps_need_them(pipe):
+    enc = pipe.encode_reference(two_part_picture(), resolution=64)
+    assert enc.region_labels is None
+    with pytest.raises(ValueError, match="region_labels"):
+        pipe.point_maps(PAIRS, enc, (64, 64), (64, 64), line_regions(square_lines().resized((64, 64))))
+
+
+def test_sampling_with_a_region_map_model_reads_the_regions(region_pipe, pipe):
+    kw = dict(reference=two_part_picture(), lineart=square_lines(), points=PAIRS, num_inference_steps=2,
+              resolution=64, output_type="np")
+    region = region_pipe(generator=torch.Generator().manual_seed(0), **kw).images[0]
+    region_pipe.point_net.register_to_config(region_maps=False)
+    pixel = pipe(generator=torch.Generator().manual_seed(0), **kw).images[0]
+    assert region.shape == pixel.shape == (64, 64, 3)
+    assert not np.array_equal(region, pixel)

@@ -1,0 +1,57 @@
+"""Region point maps (manganinja.point_regions): each pair's value fills the region of its point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from manganinja.point_regions import fill_regions, line_regions, picture_regions
+
+
+def boxes_lines() -> np.ndarray:
+    """A 32x32 line map (1 = line) with a closed square (rows/cols 8..24) on open paper."""
+    lines = np.zeros((32, 32), np.float32)
+    lines[8, 8:25] = lines[24, 8:25] = 1.0
+    lines[8:25, 8] = lines[8:25, 24] = 1.0
+    return lines
+
+
+def test_line_regions_splits_inside_from_outside_and_labels_every_pixel():
+    labels = line_regions(boxes_lines())
+    assert labels.shape == (32, 32) and labels.dtype == np.int32 and labels.min() >= 1
+    assert labels[16, 16] != labels[2, 2]
+    assert len({int(labels[y, x]) for y, x in [(12, 12), (20, 20), (16, 10)]}) == 1
+    assert len({int(labels[y, x]) for y, x in [(2, 2), (30, 30), (2, 30)]}) == 1
+
+
+def test_picture_regions_follows_the_colors_of_a_flat_picture():
+    rgb = np.full((32, 32, 3), 240, np.uint8)
+    rgb[8:25, 8:25] = (200, 40, 40)  # a red square on white, no outline
+    labels = picture_regions(rgb)
+    assert labels[16, 16] != labels[2, 2]
+    assert labels[12, 12] == labels[20, 20]
+
+
+def test_fill_regions_fills_each_pairs_region_later_pair_wins_own_pixels_kept():
+    labels = line_regions(boxes_lines())
+    pm = np.zeros((32, 32), np.float32)
+    pm[16, 16] = 1.0  # inside
+    pm[2, 2] = 2.0    # outside
+    pm[30, 30] = 3.0  # outside too: pair 3 wins the outside, pair 2 keeps its pixel
+    out = fill_regions(pm, labels)
+    assert out[12, 20] == 1.0 and out[20, 12] == 1.0
+    assert out[0, 31] == 3.0 and out[2, 2] == 2.0 and out[30, 30] == 3.0
+    assert set(np.unique(out).tolist()) == {1.0, 2.0, 3.0}
+    assert np.count_nonzero(pm) == 3  # the input is not changed
+
+
+def test_fill_regions_keeps_a_pixel_map_when_the_picture_has_one_region():
+    pm = np.zeros((16, 16), np.float32)
+    pm[3, 4] = 5.0
+    blank = line_regions(np.zeros((16, 16), np.float32))
+    assert np.array_equal(fill_regions(pm, blank), pm)
+
+
+def test_fill_regions_refuses_labels_of_another_shape():
+    with pytest.raises(ValueError, match="differ in shape"):
+        fill_regions(np.zeros((8, 8), np.float32), np.ones((8, 9), np.int32))
