@@ -1,0 +1,169 @@
+"""Forced attention: if the guides' attention were right, would their colors follow?
+
+A diagnostic of a trained tiny model (issue 19, item 3: "find why" points do not steer with line
+art). For each held-out synthetic pair (generator ``--seed``, drawn at 256 px, direction a->b)
+and 20 guide points (the benchmark's split), the model samples with the line art three times:
+
+- ``none``: no points, the model as a user runs it;
+- ``points``: the 20 guides through the model's own point path (its PointNet);
+- ``forced beta``: the 20 guides, but the POINT branch of every reader block is the REF branch
+  (no point embeddings) with ``beta`` added to the attention logit of every (line-art token,
+  reference token) pair that lie in the same guide's region. The regions are those of region
+  point maps (:mod:`manganinja.point_regions`: the region of the line art, and of the
+  reference's XDoG line art, that holds each guide), read at each block's token grid.
+
+A large ``beta`` puts nearly all of a guided token's bank attention on its guide's reference
+region, which is what a point path that worked would do. Printed per run: the point MSE outside
+the 20 guides (the benchmark's score, :func:`manganinja.evaluation.benchmark.score`), its ratio
+to ``none`` and how many pairs improved, and the same at the 20 guide points themselves against
+their reference colors. If ``forced`` does not lower the error either, no point embedding can:
+the model paints those tokens from something other than what they attend to in the bank.
+
+    python benchmarks/tiny_forced_attention.py models/tiny-synthetic --betas 2,5,20 [--pairs 16]
+
+Run with the package installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def token_map(region_map: np.ndarray, tokens: int) -> np.ndarray:
+    """A (S, S) point map at a square token grid of ``tokens`` tokens, flat (tokens,): each token
+    takes the largest pair value in its cell (a one-pixel guide marks the token that holds it)."""
+    side = int(round(tokens ** 0.5))
+    cell = region_map.shape[0] // side
+    if side * side != tokens or cell * side != region_map.shape[0] or region_map.shape[0] != region_map.shape[1]:
+        raise ValueError(f"a {region_map.shape} map does not fall into {tokens} square tokens")
+    return region_map.reshape(side, cell, side, cell).max(axis=(1, 3)).reshape(-1)
+
+
+def region_bias(target_map: np.ndarray, reference_map: np.ndarray, n_self: int, n_bank: int, beta: float):
+    """The additive logit bias (1, 1, n_self, n_self + n_bank): ``beta`` where a line-art token
+    and a bank token carry the same guide (nonzero value of the region maps), else 0."""
+    import torch
+
+    t = torch.from_numpy(token_map(target_map, n_self))
+    r = torch.from_numpy(token_map(reference_map, n_bank))
+    same = (t[:, None] == r[None, :]) & (t[:, None] > 0)
+    bias = torch.zeros(n_self, n_self + n_bank)
+    bias[:, n_self:] = same.float() * beta
+    return bias[None, None]
+
+
+def forced_processors(pipe, maps: dict) -> None:
+    """Replace the denoising U-Net's reader processors by ones whose POINT branch is the REF
+    branch plus :func:`region_bias` of ``maps`` (``{"target", "reference", "beta"}``, set per call)."""
+    import torch
+    import torch.nn.functional as F
+
+    from manganinja.models.reference_attention import Branch, ReferenceReadProcessor, _heads, _query_key
+
+    class Forced(ReferenceReadProcessor):
+        def _branch(self, attn, branch, h):
+            if branch is not Branch.POINT or not maps["forced"]:
+                return super()._branch(attn, branch, h)
+            rows, tokens, channels = h.shape
+            bank, _ = self._bank(rows, channels)
+            kv = torch.cat([h, bank], dim=1)
+            bias = region_bias(maps["target"], maps["reference"], tokens, bank.shape[1], maps["beta"]).to(h.dtype)
+            query, key = _query_key(attn, h, kv)
+            value = _heads(attn, attn.to_v(kv))
+            out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+            out = out.transpose(1, 2).reshape(rows, -1, attn.heads * value.shape[-1]).to(query.dtype)
+            out = attn.to_out[1](attn.to_out[0](out))
+            if attn.residual_connection:
+                out = out + h
+            return out / attn.rescale_output_factor
+
+    unet = pipe.denoising_unet
+    unet.set_attn_processor({k: Forced(p.state, p.name) if isinstance(p, ReferenceReadProcessor) else p
+                             for k, p in unet.attn_processors.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", type=Path)
+    p.add_argument("--betas", default="2,5,20", help="logit biases to try, comma-separated (default 2,5,20)")
+    p.add_argument("--pairs", type=int, default=16)
+    p.add_argument("--seed", type=int, default=1, help="generator seed of the held-out pairs (default 1, the benchmark's)")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--maps", choices=("region", "pixel"), default="region",
+                   help="guide areas: the regions that hold the guides (default), or only their own tokens")
+    args = p.parse_args(argv)
+    try:
+        betas = [float(b) for b in args.betas.split(",")]
+    except ValueError:
+        print(f"error: --betas {args.betas!r}: give numbers separated by commas, e.g. 2,5,20", file=sys.stderr)
+        return 2
+    if not (args.model / "model_index.json").is_file():
+        print(f"error: {args.model} is not a saved pipeline (no model_index.json); give a model folder such as models/tiny-synthetic", file=sys.stderr)
+        return 2
+    if args.pairs < 1 or args.steps < 1:
+        print("error: --pairs and --steps must be at least 1", file=sys.stderr)
+        return 2
+
+    import torch
+
+    from manganinja.evaluation import benchmark as B
+    from manganinja.lines import Lines
+    from manganinja.pipeline import MangaNinjaPipeline
+    from manganinja.point_regions import fill_regions, line_regions, picture_regions
+    from manganinja.points import PointPairs, point_map
+
+    torch.set_num_threads(args.threads)
+    pipe = MangaNinjaPipeline.from_pretrained(args.model)
+    resolution = int(pipe.recommended.get("resolution", 64))
+    maps: dict = {}
+    forced_processors(pipe, maps)
+    runs = ["none", "points", *[f"forced {b:g}" for b in betas]]
+    scored_err: dict[str, list[float]] = {r: [] for r in runs}
+    guide_err: dict[str, list[float]] = {r: [] for r in runs}
+    size = (resolution, resolution)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
+        for name in B.read_manifest(data)["pairs"]:
+            reference, target, mask, points = B.load_pair(data, name).direction("a->b")
+            guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
+            guide = PointPairs([points[int(i)] for i in guide_idx])
+            lines = Lines.from_picture(target, "xdog")
+            ref_small = np.asarray(reference.convert("RGB").resize(size, 3))  # bicubic, as the pipeline encodes it
+            maps["target"] = point_map(guide.lineart_xy, target.size, size)
+            maps["reference"] = point_map(guide.reference_xy, reference.size, size)
+            if args.maps == "region":
+                maps["target"] = fill_regions(maps["target"], line_regions(lines.resized(size)))
+                maps["reference"] = fill_regions(maps["reference"], picture_regions(ref_small))
+            ref = np.asarray(reference.convert("RGB"), np.float64) / 255.0
+            wanted = ref[guide.reference_xy[:, 1].astype(int), guide.reference_xy[:, 0].astype(int)]
+            for run in runs:
+                forced = run.startswith("forced")
+                maps["forced"], maps["beta"] = forced, (float(run.split()[1]) if forced else 0.0)
+                pts = None if run == "none" else guide
+                with torch.no_grad():
+                    out = pipe(reference=reference, lineart=lines, points=pts, generator=torch.Generator().manual_seed(0),
+                               num_inference_steps=args.steps, output_type="np", progress=False).images[0]
+                score = B.score(out, np.asarray(target), mask, points.lineart_xy[scored_idx])
+                scored_err[run].append(float(score["point_mse"]))
+                got = np.asarray(out, np.float64)[guide.lineart_xy[:, 1].astype(int), guide.lineart_xy[:, 0].astype(int)] / 255.0
+                guide_err[run].append(float(((got - wanted) ** 2).mean()))
+    print(f"# forced attention: {args.model}, {args.pairs} pairs of seed {args.seed} (a->b), 20 guides, {args.steps} steps, "
+          f"guidance as recommended ({pipe.recommended})")
+    print("| run | point MSE outside the guides | ratio to none | pairs better | MSE at the guide points | ratio to none |")
+    print("|---|---|---|---|---|---|")
+    base_s, base_g = np.asarray(scored_err["none"]), np.asarray(guide_err["none"])
+    for run in runs:
+        s, g = np.asarray(scored_err[run]), np.asarray(guide_err[run])
+        print(f"| {run} | {s.mean():.4f} | {s.mean() / base_s.mean():.3f} | {int((s < base_s).sum())}/{len(s)} | "
+              f"{g.mean():.4f} | {g.mean() / base_g.mean():.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""benchmarks/tiny_forced_attention.py: the guides' tokens and logit bias land where the maps say,
+a forced POINT branch with no bias is the REF branch, and bad arguments are one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from manganinja import PointPairs
+from manganinja.lines import Lines
+from manganinja.pipeline import build_pipeline
+
+from _scripts import load_script
+
+
+def script():
+    return load_script("tiny_forced_attention")
+
+
+def test_a_one_pixel_guide_marks_the_token_that_holds_it():
+    m = np.zeros((64, 64), np.float32)
+    m[6, 5] = 3.0  # row 6, column 5: token (1, 1) of a 16x16 grid, (0, 0) of 8x8
+    t16, t8 = script().token_map(m, 256), script().token_map(m, 64)
+    assert t16[17] == 3 and np.count_nonzero(t16) == 1
+    assert t8[0] == 3 and np.count_nonzero(t8) == 1
+    with pytest.raises(ValueError, match="square tokens"):
+        script().token_map(m, 200)
+
+
+def test_the_bias_joins_each_guides_target_tokens_to_its_reference_tokens_only():
+    t = np.zeros((8, 8), np.float32)
+    r = np.zeros((8, 8), np.float32)
+    t[0:4, 0:4], r[4:8, 4:8] = 1, 1  # guide 1: target top-left, reference bottom-right
+    t[4:8, 4:8], r[0:4, 0:4] = 2, 2
+    bias = script().region_bias(t, r, 4, 4, 7.0)[0, 0]  # 2x2 tokens each side
+    assert bias.shape == (4, 8)
+    assert torch.all(bias[:, :4] == 0)  # the line art's own tokens are never biased
+    assert bias[0, 4 + 3] == 7.0 and bias[3, 4 + 0] == 7.0  # 1 -> 1, 2 -> 2
+    assert bias[1, 4:].abs().sum() == 0 and bias[2, 4:].abs().sum() == 0  # unguided tokens
+    assert float(bias.sum()) == 14.0
+
+
+def test_forced_with_no_bias_is_the_ref_branch_and_a_bias_changes_the_result():
+    pipe = build_pipeline("tiny", seed=0)
+    rng = np.random.default_rng(0)
+    reference = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    lines = Lines((rng.random((64, 64)) > 0.9).astype(np.float32))
+    guide = PointPairs.from_dict({"pairs": [{"reference": [10, 10], "lineart": [50, 50]}]})
+    kw = dict(reference=reference, lineart=lines, num_inference_steps=2, resolution=64, output_type="np",
+              guidance_scale_ref=2.0)
+
+    def run(points, scale_point):
+        return pipe(points=points, guidance_scale_point=scale_point, generator=torch.Generator().manual_seed(0),
+                    **kw).images[0].astype(int)
+
+    no_point_step = run(None, 0.0)
+    maps = {"forced": True, "beta": 0.0, "target": np.zeros((64, 64), np.float32), "reference": np.zeros((64, 64), np.float32)}
+    maps["target"][40:64, 40:64] = 1
+    maps["reference"][0:24, 0:24] = 1
+    script().forced_processors(pipe, maps)
+    assert np.abs(run(guide, 3.0) - no_point_step).max() <= 1  # POINT = REF: the point step is zero
+    maps["beta"] = 20.0
+    assert np.abs(run(guide, 3.0) - no_point_step).max() > 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--betas", "two"], "--betas 'two'"),
+    (["--pairs", "0"], "--pairs"),
+])
+def test_bad_arguments_are_one_line(argv, says, capsys, tmp_path):
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "model_index.json").write_text("{}")
+    assert script().main([str(model), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "\n" not in err
+
+
+def test_a_folder_that_is_no_model_is_one_line(capsys, tmp_path):
+    assert script().main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no model_index.json" in err and "\n" not in err
