@@ -19,7 +19,12 @@ to ``none`` and how many pairs improved, and the same at the 20 guide points the
 their reference colors. If ``forced`` does not lower the error either, no point embedding can:
 the model paints those tokens from something other than what they attend to in the bank.
 
-    python benchmarks/tiny_forced_attention.py models/tiny-synthetic --betas 2,5,20 [--pairs 16]
+``--maps pixel`` marks only the token that holds each guide, on both sides (a one-pixel guide at
+64 px falls in one token of each grid). ``--blank`` samples from a blank line art instead (a
+dropped line-art condition, where the model's own points do act); its maps are then pixel maps
+on the line-art side (a blank line art has one region).
+
+    python benchmarks/tiny_forced_attention.py models/tiny-synthetic --betas 2,5,20 [--maps pixel] [--blank] [--pairs 16]
 
 Run with the package installed.
 """
@@ -97,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--maps", choices=("region", "pixel"), default="region",
                    help="guide areas: the regions that hold the guides (default), or only their own tokens")
+    p.add_argument("--blank", action="store_true",
+                   help="sample from a blank line art (a dropped line-art condition) instead; the guide areas are then their own tokens")
     args = p.parse_args(argv)
     try:
         betas = [float(b) for b in args.betas.split(",")]
@@ -134,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
             guide = PointPairs([points[int(i)] for i in guide_idx])
             lines = Lines.from_picture(target, "xdog")
+            if args.blank:
+                lines = Lines(np.zeros_like(lines.array))
             ref_small = np.asarray(reference.convert("RGB").resize(size, 3))  # bicubic, as the pipeline encodes it
             maps["target"] = point_map(guide.lineart_xy, target.size, size)
             maps["reference"] = point_map(guide.reference_xy, reference.size, size)
@@ -154,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 got = np.asarray(out, np.float64)[guide.lineart_xy[:, 1].astype(int), guide.lineart_xy[:, 0].astype(int)] / 255.0
                 guide_err[run].append(float(((got - wanted) ** 2).mean()))
     print(f"# forced attention: {args.model}, {args.pairs} pairs of seed {args.seed} (a->b), 20 guides, {args.steps} steps, "
+          f"{'blank line art' if args.blank else 'with the line art'}, {args.maps} maps, "
           f"guidance as recommended ({pipe.recommended})")
     print("| run | point MSE outside the guides | ratio to none | pairs better | MSE at the guide points | ratio to none |")
     print("|---|---|---|---|---|---|")
