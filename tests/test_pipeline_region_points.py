@@ -64,3 +64,25 @@ def test_sampling_with_a_region_map_model_reads_the_regions(region_pipe, pipe):
     pixel = pipe(generator=torch.Generator().manual_seed(0), **kw).images[0]
     assert region.shape == pixel.shape == (64, 64, 3)
     assert not np.array_equal(region, pixel)
+
+
+def test_a_hint_controlnet_gets_each_guides_reference_color_over_its_line_art_region(pipe):
+    from manganinja.training.trainer import hinted_controlnet
+
+    original = pipe.controlnet
+    pipe.register_modules(controlnet=hinted_controlnet(original))
+    try:
+        assert pipe.takes_hints
+        enc = pipe.encode_reference(two_part_picture(), resolution=64)
+        hint = pipe.hint_condition(PAIRS, enc, (64, 64), line_regions(square_lines().resized((64, 64))))
+        red, white = np.array([200, 30, 30]) / 127.5 - 1, np.array([250, 250, 250]) / 127.5 - 1
+        assert np.allclose(hint[:3, 30, 30], red, atol=0.02) and np.allclose(hint[:3, 25, 38], red, atol=0.02)  # pair 1's region
+        assert np.allclose(hint[:3, 60, 60], white, atol=0.02) and hint[3, 60, 60] == 1  # pair 2's: outside the square
+        with torch.no_grad():
+            pipe.controlnet.controlnet_cond_embedding.conv_in.weight[:, 3:] = 0.5  # make the hints count
+        kw = dict(reference=two_part_picture(), lineart=square_lines(), num_inference_steps=2, resolution=64, output_type="np")
+        with_points = pipe(points=PAIRS, generator=torch.Generator().manual_seed(0), **kw).images[0]
+        without = pipe(generator=torch.Generator().manual_seed(0), **kw).images[0]
+        assert not np.array_equal(with_points, without)
+    finally:
+        pipe.register_modules(controlnet=original)

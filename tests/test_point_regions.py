@@ -55,3 +55,18 @@ def test_fill_regions_keeps_a_pixel_map_when_the_picture_has_one_region():
 def test_fill_regions_refuses_labels_of_another_shape():
     with pytest.raises(ValueError, match="differ in shape"):
         fill_regions(np.zeros((8, 8), np.float32), np.ones((8, 9), np.int32))
+
+
+def test_hint_channels_paint_each_pairs_color_over_its_area_and_mark_it():
+    from manganinja.point_regions import HINT_CHANNELS, hint_channels
+
+    area = np.zeros((8, 8), np.float32)
+    area[:4, :4], area[6:, 6:] = 1, 2
+    colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    hint = hint_channels(area, colors)
+    assert hint.shape == (HINT_CHANNELS, 8, 8) and hint.dtype == np.float32
+    assert np.allclose(hint[:, 1, 2], [1, -1, -1, 1]) and np.allclose(hint[:, 7, 7], [-1, -1, 1, 1])
+    assert np.all(hint[:, 5, 5] == 0) and hint[3].sum() == 16 + 4
+    assert np.all(hint_channels(np.zeros((8, 8), np.float32), colors[:0]) == 0)
+    with pytest.raises(ValueError, match="only 1 colors"):
+        hint_channels(area, colors[:1])

@@ -37,8 +37,8 @@ from manganinja.models.reference_attention import (
     ReferenceState,
     install_reference_processors,
 )
-from manganinja.point_regions import fill_regions, line_regions, picture_regions
-from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map
+from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_channels, line_regions, picture_regions
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map, scale_xy
 from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
 from manganinja.stitching import canvas_size, stitch_references, stitched_points
 
@@ -86,6 +86,7 @@ class ReferenceEncoding:
     placements: list[tuple[int, int, float]]
     mode: str
     region_labels: list[np.ndarray] | None = None
+    map_pictures: list[np.ndarray] | None = None
 
 
 class MangaNinjaPipeline(DiffusionPipeline):
@@ -432,10 +433,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
         finally:
             state.clear()
             self._reference_models("cpu")
-        regions = None
-        if self.point_net.config.region_maps:
-            regions = [picture_regions(np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)))
-                       for p, s in zip(pictures, map_sizes)]
+        small = [np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)) for p, s in zip(pictures, map_sizes)]
+        regions = [picture_regions(p) for p in small] if self.point_net.config.region_maps else None
         return ReferenceEncoding(
             bank=bank,
             cond_token=tokens,
@@ -444,7 +443,41 @@ class MangaNinjaPipeline(DiffusionPipeline):
             placements=placements,
             mode=mode if len(refs) > 1 else "concat",
             region_labels=regions,
+            map_pictures=small if self.takes_hints else None,
         )
+
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the ControlNet's condition has the guides' color hints after the line art
+        (3 + :data:`~manganinja.point_regions.HINT_CHANNELS` channels; a model trained here)."""
+        return int(self.controlnet.config.conditioning_channels) == 3 + HINT_CHANNELS
+
+    @staticmethod
+    def hint_condition(
+        points: PointPairs | None,
+        encoding: ReferenceEncoding,
+        lineart_size: tuple[int, int],
+        lineart_regions: np.ndarray,
+    ) -> np.ndarray:
+        """The guides' color hints (:func:`~manganinja.point_regions.hint_channels`), float32
+        (4, H, W) at the size of ``lineart_regions`` (int (H, W) region labels of the line art):
+        each pair's reference color, read in ``encoding.map_pictures``, over its line-art region."""
+        height, width = lineart_regions.shape
+        pairs = points if points is not None else PointPairs()
+        if encoding.map_pictures is None:
+            raise ValueError("color hints need a reference encoding with map_pictures (encode it with a hint model)")
+        colors = np.zeros((len(pairs), 3), np.uint8)
+        if encoding.mode == "stitch":
+            placed = stitched_points(pairs, encoding.placements).reference_xy
+            pix = scale_xy(placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0])
+            colors[:] = encoding.map_pictures[0][pix[:, 1], pix[:, 0]]
+        else:
+            for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
+                own = pairs.reference_indices == k
+                pix = scale_xy(pairs.reference_xy[own], size, map_sz)
+                colors[own] = encoding.map_pictures[k][pix[:, 1], pix[:, 0]]
+        target = point_map(pairs.lineart_xy, lineart_size, (width, height))
+        return hint_channels(fill_regions(target, lineart_regions), colors)
 
     @staticmethod
     def point_maps(
@@ -601,8 +634,13 @@ class MangaNinjaPipeline(DiffusionPipeline):
             points.validate(encoding.input_sizes, lineart_size, max_pairs=max_points)
 
         # 4. Points
-        regions = line_regions(line.resized(size)) if self.point_net.config.region_maps and points else None
+        lineart_regions = line_regions(line.resized(size)) if (self.point_net.config.region_maps or self.takes_hints) and points else None
+        regions = lineart_regions if self.point_net.config.region_maps else None
         embeddings = self.point_embeddings(points, encoding, lineart_size, size, regions)
+        if self.takes_hints:
+            hint = self.hint_condition(points, encoding, lineart_size, lineart_regions) if points else \
+                np.zeros((HINT_CHANNELS, size[1], size[0]), np.float32)
+            cond = torch.cat([cond, torch.from_numpy(hint)[None].to(device=cond.device, dtype=cond.dtype)], dim=1)
 
         # 5. Latents
         latent_shape = (1, self.denoising_unet.config.in_channels, size[1] // self.vae_scale_factor, size[0] // self.vae_scale_factor)

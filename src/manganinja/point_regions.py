@@ -57,3 +57,27 @@ def fill_regions(point_map: np.ndarray, labels: np.ndarray) -> np.ndarray:
         out[labels == labels[ys[k], xs[k]]] = values[k]
     out[ys, xs] = values
     return out
+
+
+#: Extra ControlNet condition channels of a hint model (``ControlNetModel.conditioning_channels``
+#: 3 + HINT_CHANNELS): the guides' reference colors (RGB) and where they are (mask).
+HINT_CHANNELS = 4
+
+
+def hint_channels(region_map: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """Color hints of the guides, a departure from the paper for models trained here: float32
+    ``(4, H, W)``. ``region_map``: float ``(H, W)``, pair value ``v`` over the area of pair ``v``
+    (a region map, :func:`fill_regions`), 0 elsewhere; ``colors``: uint8 ``(n, 3)``, pair ``v``'s
+    reference color in row ``v - 1``. Channels 0-2: that color in [-1, 1] where a pair is, 0
+    elsewhere; channel 3: 1 where a pair is, 0 elsewhere."""
+    out = np.zeros((HINT_CHANNELS, *region_map.shape), np.float32)
+    index = np.rint(region_map).astype(np.int64)
+    where = index > 0
+    if not where.any():
+        return out
+    if int(index.max()) > len(colors):
+        raise ValueError(f"point map holds pair {int(index.max())}, only {len(colors)} colors given")
+    rgb = np.asarray(colors, np.float32) / 127.5 - 1.0
+    out[:3, where] = rgb[index[where] - 1].T
+    out[3, where] = 1.0
+    return out

@@ -266,3 +266,19 @@ def test_region_maps_fill_regions_and_stay_pixel_maps_without_line_art(synth_roo
                           region_maps=True)[(0, 0)]
     assert int((dropped["target_points"] > 0).sum()) == dropped["num_points"]
     assert int((dropped["reference_points"] > 0).sum()) > dropped["num_points"]
+
+
+def test_hints_follow_the_condition_with_each_guides_reference_color_over_its_region(synth_root):
+    plain = PairDataset([SyntheticPairSource(synth_root)], config())[(0, 0)]
+    hinted = PairDataset([SyntheticPairSource(synth_root)], config(), hints=True)[(0, 0)]
+    assert hinted["lineart"].shape == (7, 64, 64)
+    assert torch.equal(hinted["lineart"][:3], plain["lineart"]) and torch.equal(hinted["target_points"], plain["target_points"])
+    mask, tgt = hinted["lineart"][6], plain["target_points"][0]  # channels: 3 line art, 3 hint colors, 1 mask
+    assert bool(mask[tgt > 0].all()) and int(mask.sum()) > int((tgt > 0).sum())  # the guides' regions, not their pixels
+    # at each guide's pixel the hint is its reference color: the target's there (the points keep their colors)
+    target = plain["target"]
+    ys, xs = torch.nonzero(tgt, as_tuple=True)
+    assert torch.allclose(hinted["lineart"][3:6, ys, xs], target[:, ys, xs], atol=1e-5)
+    dropped = PairDataset([SyntheticPairSource(synth_root)], config(drop=DropConfig(reference=0.0, points=1.0, lineart=0.0)),
+                          hints=True)[(0, 0)]
+    assert dropped["lineart"].shape == (7, 64, 64) and float(dropped["lineart"][3:].abs().sum()) == 0.0

@@ -53,3 +53,27 @@ def test_a_region_map_model_keeps_its_maps_when_the_config_is_silent(saved_model
     assert again.dataset.region_maps and again.pipe.point_net.config.region_maps
     off = Trainer(config(first, tmp_path / "c", point_regions=False))
     assert not off.dataset.region_maps
+
+
+def test_point_hints_widen_the_controlnet_with_zero_weights_and_the_samples_carry_them(saved_model, tmp_path):
+    from manganinja.training.config import ConfigError
+
+    trainer = Trainer(config(saved_model, tmp_path, point_hints=True))
+    original = MangaNinjaPipeline.from_pretrained(saved_model)
+    wide, narrow = trainer.pipe.controlnet, original.controlnet
+    assert wide.config.conditioning_channels == 7 and narrow.config.conditioning_channels == 3
+    assert trainer.dataset.hints and trainer.dataset[(0, 0)]["lineart"].shape[0] == 7
+    # the new channels start at zero weight: any hint leaves the output as it was
+    torch.manual_seed(0)
+    side = 64 // original.vae_scale_factor
+    latents, cond = torch.randn(1, 4, side, side), torch.rand(1, 3, 64, 64) * 2 - 1
+    context = torch.randn(1, 1, narrow.config.cross_attention_dim)
+    with torch.no_grad():
+        down_n, mid_n = narrow(latents, 10, encoder_hidden_states=context, controlnet_cond=cond, return_dict=False)
+        down_w, mid_w = wide(latents, 10, encoder_hidden_states=context,
+                             controlnet_cond=torch.cat([cond, torch.rand(1, 4, 64, 64)], 1), return_dict=False)
+    assert torch.allclose(mid_n, mid_w, atol=1e-5) and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(down_n, down_w))
+    final = trainer.train().final_dir
+    assert MangaNinjaPipeline.from_pretrained(final).takes_hints
+    with pytest.raises(ConfigError, match="point_hints: False"):
+        Trainer(config(final, tmp_path / "off", point_hints=False))

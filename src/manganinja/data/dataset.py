@@ -55,8 +55,8 @@ from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
 from manganinja.lines import Extractor, extract_lineart, model_condition, normalize_lineart, resize_line_map
-from manganinja.point_regions import fill_regions, line_regions, picture_regions
-from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map
+from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_channels, line_regions, picture_regions
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map, scale_xy
 
 logger = logging.getLogger(__name__)
 
@@ -314,14 +314,18 @@ class PairDataset(Dataset):
         extractor: LineartExtractor | None = None,
         describe: str = "the configured data",
         region_maps: bool = False,
+        hints: bool = False,
     ) -> None:
         """``seed`` and the step fix every random choice of a sample; ``run_steps``: the length
         of the run, over which the progressive patch shuffle spreads when
         ``config.patch_shuffle.total_steps`` is not given. ``region_maps``: draw region point
         maps (:mod:`manganinja.point_regions`; the model's ``PointNet.region_maps``) from the
-        sample's reference and line-art condition as the model gets them."""
+        sample's reference and line-art condition as the model gets them. ``hints``: append the
+        guides' color hints (:func:`~manganinja.point_regions.hint_channels`, over their line-art
+        regions) to the line-art condition, for a ControlNet of 3 + 4 condition channels."""
         self.sources = list(sources)
         self.region_maps = region_maps
+        self.hints = hints
         self.config = config
         self.seed = seed
         shuffle = config.patch_shuffle
@@ -393,10 +397,19 @@ class PairDataset(Dataset):
             tgt_map = point_map(txy, size, size)
             n_points = len(rxy)
         seen_lines = np.zeros_like(lines) if flags.lineart else lines
+        target_regions = line_regions(seen_lines) if (self.region_maps or self.hints) and n_points else None
+        hint = None
+        if self.hints:
+            if n_points:
+                pix = scale_xy(rxy, size, size)
+                hint = hint_channels(fill_regions(tgt_map, target_regions), ref[pix[:, 1], pix[:, 0]])
+            else:
+                hint = np.zeros((HINT_CHANNELS, res, res), np.float32)
         if self.region_maps and n_points:
             ref_map = fill_regions(ref_map, picture_regions(ref))
-            tgt_map = fill_regions(tgt_map, line_regions(seen_lines))
-        cond = torch.from_numpy(model_condition(seen_lines))
+            tgt_map = fill_regions(tgt_map, target_regions)
+        condition = model_condition(seen_lines)
+        cond = torch.from_numpy(condition if hint is None else np.concatenate([condition, hint]))
         extra = {} if match_arrays is None else match_arrays
         return {**extra,
             "reference": to_signed_tensor(ref),

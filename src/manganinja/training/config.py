@@ -93,6 +93,11 @@ class ModelConfig(Section):
     paper: each pair's value fills the region holding its point); ``None`` keeps the model's
     (pixel maps for a new model). Saved in PointNet's config (``region_maps``), so the pipeline
     draws the maps the model was trained on.
+
+    ``point_hints``: ``true`` widens the ControlNet's condition by the guides' color hints
+    (:func:`manganinja.point_regions.hint_channels`: each guide's reference color over its
+    line-art region; a departure from the paper): the new input channels start at zero weight,
+    so the model starts out as it was. ``None`` keeps the model's condition.
     """
 
     init: InitKind = "tiny"
@@ -107,6 +112,7 @@ class ModelConfig(Section):
     seed: Int = 0
     point_code: Int | None = None
     point_regions: bool | None = None
+    point_hints: bool | None = None
 
 
 class TrainSection(Section):

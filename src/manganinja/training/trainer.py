@@ -59,6 +59,7 @@ from torch.utils.data import DataLoader
 from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource, curriculum_pools
 from manganinja.data.video_pairs import PairIndexSettings
 from manganinja.models.point_net import PointNet
+from manganinja.point_regions import HINT_CHANNELS
 from manganinja.points import MAX_POINT_PAIRS
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
 from manganinja.training.config import ConfigError, MatchBranch, TrainConfig, TrainSection, dump_config
@@ -93,6 +94,12 @@ def build_pipeline(cfg: TrainConfig) -> Any:
         pipe.register_modules(point_net=recoded_point_net(pipe.point_net, cfg.model.point_code, cfg.model.seed))
     if cfg.model.point_regions is not None:
         pipe.point_net.register_to_config(region_maps=cfg.model.point_regions)
+    if cfg.model.point_hints is not None:
+        channels = pipe.controlnet.config.conditioning_channels
+        if cfg.model.point_hints and channels == 3:
+            pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
+        elif cfg.model.point_hints != (channels == 3 + HINT_CHANNELS):
+            raise ConfigError(f"model.point_hints: {cfg.model.point_hints} cannot be given to a ControlNet of {channels} condition channels")
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
@@ -109,6 +116,25 @@ def recoded_point_net(point_net: PointNet, channels: int, seed: int) -> PointNet
     if (fresh.device, fresh.dtype) == (point_net.device, point_net.dtype):
         return fresh
     return fresh.to(device=point_net.device, dtype=point_net.dtype)
+
+
+def hinted_controlnet(controlnet: Any) -> Any:
+    """``controlnet`` (3 condition channels) with :data:`~manganinja.point_regions.HINT_CHANNELS`
+    more: the same weights, and zero weights on the new channels of the condition's first
+    convolution, so that its output is unchanged until training moves them."""
+    from diffusers import ControlNetModel
+
+    config = {k: v for k, v in controlnet.config.items() if not k.startswith("_")}
+    config["conditioning_channels"] = 3 + HINT_CHANNELS
+    wider = ControlNetModel.from_config(config)
+    state = dict(controlnet.state_dict())
+    key = "controlnet_cond_embedding.conv_in.weight"
+    old = state[key]
+    state[key] = torch.cat([old, old.new_zeros(old.shape[0], HINT_CHANNELS, *old.shape[2:])], dim=1)
+    wider.load_state_dict(state, strict=True)
+    if (wider.device, wider.dtype) == (controlnet.device, controlnet.dtype):
+        return wider
+    return wider.to(device=controlnet.device, dtype=controlnet.dtype)
 
 
 def _initial_pipeline(cfg: TrainConfig) -> Any:
@@ -276,7 +302,8 @@ class TrainingModel(nn.Module):
         point_keep: torch.Tensor,
     ) -> torch.Tensor:
         """Shapes: latents (B, 4, h, w); timesteps (B,) long; context (B, 1, D); lineart
-        (B, 3, H, W) in [-1, 1]; point maps (B, 1, H, W); bank_keep, point_keep (B,) bool (rows
+        (B, 3, H, W) in [-1, 1] (B, 7, H, W with a hint ControlNet: the guides' color hints after
+        the line art); point maps (B, 1, H, W); bank_keep, point_keep (B,) bool (rows
         that see the bank / the point embeddings)."""
         state = self.state
         state.clear()
@@ -515,6 +542,7 @@ class Trainer:
         self.pipe = pipe if pipe is not None else build_pipeline(cfg)
         # the point maps the model's PointNet reads (and is saved as reading)
         self.dataset.region_maps = bool(self.pipe.point_net.config.region_maps)
+        self.dataset.hints = self.pipe.controlnet.config.conditioning_channels == 3 + HINT_CHANNELS
         self.noise_scheduler = DDPMScheduler.from_config(self.pipe.scheduler.config)
         self.frozen_inside = set_trainable(self.pipe, t.stage)
         self.weight_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[t.mixed_precision]
