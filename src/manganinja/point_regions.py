@@ -13,6 +13,10 @@ model is given at that size, in sampling and in training alike.
 A map whose picture is not split into at least two regions (a blank line art: the condition
 dropped) stays a pixel map, so a model trained with region maps still sees the paper's points
 when it has no line art.
+
+:func:`hint_channels` is the second departure (``model.point_hints``): the guides' reference
+colors painted over their line-art regions, as extra ControlNet condition channels, so that the
+guides reach the line-art path, which sets the colors where there is line art.
 """
 
 from __future__ import annotations
