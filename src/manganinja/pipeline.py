@@ -433,8 +433,10 @@ class MangaNinjaPipeline(DiffusionPipeline):
         finally:
             state.clear()
             self._reference_models("cpu")
-        small = [np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)) for p, s in zip(pictures, map_sizes)]
-        regions = [picture_regions(p) for p in small] if self.point_net.config.region_maps else None
+        small = None  # the pictures at their map sizes, for region maps and color hints only
+        if self.point_net.config.region_maps or self.takes_hints:
+            small = [np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)) for p, s in zip(pictures, map_sizes)]
+        regions = [picture_regions(p) for p in small] if small is not None and self.point_net.config.region_maps else None
         return ReferenceEncoding(
             bank=bank,
             cond_token=tokens,

@@ -1,10 +1,9 @@
 """Region point maps: each pair's value fills the region that holds its point.
 
 A departure from the paper, for models trained here (``PointNet.region_maps``; docs/reproduce.md,
-thirteenth attempt). The paper's point map marks one pixel per pair, so a guide reaches the
-attention of the few tokens under its pixel; in the miniature those tokens are all a guide
-moves, and the rest of the part keeps the color the model chose (20 guides: 0.99x the point
-error without them). A region map writes pair ``i``'s value over the whole region of the
+thirteenth attempt, where it is measured: it did not make the miniature's guides act with line
+art). The paper's point map marks one pixel per pair, so a guide reaches the attention of the
+few tokens under its pixel. A region map writes pair ``i``'s value over the whole region of the
 picture the point lies in: on the line art, the region its lines enclose; on a colored
 reference, the region enclosed by the reference's own XDoG line art. Both are labelled with
 :func:`manganinja.flat.regions.label_regions`, at the size the map is drawn at, from what the

@@ -112,5 +112,5 @@ def test_point_hints_widen_the_controlnet_with_zero_weights_and_the_samples_carr
     assert torch.allclose(mid_n, mid_w, atol=1e-5) and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(down_n, down_w))
     final = trainer.train().final_dir
     assert MangaNinjaPipeline.from_pretrained(final).takes_hints
-    with pytest.raises(ConfigError, match="point_hints: False"):
+    with pytest.raises(ConfigError, match="point_hints: False does not fit"):
         Trainer(config(final, tmp_path / "off", point_hints=False))

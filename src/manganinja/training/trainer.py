@@ -99,7 +99,8 @@ def build_pipeline(cfg: TrainConfig) -> Any:
         if cfg.model.point_hints and channels == 3:
             pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
         elif cfg.model.point_hints != (channels == 3 + HINT_CHANNELS):
-            raise ConfigError(f"model.point_hints: {cfg.model.point_hints} cannot be given to a ControlNet of {channels} condition channels")
+            raise ConfigError(f"model.point_hints: {cfg.model.point_hints} does not fit the model's ControlNet of {channels} condition "
+                              "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
