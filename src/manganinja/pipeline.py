@@ -89,6 +89,23 @@ class ReferenceEncoding:
     map_pictures: list[np.ndarray] | None = None
 
 
+def reference_placements(
+    pairs: PointPairs, encoding: ReferenceEncoding
+) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int], tuple[int, int]]]:
+    """Where the pairs' reference points lie on each encoded picture of ``encoding``: per picture,
+    ``(own, xy, input_size, map_size)``: ``own`` bool (n,) the pairs on it, ``xy`` (m, 2) their
+    reference points in the coordinates of ``input_size`` (moved onto the canvas for ``stitch``),
+    and the picture's map size, both (width, height)."""
+    if encoding.mode == "stitch":
+        placed = stitched_points(pairs, encoding.placements).reference_xy
+        return [(np.ones(len(pairs), bool), placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0])]
+    out = []
+    for k, (size, map_size) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
+        own = pairs.reference_indices == k
+        out.append((own, pairs.reference_xy[own], size, map_size))
+    return out
+
+
 class MangaNinjaPipeline(DiffusionPipeline):
     """Colorize a line art from one or more colored references, optionally pinned by point pairs.
 
@@ -456,7 +473,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
 
     @staticmethod
     def hint_condition(
-        points: PointPairs | None,
+        points: PointPairs,
         encoding: ReferenceEncoding,
         lineart_size: tuple[int, int],
         lineart_regions: np.ndarray,
@@ -465,20 +482,13 @@ class MangaNinjaPipeline(DiffusionPipeline):
         (4, H, W) at the size of ``lineart_regions`` (int (H, W) region labels of the line art):
         each pair's reference color, read in ``encoding.map_pictures``, over its line-art region."""
         height, width = lineart_regions.shape
-        pairs = points if points is not None else PointPairs()
         if encoding.map_pictures is None:
             raise ValueError("color hints need a reference encoding with map_pictures (encode it with a hint model)")
-        colors = np.zeros((len(pairs), 3), np.uint8)
-        if encoding.mode == "stitch":
-            placed = stitched_points(pairs, encoding.placements).reference_xy
-            pix = scale_xy(placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0])
-            colors[:] = encoding.map_pictures[0][pix[:, 1], pix[:, 0]]
-        else:
-            for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
-                own = pairs.reference_indices == k
-                pix = scale_xy(pairs.reference_xy[own], size, map_sz)
-                colors[own] = encoding.map_pictures[k][pix[:, 1], pix[:, 0]]
-        target = point_map(pairs.lineart_xy, lineart_size, (width, height))
+        colors = np.zeros((len(points), 3), np.uint8)
+        for picture, (own, xy, src, dst) in zip(encoding.map_pictures, reference_placements(points, encoding)):
+            pix = scale_xy(xy, src, dst)
+            colors[own] = picture[pix[:, 1], pix[:, 0]]
+        target = point_map(points.lineart_xy, lineart_size, (width, height))
         return hint_channels(fill_regions(target, lineart_regions), colors)
 
     @staticmethod
@@ -506,14 +516,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
                 f"size {map_size[0]}x{map_size[1]} and are hidden; move them apart or raise the resolution",
                 stacklevel=2,
             )
-        if encoding.mode == "stitch":
-            placed = stitched_points(pairs, encoding.placements).reference_xy
-            refs = [point_map(placed, canvas_size(encoding.input_sizes, encoding.placements), encoding.map_sizes[0], values)]
-        else:
-            refs = []
-            for k, (size, map_sz) in enumerate(zip(encoding.input_sizes, encoding.map_sizes)):
-                own = pairs.reference_indices == k
-                refs.append(point_map(pairs.reference_xy[own], size, map_sz, values[own]))
+        refs = [point_map(xy, src, dst, values[own]) for own, xy, src, dst in reference_placements(pairs, encoding)]
         if lineart_regions is None:
             return target, refs
         if encoding.region_labels is None:
