@@ -53,6 +53,7 @@ import PIL.Image
 import torch
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.attention_processor import Attention
+from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -94,13 +95,12 @@ def build_pipeline(cfg: TrainConfig) -> Any:
         pipe.register_modules(point_net=recoded_point_net(pipe.point_net, cfg.model.point_code, cfg.model.seed))
     if cfg.model.point_regions is not None:
         pipe.point_net.register_to_config(region_maps=cfg.model.point_regions)
-    if cfg.model.point_hints is not None:
+    if cfg.model.point_hints is not None and cfg.model.point_hints != pipe.takes_hints:
         channels = pipe.controlnet.config.conditioning_channels
-        if cfg.model.point_hints and channels == 3:
-            pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
-        elif cfg.model.point_hints != (channels == 3 + HINT_CHANNELS):
+        if not cfg.model.point_hints or channels != 3:
             raise ConfigError(f"model.point_hints: {cfg.model.point_hints} does not fit the model's ControlNet of {channels} condition "
                               "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
+        pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
@@ -113,10 +113,15 @@ def recoded_point_net(point_net: PointNet, channels: int, seed: int) -> PointNet
     config = {k: v for k, v in point_net.config.items() if not k.startswith("_")}
     config.update(pair_code_channels=channels, pair_code_count=MAX_POINT_PAIRS)
     torch.manual_seed(seed)
-    fresh = PointNet(**config)
-    if (fresh.device, fresh.dtype) == (point_net.device, point_net.dtype):
-        return fresh
-    return fresh.to(device=point_net.device, dtype=point_net.dtype)
+    return placed_like(PointNet(**config), point_net)
+
+
+def placed_like(new: ModelMixin, old: ModelMixin) -> ModelMixin:
+    """``new`` on ``old``'s device and dtype (moved only when they differ: ``.to`` of a diffusers
+    model warns about dtypes even when nothing moves)."""
+    if (new.device, new.dtype) == (old.device, old.dtype):
+        return new
+    return new.to(device=old.device, dtype=old.dtype)
 
 
 def hinted_controlnet(controlnet: Any) -> Any:
@@ -133,9 +138,7 @@ def hinted_controlnet(controlnet: Any) -> Any:
     old = state[key]
     state[key] = torch.cat([old, old.new_zeros(old.shape[0], HINT_CHANNELS, *old.shape[2:])], dim=1)
     wider.load_state_dict(state, strict=True)
-    if (wider.device, wider.dtype) == (controlnet.device, controlnet.dtype):
-        return wider
-    return wider.to(device=controlnet.device, dtype=controlnet.dtype)
+    return placed_like(wider, controlnet)
 
 
 def _initial_pipeline(cfg: TrainConfig) -> Any:
@@ -543,7 +546,7 @@ class Trainer:
         self.pipe = pipe if pipe is not None else build_pipeline(cfg)
         # the point maps the model's PointNet reads (and is saved as reading)
         self.dataset.region_maps = bool(self.pipe.point_net.config.region_maps)
-        self.dataset.hints = self.pipe.controlnet.config.conditioning_channels == 3 + HINT_CHANNELS
+        self.dataset.hints = self.pipe.takes_hints
         self.noise_scheduler = DDPMScheduler.from_config(self.pipe.scheduler.config)
         self.frozen_inside = set_trainable(self.pipe, t.stage)
         self.weight_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[t.mixed_precision]
