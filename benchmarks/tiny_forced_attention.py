@@ -66,9 +66,8 @@ def forced_processors(pipe, maps: dict) -> None:
     """Replace the denoising U-Net's reader processors by ones whose POINT branch is the REF
     branch plus :func:`region_bias` of ``maps`` (``{"target", "reference", "beta"}``, set per call)."""
     import torch
-    import torch.nn.functional as F
 
-    from manganinja.models.reference_attention import Branch, ReferenceReadProcessor, _heads, _query_key
+    from manganinja.models.reference_attention import Branch, ReferenceReadProcessor, attention
 
     class Forced(ReferenceReadProcessor):
         def _branch(self, attn, branch, h):
@@ -77,15 +76,9 @@ def forced_processors(pipe, maps: dict) -> None:
             rows, tokens, channels = h.shape
             bank, _ = self._bank(rows, channels)
             kv = torch.cat([h, bank], dim=1)
-            bias = region_bias(maps["target"], maps["reference"], tokens, bank.shape[1], maps["beta"]).to(h.dtype)
-            query, key = _query_key(attn, h, kv)
-            value = _heads(attn, attn.to_v(kv))
-            out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
-            out = out.transpose(1, 2).reshape(rows, -1, attn.heads * value.shape[-1]).to(query.dtype)
-            out = attn.to_out[1](attn.to_out[0](out))
-            if attn.residual_connection:
-                out = out + h
-            return out / attn.rescale_output_factor
+            bias = region_bias(maps["target"], maps["reference"], tokens, bank.shape[1], maps["beta"])
+            mask = self._key_mask(rows, tokens, bank.shape[1], h.device)
+            return attention(attn, h, kv, kv, mask, self.state.query_chunk, logit_bias=bias.to(h.device))
 
     unet = pipe.denoising_unet
     unet.set_attn_processor({k: Forced(p.state, p.name) if isinstance(p, ReferenceReadProcessor) else p

@@ -271,3 +271,27 @@ def test_attention_weights_are_the_ones_attention_applies():
         mixed = (weights @ values).transpose(1, 2).reshape(2, 5, 16)
         expected = ra.attention(attn, q_in, kv_in, kv_in, mask)
         assert torch.allclose(attn.to_out[0](mixed), expected, atol=1e-5)
+
+
+def test_a_logit_bias_is_added_to_the_logits_with_the_mask_and_in_query_chunks():
+    """``attention(..., logit_bias=b)`` (diagnostics) is the softmax of logits + b over the
+    unmasked keys, the same in query slices; a zero bias changes nothing."""
+    from diffusers.models.attention_processor import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=16, heads=2, dim_head=8).eval()
+    q_in, kv_in = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    mask = torch.ones(2, 7, dtype=torch.bool)
+    mask[1, 4:] = False
+    bias = torch.randn(1, 1, 5, 7) * 3
+    with torch.no_grad():
+        plain = ra.attention(attn, q_in, kv_in, kv_in, mask)
+        assert torch.allclose(ra.attention(attn, q_in, kv_in, kv_in, mask, logit_bias=torch.zeros(1, 1, 5, 7)), plain, atol=1e-6)
+        biased = ra.attention(attn, q_in, kv_in, kv_in, mask, logit_bias=bias)
+        assert not torch.allclose(biased, plain, atol=1e-3)
+        query, key = ra._query_key(attn, q_in, kv_in)
+        logits = (query @ key.transpose(-1, -2) * attn.scale + bias).masked_fill(~mask[:, None, None, :], float("-inf"))
+        values = attn.to_v(kv_in).view(2, 7, 2, 8).transpose(1, 2)
+        mixed = (logits.softmax(-1) @ values).transpose(1, 2).reshape(2, 5, 16)
+        assert torch.allclose(attn.to_out[0](mixed), biased, atol=1e-5)
+        assert torch.allclose(ra.attention(attn, q_in, kv_in, kv_in, mask, query_chunk=2, logit_bias=bias), biased, atol=1e-6)

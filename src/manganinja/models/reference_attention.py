@@ -21,6 +21,7 @@ Which rows form which branch is stated by :attr:`ReferenceState.branches`, set b
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -92,24 +93,31 @@ def attention(
     value_input: torch.Tensor,
     key_mask: torch.Tensor | None = None,
     query_chunk: int | None = None,
+    logit_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Multi-head attention with ``attn``'s projections, the operations of diffusers'
     ``AttnProcessor2_0`` for a 3-D input.
 
     Shapes: ``query_input`` (B, N, C), ``key_input``/``value_input`` (B, M, C),
     ``key_mask`` (B, M) bool, True = attend. Returns (B, N, C_out). ``query_chunk`` computes
-    the queries in slices of that many tokens (lower peak memory, same result).
+    the queries in slices of that many tokens (lower peak memory, same result). ``logit_bias``
+    (B or 1, heads or 1, N, M) float is added to the attention logits (diagnostics; sampling
+    and training never give one).
     """
     if query_chunk is not None and query_input.shape[1] > query_chunk:
+        biases = [None] * math.ceil(query_input.shape[1] / query_chunk) if logit_bias is None else logit_bias.split(query_chunk, dim=-2)
         parts = [
-            attention(attn, q, key_input, value_input, key_mask)
-            for q in query_input.split(query_chunk, dim=1)
+            attention(attn, q, key_input, value_input, key_mask, logit_bias=b)
+            for q, b in zip(query_input.split(query_chunk, dim=1), biases)
         ]
         return torch.cat(parts, dim=1)
     batch = query_input.shape[0]
     query, key = _query_key(attn, query_input, key_input)
     value = _heads(attn, attn.to_v(value_input))
     mask = None if key_mask is None else key_mask[:, None, None, :]
+    if logit_bias is not None:
+        bias = logit_bias.to(query.dtype)
+        mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0, is_causal=False)
     out = out.transpose(1, 2).reshape(batch, -1, attn.heads * value.shape[-1]).to(query.dtype)
     out = attn.to_out[0](out)
