@@ -66,23 +66,55 @@ def test_sampling_with_a_region_map_model_reads_the_regions(region_pipe, pipe):
     assert not np.array_equal(region, pixel)
 
 
-def test_a_hint_controlnet_gets_each_guides_reference_color_over_its_line_art_region(pipe):
+def big_square_lines() -> Lines:
+    """256x256: a 1-px square outline (80..175): at 64 px the bicubic resize thins it below the
+    line cutoff, so its regions there would leak; at its own size they do not."""
+    lines = np.zeros((256, 256), np.float32)
+    lines[80, 80:176] = lines[175, 80:176] = lines[80:176, 80] = lines[80:176, 175] = 1.0
+    return Lines(lines)
+
+
+BIG_PAIRS = PointPairs.from_dict({"pairs": [{"reference": [30, 30], "lineart": [120, 120]},
+                                            {"reference": [4, 4], "lineart": [16, 240]}]})
+
+
+@pytest.fixture()
+def hint_pipe(pipe):
     from manganinja.training.trainer import hinted_controlnet
 
     original = pipe.controlnet
     pipe.register_modules(controlnet=hinted_controlnet(original))
+    yield pipe
+    pipe.register_modules(controlnet=original)
+
+
+def test_hints_are_drawn_at_the_line_arts_own_size_with_each_guides_reference_color(hint_pipe):
+    assert hint_pipe.takes_hints
+    enc = hint_pipe.encode_reference(two_part_picture(), resolution=64)
+    hint = hint_pipe.hint_condition(BIG_PAIRS, enc, big_square_lines(), (64, 64))
+    red, white = np.array([200, 30, 30]) / 127.5 - 1, np.array([250, 250, 250]) / 127.5 - 1
+    assert hint.shape == (4, 64, 64)
+    assert np.allclose(hint[:3, 30, 30], red) and np.allclose(hint[:3, 22, 41], red)  # pair 1's region: inside
+    assert np.allclose(hint[:3, 60, 60], white) and np.allclose(hint[:3, 5, 5], white) and hint[3, 5, 5] == 1  # pair 2's
+    # the same outline drawn at 64 px loses its lines: one region, the guides' pixels only
+    assert line_regions(big_square_lines().resized((64, 64))).max() == 1
+
+
+def test_only_the_point_branch_sees_the_hints_and_they_move_the_result(hint_pipe):
+    with torch.no_grad():
+        hint_pipe.controlnet.controlnet_cond_embedding.conv_in.weight[:, 3:] = 0.5  # make the hints count
+    seen = []
+    hook = hint_pipe.controlnet.register_forward_hook(
+        lambda module, args, kwargs, out: seen.append(kwargs["controlnet_cond"].clone()), with_kwargs=True)
+    kw = dict(reference=two_part_picture(), lineart=big_square_lines(), num_inference_steps=2, resolution=64, output_type="np")
     try:
-        assert pipe.takes_hints
-        enc = pipe.encode_reference(two_part_picture(), resolution=64)
-        hint = pipe.hint_condition(PAIRS, enc, (64, 64), line_regions(square_lines().resized((64, 64))))
-        red, white = np.array([200, 30, 30]) / 127.5 - 1, np.array([250, 250, 250]) / 127.5 - 1
-        assert np.allclose(hint[:3, 30, 30], red, atol=0.02) and np.allclose(hint[:3, 25, 38], red, atol=0.02)  # pair 1's region
-        assert np.allclose(hint[:3, 60, 60], white, atol=0.02) and hint[3, 60, 60] == 1  # pair 2's: outside the square
-        with torch.no_grad():
-            pipe.controlnet.controlnet_cond_embedding.conv_in.weight[:, 3:] = 0.5  # make the hints count
-        kw = dict(reference=two_part_picture(), lineart=square_lines(), num_inference_steps=2, resolution=64, output_type="np")
-        with_points = pipe(points=PAIRS, generator=torch.Generator().manual_seed(0), **kw).images[0]
-        without = pipe(generator=torch.Generator().manual_seed(0), **kw).images[0]
-        assert not np.array_equal(with_points, without)
+        with_points = hint_pipe(points=BIG_PAIRS, generator=torch.Generator().manual_seed(0), **kw).images[0]
+        hinted = seen[-1]
+        without = hint_pipe(generator=torch.Generator().manual_seed(0), **kw).images[0]
+        plain = seen[-1]
     finally:
-        pipe.register_modules(controlnet=original)
+        hook.remove()
+    assert hinted.shape == (3, 7, 64, 64) and plain.shape == (2, 7, 64, 64)  # rows: uncond, REF, POINT
+    assert torch.all(hinted[:2, 3:] == 0) and hinted[2, 6].sum() > 0 and torch.all(plain[:, 3:] == 0)
+    assert torch.equal(hinted[:, :3], plain[:1, :3].expand(3, -1, -1, -1))
+    assert not np.array_equal(with_points, without)

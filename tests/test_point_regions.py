@@ -70,3 +70,37 @@ def test_hint_channels_paint_each_pairs_color_over_its_area_and_mark_it():
     assert np.all(hint_channels(np.zeros((8, 8), np.float32), colors[:0]) == 0)
     with pytest.raises(ValueError, match="only 1 colors"):
         hint_channels(area, colors[:1])
+
+
+def test_reference_colors_take_the_median_around_each_point_so_a_stray_pixel_does_not_decide():
+    from manganinja.point_regions import reference_colors
+
+    picture = np.zeros((16, 16, 3), np.uint8)
+    picture[:, :8] = (200, 30, 30)
+    picture[5, 3] = (0, 0, 0)  # one pixel of line under the first point
+    colors = reference_colors(picture, np.array([[3.0, 5.0], [12.0, 12.0], [0.0, 0.0]]))
+    assert colors.dtype == np.uint8 and colors.tolist() == [[200, 30, 30], [0, 0, 0], [200, 30, 30]]
+
+
+def test_hint_map_labels_the_regions_at_the_line_arts_size_and_keeps_each_guides_pixel():
+    from manganinja.point_regions import HINT_REGION_SIDE, hint_map
+
+    lines = np.kron(boxes_lines(), np.ones((8, 8), np.float32))[:, :]  # 256 px, lines 8 px wide
+    thin = np.zeros((256, 256), np.float32)  # the same square in 1-px lines: lost at 32 px
+    thin[64, 64:193] = thin[192, 64:193] = thin[64:193, 64] = thin[64:193, 192] = 1.0
+    colors = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+    xy = np.array([[128.0, 128.0], [8.0, 250.0]])
+    for drawn in (lines, thin):
+        hint = hint_map(drawn, xy, colors, (32, 32))
+        assert hint.shape == (4, 32, 32)
+        assert np.allclose(hint[:, 12, 12], [1, -1, -1, 1]) and np.allclose(hint[:, 2, 30], [-1, -1, 1, 1])
+    assert np.allclose(hint_map(thin, xy, colors, (32, 32))[:, 16, 16], [1, -1, -1, 1])
+    # no regions (a blank line art): the guides' pixels only
+    blank = hint_map(np.zeros((256, 256), np.float32), xy, colors, (32, 32))
+    assert blank[3].sum() == 2 and np.allclose(blank[:, 16, 16], [1, -1, -1, 1]) and np.allclose(blank[:, 31, 1], [-1, -1, 1, 1])
+    # a page larger than HINT_REGION_SIDE is labelled at that long side, with the same result
+    big = np.kron(thin, np.ones((4, 4), np.float32))
+    assert big.shape[0] > HINT_REGION_SIDE
+    from_big, from_thin = hint_map(big, xy * 4 + 1.5, colors, (32, 32)), hint_map(thin, xy, colors, (32, 32))
+    assert np.allclose(from_big[:, 16, 16], [1, -1, -1, 1]) and np.allclose(from_big[:, 2, 30], [-1, -1, 1, 1])
+    assert (from_big != from_thin).any(axis=0).mean() < 0.05  # the regions' edges may move by a pixel

@@ -37,14 +37,19 @@ from manganinja.models.reference_attention import (
     ReferenceState,
     install_reference_processors,
 )
-from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_channels, line_regions, picture_regions
-from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map, scale_xy
+from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_map, line_regions, picture_regions, reference_colors
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map
 from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
 from manganinja.stitching import canvas_size, stitch_references, stitched_points
 
 #: Which ControlNet row each branch uses: the ControlNet runs once per distinct context
 #: (row 0: unconditional token, row 1: reference token); REF and POINT share row 1.
 CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POINT: 1}
+#: The rows of a hint model given points (:attr:`MangaNinjaPipeline.takes_hints`): the color hints
+#: are part of the points, so only the POINT branch's row (row 2, reference token) sees them; rows
+#: 0 and 1 have blank hints. The point guidance ``s_pt (p - r)`` then scales the hints as it scales
+#: the point embeddings, as the multi-condition guidance intends (REF: reference, no points).
+HINTED_CONTROLNET_ROW: dict[Branch, int] = {Branch.UNCOND: 0, Branch.REF: 1, Branch.POINT: 2}
 
 
 def build_pipeline(
@@ -86,7 +91,7 @@ class ReferenceEncoding:
     placements: list[tuple[int, int, float]]
     mode: str
     region_labels: list[np.ndarray] | None = None
-    map_pictures: list[np.ndarray] | None = None
+    pictures: list[np.ndarray] | None = None
 
 
 def reference_placements(
@@ -450,10 +455,10 @@ class MangaNinjaPipeline(DiffusionPipeline):
         finally:
             state.clear()
             self._reference_models("cpu")
-        small = None  # the pictures at their map sizes, for region maps and color hints only
-        if self.point_net.config.region_maps or self.takes_hints:
-            small = [np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)) for p, s in zip(pictures, map_sizes)]
-        regions = [picture_regions(p) for p in small] if small is not None and self.point_net.config.region_maps else None
+        regions = None  # region maps: each encoded picture's regions at its map size
+        if self.point_net.config.region_maps:
+            regions = [picture_regions(np.asarray(p if p.size == s else p.resize(s, PIL.Image.Resampling.BICUBIC)))
+                       for p, s in zip(pictures, map_sizes)]
         return ReferenceEncoding(
             bank=bank,
             cond_token=tokens,
@@ -462,7 +467,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
             placements=placements,
             mode=mode if len(refs) > 1 else "concat",
             region_labels=regions,
-            map_pictures=small if self.takes_hints else None,
+            pictures=[np.asarray(r) for r in refs] if self.takes_hints else None,
         )
 
     @property
@@ -472,24 +477,17 @@ class MangaNinjaPipeline(DiffusionPipeline):
         return int(self.controlnet.config.conditioning_channels) == 3 + HINT_CHANNELS
 
     @staticmethod
-    def hint_condition(
-        points: PointPairs,
-        encoding: ReferenceEncoding,
-        lineart_size: tuple[int, int],
-        lineart_regions: np.ndarray,
-    ) -> np.ndarray:
-        """The guides' color hints (:func:`~manganinja.point_regions.hint_channels`), float32
-        (4, H, W) at the size of ``lineart_regions`` (int (H, W) region labels of the line art):
-        each pair's reference color, read in ``encoding.map_pictures``, over its line-art region."""
-        height, width = lineart_regions.shape
-        if encoding.map_pictures is None:
-            raise ValueError("color hints need a reference encoding with map_pictures (encode it with a hint model)")
+    def hint_condition(points: PointPairs, encoding: ReferenceEncoding, line: Lines, map_size: tuple[int, int]) -> np.ndarray:
+        """The guides' color hints (:func:`~manganinja.point_regions.hint_map`), float32
+        (4, H, W) at ``map_size`` = (width, height): each pair's color on its reference as given
+        (``encoding.pictures``), over its region of ``line`` at the line art's own size."""
+        if encoding.pictures is None:
+            raise ValueError("color hints need a reference encoding with pictures (encode it with a hint model)")
         colors = np.zeros((len(points), 3), np.uint8)
-        for picture, (own, xy, src, dst) in zip(encoding.map_pictures, reference_placements(points, encoding)):
-            pix = scale_xy(xy, src, dst)
-            colors[own] = picture[pix[:, 1], pix[:, 0]]
-        target = point_map(points.lineart_xy, lineart_size, (width, height))
-        return hint_channels(fill_regions(target, lineart_regions), colors)
+        for k, picture in enumerate(encoding.pictures):
+            own = points.reference_indices == k
+            colors[own] = reference_colors(picture, points.reference_xy[own])
+        return hint_map(line.array, points.lineart_xy, colors, map_size)
 
     @staticmethod
     def point_maps(
@@ -605,7 +603,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         Steps: 1. check inputs; 2. line-art condition at the processing size (long side
         ``resolution``, multiples of 64); 3. reference encoding (once; pass
         ``reference_encoding`` from :meth:`encode_reference` to reuse it across pages);
-        4. point embeddings; 5. initial latents; 6. denoising loop (ControlNet at batch 2, U-Net at
+        4. point embeddings; 5. initial latents; 6. denoising loop (ControlNet at batch 2, or 3 for a hint model given points; U-Net at
         batch 3, guidance); 7. decode to uint8 and resize to the line art's size.
 
         ``fast=True`` samples with DPM-Solver++ (default 20 steps) instead of the official DDIM
@@ -639,13 +637,17 @@ class MangaNinjaPipeline(DiffusionPipeline):
             points.validate(encoding.input_sizes, lineart_size, max_pairs=max_points)
 
         # 4. Points
-        lineart_regions = line_regions(line.resized(size)) if (self.point_net.config.region_maps or self.takes_hints) and points else None
-        regions = lineart_regions if self.point_net.config.region_maps else None
+        regions = line_regions(line.resized(size)) if self.point_net.config.region_maps and points else None
         embeddings = self.point_embeddings(points, encoding, lineart_size, size, regions)
+        control_rows = CONTROLNET_ROW
         if self.takes_hints:
-            hint = self.hint_condition(points, encoding, lineart_size, lineart_regions) if points else \
-                np.zeros((HINT_CHANNELS, size[1], size[0]), np.float32)
-            cond = torch.cat([cond, torch.from_numpy(hint)[None].to(device=cond.device, dtype=cond.dtype)], dim=1)
+            plain = torch.cat([cond, cond.new_zeros((1, HINT_CHANNELS, *cond.shape[-2:]))], dim=1)
+            if points:
+                hint = torch.from_numpy(self.hint_condition(points, encoding, line, size))
+                hinted = torch.cat([cond, hint[None].to(device=cond.device, dtype=cond.dtype)], dim=1)
+                cond, control_rows = torch.cat([plain, plain, hinted]), HINTED_CONTROLNET_ROW
+            else:
+                cond = plain
 
         # 5. Latents
         latent_shape = (1, self.denoising_unet.config.in_channels, size[1] // self.vae_scale_factor, size[0] // self.vae_scale_factor)
@@ -655,8 +657,9 @@ class MangaNinjaPipeline(DiffusionPipeline):
         device, dtype = self._execution_device, self.denoising_unet.dtype
         uncond = self.condition_tokens(1).to(device=device, dtype=dtype)
         cond_token = encoding.cond_token.to(device=device, dtype=dtype)
-        controlnet_context = torch.cat([uncond, cond_token])
-        rows = torch.tensor([CONTROLNET_ROW[b] for b in GUIDANCE_BRANCHES], device=device)
+        n_rows = max(control_rows.values()) + 1  # row 0: unconditional token; the others: reference token
+        controlnet_context = torch.cat([uncond] + [cond_token] * (n_rows - 1))
+        rows = torch.tensor([control_rows[b] for b in GUIDANCE_BRANCHES], device=device)
         unet_context = controlnet_context[rows]
         branch_index = {b: i for i, b in enumerate(GUIDANCE_BRANCHES)}
         scheduler.set_timesteps(sampling.steps, device=device)
@@ -671,10 +674,10 @@ class MangaNinjaPipeline(DiffusionPipeline):
                 for t in scheduler.timesteps:
                     model_input = scheduler.scale_model_input(latents, t)
                     down, mid = self.controlnet(
-                        model_input.expand(2, -1, -1, -1),
+                        model_input.expand(n_rows, -1, -1, -1),
                         t,
                         encoder_hidden_states=controlnet_context,
-                        controlnet_cond=cond.expand(2, -1, -1, -1),
+                        controlnet_cond=cond.expand(n_rows, -1, -1, -1),
                         return_dict=False,
                     )
                     eps = self.denoising_unet(

@@ -55,8 +55,8 @@ from manganinja.data.matching import MatcherConfig, cached_match, distinct_pixel
 from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair_index, clip_signature, read_frames
 from manganinja.images import load_image, to_rgb
 from manganinja.lines import Extractor, extract_lineart, model_condition, normalize_lineart, resize_line_map
-from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_channels, line_regions, picture_regions
-from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map, scale_xy
+from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_map, line_regions, picture_regions, reference_colors
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map
 
 logger = logging.getLogger(__name__)
 
@@ -321,8 +321,9 @@ class PairDataset(Dataset):
         ``config.patch_shuffle.total_steps`` is not given. ``region_maps``: draw region point
         maps (:mod:`manganinja.point_regions`; the model's ``PointNet.region_maps``) from the
         sample's reference and line-art condition as the model gets them. ``hints``: append the
-        guides' color hints (:func:`~manganinja.point_regions.hint_channels`, over their line-art
-        regions) to the line-art condition, for a ControlNet of 3 + 4 condition channels."""
+        guides' color hints to the line-art condition, for a ControlNet of 3 + 4 condition
+        channels: drawn as the pipeline draws them (:func:`~manganinja.point_regions.hint_map`),
+        from the pair's line art and reference at their stored size, before the resize."""
         self.sources = list(sources)
         self.region_maps = region_maps
         self.hints = hints
@@ -367,6 +368,7 @@ class PairDataset(Dataset):
         # 2. square crop + resize; keep pairs inside both squares
         ref = fit_square(raw.reference, res)
         tgt = fit_square(raw.target, res)
+        source_lines = _square_crop(lines.astype(np.float32)) if self.hints else None  # hints draw at this size
         lines = fit_square_lines(lines, res)
         rxy, r_in = fit_square_points(points.reference_xy, raw.reference.shape[1], raw.reference.shape[0], res)
         txy, t_in = fit_square_points(points.lineart_xy, raw.target.shape[1], raw.target.shape[0], res)
@@ -384,6 +386,7 @@ class PairDataset(Dataset):
         rxy, txy = rxy[keep], txy[keep]
         distinct = distinct_pixel_mask(rxy, txy)  # pairs that fell on a shared pixel at this size
         rxy, txy = rxy[distinct], txy[distinct]
+        kept = np.flatnonzero(keep)[distinct]  # which of the drawn guides these are
 
         # 4. condition dropping
         flags = draw_drop_flags(cfg.drop, rng)
@@ -397,17 +400,19 @@ class PairDataset(Dataset):
             tgt_map = point_map(txy, size, size)
             n_points = len(rxy)
         seen_lines = np.zeros_like(lines) if flags.lineart else lines
-        target_regions = line_regions(seen_lines) if (self.region_maps or self.hints) and n_points else None
         hint = None
         if self.hints:
-            if n_points:
-                pix = scale_xy(rxy, size, size)
-                hint = hint_channels(fill_regions(tgt_map, target_regions), ref[pix[:, 1], pix[:, 0]])
+            if n_points:  # as the pipeline draws them: at the pictures' own size (point_regions.hint_map)
+                guides = points[: n_guide]
+                colors = reference_colors(raw.reference, guides.reference_xy[kept])
+                x0, y0, _ = square_crop_box(raw.target.shape[1], raw.target.shape[0])
+                hint_lines = np.zeros_like(source_lines) if flags.lineart else source_lines
+                hint = hint_map(hint_lines, guides.lineart_xy[kept] - [x0, y0], colors, size)
             else:
                 hint = np.zeros((HINT_CHANNELS, res, res), np.float32)
         if self.region_maps and n_points:
             ref_map = fill_regions(ref_map, picture_regions(ref))
-            tgt_map = fill_regions(tgt_map, target_regions)
+            tgt_map = fill_regions(tgt_map, line_regions(seen_lines))
         condition = model_condition(seen_lines)
         cond = torch.from_numpy(condition if hint is None else np.concatenate([condition, hint]))
         extra = {} if match_arrays is None else match_arrays
