@@ -114,3 +114,26 @@ def test_point_hints_widen_the_controlnet_with_zero_weights_and_the_samples_carr
     assert MangaNinjaPipeline.from_pretrained(final).takes_hints
     with pytest.raises(ConfigError, match="point_hints: False does not fit"):
         Trainer(config(final, tmp_path / "off", point_hints=False))
+
+
+def test_point_loss_over_the_hints_takes_every_latent_pixel_they_cover(saved_model, tmp_path):
+    from manganinja.training.config import ConfigError
+
+    def trainer_with(area: str, **model) -> Trainer:
+        cfg = config(saved_model, tmp_path / f"{area}{len(model)}", **model)
+        return Trainer(cfg.model_copy(update={"train": cfg.train.model_copy(update={"point_loss": 2.0, "point_loss_area": area})}))
+
+    hinted = trainer_with("hints", point_hints=True)
+    side = 64 // hinted.pipe.vae_scale_factor
+    prediction, target = torch.zeros(1, 4, side, side), torch.zeros(1, 4, side, side)
+    target[..., : side // 2, :] = 1.0  # wrong on the top half only
+    cond = torch.zeros(1, 7, 64, 64)
+    points = torch.zeros(1, 1, 64, 64)
+    points[0, 0, 60, 60] = 1  # a guide in the bottom half, its hinted region the top half
+    cond[0, 6, :32] = 1
+    inputs = {"lineart": cond, "target_points": points, "point_keep": torch.tensor([True])}
+    assert float(hinted.point_loss(prediction, target, inputs)) == pytest.approx(2.0)  # over the hints: all wrong
+    at_points = trainer_with("points", point_hints=True)
+    assert float(at_points.point_loss(prediction, target, inputs)) == pytest.approx(0.0)  # at the guide: right
+    with pytest.raises(ConfigError, match="point_loss_area: hints needs a hint model"):
+        trainer_with("hints")

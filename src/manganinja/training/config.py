@@ -137,7 +137,10 @@ class TrainSection(Section):
     ``point_loss`` (stages 1 and 2; not in the paper): the weight of a second prediction loss
     taken only at the latent pixels that hold a guide target point of a row that keeps its
     points (:func:`manganinja.training.losses.guide_point_loss`); 0 = off. The guides cover a few
-    of the frame's latent pixels, so the plain loss hardly rewards a model for following them."""
+    of the frame's latent pixels, so the plain loss hardly rewards a model for following them.
+    ``point_loss_area``: where that loss is taken: ``points``, the latent pixels of the guide
+    points; ``hints`` (a hint model only, ``model.point_hints``), every latent pixel the guides'
+    color hints cover (each guide's line-art region)."""
 
     output_dir: str = "runs/train"
     stage: Literal[0, 1, 2] = 1
@@ -166,6 +169,7 @@ class TrainSection(Section):
     match_loss_until: Int | None = None
     match_loss_branch: MatchBranch = "ref"
     point_loss: float = 0.0
+    point_loss_area: Literal["points", "hints"] = "points"
 
 
 class TrainConfig(Section):

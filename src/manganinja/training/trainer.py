@@ -101,6 +101,9 @@ def build_pipeline(cfg: TrainConfig) -> Any:
             raise ConfigError(f"model.point_hints: {cfg.model.point_hints} does not fit the model's ControlNet of {channels} condition "
                               "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
         pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
+    if cfg.train.point_loss_area == "hints" and not pipe.takes_hints:
+        raise ConfigError("train.point_loss_area: hints needs a hint model; set model.point_hints: true or "
+                          "point_loss_area: points")
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
@@ -696,12 +699,15 @@ class Trainer:
         return loss + weight * match
 
     def point_loss(self, prediction: torch.Tensor, target: torch.Tensor, inputs: dict) -> torch.Tensor | float:
-        """``train.point_loss`` times the prediction loss at the guide points
+        """``train.point_loss`` times the prediction loss at the guide points, or over the
+        guides' hints with ``train.point_loss_area: hints``
         (:func:`~manganinja.training.losses.guide_point_loss`); 0 when off."""
         weight = self.cfg.train.point_loss
         if not weight:
             return 0.0
-        return weight * guide_point_loss(prediction, target, inputs["target_points"], inputs["point_keep"])
+        # the hints' mask is the ControlNet condition's last channel (3 line art, 3 colors, 1 mask)
+        area = inputs["target_points"] if self.cfg.train.point_loss_area == "points" else inputs["lineart"][:, -1:]
+        return weight * guide_point_loss(prediction, target, area, inputs["point_keep"])
 
     def train(self, max_steps: int | None = None) -> TrainResult:
         """Run (or resume) until ``train.steps`` (or ``max_steps`` more steps, for tests)."""
