@@ -31,6 +31,11 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     for part in PARTS:
         assert (out / "parts" / f"{part}.json").is_file(), part
     assert (out / "model" / "model_index.json").is_file()
+    # the hint part goes on from stage 2 with hints; the packaged model is its model and takes them
+    hints = yaml.safe_load((out / "hints" / "final" / "config.yaml").read_text())
+    assert hints["model"]["path"] == str(out / "stage2" / "final") and hints["model"]["point_hints"]
+    controlnet = json.loads((out / "model" / "controlnet" / "config.json").read_text())
+    assert controlnet["conditioning_channels"] == 7
     rec = json.loads((out / "model" / "model_index.json").read_text())["recommended"]
     assert rec["guidance_scale_ref"] == 1.0 and rec["guidance_scale_point"] == 6.0  # the smoke scale tries one of each
     evaluation = records["evaluation"]["result"]
@@ -78,8 +83,8 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     assert shuffled["model"]["unet_start"] == plain["model"]["unet_start"]  # the same stage 0 under both
     rows = records["ablation"]["result"]["rows"]
     assert [(r["patch_shuffle"], r["stage2"]) for r in rows.values()] == [(False, False), (False, True), (True, False), (True, True)]
-    # the chain's own model scored again: stage 2 without shuffle is the packaged model at its scales
-    assert rows["shuffle=False stage2=True scales=chain's"]["psnr_own"] == pytest.approx(records["evaluation"]["result"]["psnr_own"])
+    # the paper's recipe without hints: the chain's stage 2 (the packaged model is the hint part's)
+    assert rows["shuffle=False stage2=True scales=chain's"]["model"] == str(out / "stage2" / "final")
     # the smoke scale tries one scale of each, so every model's own validation picks the chain's: no second row
     assert all(r["scales"] == [1.0, 6.0] and r["scales_from"] == "chain's" for r in rows.values())
     table = (out / "ablation.md").read_text().splitlines()

@@ -78,7 +78,7 @@ def reproduce_tiny(
              "models (shuffle or not, stage 2 or not) scored alike (ablation.md; about 65 min more on 2 cores)."),
 ) -> None:
     """The tiny synthetic MangaNinja from nothing: data, autoencoder, stage 0, stage 1, stage 2,
-    validation, packaging and the evaluation tables, in order; a finished part is skipped."""
+    hints, validation, packaging and the evaluation tables, in order; a finished part is skipped."""
     from manganinja.training.reproduce import SCALES, Chain, ReproduceError
 
     if scale not in SCALES:

@@ -13,22 +13,25 @@ resumes from its latest checkpoint):
 4. ``stage1``: ``configs/tiny_synthetic_stage1_match.yaml`` (both U-Nets from stage 0, with the
    attention-matching loss that stands in for the matching prior of the paper's SD1.5 start);
 5. ``stage2``: ``configs/tiny_synthetic_stage2.yaml`` (PointNet only);
-6. ``validation``: guidance scales chosen on the validation pairs (reference scale by PSNR
+6. ``hints``: ``configs/tiny_synthetic_stage1_hints.yaml`` (stage 1 goes on from stage 2 with the
+   guides' color hints in the ControlNet's condition, ``model.point_hints``: a departure from the
+   paper, docs/reproduce.md, fourteenth attempt);
+7. ``validation``: guidance scales chosen on the validation pairs (reference scale by PSNR
    without points, point scale by point MSE with 5 guide points);
-7. ``package``: the stage-2 pipeline with its ``recommended`` settings and a model card
+8. ``package``: the hint part's pipeline with its ``recommended`` settings and a model card
    (``README.md``, :func:`model_card`) in ``OUT/model``;
-8. ``evaluation``: on the benchmark pairs, own vs another character's reference (PSNR, both
+9. ``evaluation``: on the benchmark pairs, own vs another character's reference (PSNR, both
    directions), point MSE with 0 and 20 guide points, and the correspondence probe of the random
    start, stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
 
 With ``ablation`` (``--ablation``), three more parts after these (:data:`ABLATION_PARTS`):
 
-9. ``stage1_shuffle``: stage 1 again, same config and starts, with the paper's progressive
+10. ``stage1_shuffle``: stage 1 again, same config and starts, with the paper's progressive
    patch shuffle (:data:`PAPER_SHUFFLE`);
-10. ``stage2_shuffle``: stage 2 from it;
-11. ``ablation``: the four models (shuffle or not, stage 2 or not) scored as the evaluation
-    scores the packaged one, at the validated scales, with the reference-use probe;
-    ``OUT/ablation.md``.
+11. ``stage2_shuffle``: stage 2 from it;
+12. ``ablation``: the four models of the paper's recipe, without hints (shuffle or not, stage 2
+    or not), scored as the evaluation scores the packaged one, at the validated scales, with the
+    reference-use probe; ``OUT/ablation.md``.
 
 A finished part may be reused from another run by copying its outputs and writing its
 ``parts/<name>.json`` by hand; a ``copied_from`` entry in that record's ``result`` is then named
@@ -65,7 +68,9 @@ if TYPE_CHECKING:
     from manganinja.training.config import TrainConfig
     from manganinja.training.reference_use import ReferenceUse
 
-PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "validation", "package", "evaluation")
+PARTS: tuple[str, ...] = ("data", "autoencoder", "stage0", "stage1", "stage2", "hints", "validation", "package", "evaluation")
+#: The training part whose model is validated and packaged.
+PACKAGED_PART = "hints"
 #: The ablation (``--ablation``, after the chain): stage 1 again with the paper's progressive
 #: patch shuffle (:data:`PAPER_SHUFFLE`; the chain's stage 1 has none), stage 2 from it, and the
 #: four models (shuffle or not, stage 2 or not) scored alike at the chain's chosen scales.
@@ -80,7 +85,7 @@ POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, float(OFFICIAL_SAMPLING["guida
 AUTOENCODER_CONFIG = "tiny_synthetic_autoencoder.yaml"
 #: The config in ``configs/`` of each diffusion stage.
 STAGE_CONFIGS: dict[str, str] = {"stage0": "tiny_synthetic_stage0.yaml", "stage1": "tiny_synthetic_stage1_match.yaml",
-                                 "stage2": "tiny_synthetic_stage2.yaml"}
+                                 "stage2": "tiny_synthetic_stage2.yaml", "hints": "tiny_synthetic_stage1_hints.yaml"}
 
 
 class ReproduceError(ValueError):
@@ -90,7 +95,7 @@ class ReproduceError(ValueError):
 @dataclass(frozen=True)
 class Scale:
     """Sizes of one run. ``steps``: per part (``autoencoder``, ``stage0``, ``stage1``,
-    ``stage2``) a cap on the config's steps (absent: the config's own)."""
+    ``stage2``, ``hints``) a cap on the config's steps (absent: the config's own)."""
 
     train_pairs: int = 4000
     ae_holdout_pairs: int = 64
@@ -110,7 +115,7 @@ SCALES: dict[str, Scale] = {
     "full": Scale(),
     "smoke": Scale(train_pairs=4, ae_holdout_pairs=2, bench_pairs=2, val_pairs=2, draw_size=64, sampling_steps=2,
                    probe_pairs=1, probe_ensemble=1,
-                   steps={"autoencoder": 2, "stage0": 2, "stage1": 2, "stage2": 2}, batch_size=2,
+                   steps={"autoencoder": 2, "stage0": 2, "stage1": 2, "stage2": 2, "hints": 2}, batch_size=2,
                    ref_scales=(1.0,), point_scales=(6.0,)),
 }
 
@@ -286,6 +291,9 @@ class Chain:
     def part_stage2(self) -> dict:
         return self._stage("stage2", {"path": str(self.run_dir("stage1") / "final")})
 
+    def part_hints(self) -> dict:
+        return self._stage("hints", {"path": str(self.run_dir("stage2") / "final")})
+
     def part_stage1_shuffle(self) -> dict:
         return self._stage("stage1_shuffle", {"vae": str(self.run_dir("autoencoder") / "final"),
                                               "unet_start": str(self.run_dir("stage0") / "final")},
@@ -295,7 +303,7 @@ class Chain:
         return self._stage("stage2_shuffle", {"path": str(self.run_dir("stage1_shuffle") / "final")}, stage="stage2")
 
     def part_validation(self) -> dict:
-        return self.choose_scales(ninja_engine(self.run_dir("stage2") / "final", self.scale.sampling_steps))
+        return self.choose_scales(ninja_engine(self.run_dir(PACKAGED_PART) / "final", self.scale.sampling_steps))
 
     def choose_scales(self, base: NinjaEngine) -> dict:
         """The guidance scales of the model of ``base`` chosen on the validation pairs: the
@@ -315,7 +323,7 @@ class Chain:
 
         done = {p: json.loads(_done_path(self.out, p).read_text()) for p in PARTS[:PARTS.index("package")]}
         chosen = done["validation"]["result"]
-        pipe = MangaNinjaPipeline.from_pretrained(self.run_dir("stage2") / "final")
+        pipe = MangaNinjaPipeline.from_pretrained(self.run_dir(PACKAGED_PART) / "final")
         pipe.set_recommended(**TINY_RECOMMENDED, guidance_scale_ref=chosen["guidance_scale_ref"],
                              guidance_scale_point=chosen["guidance_scale_point"])
         target = self.out / "model"
@@ -470,7 +478,10 @@ shuffle** (at 64 px it works against the matching; the ablation in docs/reproduc
 attention-matching loss that is not in the paper**: every self-attention
 block that reads the reference bank is asked to put its attention at 32 of the generator's exact
 correspondences on the right reference token (it stands in for the matching prior the paper gets
-from SD1.5); **stage 2**, PointNet alone (the paper's stage 2).
+from SD1.5); **stage 2**, PointNet alone (the paper's stage 2); **hints**, stage 1 again from
+stage 2 with the guides' color hints added to the ControlNet's condition (each guide's reference
+color over its line-art region, and a mask; **not in the paper**, whose points act only in the
+attention: with line art this model's colors come from the line-art path, docs/reproduce.md).
 The CLIP image encoder is a tiny *random* vision tower (frozen), so
 the reference reaches the model through the attention bank. Noise schedule: v-prediction with a
 zero terminal SNR and trailing timesteps (docs/reproduce.md).
