@@ -466,6 +466,10 @@ def model_card(pipe: "MangaNinjaPipeline", ae_psnr: float, configs: list[Path], 
     names = ("vae", "reference_unet", "denoising_unet", "controlnet", "point_net", "image_encoder")
     params = {n: sum(p.numel() for p in getattr(pipe, n).parameters()) for n in names}
     rows = "\n".join(f"| {name} | {minutes:.1f} |" for name, minutes in times.items())
+    hint_part = ("; **hints**, stage 1 again from stage 2 with the guides' color hints added to the ControlNet's "
+                 "condition (each guide's reference color over its line-art region, and a mask; **not in the paper**, "
+                 "whose points act only in the attention: with line art this model's colors come from the line-art "
+                 "path, docs/reproduce.md)") if pipe.takes_hints else ""
     card = f"""# tiny-synthetic: a miniature MangaNinja for the synthetic domain
 
 Trained from scratch on this project's synthetic cartoon pairs (`manganinja synth`) at **64 px**
@@ -478,10 +482,7 @@ shuffle** (at 64 px it works against the matching; the ablation in docs/reproduc
 attention-matching loss that is not in the paper**: every self-attention
 block that reads the reference bank is asked to put its attention at 32 of the generator's exact
 correspondences on the right reference token (it stands in for the matching prior the paper gets
-from SD1.5); **stage 2**, PointNet alone (the paper's stage 2); **hints**, stage 1 again from
-stage 2 with the guides' color hints added to the ControlNet's condition (each guide's reference
-color over its line-art region, and a mask; **not in the paper**, whose points act only in the
-attention: with line art this model's colors come from the line-art path, docs/reproduce.md).
+from SD1.5); **stage 2**, PointNet alone (the paper's stage 2){hint_part}.
 The CLIP image encoder is a tiny *random* vision tower (frozen), so
 the reference reaches the model through the attention bank. Noise schedule: v-prediction with a
 zero terminal SNR and trailing timesteps (docs/reproduce.md).
