@@ -20,9 +20,10 @@ def two_part_picture() -> Image.Image:
     return Image.fromarray(rgb)
 
 
-def square_lines() -> Lines:
-    lines = np.zeros((64, 64), np.float32)
-    lines[20, 20:44] = lines[43, 20:44] = lines[20:44, 20] = lines[20:44, 43] = 1.0
+def square_lines(side: int = 64, first: int = 20, last: int = 43) -> Lines:
+    """A ``side`` px line art: a 1-px square outline from ``first`` to ``last``."""
+    lines = np.zeros((side, side), np.float32)
+    lines[first, first:last + 1] = lines[last, first:last + 1] = lines[first:last + 1, first] = lines[first:last + 1, last] = 1.0
     return Lines(lines)
 
 
@@ -69,9 +70,7 @@ def test_sampling_with_a_region_map_model_reads_the_regions(region_pipe, pipe):
 def big_square_lines() -> Lines:
     """256x256: a 1-px square outline (80..175): at 64 px the bicubic resize thins it below the
     line cutoff, so its regions there would leak; at its own size they do not."""
-    lines = np.zeros((256, 256), np.float32)
-    lines[80, 80:176] = lines[175, 80:176] = lines[80:176, 80] = lines[80:176, 175] = 1.0
-    return Lines(lines)
+    return square_lines(256, 80, 175)
 
 
 BIG_PAIRS = PointPairs.from_dict({"pairs": [{"reference": [30, 30], "lineart": [120, 120]},
