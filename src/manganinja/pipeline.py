@@ -603,8 +603,9 @@ class MangaNinjaPipeline(DiffusionPipeline):
         Steps: 1. check inputs; 2. line-art condition at the processing size (long side
         ``resolution``, multiples of 64); 3. reference encoding (once; pass
         ``reference_encoding`` from :meth:`encode_reference` to reuse it across pages);
-        4. point embeddings; 5. initial latents; 6. denoising loop (ControlNet at batch 2, or 3 for a hint model given points; U-Net at
-        batch 3, guidance); 7. decode to uint8 and resize to the line art's size.
+        4. point embeddings (and a hint model's color hints); 5. initial latents; 6. denoising
+        loop (ControlNet at batch 2, or 3 for a hint model given points; U-Net at batch 3,
+        guidance); 7. decode to uint8 and resize to the line art's size.
 
         ``fast=True`` samples with DPM-Solver++ (default 20 steps) instead of the official DDIM
         (default 50 steps); combine with fp16/bf16 weights and :meth:`compile` on a GPU.
