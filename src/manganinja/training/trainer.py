@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import torch
+from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.attention_processor import Attention
 from diffusers.models.modeling_utils import ModelMixin
@@ -127,12 +128,10 @@ def placed_like(new: ModelMixin, old: ModelMixin) -> ModelMixin:
     return new.to(device=old.device, dtype=old.dtype)
 
 
-def hinted_controlnet(controlnet: Any) -> Any:
+def hinted_controlnet(controlnet: ControlNetModel) -> ControlNetModel:
     """``controlnet`` (3 condition channels) with :data:`~manganinja.point_regions.HINT_CHANNELS`
     more: the same weights, and zero weights on the new channels of the condition's first
     convolution, so that its output is unchanged until training moves them."""
-    from diffusers import ControlNetModel
-
     config = {k: v for k, v in controlnet.config.items() if not k.startswith("_")}
     config["conditioning_channels"] = 3 + HINT_CHANNELS
     wider = ControlNetModel.from_config(config)
@@ -149,8 +148,6 @@ def _initial_pipeline(cfg: TrainConfig) -> Any:
 
     m = cfg.model
     if m.init == "tiny":
-        from diffusers import AutoencoderKL
-
         from manganinja.pipeline import build_pipeline as build_random
 
         vae = None
@@ -189,8 +186,6 @@ def _initial_pipeline(cfg: TrainConfig) -> Any:
 def stage0_unet_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """The denoising U-Net weights of a stage-0 run's pipeline folder (``path/denoising_unet``),
     or of a U-Net folder itself; a clear error when neither is there."""
-    from diffusers import UNet2DConditionModel
-
     path = Path(path)
     folder = path / "denoising_unet" if (path / "denoising_unet" / "config.json").is_file() else path
     if not (folder / "config.json").is_file():
@@ -532,7 +527,6 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, pipe: Any = None, dataset: PairDataset | None = None) -> None:
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration
-        from diffusers import DDPMScheduler
 
         self.cfg = cfg
         t = cfg.train
