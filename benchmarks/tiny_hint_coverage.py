@@ -1,0 +1,165 @@
+"""Where the guides' color hints reach, and what a model does with them (docs/reproduce.md,
+fourteenth and fifteenth attempts).
+
+For each pair of a benchmark folder (direction a->b) and its 20 guides (the benchmark's split),
+every scored point (the points outside the guides) is either **covered** (the hint drawn for the
+model, :meth:`~manganinja.pipeline.MangaNinjaPipeline.hint_condition`'s
+:func:`~manganinja.point_regions.hint_map` at ``--size``, has its mask there) or **uncovered**.
+Printed per group, as the benchmark's point MSE (3 x 3 patches, colors in [0, 1]) per point:
+
+- ``hint``: the hint's color against the target (covered points only);
+- ``spread``: a color for the uncovered points from the guides alone, the idea of spreading the
+  hints past the guides' regions: each uncovered region of the line art (labelled at its own
+  size, as the hints are) takes the majority color the reference has where a local affine warp
+  fitted to the ``--spread-k`` nearest guides sends the region's pixels;
+- with ``--model``: the model's output without guides and with the 20 guides (guidance at the
+  model's recommended scales), and the floor: the target through the model's autoencoder
+  (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), below which no sampler can go;
+  and the bound: the total point MSE with every covered point at that floor and every uncovered
+  point as the model leaves it with guides, against the total without guides.
+
+    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic]
+
+Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+GUIDES = 20
+
+
+def local_affine(src: np.ndarray, dst: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    """``query`` (m, 2) points moved by an affine map fitted, per point, to its ``k`` nearest
+    ``src`` -> ``dst`` pairs (each (n, 2)), weighted by 1 / (distance + 4 px)^2; a weighted
+    shift when fewer than 3 pairs are given. Float (m, 2)."""
+    out = np.zeros((len(query), 2))
+    for i, p in enumerate(np.asarray(query, np.float64)):
+        dist = np.hypot(*(src - p).T)
+        near = np.argsort(dist)[:k]
+        w = 1.0 / (dist[near] + 4.0) ** 2
+        if len(near) < 3:
+            out[i] = p + np.average(dst[near] - src[near], axis=0, weights=w)
+            continue
+        root = np.sqrt(w)[:, None]
+        coef, *_ = np.linalg.lstsq(np.c_[src[near], np.ones(len(near))] * root, dst[near] * root, rcond=None)
+        out[i] = np.r_[p, 1.0] @ coef
+    return out
+
+
+def majority_color(colors: np.ndarray) -> np.ndarray:
+    """The median of the most frequent 32-level bin of uint8 ``colors`` (n, 3); uint8 (3,)."""
+    key = (colors // 32).astype(np.int64) @ np.array([64, 8, 1])
+    values, counts = np.unique(key, return_counts=True)
+    return np.median(colors[key == values[np.argmax(counts)]], axis=0).astype(np.uint8)
+
+
+def spread_colors(labels: np.ndarray, guide_xy: np.ndarray, reference_xy: np.ndarray, reference: np.ndarray,
+                  k: int, samples: int = 48) -> dict[int, np.ndarray]:
+    """Per region of ``labels`` (int (H, W), the line art's regions at its size) without a guide
+    point (``guide_xy`` (n, 2) in that size): the majority reference color (uint8 (3,)) where the
+    local affine warp (:func:`local_affine`) sends up to ``samples`` of its pixels (seeded)."""
+    rng = np.random.default_rng(0)
+    guided = {int(labels[int(round(y)), int(round(x))]) for x, y in guide_xy}
+    out = {}
+    height, width = reference.shape[:2]
+    for label in np.unique(labels):
+        if int(label) in guided:
+            continue
+        ys, xs = np.nonzero(labels == label)
+        pick = rng.choice(len(xs), min(samples, len(xs)), replace=False)
+        moved = np.rint(local_affine(guide_xy, reference_xy, np.c_[xs[pick], ys[pick]], k)).astype(np.int64)
+        mx, my = np.clip(moved[:, 0], 0, width - 1), np.clip(moved[:, 1], 0, height - 1)
+        out[int(label)] = majority_color(reference[my, mx, :3])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="a benchmark folder (manganinja benchmark synth)")
+    parser.add_argument("--model", type=Path, help="a hint model's folder: also its errors, floor and bound")
+    parser.add_argument("--size", type=int, default=64, help="the side the hints are drawn at (the model's)")
+    parser.add_argument("--spread-k", type=int, default=6, help="guides per local affine fit of the spread")
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args(argv)
+    if not (args.data / "manifest.json").is_file():
+        print(f"error: --data {args.data} has no manifest.json; give a folder of manganinja benchmark synth", file=sys.stderr)
+        return 2
+
+    from manganinja.evaluation import benchmark as B
+    from manganinja.evaluation import metrics as M
+    from manganinja.lines import Lines
+    from manganinja.point_regions import hint_map, line_regions, reference_colors
+    from manganinja.points import PointPairs, scale_xy
+
+    engine = pipe = None
+    if args.model is not None:
+        from manganinja.colorize import prepare
+        from manganinja.pipeline import MangaNinjaPipeline
+        from manganinja.training.reproduce import ninja_engine
+
+        engine = ninja_engine(args.model, args.steps, args.size)
+        pipe = MangaNinjaPipeline.from_pretrained(args.model)
+
+    rows: dict[str, list[float]] = {}
+    covered_all: list[bool] = []
+    for name in B.read_manifest(args.data)["pairs"]:
+        reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
+        guide_idx, scored_idx = B.split_points(len(points), GUIDES, name, 0)
+        ref, tgt = np.asarray(reference)[..., :3], np.asarray(target)[..., :3]
+        line = Lines.from_picture(target, "xdog")
+        gxy, rxy = points.lineart_xy[guide_idx], points.reference_xy[guide_idx]
+        colors = reference_colors(ref, rxy)
+        hints = hint_map(line.array, gxy, colors, (args.size, args.size))
+        labels = line_regions(line.array)
+        spread = spread_colors(labels, gxy.astype(np.float64), rxy.astype(np.float64), ref, args.spread_k)
+        size = (tgt.shape[1], tgt.shape[0])
+        outputs = {}
+        if engine is not None:
+            guides = PointPairs([points[int(j)] for j in guide_idx])
+            for key, given in (("none", None), ("guides", guides)):
+                outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
+            outputs["floor"] = np.asarray(pipe.autoencode(target, args.size))
+        for j in scored_idx:
+            xy = points.lineart_xy[int(j)]
+            x, y = scale_xy(xy[None], size, (args.size, args.size))[0]
+            covered = bool(hints[3, y, x] > 0)
+            covered_all.append(covered)
+            group = "covered" if covered else "uncovered"
+
+            def error(image: np.ndarray) -> float:
+                return M.point_mse(image, tgt, xy[None])
+
+            if covered:
+                rows.setdefault("hint covered", []).append(error(np.broadcast_to(
+                    ((hints[:3, y, x] + 1.0) * 127.5).round().astype(np.uint8), tgt.shape).copy()))
+            else:
+                label = int(labels[int(round(xy[1])), int(round(xy[0]))])
+                if label in spread:
+                    rows.setdefault("spread uncovered", []).append(error(np.broadcast_to(spread[label], tgt.shape).copy()))
+            for key, image in outputs.items():
+                rows.setdefault(f"{key} {group}", []).append(error(np.asarray(image)[..., :3]))
+    covered_arr = np.array(covered_all)
+    print(f"{len(covered_arr)} scored points, {covered_arr.mean():.1%} covered by the {GUIDES} guides' hints at {args.size} px")
+    print("| what | points | point MSE |\n|---|---|---|")
+    for key, values in rows.items():
+        print(f"| {key} | {len(values)} | {np.mean(values):.4f} |")
+    if "spread uncovered" in rows:
+        spread_err = np.array(rows["spread uncovered"])
+        print(f"spread: {np.mean(spread_err < 0.005):.1%} of the uncovered points within 0.005")
+    if engine is not None:
+        total = {key: np.concatenate([rows.get(f"{key} covered", []), rows.get(f"{key} uncovered", [])]).mean()
+                 for key in ("none", "guides")}
+        bound = (np.sum(rows.get("floor covered", [])) + np.sum(rows.get("guides uncovered", []))) / len(covered_arr)
+        print(f"total: none {total['none']:.4f}, 20 guides {total['guides']:.4f} ({total['guides'] / total['none']:.3f}x); "
+              f"covered points at the floor: {bound:.4f} ({bound / total['none']:.3f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""benchmarks/tiny_hint_coverage.py: the warp fits affine motion exactly, the spread reads the
+reference where the warp sends a region, and the totals are the benchmark's point MSE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from manganinja.evaluation import benchmark as B
+
+from _scripts import load_script
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "tiny-synthetic"
+
+
+def script():
+    return load_script("tiny_hint_coverage")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return B.write_synthetic_benchmark(tmp_path_factory.mktemp("bench") / "b", pairs=2, seed=1, size=256)
+
+
+def test_the_local_warp_is_exact_on_an_affine_motion_and_a_shift_below_three_guides():
+    rng = np.random.default_rng(0)
+    src = rng.uniform(0, 256, (12, 2))
+    matrix, shift = np.array([[-0.9, 0.2], [0.1, 1.1]]), np.array([240.0, -8.0])  # a flip, a shear, a move
+    query = rng.uniform(0, 256, (5, 2))
+    np.testing.assert_allclose(script().local_affine(src, src @ matrix.T + shift, query, 4), query @ matrix.T + shift, atol=1e-6)
+    np.testing.assert_allclose(script().local_affine(src[:2], src[:2] + [3.0, -2.0], query, 4), query + [3.0, -2.0])
+
+
+def test_the_majority_color_is_the_most_frequent_bin():
+    colors = np.array([[10, 10, 10]] * 3 + [[200, 30, 30]] * 5 + [[205, 31, 28]], np.uint8)
+    np.testing.assert_array_equal(script().majority_color(colors), [200, 30, 30])
+
+
+def test_the_spread_reads_the_reference_where_a_shift_sends_each_unguided_region():
+    labels = np.ones((40, 40), np.int32)
+    labels[:, 20:] = 2  # two regions; the guides sit in region 1
+    reference = np.zeros((40, 40, 3), np.uint8)
+    reference[:, :25] = [250, 0, 0]  # region 2 (x 20..39) shifted by -15 lands on x 5..24: all red
+    reference[:, 25:] = [0, 0, 250]
+    guides = np.array([[5.0, 5.0], [6.0, 30.0]])
+    colors = script().spread_colors(labels, guides, guides - [15.0, 0.0], reference, k=2)
+    assert set(colors) == {2}  # the guided region is left to the hints
+    np.testing.assert_array_equal(colors[2], [250, 0, 0])
+    moved = script().spread_colors(labels, guides, guides + [10.0, 0.0], reference, k=2)  # to x 30..49: blue
+    np.testing.assert_array_equal(moved[2], [0, 0, 250])
+
+
+def test_the_totals_are_the_benchmarks_point_mse(data, capsys):
+    """Without a model: the hints' coverage and errors. With the shipped model: its totals equal
+    the point MSE of the benchmark's scoring (training.reproduce.measure) on the same runs."""
+    from manganinja.training.reproduce import measure, ninja_engine
+
+    assert script().main(["--data", str(data)]) == 0
+    printed = capsys.readouterr().out
+    assert "60 scored points" in printed and "| hint covered |" in printed and "| spread uncovered |" in printed
+    assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2"]) == 0
+    total = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("total:"))
+    engine = ninja_engine(SHIPPED, 2)
+    for key, guides in (("none", 0), ("20 guides", 20)):
+        expected = np.mean(measure(engine, data, guides, "point_mse", scored_outside=20))
+        assert f"{key} {expected:.4f}" in total
+
+
+def test_a_folder_without_a_manifest_is_one_line(tmp_path, capsys):
+    assert script().main(["--data", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
