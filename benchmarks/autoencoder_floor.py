@@ -10,6 +10,14 @@ is left between it and an autoencoder's row is all a wider or longer-trained aut
     python benchmarks/autoencoder_floor.py models/tiny-synthetic/vae runs/ae_sweep/w64/final \\
         --data runs/repro/data/bench
 
+With ``--holdout FOLDER`` (synthetic frames, e.g. the chain's ``runs/repro/data/aeval``) a second
+table says where each autoencoder's reconstruction error sits on those frames: the pixels at a
+color edge (a 3 x 3 neighbourhood whose range exceeds :data:`EDGE_STEP` levels in a channel:
+outlines and the borders between flat colors) against the flat interiors.
+
+    python benchmarks/autoencoder_floor.py models/tiny-synthetic/vae --data runs/repro/data/bench \
+        --holdout runs/repro/data/aeval
+
 VAE: ``AutoencoderKL`` folders (``manganinja train-autoencoder`` writes them to
 ``train.output_dir/final``, with the held-out PSNR in ``metrics.json``, printed beside).
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
@@ -32,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resolution", type=int, default=64, help="the model's working size in px (default 64)")
     p.add_argument("--scored-outside", type=int, default=20, help="points kept as guides, not scored (default 20)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--holdout", type=Path, help="synthetic pair folders' root: where the error sits on its frames")
     args = p.parse_args(argv)
     for vae in args.vae:
         if not (Path(vae) / "config.json").is_file():
@@ -41,6 +50,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not (args.data / MANIFEST).is_file():
         p.exit(2, f"error: --data {args.data} is not a benchmark folder (no {MANIFEST}); make one with manganinja benchmark synth\n")
     return args
+
+
+#: A pixel is at a color edge when its 3 x 3 neighbourhood spans more than this many 8-bit levels in
+#: a channel.
+EDGE_STEP = 24
+
+
+def edge_split(vae_dir: str, frames: "torch.Tensor") -> dict[str, float]:
+    """Where the reconstruction error of the autoencoder in ``vae_dir`` sits on uint8 frames
+    (N, 3, H, W), reconstructed as its training scores them (posterior mean, 8 bits): the held-out
+    PSNR (mean over frames), the share of pixels at a color edge (:data:`EDGE_STEP`), the share of
+    the squared error on them, and the PSNR of the edge and of the flat pixels (pooled)."""
+    import cv2
+    import torch
+    from diffusers import AutoencoderKL
+
+    from manganinja.training.autoencoder import psnr_of_mse, reconstruction_psnr, to_signed
+
+    vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+    with torch.no_grad():
+        rec = vae.decode(vae.encode(to_signed(frames)).latent_dist.mode()).sample
+    rec8 = ((rec.clamp(-1, 1) + 1) * 127.5).round().numpy()
+    pictures = frames.numpy().transpose(0, 2, 3, 1)
+    error = ((rec8 - frames.float().numpy()) / 127.5) ** 2  # in [-1, 1] units, as psnr_of_mse takes
+    error = error.mean(axis=1)
+    ball = np.ones((3, 3), np.uint8)
+    edge = np.stack([(cv2.dilate(p, ball) - cv2.erode(p, ball)).max(axis=-1) > EDGE_STEP for p in pictures])
+    return {"psnr": reconstruction_psnr(vae, frames), "edge_pixels": float(edge.mean()),
+            "edge_error": float(error[edge].sum() / error.sum()),
+            "edge_psnr": psnr_of_mse(float(error[edge].mean())), "flat_psnr": psnr_of_mse(float(error[~edge].mean()))}
 
 
 def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int) -> dict[str, float | int | str | None]:
@@ -89,6 +128,17 @@ def main(argv: list[str] | None = None) -> None:
         parameters = f"{r['parameters']:,}" if r["parameters"] else "—"
         print(f"| {r['vae']} | {parameters} | {held} | {r['point_mse']:.4f} ± {r['point_mse_ci']:.4f} | "
               f"{r['psnr']:.2f} ± {r['psnr_ci']:.2f} |", flush=True)
+    if args.holdout is not None:
+        from manganinja.training.autoencoder import load_frames
+
+        frames = load_frames([str(args.holdout)], args.resolution)
+        print(f"\n{len(frames)} frames of {args.holdout} at {args.resolution} px:\n")
+        print("| autoencoder | PSNR | pixels at color edges | their share of the error | PSNR there | PSNR elsewhere |")
+        print("|---|---|---|---|---|---|")
+        for vae in args.vae:
+            r = edge_split(vae, frames)
+            print(f"| {vae} | {r['psnr']:.2f} dB | {r['edge_pixels']:.1%} | {r['edge_error']:.1%} | "
+                  f"{r['edge_psnr']:.2f} dB | {r['flat_psnr']:.2f} dB |", flush=True)
 
 
 if __name__ == "__main__":
