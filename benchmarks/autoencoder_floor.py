@@ -57,11 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 EDGE_STEP = 24
 
 
-def edge_split(vae_dir: str, frames: "torch.Tensor") -> dict[str, float]:
+def edge_split(vae_dir: str, frames: "torch.Tensor") -> dict[str, float | None]:
     """Where the reconstruction error of the autoencoder in ``vae_dir`` sits on uint8 frames
     (N, 3, H, W), reconstructed as its training scores them (posterior mean, 8 bits): the held-out
     PSNR (mean over frames), the share of pixels at a color edge (:data:`EDGE_STEP`), the share of
-    the squared error on them, and the PSNR of the edge and of the flat pixels (pooled)."""
+    the squared error on them, and the PSNR of the edge and of the flat pixels (pooled; None when
+    there are none)."""
     import cv2
     import torch
     from diffusers import AutoencoderKL
@@ -77,9 +78,12 @@ def edge_split(vae_dir: str, frames: "torch.Tensor") -> dict[str, float]:
     error = error.mean(axis=1)
     ball = np.ones((3, 3), np.uint8)
     edge = np.stack([(cv2.dilate(p, ball) - cv2.erode(p, ball)).max(axis=-1) > EDGE_STEP for p in pictures])
+    def pooled_psnr(where: np.ndarray) -> float | None:
+        return psnr_of_mse(max(float(error[where].mean()), 1e-12)) if where.any() else None
+
     return {"psnr": reconstruction_psnr(vae, frames), "edge_pixels": float(edge.mean()),
-            "edge_error": float(error[edge].sum() / error.sum()),
-            "edge_psnr": psnr_of_mse(float(error[edge].mean())), "flat_psnr": psnr_of_mse(float(error[~edge].mean()))}
+            "edge_error": float(error[edge].sum() / max(float(error.sum()), 1e-12)),
+            "edge_psnr": pooled_psnr(edge), "flat_psnr": pooled_psnr(~edge)}
 
 
 def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int) -> dict[str, float | int | str | None]:
@@ -137,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
         print("|---|---|---|---|---|---|")
         for vae in args.vae:
             r = edge_split(vae, frames)
-            print(f"| {vae} | {r['psnr']:.2f} dB | {r['edge_pixels']:.1%} | {r['edge_error']:.1%} | "
-                  f"{r['edge_psnr']:.2f} dB | {r['flat_psnr']:.2f} dB |", flush=True)
+            there, elsewhere = (("—" if v is None else f"{v:.2f} dB") for v in (r["edge_psnr"], r["flat_psnr"]))
+            print(f"| {vae} | {r['psnr']:.2f} dB | {r['edge_pixels']:.1%} | {r['edge_error']:.1%} | {there} | {elsewhere} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

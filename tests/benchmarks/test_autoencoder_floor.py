@@ -46,3 +46,26 @@ def test_bad_arguments_are_one_line(tmp_path, data, capsys):
     with pytest.raises(SystemExit) as exc:
         script.parse_args([str(SHIPPED_VAE), "--data", str(tmp_path)])
     assert exc.value.code == 2 and "is not a benchmark folder" in capsys.readouterr().err
+
+
+def test_the_edge_split_finds_the_outline_and_splits_the_error_in_two():
+    """A flat frame has no edge pixels; a square's outline is where its edges are (3 px wide
+    ring of the 3 x 3 range), and the two pooled PSNRs add back up to the whole frame's."""
+    import torch
+
+    from manganinja.training.autoencoder import psnr_of_mse
+
+    script = load_script("autoencoder_floor")
+    flat = np.full((64, 64, 3), 200, np.uint8)
+    square = flat.copy()
+    square[20:40, 20:40] = (30, 60, 200)
+    frames = torch.from_numpy(np.stack([flat, square])).permute(0, 3, 1, 2).contiguous()
+    only_flat = script.edge_split(str(SHIPPED_VAE), frames[:1])
+    assert only_flat["edge_pixels"] == 0 and only_flat["edge_psnr"] is None and only_flat["edge_error"] == 0
+    both = script.edge_split(str(SHIPPED_VAE), frames)
+    ring = (22 * 22 - 18 * 18) / (2 * 64 * 64)  # rows/cols 19..40 minus 21..38, over both frames
+    assert both["edge_pixels"] == pytest.approx(ring)
+    mse_edge, mse_flat = (4.0 / 10 ** (both[k] / 10) for k in ("edge_psnr", "flat_psnr"))
+    pooled = both["edge_pixels"] * mse_edge + (1 - both["edge_pixels"]) * mse_flat
+    assert both["edge_error"] == pytest.approx(both["edge_pixels"] * mse_edge / pooled, rel=1e-4)
+    assert psnr_of_mse(pooled) > 0
