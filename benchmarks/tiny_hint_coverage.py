@@ -5,7 +5,9 @@ For each pair of a benchmark folder (direction a->b) and its 20 guides (the benc
 every scored point (the points outside the guides) is either **covered** (the hint drawn for the
 model, :meth:`~manganinja.pipeline.MangaNinjaPipeline.hint_condition`'s
 :func:`~manganinja.point_regions.hint_map` at ``--size``, has its mask there) or **uncovered**.
-Printed per group, as the benchmark's point MSE (3 x 3 patches, colors in [0, 1]) per point:
+Also printed: how many scored points lie in a part of the drawing (the generator's parts, the
+pairs redrawn from the manifest's seed) that one of the guides lies in: no color drawn from the
+guides alone can be right at the others. Per group, as the benchmark's point MSE (3 x 3 patches, colors in [0, 1]) per point:
 
 - ``hint``: the hint's color against the target (covered points only);
 - ``spread``: a color for the uncovered points from the guides alone, the idea of spreading the
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --data {args.data} has no manifest.json; give a folder of manganinja benchmark synth", file=sys.stderr)
         return 2
 
+    from manganinja.data.synthetic import generate_pair
     from manganinja.evaluation import benchmark as B
     from manganinja.evaluation import metrics as M
     from manganinja.lines import Lines
@@ -108,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: dict[str, list[float]] = {}
     covered_all: list[bool] = []
-    for name in B.read_manifest(args.data)["pairs"]:
+    in_guided_part: list[bool] = []
+    manifest = B.read_manifest(args.data)
+    for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
         guide_idx, scored_idx = B.split_points(len(points), GUIDES, name, 0)
+        drawn = generate_pair(np.random.default_rng([int(manifest["seed"]), i]), size=int(manifest["size"]))
+        if not np.array_equal(drawn.points.lineart_xy, points.lineart_xy):
+            print(f"error: {name} is not pair {i} of generator seed {manifest['seed']}; give an unedited benchmark folder", file=sys.stderr)
+            return 2
+        in_guided_part += np.isin(drawn.point_parts[scored_idx], drawn.point_parts[guide_idx]).tolist()
         ref, tgt = np.asarray(reference)[..., :3], np.asarray(target)[..., :3]
         line = Lines.from_picture(target, "xdog")
         gxy, rxy = points.lineart_xy[guide_idx], points.reference_xy[guide_idx]
@@ -145,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             for key, image in outputs.items():
                 rows.setdefault(f"{key} {group}", []).append(error(np.asarray(image)[..., :3]))
     covered_arr = np.array(covered_all)
-    print(f"{len(covered_arr)} scored points, {covered_arr.mean():.1%} covered by the {GUIDES} guides' hints at {args.size} px")
+    part_arr = np.array(in_guided_part)
+    print(f"{len(covered_arr)} scored points, {covered_arr.mean():.1%} covered by the {GUIDES} guides' hints at {args.size} px; "
+          f"{part_arr.mean():.1%} in a part a guide lies in, {np.mean(part_arr & ~covered_arr):.1%} in such a part but outside the hints")
     print("| what | points | point MSE |\n|---|---|---|")
     for key, values in rows.items():
         print(f"| {key} | {len(values)} | {np.mean(values):.4f} |")

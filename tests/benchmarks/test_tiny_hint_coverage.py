@@ -59,7 +59,7 @@ def test_the_totals_are_the_benchmarks_point_mse(data, capsys):
 
     assert script().main(["--data", str(data)]) == 0
     printed = capsys.readouterr().out
-    assert "60 scored points" in printed and "| hint covered |" in printed and "| spread uncovered |" in printed
+    assert "60 scored points" in printed and "in a part a guide lies in" in printed and "| hint covered |" in printed and "| spread uncovered |" in printed
     assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2"]) == 0
     total = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("total:"))
     engine = ninja_engine(SHIPPED, 2)
@@ -71,3 +71,16 @@ def test_the_totals_are_the_benchmarks_point_mse(data, capsys):
 def test_a_folder_without_a_manifest_is_one_line(tmp_path, capsys):
     assert script().main(["--data", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_a_folder_whose_pairs_are_not_the_generators_is_refused(data, tmp_path, capsys):
+    import json
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(data, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["seed"] = int(manifest["seed"]) + 1
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    assert script().main(["--data", str(edited)]) == 2
+    assert "is not pair 0 of generator seed 2" in capsys.readouterr().err
