@@ -64,24 +64,21 @@ def edge_split(vae_dir: str, frames: "torch.Tensor") -> dict[str, float | None]:
     the squared error on them, and the PSNR of the edge and of the flat pixels (pooled; None when
     there are none)."""
     import cv2
-    import torch
     from diffusers import AutoencoderKL
 
-    from manganinja.training.autoencoder import psnr_of_mse, reconstruction_psnr, to_signed
+    from manganinja.training.autoencoder import frame_psnr, psnr_of_mse, reconstruct
 
-    vae = AutoencoderKL.from_pretrained(vae_dir).eval()
-    with torch.no_grad():
-        rec = vae.decode(vae.encode(to_signed(frames)).latent_dist.mode()).sample
-    rec8 = ((rec.clamp(-1, 1) + 1) * 127.5).round().numpy()
+    rec8 = reconstruct(AutoencoderKL.from_pretrained(vae_dir).eval(), frames)
     pictures = frames.numpy().transpose(0, 2, 3, 1)
-    error = ((rec8 - frames.float().numpy()) / 127.5) ** 2  # in [-1, 1] units, as psnr_of_mse takes
-    error = error.mean(axis=1)
+    # per pixel, in [-1, 1] units as psnr_of_mse takes them
+    error = (((rec8 - frames.float()) / 127.5) ** 2).mean(dim=1).numpy()
     ball = np.ones((3, 3), np.uint8)
     edge = np.stack([(cv2.dilate(p, ball) - cv2.erode(p, ball)).max(axis=-1) > EDGE_STEP for p in pictures])
+
     def pooled_psnr(where: np.ndarray) -> float | None:
         return psnr_of_mse(max(float(error[where].mean()), 1e-12)) if where.any() else None
 
-    return {"psnr": reconstruction_psnr(vae, frames), "edge_pixels": float(edge.mean()),
+    return {"psnr": frame_psnr(rec8, frames), "edge_pixels": float(edge.mean()),
             "edge_error": float(error[edge].sum() / max(float(error.sum()), 1e-12)),
             "edge_psnr": pooled_psnr(edge), "flat_psnr": pooled_psnr(~edge)}
 

@@ -130,17 +130,27 @@ def to_signed(frames: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruction_psnr(vae: torch.nn.Module, frames: torch.Tensor, batch: int = 64) -> float:
-    """Mean PSNR (dB, 8-bit) of ``vae``'s reconstruction from the posterior mean of uint8
-    frames (N, 3, H, W); the output is rounded to 8 bits, as a saved image would be."""
-    values = []
+def reconstruct(vae: torch.nn.Module, frames: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """``vae``'s reconstruction of uint8 frames (N, 3, H, W) from the posterior mean, rounded to
+    8 bits as a saved image would be: float32 (N, 3, H, W) in 0..255, on the frames' device."""
+    out = []
     for i in range(0, len(frames), batch):
-        x = to_signed(frames[i : i + batch])
-        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample
-        rec8 = ((rec.clamp(-1, 1) + 1) * 127.5).round()
-        mse = (rec8 - frames[i : i + batch].float()).square().mean(dim=(1, 2, 3)).clamp_min(1e-10)
-        values += (10 * torch.log10(255.0**2 / mse)).tolist()
-    return float(np.mean(values))
+        rec = vae.decode(vae.encode(to_signed(frames[i : i + batch])).latent_dist.mode()).sample
+        out.append(((rec.clamp(-1, 1) + 1) * 127.5).round())
+    return torch.cat(out)
+
+
+def frame_psnr(reconstructed: torch.Tensor, frames: torch.Tensor) -> float:
+    """Mean over frames of the PSNR (dB, 8-bit) of ``reconstructed`` (float (N, 3, H, W) in
+    0..255, :func:`reconstruct`) against the uint8 ``frames``."""
+    mse = (reconstructed - frames.float()).square().mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return float(np.mean((10 * torch.log10(255.0**2 / mse)).tolist()))
+
+
+def reconstruction_psnr(vae: torch.nn.Module, frames: torch.Tensor, batch: int = 64) -> float:
+    """Mean PSNR (dB, 8-bit) of ``vae``'s reconstruction (:func:`reconstruct`) of uint8 frames
+    (N, 3, H, W)."""
+    return frame_psnr(reconstruct(vae, frames, batch), frames)
 
 
 def new_autoencoder(m: AutoencoderModelSection, resolution: int) -> torch.nn.Module:
