@@ -89,25 +89,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread-k", type=int, default=6, help="guides per local affine fit of the spread")
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args(argv)
-    if not (args.data / "manifest.json").is_file():
-        print(f"error: --data {args.data} has no manifest.json; give a folder of manganinja benchmark synth", file=sys.stderr)
+    from manganinja.evaluation import benchmark as B
+
+    for flag, value in (("--size", args.size), ("--spread-k", args.spread_k), ("--steps", args.steps)):
+        if value < 1:
+            print(f"error: {flag} {value} must be at least 1", file=sys.stderr)
+            return 2
+    if not (args.data / B.MANIFEST).is_file():
+        print(f"error: --data {args.data} has no {B.MANIFEST}; give a folder of manganinja benchmark synth", file=sys.stderr)
+        return 2
+    if args.model is not None and not (args.model / "model_index.json").is_file():
+        print(f"error: --model {args.model} has no model_index.json; give a saved pipeline folder, e.g. models/tiny-synthetic",
+              file=sys.stderr)
         return 2
 
     from manganinja.data.synthetic import generate_pair
-    from manganinja.evaluation import benchmark as B
     from manganinja.evaluation import metrics as M
     from manganinja.lines import Lines
     from manganinja.point_regions import hint_map, line_regions, reference_colors
     from manganinja.points import PointPairs, scale_xy
 
-    engine = pipe = None
+    engine = None
     if args.model is not None:
         from manganinja.colorize import prepare
-        from manganinja.pipeline import MangaNinjaPipeline
         from manganinja.training.reproduce import ninja_engine
 
         engine = ninja_engine(args.model, args.steps, args.size)
-        pipe = MangaNinjaPipeline.from_pretrained(args.model)
 
     rows: dict[str, list[float]] = {}
     covered_all: list[bool] = []
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             guides = PointPairs([points[int(j)] for j in guide_idx])
             for key, given in (("none", None), ("guides", guides)):
                 outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
-            outputs["floor"] = np.asarray(pipe.autoencode(target, args.size))
+            outputs["floor"] = np.asarray(engine.pipe.autoencode(target, args.size))
         for j in scored_idx:
             xy = points.lineart_xy[int(j)]
             x, y = scale_xy(xy[None], size, (args.size, args.size))[0]
