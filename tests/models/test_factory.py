@@ -37,3 +37,28 @@ def test_paper_start_shares_one_unet_initialisation_and_zero_controlnet_outputs(
 def test_unknown_start_is_refused():
     with pytest.raises(ValueError, match="start must be"):
         build_components("tiny", start="sd15")  # type: ignore[arg-type]
+
+
+def test_unets_take_the_given_autoencoders_latent_channels():
+    """An autoencoder with 8 latent channels (docs/reproduce.md, fifteenth attempt): the U-Nets
+    (and the ControlNet copied from them) take and predict 8 channels, and a pipeline of these
+    parts samples a picture through it."""
+    from diffusers import AutoencoderKL
+
+    from manganinja.pipeline import MangaNinjaPipeline
+
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, block_out_channels=[16, 16], layers_per_block=1,
+                        latent_channels=8, norm_num_groups=8)
+    parts = build_components("tiny", seed=0, vae=vae, unet_channels=(32, 64), start="paper")
+    for name in ("reference_unet", "denoising_unet", "controlnet"):
+        assert parts[name].config.in_channels == 8
+    assert parts["denoising_unet"].config.out_channels == 8
+    pipe = MangaNinjaPipeline(**parts)
+    from PIL import Image
+
+    reference = Image.new("RGB", (64, 64), (200, 40, 40))
+    lineart = Image.new("RGB", (64, 64), (0, 0, 0))
+    out = pipe(reference, lineart, num_inference_steps=2, resolution=64, progress=False,
+               generator=torch.Generator().manual_seed(0))
+    assert out.images[0].size == (64, 64)

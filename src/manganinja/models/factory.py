@@ -127,8 +127,9 @@ def build_components(
     64 px). ``size="sd15"``: the real SD1.5/ControlNet/CLIP-L/PointNet architecture (benchmarks).
     Deterministic for a given ``seed``.
 
-    ``vae``: a given (e.g. trained) autoencoder used instead of the random one; PointNet's first
-    group then downsamples by the VAE's factor, so its tokens match the latent grid.
+    ``vae``: a given (e.g. trained) autoencoder used instead of the random one; the U-Nets then
+    take and predict its ``latent_channels`` channels, and PointNet's first group downsamples by
+    the VAE's factor, so its tokens match the latent grid.
     ``unet_channels``: the tiny U-Nets' ``block_out_channels`` (one entry per level; tiny only).
     ``start``: ``"random"`` (tests: two independently random U-Nets, and a ControlNet whose
     zero-initialised outputs are made random so that it acts); ``"paper"`` (a training start
@@ -159,6 +160,8 @@ def build_components(
         point_net_config["out_channels"] = tuple(unet_channels)
         point_net_config["downsamples"] = (point_net_config["downsamples"][0],) + (2,) * (levels - 1)
     if vae is not None:
+        # the U-Nets denoise the given autoencoder's latents, however many channels it has
+        unet_config.update(in_channels=vae.config.latent_channels, out_channels=vae.config.latent_channels)
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         point_net_config["downsamples"] = (2 * (factor.bit_length() - 1),) + tuple(point_net_config["downsamples"][1:])
     torch.manual_seed(seed)
