@@ -117,6 +117,18 @@ def test_another_autoencoder_config_is_the_one_trained_and_named(tmp_path):
     assert trained["block_out_channels"] == [16, 32, 32]
 
 
+def test_the_training_parts_use_every_core_unless_told(tmp_path):
+    """The parts run one after another, so by default each trains on all the usable cores (not
+    the configs' ``threads: 1``); ``threads`` sets them all, the autoencoder too."""
+    from manganinja.training.reproduce import SCALES, Chain, usable_cores
+
+    chain = Chain(out=tmp_path / "run", configs=CONFIGS, scale=SCALES["full"], say=lambda _: None)
+    assert chain._train_caps("stage1", 8000, 4)["threads"] == usable_cores() >= 1
+    assert "--threads" not in chain.command()
+    told = Chain(out=tmp_path / "run", configs=CONFIGS, scale=SCALES["full"], threads=3, say=lambda _: None)
+    assert told._train_caps("autoencoder", 14000, 4)["threads"] == 3
+
+
 def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):
     bad = run("--output-dir", str(tmp_path / "x"), "--scale", "huge", "--configs", str(CONFIGS), cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --scale must be one of full, smoke, got 'huge'"]

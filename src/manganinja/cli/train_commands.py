@@ -67,7 +67,7 @@ def reproduce_tiny(
     out: Path = typer.Option(Path("runs/reproduce"), "--output-dir", "--out", metavar="DIR", help="Folder of the run (data, stages, model, tables, report)."),
     configs: Path = typer.Option(Path("configs"), "--configs", metavar="DIR", help="The repository's configs/ folder."),
     scale: str = typer.Option("full", "--scale", metavar="[full|smoke]", help="'full' (the configs as they are) or 'smoke' (seconds; a test)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads of the training parts (default: the configs')."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads of the training parts (default: all the cores this process may use; the parts run one after another)."),
     autoencoder_config: Optional[Path] = typer.Option(
         None, "--autoencoder-config", metavar="FILE",
         help="The autoencoder's config (default: DIR/tiny_synthetic_autoencoder.yaml of --configs); the shipped model used "

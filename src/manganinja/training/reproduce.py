@@ -46,6 +46,7 @@ part with its time.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -120,6 +121,14 @@ SCALES: dict[str, Scale] = {
 }
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def _done_path(out: Path, part: str) -> Path:
     return out / "parts" / f"{part}.json"
 
@@ -135,6 +144,9 @@ class Chain:
     out: Path
     configs: Path
     scale: Scale
+    #: torch CPU threads of every training part; None: all the cores this process may use
+    #: (:func:`usable_cores`; the parts run one after another). The configs' own ``threads`` (1
+    #: for the stages, from the days their runs went side by side) are not used.
     threads: int | None = None
     say: Callable[[str], None] = print
     #: The autoencoder's config; None: ``configs/tiny_synthetic_autoencoder.yaml``.
@@ -258,8 +270,7 @@ class Chain:
             out["steps"] = min(steps, self.scale.steps[part])
         if self.scale.batch_size is not None:
             out["batch_size"] = min(batch, self.scale.batch_size)
-        if self.threads is not None:
-            out["threads"] = self.threads
+        out["threads"] = self.threads if self.threads is not None else usable_cores()
         return out
 
     def _stage(self, part: str, model: dict, stage: str | None = None, data: dict | None = None) -> dict:
