@@ -22,7 +22,7 @@ def _frames(root: Path, pairs: int = 3) -> Path:
     rng = np.random.default_rng(0)
     for i in range(pairs):
         d = root / f"pair_{i:05d}"
-        d.mkdir(parents=True)
+        d.mkdir(parents=True, exist_ok=True)
         for name in ("reference.png", "target.png"):
             Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(d / name)
     return root
@@ -170,3 +170,36 @@ def test_eval_every_without_holdout_is_refused_naming_the_key(tmp_path):
 def test_the_shipped_autoencoder_configs_load(name):
     cfg = load_autoencoder_config(Path(__file__).resolve().parents[2] / "configs" / name)
     assert cfg.train.steps > 0 and cfg.data.synthetic
+
+
+def _resumable(tmp_path: Path, run: str, **train: object) -> AutoencoderConfig:
+    cfg = _config(tmp_path, "mode")
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={
+        "output_dir": str(tmp_path / run), "steps": 5, "checkpoint_every": 2, "eval_every": 2, **train})})
+
+
+def test_an_interrupted_run_goes_on_from_its_checkpoint_to_the_same_model(tmp_path):
+    from safetensors.torch import load_file
+
+    whole = train_autoencoder(_resumable(tmp_path, "whole"), log=False)
+    assert not (tmp_path / "whole" / "checkpoint").exists()
+    assert train_autoencoder(_resumable(tmp_path, "cut"), log=False, max_steps=3) == {"step": 3}
+    assert (tmp_path / "cut" / "checkpoint" / "state.pt").is_file() and not (tmp_path / "cut" / "final").exists()
+    # the rerun may checkpoint otherwise (it does not change what is trained)
+    again = train_autoencoder(_resumable(tmp_path, "cut", checkpoint_every=3), log=False)
+    assert not (tmp_path / "cut" / "checkpoint").exists()
+    a = load_file(tmp_path / "whole" / "final" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "cut" / "final" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert again["holdout_psnr_db"] == pytest.approx(whole["holdout_psnr_db"], abs=1e-4)
+    for name in ("loss.csv", "curve.csv"):
+        rows = [(tmp_path / r / "final" / name).read_text().splitlines() for r in ("whole", "cut")]
+        assert [r.split(",")[:3] for r in rows[0]] == [r.split(",")[:3] for r in rows[1]]
+    assert len((tmp_path / "cut" / "final" / "curve.csv").read_text().splitlines()) == 1 + 2  # steps 2 and 4
+
+
+def test_a_checkpoint_of_another_config_is_refused_in_one_line(tmp_path):
+    train_autoencoder(_resumable(tmp_path, "cut"), log=False, max_steps=2)
+    with pytest.raises(AutoencoderConfigError, match="checkpoint of another config"):
+        train_autoencoder(_resumable(tmp_path, "cut", learning_rate=5e-4), log=False)
+    assert (tmp_path / "cut" / "checkpoint" / "state.pt").is_file()  # nothing lost

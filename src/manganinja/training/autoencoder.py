@@ -78,6 +78,11 @@ class AutoencoderTrainSection(_Strict):
     #: first steps); the curve then also gives the trained weights' PSNR.
     ema_decay: float = Field(0.0, ge=0, lt=1)
     threads: int | None = Field(None, ge=1)
+    #: 0: off. Otherwise the run's state (weights, optimizer, schedule, random state, losses and
+    #: curve so far) is saved every this many steps in ``output_dir/checkpoint``, and a rerun of
+    #: the same config goes on from it (:data:`RESUMABLE_CHANGES` may differ). Removed once
+    #: ``final`` is written.
+    checkpoint_every: int = Field(0, ge=0)
 
 
 class AutoencoderConfig(_Strict):
@@ -94,6 +99,16 @@ class AutoencoderConfig(_Strict):
 
 class AutoencoderConfigError(ValueError):
     """A bad autoencoder config (one line naming the key)."""
+
+
+#: The ``train`` keys a resumed run may change (they do not change what is trained).
+RESUMABLE_CHANGES = frozenset({"threads", "log_every", "checkpoint_every"})
+
+
+def checkpoint_identity(cfg: AutoencoderConfig) -> dict:
+    """What a checkpoint must share with the config that resumes it."""
+    return {"model": cfg.model.model_dump(), "data": cfg.data.model_dump(),
+            "train": cfg.train.model_dump(exclude=set(RESUMABLE_CHANGES) | {"output_dir"})}
 
 
 def load_autoencoder_config(path: str | os.PathLike) -> AutoencoderConfig:
@@ -191,8 +206,13 @@ def load_start(m: AutoencoderModelSection) -> torch.nn.Module:
     return start
 
 
-def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
-    """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``."""
+def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int | None = None) -> dict:
+    """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``.
+
+    With ``train.checkpoint_every``, a checkpoint in ``output_dir/checkpoint`` left by an
+    interrupted run of the same config is gone on from (a checkpoint of another config is refused
+    in one line). ``max_steps`` (tests): stop after that many more steps, saving a checkpoint
+    there and no model; returns ``{"step": the step reached}``."""
     from accelerate import Accelerator
     from diffusers.training_utils import EMAModel
 
@@ -204,6 +224,12 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
                                      f"{t.output_dir}); give another train.output_dir so the autoencoder you start from is kept")
     start = load_start(m) if m.init_from is not None else None  # refused before anything is written
     out = Path(t.output_dir)
+    state_file = out / "checkpoint" / "state.pt"
+    state = torch.load(state_file, weights_only=False) if t.checkpoint_every and state_file.is_file() else None
+    if state is not None and state["identity"] != checkpoint_identity(cfg):
+        raise AutoencoderConfigError(f"{state_file.parent} is a checkpoint of another config (model, data or train "
+                                     f"differ beyond {', '.join(sorted(RESUMABLE_CHANGES))}); give another "
+                                     f"train.output_dir or remove {state_file.parent}")
     out.mkdir(parents=True, exist_ok=True)
     frames = load_frames(d.synthetic, d.resolution)
     holdout = load_frames(d.holdout, d.resolution) if d.holdout else None
@@ -215,16 +241,43 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     accelerator = Accelerator()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
-    vae, optimizer = accelerator.prepare(vae, optimizer)
     ema = EMAModel(vae.parameters(), decay=t.ema_decay) if t.ema_decay else None
     gen = torch.Generator().manual_seed(t.seed)
     losses: list[tuple[int, float, float]] = []
     # (step, held-out PSNR dB of the weights that are saved, of the trained weights, wall seconds so far)
     curve: list[tuple[int, float, float, float]] = []
+    done, wall_before, cpu_before = 0, 0.0, 0.0
+    if state is not None:
+        vae.load_state_dict(state["vae"], strict=True)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        gen.set_state(state["generator"])
+        losses, curve = [tuple(r) for r in state["losses"]], [tuple(r) for r in state["curve"]]
+        done, wall_before, cpu_before = state["step"], state["wall_seconds"], state["cpu_seconds"]
+        if log:
+            print(f"resumed from {state_file.parent} at step {done}", flush=True)
+        del state
+    vae, optimizer = accelerator.prepare(vae, optimizer)
     holdout_on_device = holdout.to(accelerator.device) if t.eval_every and holdout is not None else None
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started = time.perf_counter() - wall_before, time.process_time() - cpu_before
+    end = t.steps if max_steps is None else min(t.steps, done + max_steps)
+
+    def save_checkpoint(step: int) -> None:
+        # written beside and renamed over, so an interrupted save leaves the last whole checkpoint
+        folder = state_file.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "state.pt.tmp"
+        torch.save({"identity": checkpoint_identity(cfg), "step": step,
+                    "vae": accelerator.unwrap_model(vae).state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
+                    "generator": gen.get_state(), "losses": losses, "curve": curve,
+                    "wall_seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}, tmp)
+        os.replace(tmp, state_file)
+
     vae.train()
-    for step in range(1, t.steps + 1):
+    for step in range(done + 1, end + 1):
         idx = torch.randint(len(frames), (t.batch_size,), generator=gen)
         x = to_signed(frames[idx]).to(accelerator.device)
         flip = torch.rand(t.batch_size, generator=gen) < 0.5
@@ -263,6 +316,10 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
                 el = time.perf_counter() - started
                 print(f"step {step}/{t.steps} mse {losses[-1][1]:.5f} (~{psnr_of_mse(losses[-1][1]):.1f} dB) kl {losses[-1][2]:.3f} "
                       f"({el / step:.2f} s/step)", flush=True)
+        if t.checkpoint_every and (step % t.checkpoint_every == 0 or step == end):
+            save_checkpoint(step)
+    if end < t.steps:
+        return {"step": end}
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if ema is not None:
         ema.copy_to(vae.parameters())
@@ -301,6 +358,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True) -> dict:
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
+    if state_file.parent.exists():  # the run is whole: final replaces its checkpoint
+        shutil.rmtree(state_file.parent)
     if log:
         print(json.dumps(metrics, indent=1), flush=True)
     return metrics
