@@ -239,7 +239,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         vae.load_state_dict(start.state_dict(), strict=True)
         del start
     accelerator = Accelerator()
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate, fused=True)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
     ema = EMAModel(vae.parameters(), decay=t.ema_decay) if t.ema_decay else None
     gen = torch.Generator().manual_seed(t.seed)
