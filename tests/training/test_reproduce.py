@@ -165,7 +165,7 @@ def test_a_stage_config_read_once_gives_what_the_file_gives_with_the_same_overri
     """The chain reads each stage config once (``Chain._stage_base``) and lays a part's overrides
     over it; that must resolve to the very config that reading the file with those overrides gives."""
     from manganinja.training.config import load_config
-    from manganinja.training.reproduce import PAPER_SHUFFLE, SCALES, STAGE_CONFIGS, Chain
+    from manganinja.training.reproduce import PAPER_SHUFFLE, SCALES, STAGE_CONFIGS, Chain, usable_cores
 
     chain = Chain(out=tmp_path / "run", configs=CONFIGS, scale=SCALES["full"], say=lambda _: None)
     captured = {}
@@ -183,6 +183,6 @@ def test_a_stage_config_read_once_gives_what_the_file_gives_with_the_same_overri
         with pytest.raises(Stop):
             chain._stage(part, model, stage=stage, data=data)
         overrides = {"model": model, "data": {"synthetic": [str(chain.data("train"))], **(data or {})},
-                     "train": {"output_dir": str(chain.run_dir(part)), "resume": "latest"}}
+                     "train": {"output_dir": str(chain.run_dir(part)), "resume": "latest", "threads": usable_cores()}}
         assert captured["cfg"].model_dump() == load_config(CONFIGS / STAGE_CONFIGS[stage], overrides).model_dump()
     assert not (tmp_path / "run").exists()
