@@ -211,8 +211,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
 
     With ``train.checkpoint_every``, a checkpoint in ``output_dir/checkpoint`` left by an
     interrupted run of the same config is gone on from (a checkpoint of another config is refused
-    in one line). ``max_steps`` (tests): stop after that many more steps, saving a checkpoint
-    there and no model; returns ``{"step": the step reached}``."""
+    in one line). ``max_steps`` (tests): stop after that many more steps, with a checkpoint
+    there (with ``train.checkpoint_every``) and no model; returns ``{"step": the step reached}``."""
     from accelerate import Accelerator
     from diffusers.training_utils import EMAModel
 
