@@ -225,7 +225,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
     start = load_start(m) if m.init_from is not None else None  # refused before anything is written
     out = Path(t.output_dir)
     state_file = out / "checkpoint" / "state.pt"
-    state = torch.load(state_file, weights_only=False) if t.checkpoint_every and state_file.is_file() else None
+    state = torch.load(state_file, weights_only=True) if t.checkpoint_every and state_file.is_file() else None
     if state is not None and state["identity"] != checkpoint_identity(cfg):
         raise AutoencoderConfigError(f"{state_file.parent} is a checkpoint of another config (model, data or train "
                                      f"differ beyond {', '.join(sorted(RESUMABLE_CHANGES))}); give another "
