@@ -203,3 +203,13 @@ def test_a_checkpoint_of_another_config_is_refused_in_one_line(tmp_path):
     with pytest.raises(AutoencoderConfigError, match="checkpoint of another config"):
         train_autoencoder(_resumable(tmp_path, "cut", learning_rate=5e-4), log=False)
     assert (tmp_path / "cut" / "checkpoint" / "state.pt").is_file()  # nothing lost
+
+
+def test_the_end_of_a_run_removes_its_checkpoint_files_only(tmp_path):
+    """``final`` replaces the checkpoint: the trainer's own files go, anything else a user keeps
+    in ``OUTPUT/checkpoint`` stays."""
+    train_autoencoder(_resumable(tmp_path, "cut"), log=False, max_steps=2)
+    mine = tmp_path / "cut" / "checkpoint" / "notes.txt"
+    mine.write_text("keep me")
+    train_autoencoder(_resumable(tmp_path, "cut"), log=False)
+    assert mine.read_text() == "keep me" and not (tmp_path / "cut" / "checkpoint" / "state.pt").exists()

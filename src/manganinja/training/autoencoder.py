@@ -81,7 +81,7 @@ class AutoencoderTrainSection(_Strict):
     #: 0: off. Otherwise the run's state (weights, optimizer, schedule, random state, losses and
     #: curve so far) is saved every this many steps in ``output_dir/checkpoint``, and a rerun of
     #: the same config goes on from it (:data:`RESUMABLE_CHANGES` may differ). Removed once
-    #: ``final`` is written.
+    #: ``final`` is written (its own files only; the folder when that leaves it empty).
     checkpoint_every: int = Field(0, ge=0)
 
 
@@ -268,7 +268,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         # written beside and renamed over, so an interrupted save leaves the last whole checkpoint
         folder = state_file.parent
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "state.pt.tmp"
+        tmp = state_file.with_name(state_file.name + ".tmp")
         torch.save({"identity": checkpoint_identity(cfg), "step": step,
                     "vae": accelerator.unwrap_model(vae).state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
@@ -358,8 +358,11 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
-    if state_file.parent.exists():  # the run is whole: final replaces its checkpoint
-        shutil.rmtree(state_file.parent)
+    # the run is whole: final replaces its checkpoint (only the files this trainer writes there)
+    for written in (state_file, state_file.with_name(state_file.name + ".tmp")):
+        written.unlink(missing_ok=True)
+    if state_file.parent.is_dir() and not any(state_file.parent.iterdir()):
+        state_file.parent.rmdir()
     if log:
         print(json.dumps(metrics, indent=1), flush=True)
     return metrics
