@@ -137,3 +137,35 @@ def test_point_loss_over_the_hints_takes_every_latent_pixel_they_cover(saved_mod
     assert float(at_points.point_loss(prediction, target, inputs)) == pytest.approx(0.0)  # at the guide: right
     with pytest.raises(ConfigError, match="point_loss_area: hints needs a hint model"):
         trainer_with("hints")
+
+
+def test_point_loss_over_the_hints_without_a_hint_model_is_refused_before_any_model_loads(saved_model, tmp_path, monkeypatch):
+    import manganinja.training.trainer as T
+    from manganinja.training.config import ConfigError
+
+    def no_loading(cfg):
+        raise AssertionError("a model was loaded before the config was refused")
+
+    monkeypatch.setattr(T, "_initial_pipeline", no_loading)
+    cfg = config(saved_model, tmp_path)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"point_loss": 1.0, "point_loss_area": "hints"})})
+    with pytest.raises(ConfigError, match="point_loss_area: hints needs a hint model"):
+        build_pipeline(cfg)
+    with pytest.raises(ConfigError, match="point_loss_area: hints needs a hint model"):
+        build_pipeline(cfg.model_copy(update={"model": cfg.model.model_copy(update={"init": "tiny", "path": None})}))
+
+
+def test_whether_a_model_takes_hints_is_read_from_its_config_before_loading(saved_model, tmp_path):
+    import json
+
+    from manganinja.point_regions import HINT_CHANNELS
+    from manganinja.training.trainer import takes_hints_planned
+
+    model = config(saved_model, tmp_path).model
+    assert takes_hints_planned(model) is False  # the saved model's ControlNet reads 3 channels
+    assert takes_hints_planned(model.model_copy(update={"point_hints": True})) is True
+    hinted = tmp_path / "hinted" / "controlnet"
+    hinted.mkdir(parents=True)
+    (hinted / "config.json").write_text(json.dumps({"conditioning_channels": 3 + HINT_CHANNELS}))
+    assert takes_hints_planned(model.model_copy(update={"path": str(hinted.parent)})) is True
+    assert takes_hints_planned(model.model_copy(update={"path": str(tmp_path / "missing")})) is None

@@ -64,7 +64,7 @@ from manganinja.models.point_net import PointNet
 from manganinja.point_regions import HINT_CHANNELS
 from manganinja.points import MAX_POINT_PAIRS
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
-from manganinja.training.config import ConfigError, MatchBranch, TrainConfig, TrainSection, dump_config
+from manganinja.training.config import ConfigError, MatchBranch, ModelConfig, TrainConfig, TrainSection, dump_config
 from manganinja.training.losses import correspondence_nll, guide_point_loss, point_map_pairs, prediction_loss, prediction_target, sample_noise, sample_timesteps
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,9 @@ class TrainingError(ValueError):
 def build_pipeline(cfg: TrainConfig) -> Any:
     """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`), with
     the noise schedule of ``cfg.model.schedule`` written into its scheduler."""
+    if cfg.train.point_loss_area == "hints" and takes_hints_planned(cfg.model) is False:
+        raise ConfigError("train.point_loss_area: hints needs a hint model; set model.point_hints: true or "
+                          "point_loss_area: points")
     pipe = _initial_pipeline(cfg)
     if cfg.model.point_code is not None and pipe.point_net.config.pair_code_channels != cfg.model.point_code:
         pipe.register_modules(point_net=recoded_point_net(pipe.point_net, cfg.model.point_code, cfg.model.seed))
@@ -102,13 +105,26 @@ def build_pipeline(cfg: TrainConfig) -> Any:
             raise ConfigError(f"model.point_hints: {cfg.model.point_hints} does not fit the model's ControlNet of {channels} condition "
                               "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
         pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
-    if cfg.train.point_loss_area == "hints" and not pipe.takes_hints:
-        raise ConfigError("train.point_loss_area: hints needs a hint model; set model.point_hints: true or "
-                          "point_loss_area: points")
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
         pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **updates)
     return pipe
+
+
+def takes_hints_planned(model: ModelConfig) -> bool | None:
+    """Whether the pipeline ``model`` describes will take the guides' color hints, told before
+    any weights are loaded: ``model.point_hints`` when set; else, for ``init: pretrained``, from
+    the saved ControlNet's ``config.json`` (``None`` when it cannot be read: the load then says
+    why); a new, SD1.5 or official model takes none."""
+    if model.point_hints is not None:
+        return model.point_hints
+    if model.init != "pretrained" or model.path is None:
+        return False
+    try:
+        channels = json.loads((Path(model.path) / "controlnet" / "config.json").read_text())["conditioning_channels"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return int(channels) == 3 + HINT_CHANNELS
 
 
 def recoded_point_net(point_net: PointNet, channels: int, seed: int) -> PointNet:
