@@ -155,17 +155,26 @@ def test_point_loss_over_the_hints_without_a_hint_model_is_refused_before_any_mo
         build_pipeline(cfg.model_copy(update={"model": cfg.model.model_copy(update={"init": "tiny", "path": None})}))
 
 
-def test_whether_a_model_takes_hints_is_read_from_its_config_before_loading(saved_model, tmp_path):
+def test_the_controlnets_condition_channels_are_read_from_its_config_before_loading(saved_model, tmp_path, monkeypatch):
     import json
 
+    import manganinja.training.trainer as T
     from manganinja.point_regions import HINT_CHANNELS
-    from manganinja.training.trainer import takes_hints_planned
+    from manganinja.training.config import ConfigError
 
     model = config(saved_model, tmp_path).model
-    assert takes_hints_planned(model) is False  # the saved model's ControlNet reads 3 channels
-    assert takes_hints_planned(model.model_copy(update={"point_hints": True})) is True
+    assert T.planned_condition_channels(model) == 3  # the saved model's ControlNet reads the line art only
+    assert T.planned_condition_channels(model.model_copy(update={"init": "tiny", "path": None})) == 3
+    assert T.planned_condition_channels(model.model_copy(update={"path": str(tmp_path / "missing")})) is None
     hinted = tmp_path / "hinted" / "controlnet"
     hinted.mkdir(parents=True)
     (hinted / "config.json").write_text(json.dumps({"conditioning_channels": 3 + HINT_CHANNELS}))
-    assert takes_hints_planned(model.model_copy(update={"path": str(hinted.parent)})) is True
-    assert takes_hints_planned(model.model_copy(update={"path": str(tmp_path / "missing")})) is None
+    assert T.planned_condition_channels(model.model_copy(update={"path": str(hinted.parent)})) == 3 + HINT_CHANNELS
+
+    def no_loading(cfg):
+        raise AssertionError("a model was loaded before the config was refused")
+
+    monkeypatch.setattr(T, "_initial_pipeline", no_loading)
+    cfg = config(hinted.parent, tmp_path / "off", point_hints=False)
+    with pytest.raises(ConfigError, match="point_hints: False does not fit the model's ControlNet of 7"):
+        T.build_pipeline(cfg)

@@ -91,19 +91,13 @@ class TrainingError(ValueError):
 def build_pipeline(cfg: TrainConfig) -> Any:
     """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`), with
     the noise schedule of ``cfg.model.schedule`` written into its scheduler."""
-    if cfg.train.point_loss_area == "hints" and takes_hints_planned(cfg.model) is False:
-        raise ConfigError("train.point_loss_area: hints needs a hint model; set model.point_hints: true or "
-                          "point_loss_area: points")
+    check_point_hints(cfg)
     pipe = _initial_pipeline(cfg)
     if cfg.model.point_code is not None and pipe.point_net.config.pair_code_channels != cfg.model.point_code:
         pipe.register_modules(point_net=recoded_point_net(pipe.point_net, cfg.model.point_code, cfg.model.seed))
     if cfg.model.point_regions is not None:
         pipe.point_net.register_to_config(region_maps=cfg.model.point_regions)
-    if cfg.model.point_hints is not None and cfg.model.point_hints != pipe.takes_hints:
-        channels = pipe.controlnet.config.conditioning_channels
-        if not cfg.model.point_hints or channels != 3:
-            raise ConfigError(f"model.point_hints: {cfg.model.point_hints} does not fit the model's ControlNet of {channels} condition "
-                              "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
+    if cfg.model.point_hints and not pipe.takes_hints:  # a 3-channel ControlNet (check_point_hints)
         pipe.register_modules(controlnet=hinted_controlnet(pipe.controlnet))
     updates = cfg.model.schedule.scheduler_updates()
     if updates:
@@ -111,20 +105,33 @@ def build_pipeline(cfg: TrainConfig) -> Any:
     return pipe
 
 
-def takes_hints_planned(model: ModelConfig) -> bool | None:
-    """Whether the pipeline ``model`` describes will take the guides' color hints, told before
-    any weights are loaded: ``model.point_hints`` when set; else, for ``init: pretrained``, from
-    the saved ControlNet's ``config.json`` (``None`` when it cannot be read: the load then says
-    why); a new, SD1.5 or official model takes none."""
-    if model.point_hints is not None:
-        return model.point_hints
+def planned_condition_channels(model: ModelConfig) -> int | None:
+    """The condition channels of the ControlNet ``model`` will load, told before any weights are
+    loaded: for ``init: pretrained`` from the saved ControlNet's ``config.json`` (``None`` when it
+    cannot be read: the load then says why); a new, SD1.5 or official ControlNet reads the RGB
+    line art (3)."""
     if model.init != "pretrained" or model.path is None:
-        return False
+        return 3
     try:
-        channels = json.loads((Path(model.path) / "controlnet" / "config.json").read_text())["conditioning_channels"]
-    except (OSError, ValueError, KeyError):
+        return int(json.loads((Path(model.path) / "controlnet" / "config.json").read_text())["conditioning_channels"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return int(channels) == 3 + HINT_CHANNELS
+
+
+def check_point_hints(cfg: TrainConfig) -> None:
+    """Refuse, before any model loads, a ``model.point_hints`` the model's ControlNet cannot take
+    (hints cannot be taken away from a hint model, nor added to one of other than 3 channels) and
+    ``train.point_loss_area: hints`` for a model that will not take hints (:class:`ConfigError`)."""
+    channels = planned_condition_channels(cfg.model)
+    if channels is None:
+        return
+    has_hints, wanted = channels == 3 + HINT_CHANNELS, cfg.model.point_hints
+    if wanted is not None and wanted != has_hints and (not wanted or channels != 3):
+        raise ConfigError(f"model.point_hints: {wanted} does not fit the model's ControlNet of {channels} condition "
+                          "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
+    if cfg.train.point_loss_area == "hints" and not (has_hints if wanted is None else wanted):
+        raise ConfigError("train.point_loss_area: hints needs a hint model; set model.point_hints: true or "
+                          "point_loss_area: points")
 
 
 def recoded_point_net(point_net: PointNet, channels: int, seed: int) -> PointNet:
