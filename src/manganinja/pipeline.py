@@ -37,7 +37,7 @@ from manganinja.models.reference_attention import (
     ReferenceState,
     install_reference_processors,
 )
-from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_map, line_regions, picture_regions, reference_colors
+from manganinja.point_regions import HINT_CHANNELS, HINTED_CONDITION_CHANNELS, fill_regions, hint_map, line_regions, picture_regions, reference_colors
 from manganinja.points import MAX_POINT_PAIRS, PointPairs, PointsError, point_map
 from manganinja.settings import Extractor, Polarity, ReferenceMode, Sampling, check_recommended, resolve_sampling
 from manganinja.stitching import canvas_size, stitch_references, stitched_points
@@ -473,8 +473,8 @@ class MangaNinjaPipeline(DiffusionPipeline):
     @property
     def takes_hints(self) -> bool:
         """Whether the ControlNet's condition has the guides' color hints after the line art
-        (3 + :data:`~manganinja.point_regions.HINT_CHANNELS` channels; a model trained here)."""
-        return int(self.controlnet.config.conditioning_channels) == 3 + HINT_CHANNELS
+        (:data:`~manganinja.point_regions.HINTED_CONDITION_CHANNELS` channels; a model trained here)."""
+        return int(self.controlnet.config.conditioning_channels) == HINTED_CONDITION_CHANNELS
 
     @staticmethod
     def hint_condition(points: PointPairs, encoding: ReferenceEncoding, line: Lines, map_size: tuple[int, int]) -> np.ndarray:

@@ -71,8 +71,11 @@ def fill_regions(point_map: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 #: Extra ControlNet condition channels of a hint model (``ControlNetModel.conditioning_channels``
-#: 3 + HINT_CHANNELS): the guides' reference colors (RGB) and where they are (mask).
+#: :data:`HINTED_CONDITION_CHANNELS`): the guides' reference colors (RGB) and where they are (mask).
 HINT_CHANNELS = 4
+#: Condition channels of a ControlNet that reads the line art alone (RGB) and of a hint model.
+LINEART_CONDITION_CHANNELS = 3
+HINTED_CONDITION_CHANNELS = LINEART_CONDITION_CHANNELS + HINT_CHANNELS
 
 
 def hint_channels(region_map: np.ndarray, colors: np.ndarray) -> np.ndarray:

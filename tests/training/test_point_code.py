@@ -139,12 +139,14 @@ def test_point_loss_over_the_hints_takes_every_latent_pixel_they_cover(saved_mod
         trainer_with("hints")
 
 
+def no_loading(cfg):
+    """Stands in for the model loading in tests of refusals that must come before it."""
+    raise AssertionError("a model was loaded before the config was refused")
+
+
 def test_point_loss_over_the_hints_without_a_hint_model_is_refused_before_any_model_loads(saved_model, tmp_path, monkeypatch):
     import manganinja.training.trainer as T
     from manganinja.training.config import ConfigError
-
-    def no_loading(cfg):
-        raise AssertionError("a model was loaded before the config was refused")
 
     monkeypatch.setattr(T, "_initial_pipeline", no_loading)
     cfg = config(saved_model, tmp_path)
@@ -170,9 +172,6 @@ def test_the_controlnets_condition_channels_are_read_from_its_config_before_load
     hinted.mkdir(parents=True)
     (hinted / "config.json").write_text(json.dumps({"conditioning_channels": 3 + HINT_CHANNELS}))
     assert T.planned_condition_channels(model.model_copy(update={"path": str(hinted.parent)})) == 3 + HINT_CHANNELS
-
-    def no_loading(cfg):
-        raise AssertionError("a model was loaded before the config was refused")
 
     monkeypatch.setattr(T, "_initial_pipeline", no_loading)
     cfg = config(hinted.parent, tmp_path / "off", point_hints=False)

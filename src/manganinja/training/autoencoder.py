@@ -225,6 +225,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
     start = load_start(m) if m.init_from is not None else None  # refused before anything is written
     out = Path(t.output_dir)
     state_file = out / "checkpoint" / "state.pt"
+    state_tmp = state_file.with_name(state_file.name + ".tmp")  # a save in progress (renamed over state_file)
     state = torch.load(state_file, weights_only=True) if t.checkpoint_every and state_file.is_file() else None
     if state is not None and state["identity"] != checkpoint_identity(cfg):
         raise AutoencoderConfigError(f"{state_file.parent} is a checkpoint of another config (model, data or train "
@@ -268,13 +269,12 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         # written beside and renamed over, so an interrupted save leaves the last whole checkpoint
         folder = state_file.parent
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = state_file.with_name(state_file.name + ".tmp")
         torch.save({"identity": checkpoint_identity(cfg), "step": step,
                     "vae": accelerator.unwrap_model(vae).state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
                     "generator": gen.get_state(), "losses": losses, "curve": curve,
-                    "wall_seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}, tmp)
-        os.replace(tmp, state_file)
+                    "wall_seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started}, state_tmp)
+        os.replace(state_tmp, state_file)
 
     vae.train()
     for step in range(done + 1, end + 1):
@@ -359,7 +359,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         shutil.rmtree(final)
     tmp.rename(final)
     # the run is whole: final replaces its checkpoint (only the files this trainer writes there)
-    for written in (state_file, state_file.with_name(state_file.name + ".tmp")):
+    for written in (state_file, state_tmp):
         written.unlink(missing_ok=True)
     if state_file.parent.is_dir() and not any(state_file.parent.iterdir()):
         state_file.parent.rmdir()

@@ -60,8 +60,9 @@ from torch.utils.data import DataLoader
 
 from manganinja.data.dataset import PairDataset, StepSampler, SyntheticPairSource, VideoPairSource, curriculum_pools
 from manganinja.data.video_pairs import PairIndexSettings
+from manganinja.models.loading import read_json
 from manganinja.models.point_net import PointNet
-from manganinja.point_regions import HINT_CHANNELS
+from manganinja.point_regions import HINT_CHANNELS, HINTED_CONDITION_CHANNELS, LINEART_CONDITION_CHANNELS
 from manganinja.points import MAX_POINT_PAIRS
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
 from manganinja.training.config import ConfigError, MatchBranch, ModelConfig, TrainConfig, TrainSection, dump_config
@@ -111,10 +112,10 @@ def planned_condition_channels(model: ModelConfig) -> int | None:
     cannot be read: the load then says why); a new, SD1.5 or official ControlNet reads the RGB
     line art (3)."""
     if model.init != "pretrained" or model.path is None:
-        return 3
+        return LINEART_CONDITION_CHANNELS
     try:
-        return int(json.loads((Path(model.path) / "controlnet" / "config.json").read_text())["conditioning_channels"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(read_json(Path(model.path) / "controlnet" / "config.json")["conditioning_channels"])
+    except (OSError, ValueError, KeyError, TypeError):  # CheckpointError is a ValueError
         return None
 
 
@@ -125,8 +126,8 @@ def check_point_hints(cfg: TrainConfig) -> None:
     channels = planned_condition_channels(cfg.model)
     if channels is None:
         return
-    has_hints, wanted = channels == 3 + HINT_CHANNELS, cfg.model.point_hints
-    if wanted is not None and wanted != has_hints and (not wanted or channels != 3):
+    has_hints, wanted = channels == HINTED_CONDITION_CHANNELS, cfg.model.point_hints
+    if wanted is not None and wanted != has_hints and (not wanted or channels != LINEART_CONDITION_CHANNELS):
         raise ConfigError(f"model.point_hints: {wanted} does not fit the model's ControlNet of {channels} condition "
                           "channels (hints cannot be taken away from a hint model); leave model.point_hints unset")
     if cfg.train.point_loss_area == "hints" and not (has_hints if wanted is None else wanted):
@@ -156,7 +157,7 @@ def hinted_controlnet(controlnet: ControlNetModel) -> ControlNetModel:
     more: the same weights, and zero weights on the new channels of the condition's first
     convolution, so that its output is unchanged until training moves them."""
     config = {k: v for k, v in controlnet.config.items() if not k.startswith("_")}
-    config["conditioning_channels"] = 3 + HINT_CHANNELS
+    config["conditioning_channels"] = HINTED_CONDITION_CHANNELS
     wider = ControlNetModel.from_config(config)
     state = dict(controlnet.state_dict())
     key = "controlnet_cond_embedding.conv_in.weight"
