@@ -116,7 +116,8 @@ class Scale:
 #: Steps of the ``short`` scale: the autoencoder, stage 1 and the hint part cut (10000 of 14000,
 #: 4000 of 8000, 2000 of 6000; the lr schedules as in the configs, so each is the first steps of
 #: the full part), stage 0 and stage 2 as the configs say, so that the default chain fits the 2 h
-#: asked on 2 CPU cores (docs/reproduce.md, eighteenth attempt).
+#: asked on 2 CPU cores: 91 min measured, its model weaker than the full chain's
+#: (docs/reproduce.md, eighteenth attempt).
 SHORT_STEPS: dict[str, int] = {"autoencoder": 10000, "stage1": 4000, "hints": 2000}
 
 SCALES: dict[str, Scale] = {
