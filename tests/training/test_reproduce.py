@@ -137,7 +137,7 @@ def test_the_short_scale_cuts_the_autoencoder_stage1_and_the_hints_only(tmp_path
 
     chain = Chain(out=tmp_path / "run", configs=CONFIGS, scale=SCALES["short"], threads=2, say=lambda _: None)
     assert chain._train_caps("autoencoder", 14000, 4)["steps"] == 10000
-    assert chain._train_caps("stage1", 8000, 4)["steps"] == 4000
+    assert chain._train_caps("stage1", 8000, 4)["steps"] == 6000
     assert chain._train_caps("hints", 6000, 4)["steps"] == 2000
     for part, steps in (("stage0", 4800), ("stage2", 400)):
         assert "steps" not in chain._train_caps(part, steps, 4)
