@@ -54,6 +54,7 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     card = (out / "model" / "README.md").read_text()
     assert f"manganinja reproduce tiny --output-dir {out} --configs {CONFIGS} --scale smoke --threads 1\n" in card
     assert "--autoencoder-config" not in card
+    assert 'its scale changes the configs below by `{"train_pairs": 4' in card and '"autoencoder": 2' in card
     assert all(f"| {part} |" in card for part in PARTS[:PARTS.index("package")])
     assert "### configs/tiny_synthetic_autoencoder.yaml" in card and "### configs/tiny_synthetic_stage2.yaml" in card
     assert records["autoencoder"]["result"]["config"] == str(CONFIGS / "tiny_synthetic_autoencoder.yaml")
@@ -140,6 +141,7 @@ def test_the_short_scale_cuts_the_autoencoder_only(tmp_path):
         assert "steps" not in chain._train_caps(part, steps, 4)
     assert "batch_size" not in chain._train_caps("stage1", 8000, 4)
     assert "--scale short" in chain.command()
+    assert SCALES["short"].changes() == {"steps": {"autoencoder": 10000}} and SCALES["full"].changes() == {}
 
 
 def test_cli_refuses_a_bad_scale_or_configs_in_one_line(tmp_path):

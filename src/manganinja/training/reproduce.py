@@ -112,6 +112,11 @@ class Scale:
     ref_scales: tuple[float, ...] = REF_SCALES
     point_scales: tuple[float, ...] = POINT_SCALES
 
+    def changes(self) -> dict[str, object]:
+        """The fields where this scale differs from the full one (the configs as they are)."""
+        full = asdict(Scale())
+        return {k: v for k, v in asdict(self).items() if v != full[k]}
+
 
 #: Steps of the ``short`` scale: the autoencoder cut (10000 of 14000 steps, its lr schedule as in
 #: the config, so it is the first steps of the full part), every diffusion part as the configs say,
@@ -354,6 +359,8 @@ class Chain:
         made = f"by `{command}` (docs/reproduce.md); its report is `{self.out / 'report.md'}`"
         copied = {p: rec["result"]["copied_from"] for p, rec in done.items() if "copied_from" in rec["result"]}
         made += "".join(f"; its {p} part was copied from {src}" for p, src in copied.items())
+        if self.scale.changes():
+            made += f"; its scale changes the configs below by `{json.dumps(self.scale.changes())}`"
         (tmp / "README.md").write_text(model_card(
             pipe, ae_psnr=float(done["autoencoder"]["result"]["holdout_psnr_db"]), configs=self.stage_configs(),
             made=made,
