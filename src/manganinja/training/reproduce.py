@@ -120,9 +120,10 @@ class Scale:
 
 #: Steps of the ``short`` scale: the autoencoder cut (10000 of 14000 steps, its lr schedule as in
 #: the config, so it is the first steps of the full part), every diffusion part as the configs say,
-#: so that the default chain fits the 2 h asked on 2 CPU cores (107.3 min measured). An earlier short scale also cut
-#: stage 1 and the hint part (72 min measured) and lost the reference use to that cut; the
-#: autoencoder's cut alone costs little (docs/reproduce.md, eighteenth and nineteenth attempts).
+#: so that the default chain fits the 2 h asked on 2 CPU cores (107.3 min measured). An earlier
+#: short scale also cut stage 1 and the hint part (72 min measured) and lost the reference use to
+#: that cut; the autoencoder's cut alone costs little (docs/reproduce.md, eighteenth and
+#: nineteenth attempts).
 SHORT_STEPS: dict[str, int] = {"autoencoder": 10000}
 
 SCALES: dict[str, Scale] = {
@@ -359,8 +360,9 @@ class Chain:
         made = f"by `{command}` (docs/reproduce.md); its report is `{self.out / 'report.md'}`"
         copied = {p: rec["result"]["copied_from"] for p, rec in done.items() if "copied_from" in rec["result"]}
         made += "".join(f"; its {p} part was copied from {src}" for p, src in copied.items())
-        if self.scale.changes():
-            made += f"; its scale changes the configs below by `{json.dumps(self.scale.changes())}`"
+        changes = self.scale.changes()
+        if changes:
+            made += f"; its scale changes the configs below by `{json.dumps(changes)}`"
         (tmp / "README.md").write_text(model_card(
             pipe, ae_psnr=float(done["autoencoder"]["result"]["holdout_psnr_db"]), configs=self.stage_configs(),
             made=made,
