@@ -1,0 +1,97 @@
+"""A tiny model on pairs of an unseen generator seed: its own reference against another
+character's, and 20 guide points against none (issue 19's two bars, docs/reproduce.md).
+
+The pairs are written as ``manganinja benchmark synth --pairs N --size 256 --seed S`` writes them
+(into a temporary folder). Scored with the benchmark's own measures
+(:func:`manganinja.training.reproduce.measure`) at the model's recommended settings (or
+``--scales``), 10 sampling steps, seed 0:
+
+- **reference use**: whole-frame PSNR of every pair in both directions (2N runs) with the pair's
+  own reference and with the next pair's picture of the same side (another character); the paired
+  difference with its 95 % interval and in how many runs the own reference wins;
+- **points**: direction a->b, the point MSE at the points outside the benchmark's 20-point guide
+  split, without guides and with the 20; the ratio and in how many pairs the guides win.
+
+    python benchmarks/tiny_unseen_pairs.py models/tiny-synthetic [--seed 4] [--pairs 16] [--threads 2]
+
+Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+
+def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None) -> dict[str, list[float]]:
+    """Per-run scores of ``model`` on the benchmark folder ``data``: ``own`` / ``other`` (PSNR,
+    both directions, 2 per pair, in the same order) and ``none`` / ``guided`` (point MSE a->b
+    outside the first ``guides`` guides, without and with them; 1 per pair)."""
+    from manganinja.training.reproduce import measure, ninja_engine, with_scales
+
+    engine = ninja_engine(model, steps)
+    if scales is not None:
+        engine = with_scales(engine, *scales)
+    runs: dict[str, list[float]] = {"own": [], "other": []}
+    for direction in ("a->b", "b->a"):
+        runs["own"] += measure(engine, data, 0, "psnr", direction=direction)
+        runs["other"] += measure(engine, data, 0, "psnr", direction=direction, swap=True)
+    runs["none"] = measure(engine, data, 0, "point_mse", scored_outside=guides)
+    runs["guided"] = measure(engine, data, guides, "point_mse", scored_outside=guides)
+    return runs
+
+
+def summary(runs: dict[str, list[float]]) -> list[str]:
+    """The two printed lines of :func:`score`'s runs."""
+    import numpy as np
+
+    from manganinja.evaluation.metrics import mean_ci95
+
+    own, other = np.asarray(runs["own"]), np.asarray(runs["other"])
+    none, guided = np.asarray(runs["none"]), np.asarray(runs["guided"])
+    mean, half, n = mean_ci95(list(own - other))
+    return [
+        f"own reference {own.mean():.2f} dB, another character's {other.mean():.2f} dB: "
+        f"{mean:+.2f} ± {half:.2f} dB, own better in {int((own > other).sum())}/{n} runs",
+        f"point MSE outside the guides: none {none.mean():.4f}, guided {guided.mean():.4f} "
+        f"({guided.mean() / none.mean():.3f}x), guided better in {int((guided < none).sum())}/{len(none)} pairs",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", help="a MangaNinja pipeline folder, e.g. models/tiny-synthetic")
+    p.add_argument("--seed", type=int, default=4, help="generator seed of the pairs (default 4: training uses 0, "
+                   "the chain's benchmark 1, its validation 3)")
+    p.add_argument("--pairs", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--guides", type=int, default=20)
+    p.add_argument("--scales", type=float, nargs=2, metavar=("REF", "POINT"), default=None,
+                   help="guidance scales (default: the model's recommended)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", type=Path, default=None, help="also write the per-run scores here")
+    args = p.parse_args(argv)
+    if not (Path(args.model) / "model_index.json").is_file():
+        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
+    if args.pairs < 2:
+        p.exit(2, f"error: --pairs {args.pairs}: another character's reference needs at least 2 pairs\n")
+
+    import torch
+
+    from manganinja.evaluation import benchmark as B
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
+        runs = score(Path(args.model), data, args.steps, args.guides, None if args.scales is None else tuple(args.scales))
+    print(f"# {args.model}: {args.pairs} pairs of seed {args.seed}, {args.steps} steps, {args.guides} guides")
+    print("\n".join(summary(runs)))
+    if args.json is not None:
+        args.json.write_text(json.dumps(runs, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
