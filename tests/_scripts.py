@@ -8,6 +8,8 @@ from pathlib import Path
 from types import ModuleType
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+#: The shipped tiny model (models/tiny-synthetic), which several scripts are tested on.
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "tiny-synthetic"
 
 
 def load_script(name: str) -> ModuleType:

@@ -11,9 +11,9 @@ import pytest
 
 from manganinja.evaluation import benchmark as B
 
-from _scripts import load_script
+from _scripts import SHIPPED_MODEL, load_script
 
-SHIPPED_VAE = Path(__file__).resolve().parents[2] / "models" / "tiny-synthetic" / "vae"
+SHIPPED_VAE = SHIPPED_MODEL / "vae"
 
 
 @pytest.fixture(scope="module")

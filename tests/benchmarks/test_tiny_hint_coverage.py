@@ -10,9 +10,7 @@ import pytest
 
 from manganinja.evaluation import benchmark as B
 
-from _scripts import load_script
-
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "tiny-synthetic"
+from _scripts import SHIPPED_MODEL as SHIPPED, load_script
 
 
 def script():
