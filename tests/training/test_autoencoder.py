@@ -213,3 +213,19 @@ def test_the_end_of_a_run_removes_its_checkpoint_files_only(tmp_path):
     mine.write_text("keep me")
     train_autoencoder(_resumable(tmp_path, "cut"), log=False)
     assert mine.read_text() == "keep me" and not (tmp_path / "cut" / "checkpoint" / "state.pt").exists()
+
+
+def test_progress_shows_a_bar_with_the_held_out_psnr_and_trains_the_same(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    cfg = _config(tmp_path, "mode")
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 4, "eval_every": 2})})
+    train_autoencoder(cfg, log=False, progress=True)
+    err = capsys.readouterr().err
+    assert "autoencoder" in err and "4/4" in err and "held-out" in err and "dB" in err
+    quiet = cfg.model_copy(update={"train": cfg.train.model_copy(update={"output_dir": str(tmp_path / "quiet")})})
+    train_autoencoder(quiet, log=False)
+    assert capsys.readouterr().err == ""
+    a = load_file(tmp_path / "run" / "final" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "quiet" / "final" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)

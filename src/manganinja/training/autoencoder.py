@@ -206,8 +206,13 @@ def load_start(m: AutoencoderModelSection) -> torch.nn.Module:
     return start
 
 
-def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int | None = None) -> dict:
+def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int | None = None,
+                      progress: bool = False) -> dict:
     """Train as ``cfg`` says; returns the metrics written to ``output_dir/final/metrics.json``.
+
+    ``log`` prints a line every ``train.log_every`` steps and at each held-out evaluation;
+    ``progress`` shows a progress bar instead (on stderr, with the last held-out PSNR), as the
+    diffusion trainer does.
 
     With ``train.checkpoint_every``, a checkpoint in ``output_dir/checkpoint`` left by an
     interrupted run of the same config is gone on from (a checkpoint of another config is refused
@@ -215,6 +220,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
     there (with ``train.checkpoint_every``) and no model; returns ``{"step": the step reached}``."""
     from accelerate import Accelerator
     from diffusers.training_utils import EMAModel
+    from tqdm.auto import tqdm
 
     t, m, d = cfg.train, cfg.model, cfg.data
     if t.threads:
@@ -264,6 +270,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
     holdout_on_device = holdout.to(accelerator.device) if t.eval_every and holdout is not None else None
     started, cpu_started = time.perf_counter() - wall_before, time.process_time() - cpu_before
     end = t.steps if max_steps is None else min(t.steps, done + max_steps)
+    bar = tqdm(total=t.steps, initial=done, desc="autoencoder", unit="step", disable=not progress)
 
     def save_checkpoint(step: int) -> None:
         # written beside and renamed over, so an interrupted save leaves the last whole checkpoint
@@ -308,6 +315,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
                 ema.restore(vae.parameters())
             curve.append((step, saved, trained, time.perf_counter() - started))
             vae.train()
+            bar.set_postfix_str(f"held-out {saved:.2f} dB", refresh=False)
             if log:
                 print(f"step {step}: held-out {saved:.2f} dB" + (f" (trained weights {trained:.2f} dB)" if ema else ""), flush=True)
         if step % t.log_every == 0 or step == t.steps:
@@ -318,6 +326,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
                       f"({el / step:.2f} s/step)", flush=True)
         if t.checkpoint_every and (step % t.checkpoint_every == 0 or step == end):
             save_checkpoint(step)
+        bar.update(1)
+    bar.close()
     if end < t.steps:
         return {"step": end}
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started

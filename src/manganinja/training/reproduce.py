@@ -275,7 +275,7 @@ class Chain:
         train = cfg.train.model_copy(update=self._train_caps("autoencoder", cfg.train.steps, cfg.train.batch_size,
                                                              output_dir=str(self.run_dir("autoencoder"))))
         cfg = AutoencoderConfig(model=cfg.model, data=data, train=train)
-        metrics = train_autoencoder(cfg, log=False)
+        metrics = train_autoencoder(cfg, log=False, progress=True)
         return {"holdout_psnr_db": metrics.get("holdout_psnr_db"), "config": str(self.autoencoder_config)}
 
     def _train_caps(self, part: str, steps: int, batch: int, **extra: Any) -> dict:
