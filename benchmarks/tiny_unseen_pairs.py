@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
     if args.pairs < 2:
         p.exit(2, f"error: --pairs {args.pairs}: another character's reference needs at least 2 pairs\n")
+    for name in ("steps", "guides", "threads"):
+        if getattr(args, name) < 1:
+            p.exit(2, f"error: --{name} must be >= 1, got {getattr(args, name)}\n")
+    if args.json is not None and not args.json.parent.is_dir():
+        p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}; make it or give another path\n")
 
     import torch
 
