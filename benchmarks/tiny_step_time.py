@@ -1,0 +1,91 @@
+"""Seconds per training step of one diffusion part of the chain, with settings changed on the
+command line (docs/reproduce.md, twenty-first attempt: what was tried to make the default chain
+faster).
+
+The part runs as its config says (``manganinja train --config CONFIG``: the same trainer, data
+and model), except that it writes into a temporary folder, saves no checkpoint and no model, and
+stops after ``--steps`` steps. ``--set KEY=VALUE`` changes one setting of the config (dotted
+path, the value read as YAML), e.g. ``--set data.num_workers=1`` or
+``--set train.mixed_precision=bf16``. Printed: the seconds per step (the trainer's own measure,
+first step included) and the losses of the first and last steps, which show whether a change
+kept the run the same (a data-loading change must not change them).
+
+    python benchmarks/tiny_step_time.py runs/full20/hints/config.yaml --steps 80
+    python benchmarks/tiny_step_time.py runs/full20/hints/config.yaml --steps 80 --set data.num_workers=1
+
+Run with the package installed (or ``PYTHONPATH=src`` from a checkout), from the folder the
+config's paths are relative to (the repository root for the chain's configs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import tempfile
+from pathlib import Path
+
+import yaml
+
+
+def parse_setting(text: str) -> dict:
+    """``"a.b.c=VALUE"`` as the nested override ``{"a": {"b": {"c": VALUE}}}`` (VALUE read as YAML).
+    Raises ValueError for text without ``=`` or with an empty key."""
+    key, sep, value = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ValueError(f"--set {text}: give KEY=VALUE with a dotted key, e.g. train.mixed_precision=bf16")
+    tree: dict = {parts[-1]: yaml.safe_load(value)}
+    for part in reversed(parts[:-1]):
+        tree = {part: tree}
+    return tree
+
+
+def step_time(config: Path, steps: int, overrides: dict) -> dict:
+    """Run ``steps`` steps of the part ``config`` with ``overrides`` (a nested dict, as
+    :func:`~manganinja.training.config.load_config` takes it); returns
+    ``{"seconds_per_step", "steps", "first_loss", "last_loss"}``."""
+    from manganinja.training.config import load_config, merge_dicts
+    from manganinja.training.trainer import Trainer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = merge_dicts(overrides, {"train": {"output_dir": tmp, "resume": None, "save_final": False,
+                                                      "checkpoint_every": 10**9, "steps": 10**9}})
+        result = Trainer(load_config(config, overrides)).train(max_steps=steps)
+    return {"seconds_per_step": result.seconds_per_step, "steps": len(result.losses),
+            "first_loss": result.losses[0], "last_loss": result.losses[-1]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config", type=Path, help="a diffusion part's config, e.g. runs/full20/stage1/config.yaml")
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one setting (repeatable), e.g. data.num_workers=1")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = p.parse_args(argv)
+    if not args.config.is_file():
+        p.exit(2, f"error: {args.config}: no such config file\n")
+    if args.steps < 1:
+        p.exit(2, f"error: --steps must be >= 1, got {args.steps}\n")
+    if args.json is not None and not args.json.parent.is_dir():
+        p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
+    from manganinja.training.config import load_config, merge_dicts
+
+    try:  # a bad setting is refused here, before any model is built
+        overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})
+        load_config(args.config, overrides)
+    except ValueError as exc:  # ConfigError is one
+        p.exit(2, f"error: {exc}\n")
+    figures = step_time(args.config, args.steps, overrides)
+    shown = " ".join(args.settings) or "as configured"
+    print(f"# {args.config}, {shown}: {figures['steps']} steps")
+    print(f"{figures['seconds_per_step']:.4f} s/step; loss at the first step {figures['first_loss']:.6f}, "
+          f"at the last {figures['last_loss']:.6f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"config": str(args.config), "settings": args.settings, **figures}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

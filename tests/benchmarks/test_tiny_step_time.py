@@ -1,0 +1,79 @@
+"""benchmarks/tiny_step_time.py on tiny random components (2 steps of a 64 px stage 1): its figures,
+that loading the data in a worker process leaves the run the same, and its one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from manganinja.data.synthetic import write_dataset
+
+from _scripts import load_script
+
+
+def script():
+    return load_script("tiny_step_time")
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("steptime")
+    data = write_dataset(root / "pairs", 4, size=64, seed=0)
+    cfg = {
+        "model": {"init": "tiny", "seed": 0},
+        "data": {"synthetic": [str(data)], "resolution": 64, "max_points": 8},
+        "train": {"output_dir": str(root / "never_written"), "stage": 1, "steps": 100, "batch_size": 2, "threads": 1},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_parse_setting_nests_the_dotted_key_and_reads_the_value_as_yaml():
+    assert script().parse_setting("train.mixed_precision=bf16") == {"train": {"mixed_precision": "bf16"}}
+    assert script().parse_setting("data.num_workers=1") == {"data": {"num_workers": 1}}
+    for bad in ("train.steps", "=3", "train..steps=3"):
+        with pytest.raises(ValueError, match="KEY=VALUE"):
+            script().parse_setting(bad)
+
+
+def test_a_worker_process_leaves_the_losses_the_same(config):
+    base = script().step_time(config, 2, {})
+    worker = script().step_time(config, 2, {"data": {"num_workers": 1}})
+    assert base["steps"] == worker["steps"] == 2
+    assert base["seconds_per_step"] > 0
+    assert (base["first_loss"], base["last_loss"]) == (worker["first_loss"], worker["last_loss"])
+    assert not (config.parent / "never_written").exists()  # nothing beside the config
+
+
+def test_main_prints_the_figures_and_writes_them(config, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert script().main([str(config), "--steps", "1", "--set", "train.max_grad_norm=0.5", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"# {config}, train.max_grad_norm=0.5: 1 steps"
+    assert re.fullmatch(r"\d+\.\d{4} s/step; loss at the first step \d+\.\d{6}, at the last \d+\.\d{6}", printed[1])
+    assert json.loads(out.read_text())["settings"] == ["train.max_grad_norm=0.5"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps must be >= 1, got 0"),
+    (["--set", "train.steps"], "--set train.steps: give KEY=VALUE"),
+    (["--set", "train.mixed_precision=fp8"], "train.mixed_precision must be one of"),
+    (["--json", "no/such/folder/t.json"], "--json no/such/folder/t.json: no folder no/such/folder"),
+])
+def test_a_bad_request_is_one_line(config, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        script().main([str(config), *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_a_missing_config_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        script().main([str(tmp_path / "none.yaml")])
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'none.yaml'}: no such config file"
