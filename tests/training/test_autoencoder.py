@@ -229,3 +229,26 @@ def test_progress_shows_a_bar_with_the_held_out_psnr_and_trains_the_same(tmp_pat
     a = load_file(tmp_path / "run" / "final" / "diffusion_pytorch_model.safetensors")
     b = load_file(tmp_path / "quiet" / "final" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bf16_trains_under_autocast_and_saves_fp32_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = _config(tmp_path, "mode")
+    train = cfg.train.model_copy(update={"steps": 4, "learning_rate": 1e-2})
+    plain = cfg.model_copy(update={"train": train.model_copy(update={"output_dir": str(tmp_path / "plain")})})
+    bf16 = cfg.model_copy(update={"train": train.model_copy(update={"output_dir": str(tmp_path / "bf16"), "mixed_precision": "bf16"})})
+    plain_metrics, bf16_metrics = train_autoencoder(plain, log=False), train_autoencoder(bf16, log=False)
+    a = load_file(tmp_path / "plain" / "final" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "bf16" / "final" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys() and all(t.dtype == torch.float32 for t in b.values())
+    # the same run in lower precision: other weights, near the fp32 run's
+    assert not all(torch.equal(a[k], b[k]) for k in a if "quant_conv" not in k)
+    assert abs(bf16_metrics["holdout_psnr_db"] - plain_metrics["holdout_psnr_db"]) < 1.0
+
+
+def test_mixed_precision_other_than_no_or_bf16_is_refused_naming_the_key(tmp_path):
+    path = tmp_path / "ae.yaml"
+    path.write_text("data: {synthetic: [x]}\ntrain: {mixed_precision: fp16}\n")
+    with pytest.raises(AutoencoderConfigError, match="train.mixed_precision"):
+        load_autoencoder_config(path)
