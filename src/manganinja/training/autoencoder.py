@@ -79,8 +79,8 @@ class AutoencoderTrainSection(_Strict):
     ema_decay: float = Field(0.0, ge=0, lt=1)
     threads: int | None = Field(None, ge=1)
     #: ``bf16``: encode and decode under bf16 autocast (the weights, the optimizer and the
-    #: held-out measure stay fp32). About 30 % faster per step on
-    #: a CPU with bf16 instructions (AMX, AVX512-BF16), slower on one without
+    #: held-out measure stay fp32). 34 % faster on a CPU with bf16 instructions (AMX,
+    #: AVX512-BF16), 0.14 dB lower; not measured on one without, where it may be slower
     #: (docs/reproduce.md, twenty-first attempt).
     mixed_precision: Literal["no", "bf16"] = "no"
     #: 0: off. Otherwise the run's state (weights, optimizer, schedule, random state, losses and
