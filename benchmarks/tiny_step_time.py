@@ -3,8 +3,9 @@ command line (docs/reproduce.md, twenty-first attempt: what was tried to make th
 faster).
 
 The part runs as its config says (``manganinja train --config CONFIG``: the same trainer, data
-and model), except that it writes into a temporary folder, saves no checkpoint and no model, and
-stops after ``--steps`` steps. ``--set KEY=VALUE`` changes one setting of the config (dotted
+and model), except that it stops after ``--steps`` steps, saves no model, and writes only into a
+temporary folder, removed after (the one checkpoint the trainer saves at the last step goes
+there). ``--set KEY=VALUE`` changes one setting of the config (dotted
 path, the value read as YAML), e.g. ``--set data.num_workers=1`` or
 ``--set train.mixed_precision=bf16``. Printed: the seconds per step (the trainer's own measure,
 first step included) and the losses of the first and last steps, which show whether a change
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"error: --steps must be >= 1, got {args.steps}\n")
     if args.json is not None and not args.json.parent.is_dir():
         p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
+    if args.json is not None and args.json.resolve() == args.config.resolve():
+        p.exit(2, f"error: --json {args.json} is the config itself; give another path\n")
     from manganinja.training.config import load_config, merge_dicts
 
     try:  # a bad setting is refused here, before any model is built

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             p.exit(2, f"error: --{name} must be >= 1, got {getattr(args, name)}\n")
     if args.json is not None and not args.json.parent.is_dir():
         p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}; make it or give another path\n")
+    if args.json is not None and Path(args.model).resolve() in args.json.resolve().parents:
+        p.exit(2, f"error: --json {args.json} is inside the model folder {args.model}; give a path outside it\n")
 
     import torch
 

@@ -73,6 +73,14 @@ def test_a_bad_request_is_one_line(config, capsys, args, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+def test_the_config_itself_as_json_is_refused_and_left_as_it_was(config, capsys):
+    before = config.read_text()
+    with pytest.raises(SystemExit):
+        script().main([str(config), "--json", str(config)])
+    assert capsys.readouterr().err.strip() == f"error: --json {config} is the config itself; give another path"
+    assert config.read_text() == before
+
+
 def test_a_missing_config_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         script().main([str(tmp_path / "none.yaml")])
