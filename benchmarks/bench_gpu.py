@@ -664,6 +664,13 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--budget-s {args.budget_s}: must be > 0")
     if args.out.suffix != ".json":
         raise UsageError(f"--out {args.out}: name a .json file (the Markdown goes beside it)")
+    from manganinja.requests import RequestError, check_report_path
+
+    try:
+        for path in (args.out, args.out.with_suffix(".md")):
+            check_report_path(path, "--out")
+    except RequestError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -27,8 +27,27 @@ import torch
 from PIL import Image
 
 from bench_gpu import DTYPES, count_calls, synchronize  # this folder (sys.path[0] when run as a script)
+from manganinja.images import write_json_atomic
 from manganinja.models.factory import build_components
 from manganinja.pipeline import MangaNinjaPipeline
+from manganinja.requests import RequestError, check_report_path
+
+
+def earlier_records(ap: argparse.ArgumentParser, path: Path | None) -> list[dict]:
+    """The records already in ``--json`` (a JSON list; none when the file is new), read before
+    the run so that a file that is not such a list is refused in one line, not after the run."""
+    if path is None:
+        return []
+    try:
+        check_report_path(path, "--json")
+        records = json.loads(path.read_text()) if path.exists() else []
+    except RequestError as exc:
+        ap.exit(2, f"error: {exc}\n")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        ap.exit(2, f"error: --json '{path}' cannot be read as JSON ({exc}); give a new file or one this script wrote\n")
+    if not isinstance(records, list):
+        ap.exit(2, f"error: --json '{path}' holds a JSON {type(records).__name__}, not a list of records; give a new file or one this script wrote\n")
+    return records
 
 
 class PeakRSS:
@@ -83,6 +102,7 @@ def main() -> None:
     ap.add_argument("--size", choices=["sd15", "tiny"], default="sd15")
     ap.add_argument("--json", type=Path, default=None, help="append the record to this JSON list")
     args = ap.parse_args()
+    records = earlier_records(ap, args.json)
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
@@ -181,10 +201,7 @@ def main() -> None:
         f"{mem} GB |"
     )
     if args.json:
-        data = json.loads(args.json.read_text()) if args.json.exists() else []
-        data.append(record)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(data, indent=1) + "\n")
+        write_json_atomic([*records, record], args.json)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+from manganinja.images import write_json_atomic
+from manganinja.requests import RequestError, check_report_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("pairs", "ensemble"):
         if getattr(args, name) < 1:
             p.exit(2, f"error: --{name} must be >= 1, got {getattr(args, name)}\n")
+    if args.json is not None:
+        source = ("model folder", Path(args.model)) if args.model != "random" else ("--vae folder", Path(args.vae))
+        try:
+            check_report_path(Path(args.json), "--json", [source])
+        except RequestError as exc:
+            p.exit(2, f"error: {exc}\n")
     return args
 
 
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['features']} | {int(r['points'])} | {r['part']:.3f} | {r['pck10']:.3f} | {r['pck_k']:.3f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+        write_json_atomic({"args": vars(args), "rows": rows}, args.json)
     return 0
 
 

@@ -24,7 +24,6 @@ the code behind ``manganinja shot colorize`` / ``shot evaluate``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.data.synthetic_shots import ShotOptions, write_shots
-from manganinja.images import load_image
+from manganinja.images import load_image, write_bytes_atomic, write_json_atomic
 from manganinja.evaluation.paint_bucket import METRICS, evaluate_shot, summarize
 from manganinja.flat.review import flag_precision, needs_look
 from manganinja.settings import FlatShotSettings, describe_error
@@ -131,8 +130,9 @@ def drift(args: argparse.Namespace, settings: FlatShotSettings) -> None:
         text += "| metric | " + " | ".join(str(d) for d in shown) + " |\n|" + "---|" * (len(shown) + 1) + "\n"
         for k, name in (("char_acc", "character pixel accuracy"), ("bg_iou", "background IoU")):
             text += f"| {name} | " + " | ".join(f"{rows[str(d)][k]:.3f}" for d in shown) + " |\n"
-    (args.work / "drift.md").write_text(text)
-    (args.work / "drift.json").write_text(json.dumps({"by_distance": report, "args": vars(args) | {"work": str(args.work)}, "settings": settings.model_dump()}, indent=1))
+    write_bytes_atomic(text.encode("utf-8"), args.work / "drift.md")
+    write_json_atomic({"by_distance": report, "args": vars(args) | {"work": str(args.work)}, "settings": settings.model_dump()},
+                      args.work / "drift.json")
     print(text)
 
 
@@ -182,8 +182,9 @@ def main() -> None:
         for m, s in summaries.items():
             text += f"| {m} | " + " | ".join(f"{s['by_distance'][str(d)][metric]:.3f}" for d in distances) + " |\n"
     text += "\nColoring time (all shots, this machine): " + ", ".join(f"{m} {v:.0f} s" for m, v in seconds.items()) + "\n"
-    (args.work / "table.md").write_text(text)
-    (args.work / "table.json").write_text(json.dumps({"summaries": summaries, "seconds": seconds, "args": vars(args) | {"work": str(args.work)}, "settings": settings.model_dump()}, indent=1))
+    write_bytes_atomic(text.encode("utf-8"), args.work / "table.md")
+    write_json_atomic({"summaries": summaries, "seconds": seconds, "args": vars(args) | {"work": str(args.work)},
+                       "settings": settings.model_dump()}, args.work / "table.json")
     print(text)
 
 

@@ -35,11 +35,13 @@ Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from manganinja.images import write_json_atomic
+from manganinja.requests import RequestError, check_report_path
 
 
 def point_colors(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -185,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not (Path(args.model) / "model_index.json").is_file():
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
+    if args.json is not None:
+        try:
+            check_report_path(Path(args.json), "--json", [("model folder", Path(args.model))])
+        except RequestError as exc:
+            p.exit(2, f"error: {exc}\n")
 
     import tempfile
 
@@ -245,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfloor, the target itself through the autoencoder at {resolution} px: {mf:.4f} ± {hf:.4f} (no sampler of this "
           "model can do better)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": runs}, indent=1))
+        write_json_atomic({"args": vars(args), "summary": summary, "runs": runs}, args.json)
     return 0
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import tempfile
 from pathlib import Path
 
 import yaml
+
+from manganinja.images import write_json_atomic
+from manganinja.requests import RequestError, check_report_path
 
 
 def parse_setting(text: str) -> dict:
@@ -69,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"error: {args.config}: no such config file\n")
     if args.steps < 1:
         p.exit(2, f"error: --steps must be >= 1, got {args.steps}\n")
-    if args.json is not None and not args.json.parent.is_dir():
-        p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}\n")
-    if args.json is not None and args.json.resolve() == args.config.resolve():
-        p.exit(2, f"error: --json {args.json} is the config itself; give another path\n")
     from manganinja.training.config import load_config, merge_dicts
+
+    if args.json is not None:
+        try:
+            check_report_path(args.json, "--json", [("config", args.config)])
+        except RequestError as exc:
+            p.exit(2, f"error: {exc}\n")
 
     try:  # a bad setting is refused here, before any model is built
         overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{figures['seconds_per_step']:.4f} s/step; loss at the first step {figures['first_loss']:.6f}, "
           f"at the last {figures['last_loss']:.6f}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"config": str(args.config), "settings": args.settings, **figures}, indent=1))
+        write_json_atomic({"config": str(args.config), "settings": args.settings, **figures}, args.json)
     return 0
 
 

@@ -61,9 +61,10 @@ from manganinja.engines import BuiltEngine, NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.evaluation.metrics import mean_ci95
 from manganinja.evaluation.report import summary_table, write_report
-from manganinja.images import ImageInput, resize_round_trip
+from manganinja.images import ImageInput, resize_round_trip, write_bytes_atomic
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
+from manganinja.requests import RequestError, check_report_path
 from manganinja.settings import LoadSettings, NinjaSettings
 
 EXTRACTOR_NAME = "manganinja.lines.extract_lineart(method='xdog')"
@@ -358,6 +359,31 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], se
     return point_error_table(rows)
 
 
+def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in one line before any model is loaded, a missing benchmark or model folder and an
+    ``--out`` that is or lies inside one of them (the results would be written into it)."""
+    if not (args.data / B.MANIFEST).is_file():
+        ap.exit(2, f"error: --data {args.data} is not a benchmark folder (no {B.MANIFEST}); "
+                   "make one with manganinja benchmark synth\n")
+    models = [("--model", args.model)]
+    if args.part in ("ablation", "ablation-stage1"):
+        models.append(("--stage1", args.stage1))
+    if args.part in ("ablation", "ablation-noshuffle"):
+        models.append(("--noshuffle", args.noshuffle))
+    for option, folder in models:
+        if not (folder / "model_index.json").is_file():
+            ap.exit(2, f"error: {option} {folder} is not a pipeline folder (no model_index.json)\n")
+    if args.floor_vae is not None and not (args.floor_vae / "config.json").is_file():
+        ap.exit(2, f"error: --floor-vae {args.floor_vae} is not an AutoencoderKL folder (no config.json)\n")
+    inputs = [("benchmark folder", args.data)] + [(f"{option} folder", folder) for option, folder in models]
+    if args.floor_vae is not None:
+        inputs.append(("--floor-vae folder", args.floor_vae))
+    try:
+        check_report_path(args.out, "--out", inputs, folder=True)
+    except RequestError as exc:
+        ap.exit(2, f"error: {exc}\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "hard", "point-errors", "table"])
@@ -371,8 +397,7 @@ def main() -> None:
                     help="--part point-errors: score this autoencoder's floor instead of the model's own")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    if args.floor_vae is not None and not (args.floor_vae / "config.json").is_file():
-        ap.exit(2, f"error: --floor-vae {args.floor_vae} is not an AutoencoderKL folder (no config.json)\n")
+    check_args(ap, args)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -410,7 +435,7 @@ def main() -> None:
             if (args.out / folder / "points.csv").is_file():
                 parts.append(f"## {title} (a->b, scored on the points outside the 20-point guide set)\n\n"
                              + points_table(args.out / folder / "points.csv", gp))
-        (args.out / "tables.md").write_text("\n".join(parts))
+        write_bytes_atomic("\n".join(parts).encode("utf-8"), args.out / "tables.md")
         print("\n".join(parts))
 
 

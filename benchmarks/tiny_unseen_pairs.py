@@ -20,9 +20,11 @@ Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
+
+from manganinja.images import write_json_atomic
+from manganinja.requests import RequestError, check_report_path
 
 
 def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None) -> dict[str, list[float]]:
@@ -80,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("steps", "guides", "threads"):
         if getattr(args, name) < 1:
             p.exit(2, f"error: --{name} must be >= 1, got {getattr(args, name)}\n")
-    if args.json is not None and not args.json.parent.is_dir():
-        p.exit(2, f"error: --json {args.json}: no folder {args.json.parent}; make it or give another path\n")
-    if args.json is not None and Path(args.model).resolve() in args.json.resolve().parents:
-        p.exit(2, f"error: --json {args.json} is inside the model folder {args.model}; give a path outside it\n")
+    if args.json is not None:
+        try:
+            check_report_path(args.json, "--json", [("model folder", Path(args.model))])
+        except RequestError as exc:
+            p.exit(2, f"error: {exc}\n")
 
     import torch
 
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {args.model}: {args.pairs} pairs of seed {args.seed}, {args.steps} steps, {args.guides} guides")
     print("\n".join(summary(runs)))
     if args.json is not None:
-        args.json.write_text(json.dumps(runs, indent=1))
+        write_json_atomic(runs, args.json)
     return 0
 
 

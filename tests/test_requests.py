@@ -41,3 +41,28 @@ def test_folder_kept(tmp_path):
     with pytest.raises(R.RequestError, match="holds"):
         R.check_folder_kept(tmp_path / "a", [("--official folder", inner)], "fix")
     R.check_folder_kept(inner / "converted", [("--official folder", inner)], "fix")  # inside is fine
+
+
+def test_report_path(tmp_path):
+    """A benchmark's --json / --out: never an input, never inside an input folder, in a folder that exists."""
+    model = tmp_path / "model"
+    model.mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("x: 1\n")
+    (tmp_path / "link").symlink_to(model, target_is_directory=True)
+    inputs = [("model folder", model), ("config", config)]
+    R.check_report_path(tmp_path / "figures.json", "--json", inputs)
+    R.check_report_path(tmp_path / "new" / "figures.json", "--json", inputs)  # folders are made when writing
+    R.check_report_path(tmp_path / "out" / "new", "--out", inputs, folder=True)  # made when missing
+    for path, folder, message in [
+        (config, False, "--json '.*config.yaml' is the config"),
+        (model / "figures.json", False, "is inside the model folder"),
+        (tmp_path / "link" / "figures.json", False, "is inside the model folder"),
+        (model, True, "--json '.*model' is the model folder"),
+        (model / "eval", True, "is inside the model folder"),
+        (tmp_path, False, "is a folder; give a file path"),
+        (config / "f.json", False, "'.*config.yaml' is a file, not a folder"),
+        (config, True, "is a file; give a folder"),
+    ]:
+        with pytest.raises(R.RequestError, match=message):
+            R.check_report_path(path, "--json", inputs, folder=folder)

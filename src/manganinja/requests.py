@@ -146,7 +146,7 @@ def _file_key(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def check_inputs_kept(outputs: Iterable[Path], inputs: Iterable[tuple[str, Path]], fix: str) -> None:
+def check_inputs_kept(outputs: Iterable[Path], inputs: Iterable[tuple[str, Path]], fix: str, label: str = "output") -> None:
     """Refuse an output that is, or would be written over, an input (nothing of the user's is ever
     overwritten): the same path once symlinks are resolved (a symlinked folder or file counts),
     or the same existing file (a hard link, a case-insensitive file system).
@@ -155,6 +155,7 @@ def check_inputs_kept(outputs: Iterable[Path], inputs: Iterable[tuple[str, Path]
         outputs: every file a run would write (its images, layers, records).
         inputs: ``(what, path)`` of every file it reads (``("line art", p)``).
         fix: how to choose another output, for the message (``"choose another --output-dir"``).
+        label: what names the output in the message (``"output"``, ``"--json"``).
 
     Raises:
         RequestError: naming the first output that would overwrite an input, and the input.
@@ -174,7 +175,7 @@ def check_inputs_kept(outputs: Iterable[Path], inputs: Iterable[tuple[str, Path]
         if found is not None:
             what, path = found
             same = "is" if os.path.abspath(out) == os.path.abspath(path) else "would overwrite"
-            raise RequestError(f"output '{out}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
+            raise RequestError(f"{label} '{out}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
 
 
 def check_folder_kept(folder: Path, inputs: Iterable[tuple[str, Path]], fix: str) -> None:
@@ -186,6 +187,33 @@ def check_folder_kept(folder: Path, inputs: Iterable[tuple[str, Path]], fix: str
         if real == target or target in real.parents:
             same = "is" if real == target else "holds"
             raise RequestError(f"output folder '{folder}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
+
+
+def check_report_path(path: Path, option: str, inputs: Iterable[tuple[str, Path]] = (), folder: bool = False) -> None:
+    """Where a benchmark or diagnostic writes its figures (``--json FILE``, ``--out FOLDER``),
+    checked before it runs: a file path is not a folder (``folder=True``: not a file), and its
+    folder exists or can be made (when writing) and is writable; and the path is none of the
+    ``inputs`` (``(what, path)``: a model or data folder, a config file) and lies inside no input
+    folder, symlinks resolved, so a run never writes into a model or over a config it reads.
+
+    Raises:
+        RequestError: one line naming ``option``, the path and the fix.
+    """
+    path = Path(path)
+    if folder:
+        check_output_folder(path, option)
+    else:
+        if path.is_dir():
+            raise RequestError(f"{option} '{path}' is a folder; give a file path")
+        check_folder_writable(path.parent if str(path.parent) else Path("."), f"{option} '{path}'")
+    target = Path(os.path.realpath(path))
+    inputs = list(inputs)
+    for what, source in inputs:
+        real = Path(os.path.realpath(source))
+        if Path(source).is_dir() and (real == target or real in target.parents):
+            where = "is" if real == target else "is inside"
+            raise RequestError(f"{option} '{path}' {where} the {what} '{source}'; give a path outside it (inputs are never overwritten)")
+    check_inputs_kept([path], [(w, p) for w, p in inputs if not Path(p).is_dir()], "give another path", label=option)
 
 
 def written_files(outputs: Sequence[Path], layers: bool, output_dir: Path | None) -> list[Path]:

@@ -78,3 +78,16 @@ def test_the_report_names_the_autoencoder_floor(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert len(report["runs"]["floor"]) == 1 and report["summary"]["floor"] == pytest.approx(report["runs"]["floor"][0])
     assert 0 < report["summary"]["floor"] < 3
+
+
+def test_a_json_inside_the_model_folder_is_refused_before_loading(tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model_index.json").write_text("{}")  # not loadable: the refusal must come first
+    with pytest.raises(SystemExit) as exit_:
+        script().main([str(model), "--json", str(model / "path.json")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: --json '{model / 'path.json'}' is inside the model folder '{model}'; "
+                   "give a path outside it (inputs are never overwritten)")
+    assert sorted(p.name for p in model.iterdir()) == ["model_index.json"]

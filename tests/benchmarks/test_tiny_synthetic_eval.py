@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from _scripts import load_script
 
@@ -114,3 +115,28 @@ def test_point_error_rows_and_table_on_a_drawn_pair():
     by_resize = np.mean([r["mse_resize"] if r["guided"] else r["mse_model"] for r in rows])
     assert by_resize > 0 and f"(a perfect autoencoder) | {by_resize:.4f}" in table
     assert f"{on_part.mean():.1%}" in table
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no data", "--data {tmp}/nothing is not a benchmark folder (no manifest.json); make one with manganinja benchmark synth"),
+    ("no model", "--model {tmp}/nothing is not a pipeline folder (no model_index.json)"),
+    ("out in model", "--out '{tmp}/model/eval' is inside the --model folder '{tmp}/model'; give a path outside it"),
+    ("out is data", "--out '{tmp}/bench' is the benchmark folder '{tmp}/bench'; give a path outside it"),
+    ("no stage1", "--stage1 {tmp}/nothing is not a pipeline folder (no model_index.json)"),
+])
+def test_a_bad_request_is_one_line_before_any_model_is_loaded(tmp_path, monkeypatch, capsys, case, message):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "manifest.json").write_text("{}")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model_index.json").write_text("{}")  # not loadable: the refusal must come first
+    args = {"--part": "main", "--data": tmp_path / "bench", "--model": tmp_path / "model", "--out": tmp_path / "eval"}
+    args |= {"no data": {"--data": tmp_path / "nothing"}, "no model": {"--model": tmp_path / "nothing"},
+             "out in model": {"--out": tmp_path / "model" / "eval"}, "out is data": {"--out": tmp_path / "bench"},
+             "no stage1": {"--part": "ablation-stage1", "--stage1": tmp_path / "nothing"}}[case]
+    monkeypatch.setattr("sys.argv", ["tiny_synthetic_eval.py", *[str(x) for kv in args.items() for x in kv]])
+    with pytest.raises(SystemExit) as exit_:
+        load().main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
+    assert not (tmp_path / "eval").exists() and sorted(p.name for p in (tmp_path / "model").iterdir()) == ["model_index.json"]
