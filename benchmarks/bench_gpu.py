@@ -653,19 +653,20 @@ def check_args(args: argparse.Namespace) -> None:
     args.train_pair_size = args.train_pair_size or (64 if args.tiny else 256)
     if args.compile is None:
         args.compile = is_cuda(args.device)
-    for name in ("resolution", "steps", "runs", "attention_chunk", "train_steps", "train_max_batch"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
-    if args.warmup < 0:
-        raise UsageError(f"--warmup {args.warmup}: must be >= 0")
+    from manganinja.requests import RequestError, check_at_least, check_report_path
+
+    try:
+        check_at_least({f"--{name.replace('_', '-')}": getattr(args, name) for name in
+                        ("resolution", "steps", "runs", "attention_chunk", "train_steps", "train_max_batch")}, 1)
+        check_at_least({"--warmup": args.warmup}, 0)
+    except RequestError as exc:
+        raise UsageError(str(exc)) from None
     if args.resolution % 64:
         raise UsageError(f"--resolution {args.resolution}: must be a multiple of 64")
     if args.budget_s <= 0:
         raise UsageError(f"--budget-s {args.budget_s}: must be > 0")
     if args.out.suffix != ".json":
         raise UsageError(f"--out {args.out}: name a .json file (the Markdown goes beside it)")
-    from manganinja.requests import RequestError, check_report_path
-
     try:
         for path in (args.out, args.out.with_suffix(".md")):
             check_report_path(path, "--out")

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,15 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json); give one, or 'random'\n")
     if args.model == "random" and not (Path(args.vae) / "config.json").is_file():
         p.exit(2, f"error: --vae {args.vae} is not an AutoencoderKL folder (no config.json)\n")
-    for name in ("pairs", "ensemble"):
-        if getattr(args, name) < 1:
-            p.exit(2, f"error: --{name} must be >= 1, got {getattr(args, name)}\n")
-    if args.json is not None:
-        source = ("model folder", Path(args.model)) if args.model != "random" else ("--vae folder", Path(args.vae))
-        try:
+    source = ("model folder", Path(args.model)) if args.model != "random" else ("--vae folder", Path(args.vae))
+    try:
+        check_at_least({"--pairs": args.pairs, "--ensemble": args.ensemble}, 1)
+        if args.json is not None:
             check_report_path(Path(args.json), "--json", [source])
-        except RequestError as exc:
-            p.exit(2, f"error: {exc}\n")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
     return args
 
 

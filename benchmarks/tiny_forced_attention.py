@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.requests import RequestError, check_at_least
+
 
 def token_map(region_map: np.ndarray, tokens: int) -> np.ndarray:
     """A (S, S) point map at a square token grid of ``tokens`` tokens, flat (tokens,): each token
@@ -106,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.model / "model_index.json").is_file():
         print(f"error: {args.model} is not a saved pipeline (no model_index.json); give a model folder such as models/tiny-synthetic", file=sys.stderr)
         return 2
-    if args.pairs < 1 or args.steps < 1:
-        print("error: --pairs and --steps must be at least 1", file=sys.stderr)
+    try:
+        check_at_least({"--pairs": args.pairs, "--steps": args.steps}, 1)
+    except RequestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
     import torch

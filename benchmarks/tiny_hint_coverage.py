@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.requests import RequestError, check_at_least
+
 GUIDES = 20
 
 
@@ -91,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from manganinja.evaluation import benchmark as B
 
-    for flag, value in (("--size", args.size), ("--spread-k", args.spread_k), ("--steps", args.steps)):
-        if value < 1:
-            print(f"error: {flag} {value} must be at least 1", file=sys.stderr)
-            return 2
+    try:
+        check_at_least({"--size": args.size, "--spread-k": args.spread_k, "--steps": args.steps}, 1)
+    except RequestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not (args.data / B.MANIFEST).is_file():
         print(f"error: --data {args.data} has no {B.MANIFEST}; give a folder of manganinja benchmark synth", file=sys.stderr)
         return 2

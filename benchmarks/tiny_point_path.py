@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
 def point_colors(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -187,11 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not (Path(args.model) / "model_index.json").is_file():
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
-    if args.json is not None:
-        try:
+    try:
+        check_at_least({"--pairs": args.pairs, "--points": args.points, "--steps": args.steps, "--threads": args.threads}, 1)
+        if args.json is not None:
             check_report_path(Path(args.json), "--json", [("model folder", Path(args.model))])
-        except RequestError as exc:
-            p.exit(2, f"error: {exc}\n")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
 
     import tempfile
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
 def parse_setting(text: str) -> dict:
@@ -69,15 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.config.is_file():
         p.exit(2, f"error: {args.config}: no such config file\n")
-    if args.steps < 1:
-        p.exit(2, f"error: --steps must be >= 1, got {args.steps}\n")
     from manganinja.training.config import load_config, merge_dicts
 
-    if args.json is not None:
-        try:
+    try:
+        check_at_least({"--steps": args.steps}, 1)
+        if args.json is not None:
             check_report_path(args.json, "--json", [("config", args.config)])
-        except RequestError as exc:
-            p.exit(2, f"error: {exc}\n")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
 
     try:  # a bad setting is refused here, before any model is built
         overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})

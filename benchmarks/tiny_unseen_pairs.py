@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
 def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None) -> dict[str, list[float]]:
@@ -79,14 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
     if args.pairs < 2:
         p.exit(2, f"error: --pairs {args.pairs}: another character's reference needs at least 2 pairs\n")
-    for name in ("steps", "guides", "threads"):
-        if getattr(args, name) < 1:
-            p.exit(2, f"error: --{name} must be >= 1, got {getattr(args, name)}\n")
-    if args.json is not None:
-        try:
+    try:
+        check_at_least({"--steps": args.steps, "--guides": args.guides, "--threads": args.threads}, 1)
+        if args.json is not None:
             check_report_path(args.json, "--json", [("model folder", Path(args.model))])
-        except RequestError as exc:
-            p.exit(2, f"error: {exc}\n")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
 
     import torch
 

@@ -66,3 +66,10 @@ def test_report_path(tmp_path):
     ]:
         with pytest.raises(R.RequestError, match=message):
             R.check_report_path(path, "--json", inputs, folder=folder)
+
+
+def test_at_least_names_the_first_value_below():
+    R.check_at_least({"--pairs": 1, "--steps": 10}, 1)
+    R.check_at_least({"--warmup": 0}, 0)
+    with pytest.raises(R.RequestError, match=r"^--steps must be >= 1, got 0$"):
+        R.check_at_least({"--pairs": 3, "--steps": 0, "--guides": -1}, 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
@@ -187,6 +187,17 @@ def check_folder_kept(folder: Path, inputs: Iterable[tuple[str, Path]], fix: str
         if real == target or target in real.parents:
             same = "is" if real == target else "holds"
             raise RequestError(f"output folder '{folder}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
+
+
+def check_at_least(values: Mapping[str, int | float], least: int) -> None:
+    """Each of ``values`` (option -> value, ``{"--steps": 0}``) is at least ``least``.
+
+    Raises:
+        RequestError: ``--steps must be >= 1, got 0`` for the first that is not.
+    """
+    for option, value in values.items():
+        if value < least:
+            raise RequestError(f"{option} must be >= {least}, got {value}")
 
 
 def check_report_path(path: Path, option: str, inputs: Iterable[tuple[str, Path]] = (), folder: bool = False) -> None:

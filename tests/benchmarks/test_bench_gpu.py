@@ -101,7 +101,7 @@ def test_a_failing_part_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
         (["--device", "cuda"], "--device cuda: CUDA is not available here"),
         (["--device", "gpu"], "--device 'gpu': use cuda, cuda:N or cpu"),
         (["--device", "cpu", "--resolution", "100"], "--resolution 100: must be a multiple of 64"),
-        (["--device", "cpu", "--runs", "0"], "--runs 0: must be >= 1"),
+        (["--device", "cpu", "--runs", "0"], "--runs must be >= 1, got 0"),
         (["--device", "cpu", "--budget-s", "0"], "--budget-s 0.0: must be > 0"),
     ],
 )

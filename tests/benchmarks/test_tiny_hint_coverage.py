@@ -84,8 +84,9 @@ def test_a_folder_whose_pairs_are_not_the_generators_is_refused(data, tmp_path, 
     assert "is not pair 0 of generator seed 2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, named", [(["--size", "0"], "--size 0"), (["--spread-k", "-1"], "--spread-k -1"),
-                                          (["--steps", "0"], "--steps 0"), (["--model", "nowhere"], "--model nowhere")])
+@pytest.mark.parametrize("extra, named", [(["--size", "0"], "--size must be >= 1, got 0"),
+                                          (["--spread-k", "-1"], "--spread-k must be >= 1, got -1"),
+                                          (["--steps", "0"], "--steps must be >= 1, got 0"), (["--model", "nowhere"], "--model nowhere")])
 def test_a_bad_value_is_one_line_naming_it(data, extra, named, capsys):
     assert script().main(["--data", str(data), *extra]) == 2
     err = capsys.readouterr().err.strip()
