@@ -1,18 +1,23 @@
-"""Seconds per training step of one diffusion part of the chain, with settings changed on the
-command line (docs/reproduce.md, twenty-first attempt: what was tried to make the default chain
-faster).
+"""Seconds per training step of one part of the chain, with settings changed on the command
+line (docs/reproduce.md, twenty-first and twenty-second attempts: what was tried to make the
+default chain faster).
 
-The part runs as its config says (``manganinja train --config CONFIG``: the same trainer, data
-and model), except that it stops after ``--steps`` steps, saves no model, and writes only into a
-temporary folder, removed after (the one checkpoint the trainer saves at the last step goes
-there). ``--set KEY=VALUE`` changes one setting of the config (dotted
-path, the value read as YAML), e.g. ``--set data.num_workers=1`` or
-``--set train.mixed_precision=bf16``. Printed: the seconds per step (the trainer's own measure,
-first step included) and the losses of the first and last steps, which show whether a change
+The part runs as its config says (``manganinja train --config CONFIG``, or with
+``--autoencoder`` ``manganinja train-autoencoder --config CONFIG``: the same trainer, data and
+model), except that it stops after ``--steps`` steps, saves no model, and writes only into a
+temporary folder, removed after (the one checkpoint the diffusion trainer saves at the last step
+goes there; the autoencoder's saves none). ``--set KEY=VALUE`` changes one setting of the config
+(dotted path, the value read as YAML), e.g. ``--set data.num_workers=1``, ``--set
+train.mixed_precision=bf16`` or ``--set "data.synthetic=[runs/full20/data/train]"``. Printed: the
+seconds per step (the diffusion trainer's own measure, first step included; for the autoencoder
+the wall time of its steps, frame loading and model building not counted) and the losses of the
+first and last steps (for the autoencoder its reconstruction MSE), which show whether a change
 kept the run the same (a data-loading change must not change them).
 
     python benchmarks/tiny_step_time.py runs/full20/hints/config.yaml --steps 80
     python benchmarks/tiny_step_time.py runs/full20/hints/config.yaml --steps 80 --set data.num_workers=1
+    python benchmarks/tiny_step_time.py configs/tiny_synthetic_autoencoder.yaml --autoencoder --steps 200 \
+        --set "data.synthetic=[runs/full20/data/train]" --set data.holdout=null [--set train.mixed_precision=bf16]
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout), from the folder the
 config's paths are relative to (the repository root for the chain's configs).
@@ -59,9 +64,24 @@ def step_time(config: Path, steps: int, overrides: dict) -> dict:
             "first_loss": result.losses[0], "last_loss": result.losses[-1]}
 
 
+def autoencoder_step_time(config: Path, steps: int, overrides: dict) -> dict:
+    """As :func:`step_time` for an autoencoder config (``manganinja train-autoencoder``); the
+    losses are the reconstruction MSE of each step, the seconds those of the steps alone."""
+    from manganinja.training.autoencoder import load_autoencoder_config, train_autoencoder
+    from manganinja.training.config import merge_dicts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = merge_dicts(overrides, {"train": {"output_dir": tmp, "checkpoint_every": 0, "eval_every": 0,
+                                                      "log_every": 1, "steps": 10**9}})
+        result = train_autoencoder(load_autoencoder_config(config, overrides), log=False, max_steps=steps)
+    mse = [m for _, m, _ in result["losses"]]
+    return {"seconds_per_step": result["seconds_per_step"], "steps": len(mse), "first_loss": mse[0], "last_loss": mse[-1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("config", type=Path, help="a diffusion part's config, e.g. runs/full20/stage1/config.yaml")
+    p.add_argument("config", type=Path, help="a part's config, e.g. runs/full20/stage1/config.yaml")
+    p.add_argument("--autoencoder", action="store_true", help="the config is an autoencoder's (manganinja train-autoencoder)")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="change one setting (repeatable), e.g. data.num_workers=1")
@@ -69,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.config.is_file():
         p.exit(2, f"error: {args.config}: no such config file\n")
+    from manganinja.training.autoencoder import load_autoencoder_config
     from manganinja.training.config import load_config, merge_dicts
 
     try:
@@ -80,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # a bad setting is refused here, before any model is built
         overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})
-        load_config(args.config, overrides)
-    except ValueError as exc:  # ConfigError is one
+        (load_autoencoder_config if args.autoencoder else load_config)(args.config, overrides)
+    except ValueError as exc:  # ConfigError and AutoencoderConfigError are
         p.exit(2, f"error: {exc}\n")
-    figures = step_time(args.config, args.steps, overrides)
+    figures = (autoencoder_step_time if args.autoencoder else step_time)(args.config, args.steps, overrides)
     shown = " ".join(args.settings) or "as configured"
     print(f"# {args.config}, {shown}: {figures['steps']} steps")
     print(f"{figures['seconds_per_step']:.4f} s/step; loss at the first step {figures['first_loss']:.6f}, "

@@ -85,3 +85,33 @@ def test_a_missing_config_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         script().main([str(tmp_path / "none.yaml")])
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'none.yaml'}: no such config file"
+
+
+@pytest.fixture(scope="module")
+def autoencoder_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("steptime_ae")
+    data = write_dataset(root / "pairs", 4, size=64, seed=0)
+    cfg = {
+        "model": {"block_out_channels": [8, 16], "layers_per_block": 1, "latent_channels": 4, "norm_num_groups": 4},
+        "data": {"synthetic": [str(data)], "resolution": 32},
+        "train": {"output_dir": str(root / "never_written"), "steps": 100, "batch_size": 2, "threads": 1,
+                  "checkpoint_every": 2},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_an_autoencoder_config_is_timed_and_bf16_changes_its_losses(autoencoder_config, capsys):
+    base = script().autoencoder_step_time(autoencoder_config, 3, {})
+    again = script().autoencoder_step_time(autoencoder_config, 3, {})
+    bf16 = script().autoencoder_step_time(autoencoder_config, 3, {"train": {"mixed_precision": "bf16"}})
+    assert base["steps"] == 3 and base["seconds_per_step"] > 0
+    assert (base["first_loss"], base["last_loss"]) == (again["first_loss"], again["last_loss"])  # seeded
+    assert bf16["last_loss"] != base["last_loss"]  # the setting reached the trainer
+    assert not (autoencoder_config.parent / "never_written").exists()  # nothing beside the config
+    with pytest.raises(SystemExit) as exit_:  # a diffusion config's key is refused by the autoencoder's validation
+        script().main([str(autoencoder_config), "--autoencoder", "--set", "train.max_grad_norm=0.5"])
+    assert exit_.value.code == 2 and "train.max_grad_norm" in capsys.readouterr().err
+    assert script().main([str(autoencoder_config), "--autoencoder", "--steps", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"# {autoencoder_config}, as configured: 2 steps"

@@ -116,13 +116,21 @@ def checkpoint_identity(cfg: AutoencoderConfig) -> dict:
             "train": cfg.train.model_dump(exclude=set(RESUMABLE_CHANGES) | {"output_dir"})}
 
 
-def load_autoencoder_config(path: str | os.PathLike) -> AutoencoderConfig:
-    """Read and validate the YAML config at ``path`` (unknown keys are refused, naming them)."""
+def load_autoencoder_config(path: str | os.PathLike, overrides: dict | None = None) -> AutoencoderConfig:
+    """Read and validate the YAML config at ``path`` with ``overrides`` (a nested dict, as
+    :func:`~manganinja.training.config.load_config` takes it) merged in; unknown keys are refused,
+    naming them."""
+    from manganinja.training.config import merge_dicts
+
     path = Path(path)
     if not path.is_file():
         raise AutoencoderConfigError(f"config file {path} not found")
     try:
-        return AutoencoderConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise AutoencoderConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    try:
+        return AutoencoderConfig.model_validate(merge_dicts(data, overrides) if overrides else data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -221,8 +229,10 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
 
     With ``train.checkpoint_every``, a checkpoint in ``output_dir/checkpoint`` left by an
     interrupted run of the same config is gone on from (a checkpoint of another config is refused
-    in one line). ``max_steps`` (tests): stop after that many more steps, with a checkpoint
-    there (with ``train.checkpoint_every``) and no model; returns ``{"step": the step reached}``."""
+    in one line). ``max_steps`` (tests, ``benchmarks/tiny_step_time.py``): stop after that many
+    more steps, with a checkpoint there (with ``train.checkpoint_every``) and no model; returns
+    ``{"step": the step reached, "seconds_per_step": wall seconds of this call's steps each (data
+    loading and model building not counted), "losses": [(step, mse, kl)] every log_every steps}``."""
     from accelerate import Accelerator
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
@@ -289,6 +299,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         os.replace(state_tmp, state_file)
 
     vae.train()
+    loop_started = time.perf_counter()
     for step in range(done + 1, end + 1):
         idx = torch.randint(len(frames), (t.batch_size,), generator=gen)
         x = to_signed(frames[idx]).to(accelerator.device)
@@ -337,7 +348,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         bar.update(1)
     bar.close()
     if end < t.steps:
-        return {"step": end}
+        return {"step": end, "seconds_per_step": (time.perf_counter() - loop_started) / max(end - done, 1),
+                "losses": losses}
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if ema is not None:
         ema.copy_to(vae.parameters())
