@@ -17,7 +17,7 @@ kept the run the same (a data-loading change must not change them).
     python benchmarks/tiny_step_time.py runs/full20/hints/config.yaml --steps 80
     python benchmarks/tiny_step_time.py runs/full20/hints/config.yaml --steps 80 --set data.num_workers=1
     python benchmarks/tiny_step_time.py configs/tiny_synthetic_autoencoder.yaml --autoencoder --steps 200 \
-        --set "data.synthetic=[runs/full20/data/train]" --set data.holdout=null [--set train.mixed_precision=bf16]
+        --set "data.synthetic=[runs/full20/data/train]" --set data.holdout=[] [--set train.mixed_precision=bf16]
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout), from the folder the
 config's paths are relative to (the repository root for the chain's configs).
@@ -37,13 +37,18 @@ from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
 def parse_setting(text: str) -> dict:
-    """``"a.b.c=VALUE"`` as the nested override ``{"a": {"b": {"c": VALUE}}}`` (VALUE read as YAML).
+    """``"a.b.c=VALUE"`` as the nested override ``{"a": {"b": {"c": VALUE}}}`` (VALUE read as YAML,
+    except that YAML 1.1's other booleans stay text: ``mixed_precision=no`` is ``"no"``, as the
+    configs mean it; only ``true`` / ``false`` are booleans).
     Raises ValueError for text without ``=`` or with an empty key."""
     key, sep, value = text.partition("=")
     parts = key.strip().split(".")
     if not sep or not all(parts):
         raise ValueError(f"--set {text}: give KEY=VALUE with a dotted key, e.g. train.mixed_precision=bf16")
-    tree: dict = {parts[-1]: yaml.safe_load(value)}
+    read = yaml.safe_load(value)
+    if isinstance(read, bool) and value.strip().lower() not in ("true", "false"):
+        read = value.strip()
+    tree: dict = {parts[-1]: read}
     for part in reversed(parts[:-1]):
         tree = {part: tree}
     return tree

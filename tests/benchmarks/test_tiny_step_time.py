@@ -36,6 +36,9 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_parse_setting_nests_the_dotted_key_and_reads_the_value_as_yaml():
     assert script().parse_setting("train.mixed_precision=bf16") == {"train": {"mixed_precision": "bf16"}}
     assert script().parse_setting("data.num_workers=1") == {"data": {"num_workers": 1}}
+    assert script().parse_setting("train.mixed_precision=no") == {"train": {"mixed_precision": "no"}}  # not YAML 1.1's False
+    assert script().parse_setting("data.flip=true") == {"data": {"flip": True}}
+    assert script().parse_setting("data.synthetic=[a, b]") == {"data": {"synthetic": ["a", "b"]}}
     for bad in ("train.steps", "=3", "train..steps=3"):
         with pytest.raises(ValueError, match="KEY=VALUE"):
             script().parse_setting(bad)

@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -79,9 +80,10 @@ class AutoencoderTrainSection(_Strict):
     ema_decay: float = Field(0.0, ge=0, lt=1)
     threads: int | None = Field(None, ge=1)
     #: ``bf16``: encode and decode under bf16 autocast (the weights, the optimizer and the
-    #: held-out measure stay fp32). 34 % faster on a CPU with bf16 instructions (AMX,
-    #: AVX512-BF16), 0.14 dB lower; not measured on one without, where it may be slower
-    #: (docs/reproduce.md, twenty-first attempt).
+    #: held-out measure stay fp32). Its steps take 30 % less time on a CPU with bf16 instructions (AMX,
+    #: AVX512-BF16), 0.14 dB lower; 2.8 times slower than fp32 with oneDNN held to AVX-512
+    #: without them (docs/reproduce.md, twenty-first and twenty-second attempts), so a run on
+    #: such a CPU warns (:func:`cpu_has_bf16`).
     mixed_precision: Literal["no", "bf16"] = "no"
     #: 0: off. Otherwise the run's state (weights, optimizer, schedule, random state, losses and
     #: curve so far) is saved every this many steps in ``output_dir/checkpoint``, and a rerun of
@@ -114,6 +116,16 @@ def checkpoint_identity(cfg: AutoencoderConfig) -> dict:
     """What a checkpoint must share with the config that resumes it."""
     return {"model": cfg.model.model_dump(), "data": cfg.data.model_dump(),
             "train": cfg.train.model_dump(exclude=set(RESUMABLE_CHANGES) | {"output_dir"})}
+
+
+def cpu_has_bf16() -> bool | None:
+    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX), which make bf16 autocast
+    faster than fp32 on it; None when this torch cannot tell (it asks torch.cpu's private
+    probes, absent from some builds)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if not all(callable(p) for p in probes):
+        return None
+    return any(p() for p in probes)
 
 
 def load_autoencoder_config(path: str | os.PathLike, overrides: dict | None = None) -> AutoencoderConfig:
@@ -282,6 +294,9 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
             print(f"resumed from {state_file.parent} at step {done}", flush=True)
         del state
     vae, optimizer = accelerator.prepare(vae, optimizer)
+    if t.mixed_precision == "bf16" and accelerator.device.type == "cpu" and cpu_has_bf16() is False:
+        warnings.warn("train.mixed_precision bf16 on a CPU without bf16 instructions (AVX512-BF16, AMX): measured 2.8 "
+                      "times slower than fp32 on such a CPU (docs/reproduce.md); set it to no", stacklevel=2)
     holdout_on_device = holdout.to(accelerator.device) if t.eval_every and holdout is not None else None
     started, cpu_started = time.perf_counter() - wall_before, time.process_time() - cpu_before
     end = t.steps if max_steps is None else min(t.steps, done + max_steps)
