@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from manganinja.data.dataset import find_synthetic_pairs, fit_square
 from manganinja.images import load_image, to_rgb
+from manganinja.training.config import merge_dicts
 
 
 class _Strict(BaseModel):
@@ -80,10 +81,10 @@ class AutoencoderTrainSection(_Strict):
     ema_decay: float = Field(0.0, ge=0, lt=1)
     threads: int | None = Field(None, ge=1)
     #: ``bf16``: encode and decode under bf16 autocast (the weights, the optimizer and the
-    #: held-out measure stay fp32). Its steps take 30 % less time on a CPU with bf16 instructions (AMX,
-    #: AVX512-BF16), 0.14 dB lower; 2.8 times slower than fp32 with oneDNN held to AVX-512
-    #: without them (docs/reproduce.md, twenty-first and twenty-second attempts), so a run on
-    #: such a CPU warns (:func:`cpu_has_bf16`).
+    #: held-out measure stay fp32). Its steps take 30 % less time on a CPU with bf16
+    #: instructions (AMX, AVX512-BF16), 0.14 dB lower; without them 2.8 (AVX-512) to 9.9 (AVX2)
+    #: times as long as fp32's (docs/reproduce.md, twenty-first and twenty-second attempts), so
+    #: a run on such a CPU warns (:func:`cpu_has_bf16`).
     mixed_precision: Literal["no", "bf16"] = "no"
     #: 0: off. Otherwise the run's state (weights, optimizer, schedule, random state, losses and
     #: curve so far) is saved every this many steps in ``output_dir/checkpoint``, and a rerun of
@@ -132,8 +133,6 @@ def load_autoencoder_config(path: str | os.PathLike, overrides: dict | None = No
     """Read and validate the YAML config at ``path`` with ``overrides`` (a nested dict, as
     :func:`~manganinja.training.config.load_config` takes it) merged in; unknown keys are refused,
     naming them."""
-    from manganinja.training.config import merge_dicts
-
     path = Path(path)
     if not path.is_file():
         raise AutoencoderConfigError(f"config file {path} not found")
