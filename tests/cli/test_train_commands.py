@@ -22,3 +22,15 @@ def test_empty_data_set_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--output-dir", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "no training pair found in" in result.output
+
+
+def test_a_config_that_is_not_yaml_is_one_line_saying_where(tmp_path):
+    """Both training commands read their config with one function; a YAML error (a multi-line
+    text from the parser) becomes one line with the line and column."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("model: {init: tiny\ndata: [\n")
+    for command in ("train", "train-autoencoder"):
+        result = CliRunner().invoke(app, [command, "--config", str(cfg)])
+        assert result.exit_code == 2
+        assert result.output.strip() == (f"error: config file {cfg} is not valid YAML at line 2, column 5: "
+                                         "expected ',' or '}', but got ':'")

@@ -48,12 +48,8 @@ def train_autoencoder(
     """Train a small AutoencoderKL on synthetic frames (the VAE of a tiny MangaNinja)."""
     from manganinja.training.autoencoder import load_autoencoder_config, train_autoencoder as run
 
-    try:
-        cfg = load_autoencoder_config(config)
-        metrics = run(cfg)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    cfg = load_autoencoder_config(config)  # AutoencoderConfigError, a ValueError: one line (user_errors)
+    metrics = run(cfg)
     typer.echo(f"held-out PSNR {metrics['holdout_psnr_db']} dB; saved {cfg.train.output_dir}/final")
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from manganinja.data.dataset import find_synthetic_pairs, fit_square
 from manganinja.images import load_image, to_rgb
-from manganinja.training.config import merge_dicts
+from manganinja.training.config import read_config_file
 
 
 class _Strict(BaseModel):
@@ -134,14 +134,9 @@ def load_autoencoder_config(path: str | os.PathLike, overrides: dict | None = No
     :func:`~manganinja.training.config.load_config` takes it) merged in; unknown keys are refused,
     naming them."""
     path = Path(path)
-    if not path.is_file():
-        raise AutoencoderConfigError(f"config file {path} not found")
+    data = read_config_file(path, overrides, AutoencoderConfigError)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise AutoencoderConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    try:
-        return AutoencoderConfig.model_validate(merge_dicts(data, overrides) if overrides else data)
+        return AutoencoderConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])

@@ -241,18 +241,28 @@ def resolve_config(data: dict | TrainConfig | None) -> TrainConfig:
 def load_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
     """Read a YAML config file (and merge ``overrides``, a nested dict) strictly."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if overrides:
-        data = merge_dicts(data, overrides)
+    data = read_config_file(path, overrides)
     try:
         return resolve_config(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def read_config_file(path: Path, overrides: dict | None = None, error: type[ValueError] = ConfigError) -> dict:
+    """The YAML of the config file at ``path`` (``{}`` when empty) with ``overrides`` (a nested
+    dict) merged in; ``error`` (one line) for a missing file or one that is not valid YAML, saying
+    where (``config file a.yaml is not valid YAML at line 2, column 5: expected ',' or '}', but got
+    ':'``). The training and the autoencoder configs are both read by it."""
+    if not path.is_file():
+        raise error(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise error(f"config file {path} is not valid YAML{where}: {problem}") from None
+    return merge_dicts(data, overrides) if overrides else data
 
 
 def merge_dicts(base: dict, extra: dict) -> dict:
