@@ -15,7 +15,8 @@ benchmark's score: foreground on white) and the mean-color engine's.
 
 from __future__ import annotations
 
-import sys
+import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.pipeline import MangaNinjaPipeline
+from manganinja.requests import RequestError, check_at_least
 
 
 def main(model: str, data: str = "data/bench256-seed1", pairs: int = 6) -> None:
@@ -57,5 +59,22 @@ def main(model: str, data: str = "data/bench256-seed1", pairs: int = 6) -> None:
     print(f"  mean-color engine: PSNR {np.mean(baseline):.2f} dB")
 
 
+def cli(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", help="a MangaNinja pipeline folder")
+    p.add_argument("data", nargs="?", default="data/bench256-seed1", help="a benchmark folder (manganinja benchmark synth)")
+    p.add_argument("pairs", nargs="?", type=int, default=6, help="pairs to sample (default 6)")
+    args = p.parse_args(argv)
+    if not (Path(args.model) / "model_index.json").is_file():
+        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
+    if not (Path(args.data) / B.MANIFEST).is_file():
+        p.exit(2, f"error: {args.data} is not a benchmark folder (no {B.MANIFEST}); make one with manganinja benchmark synth\n")
+    try:
+        check_at_least({"PAIRS": args.pairs}, 1)
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
+    main(args.model, args.data, args.pairs)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], *sys.argv[2:3], *(int(a) for a in sys.argv[3:4]))
+    cli()

@@ -7,8 +7,8 @@ reference minus with another character's; mean, 95% half-width, and how many run
 
 from __future__ import annotations
 
+import argparse
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,5 +34,17 @@ def main(root: Path = Path("runs/eval_tiny")) -> None:
         report(f"{engine}: own reference - another character's", psnr_by_run(main_runs, engine), psnr_by_run(swapped, engine))
 
 
+def cli(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("eval", nargs="?", type=Path, default=Path("runs/eval_tiny"),
+                   help="an evaluation folder of tiny_synthetic_eval.py (--part main and swapped run)")
+    args = p.parse_args(argv)
+    for part in ("main", "swapped"):
+        if not (args.eval / part / "runs.csv").is_file():
+            p.exit(2, f"error: {args.eval} has no {part}/runs.csv; run benchmarks/tiny_synthetic_eval.py --part {part} "
+                      f"--out {args.eval} first\n")
+    main(args.eval)
+
+
 if __name__ == "__main__":
-    main(*(Path(a) for a in sys.argv[1:2]))
+    cli()

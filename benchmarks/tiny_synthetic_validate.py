@@ -9,7 +9,7 @@ other points), at the chosen reference scale (``--ref``, default: the best PSNR)
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -57,5 +57,20 @@ def main(model: str = "models/tiny-synthetic", data: Path = Path("data/val256-se
     print(f"chosen: --guidance-scale-ref {ref:g} --guidance-scale-point {min(point_mse, key=point_mse.get):g}")
 
 
+def cli(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", nargs="?", default="models/tiny-synthetic", help="a MangaNinja pipeline folder")
+    p.add_argument("data", nargs="?", type=Path, default=Path("data/val256-seed3"),
+                   help="the validation pairs (manganinja benchmark synth --seed 3)")
+    p.add_argument("ref", nargs="?", type=float, default=None, help="the reference scale (default: the best PSNR)")
+    args = p.parse_args(argv)
+    if not (Path(args.model) / "model_index.json").is_file():
+        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
+    if not (args.data / B.MANIFEST).is_file():
+        p.exit(2, f"error: {args.data} is not a benchmark folder (no {B.MANIFEST}); make it with manganinja benchmark synth "
+                  "--output-dir data/val256-seed3 --pairs 8 --size 256 --seed 3\n")
+    main(args.model, args.data, args.ref)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:2], *(Path(a) for a in sys.argv[2:3]), *(float(a) for a in sys.argv[3:4]))
+    cli()
