@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
 from manganinja.data.synthetic import write_dataset
 from manganinja.evaluation.metrics import ms_ssim, psnr
 from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
@@ -37,6 +39,10 @@ def main() -> None:
     ap.add_argument("--exact-steps", type=int, default=50)
     ap.add_argument("--fast-steps", type=int, default=20)
     args = ap.parse_args()
+    check_at_least({"--pairs": args.pairs, "--size": args.size, "--resolution": args.resolution,
+                    "--exact-steps": args.exact_steps, "--fast-steps": args.fast_steps}, 1)
+    if args.model is not None and not (args.model / "model_index.json").is_file():
+        raise ValueError(f"--model {args.model} is not a pipeline folder (no model_index.json)")
 
     pipe = MangaNinjaPipeline.from_pretrained(args.model) if args.model else build_pipeline("tiny", seed=0)
     pipe.to(args.device)
@@ -79,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

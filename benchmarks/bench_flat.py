@@ -20,6 +20,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
+
 
 def synthetic_page(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """An RGB uint8 ``(size, size, 3)`` page of flat-colored, black-outlined shapes and its line
@@ -60,6 +63,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (1 = one core)")
     parser.add_argument("--skip-engine", action="store_true", help="time the regions only")
     args = parser.parse_args()
+    check_at_least({"--repeat": args.repeat, "--threads": args.threads}, 1)
     cv2.setNumThreads(args.threads)
 
     from manganinja.flat.regions import label_regions
@@ -101,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

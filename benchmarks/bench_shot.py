@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
 from manganinja.data.synthetic_shots import ShotOptions, generate_shot
 from manganinja.images import save_image
 from manganinja.shots.engines import FlatShotEngine
@@ -53,6 +55,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--set", action="append", metavar="NAME=VALUE", help="a field of FlatShotSettings (repeatable)")
     args = ap.parse_args()
+    check_at_least({"--frames": args.frames, "--threads": args.threads}, 1)
     settings = flat_settings(args.set)
     cv2.setNumThreads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
 from manganinja.data.synthetic import generate_pair, write_dataset
 
 
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    check_at_least({"--pairs": args.pairs, "--size": args.size}, 1)
 
     start = time.perf_counter()
     for i in range(args.pairs):
@@ -45,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

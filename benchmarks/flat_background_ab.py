@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
 from manganinja.data.synthetic import generate_pair
 from manganinja.flat import engine as flat_engine
 from manganinja.lines import extract_lineart
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--fill", choices=["engine", "border"], default="engine")
     args = ap.parse_args()
+    check_at_least({"--pairs": args.pairs}, 1)
     warnings.simplefilter("ignore")
     if args.fill == "border":  # comparison only: fill with the reference's dominant border color
         found = flat_engine.reference_background
@@ -46,4 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
 from manganinja.images import load_image, to_rgb
 from manganinja.evaluation.line_metrics import line_f1
 from manganinja.lines import XDoGParams, extract_lineart, xdog_lines
@@ -61,4 +63,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

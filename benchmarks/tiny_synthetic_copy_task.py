@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
+
 SOURCE = Path("data/synth256-train")
 COPY = Path("data/copy256-train")
 PAIRS = 2000
@@ -39,22 +42,29 @@ def make_data(source: Path = SOURCE, out: Path = COPY, pairs: int = PAIRS, with_
     ``with_points``: also a ``points.json`` mapping each of the pair's reference points to itself
     (without it the folder has no points file)."""
     if out.exists() and not (out / MARKER).is_file():
-        raise SystemExit(f"{out} exists and was not written by --make-data; give a new --out folder")
+        raise ValueError(f"--out {out} exists and was not written by --make-data; give a new --out folder")
+    chosen = sorted(p for p in source.glob("pair_*") if p.is_dir())[:pairs]
+    if not chosen:
+        raise ValueError(f"--source {source} holds no pair_* folders; give training pairs of manganinja synth")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for pair in sorted(source.glob("pair_*"))[:pairs]:
-        (tmp / pair.name).mkdir()
-        shutil.copy(pair / "reference.png", tmp / pair.name / "reference.png")
-        shutil.copy(pair / "reference.png", tmp / pair.name / "target.png")
-        if with_points:
-            points = json.loads((pair / "points.json").read_text())
-            points["pairs"] = [{"reference": p["reference"], "lineart": p["reference"]} for p in points["pairs"]]
-            (tmp / pair.name / "points.json").write_text(json.dumps(points))
-    (tmp / MARKER).write_text(json.dumps({"source": str(source), "pairs": pairs, "with_points": with_points}))
+    try:
+        for pair in chosen:
+            (tmp / pair.name).mkdir()
+            shutil.copy(pair / "reference.png", tmp / pair.name / "reference.png")
+            shutil.copy(pair / "reference.png", tmp / pair.name / "target.png")
+            if with_points:
+                points = json.loads((pair / "points.json").read_text())
+                points["pairs"] = [{"reference": p["reference"], "lineart": p["reference"]} for p in points["pairs"]]
+                (tmp / pair.name / "points.json").write_text(json.dumps(points))
+    except BaseException:  # nothing half-written is left (an interrupt included)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    (tmp / MARKER).write_text(json.dumps({"source": str(source), "pairs": len(chosen), "with_points": with_points}))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    print(f"wrote {pairs} copy pairs to {out}")
+    print(f"wrote {len(chosen)} copy pairs to {out}")
 
 
 def evaluate(model: str, data: Path) -> None:
@@ -99,6 +109,9 @@ def main() -> None:
     ap.add_argument("--with-points", action="store_true", help="--make-data: identity point pairs (points.json)")
     ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     args = ap.parse_args()
+    check_at_least({"--pairs": args.pairs}, 1)
+    if args.model and not (Path(args.model) / "model_index.json").is_file():
+        raise ValueError(f"{args.model} is not a pipeline folder (no model_index.json)")
     if args.make_data:
         make_data(args.source, args.out, args.pairs, args.with_points)
     elif args.model:
@@ -108,4 +121,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

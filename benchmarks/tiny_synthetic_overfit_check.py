@@ -7,30 +7,55 @@ pair's own reference and with the next pair's, and of the mean-color baseline; a
 
 A documented diagnostic (run with the package installed, or PYTHONPATH=src from a checkout).
 """
-import glob
-import sys
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from manganinja.cli import run_script
 from manganinja.colorize import prepare
 from manganinja.engines import build_engine
+from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.settings import LoadSettings, NinjaSettings
-from manganinja.evaluation import benchmark as B
-torch.set_num_threads(1)
-if len(sys.argv) != 3:
-    sys.exit(f"usage: {sys.argv[0]} MODEL ROOT (a pipeline folder and a folder of pair_* folders)")
-model, root = sys.argv[1], sys.argv[2]
-pairs = sorted(glob.glob(root + "/pair_*"))[:8]
-for gs in (1.0, 3.0):
-    eng = build_engine("ninja", ninja=NinjaSettings(steps=10, resolution=64, guidance_scale_ref=gs, snap=False, progress=False), load=LoadSettings(model=model, device="cpu"))
-    own, other, mean = [], [], []
-    for i, p in enumerate(pairs):
-        ref = Image.open(p + "/reference.png").convert("RGB"); tgt = Image.open(p + "/target.png").convert("RGB")
-        ref2 = Image.open(pairs[(i + 1) % len(pairs)] + "/reference.png").convert("RGB")
-        lines = Lines.from_picture(tgt, "xdog"); t = np.asarray(tgt)
-        own.append(B.score(prepare(eng, [ref]).colorize(lines).composite, t, None, np.zeros((0, 2)))["psnr"])
-        other.append(B.score(prepare(eng, [ref2]).colorize(lines).composite, t, None, np.zeros((0, 2)))["psnr"])
-        m = build_engine("mean-color"); mean.append(B.score(prepare(m, [ref]).colorize(lines).composite, t, None, np.zeros((0, 2)))["psnr"])
-    print(f"gs {gs}: own ref {np.mean(own):.2f} dB, other ref {np.mean(other):.2f} dB, mean-color {np.mean(mean):.2f}", flush=True)
+
+
+def score(image: np.ndarray, target: np.ndarray) -> float:
+    """Whole-frame PSNR (dB) of ``image`` against ``target`` (H, W, 3) uint8, no points."""
+    return B.score(image, target, None, np.zeros((0, 2)))["psnr"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", help="a MangaNinja pipeline folder")
+    p.add_argument("root", type=Path, help="a folder of pair_* folders (reference.png, target.png)")
+    args = p.parse_args(argv)
+    if not (Path(args.model) / "model_index.json").is_file():
+        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
+    pairs = sorted(d for d in args.root.glob("pair_*") if d.is_dir())[:8]
+    if len(pairs) < 2:
+        p.exit(2, f"error: {args.root} holds {len(pairs)} pair_* folders; another pair's reference needs at least 2\n")
+    torch.set_num_threads(1)
+    mean_color = build_engine("mean-color")
+    for gs in (1.0, 3.0):
+        eng = build_engine("ninja", ninja=NinjaSettings(steps=10, resolution=64, guidance_scale_ref=gs, snap=False, progress=False),
+                           load=LoadSettings(model=args.model, device="cpu"))
+        own, other, mean = [], [], []
+        for i, pair in enumerate(pairs):
+            ref = Image.open(pair / "reference.png").convert("RGB")
+            tgt = Image.open(pair / "target.png").convert("RGB")
+            ref2 = Image.open(pairs[(i + 1) % len(pairs)] / "reference.png").convert("RGB")
+            lines, t = Lines.from_picture(tgt, "xdog"), np.asarray(tgt)
+            own.append(score(prepare(eng, [ref]).colorize(lines).composite, t))
+            other.append(score(prepare(eng, [ref2]).colorize(lines).composite, t))
+            mean.append(score(prepare(mean_color, [ref]).colorize(lines).composite, t))
+        print(f"gs {gs}: own ref {np.mean(own):.2f} dB, other ref {np.mean(other):.2f} dB, mean-color {np.mean(mean):.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
+from manganinja.requests import check_at_least
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -23,6 +26,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
+    check_at_least({"--pairs": args.pairs, "--steps": args.steps}, 1)
 
     import torch
 
@@ -53,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

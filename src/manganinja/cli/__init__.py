@@ -284,6 +284,26 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def run_script(main: Callable[[], int | None]) -> NoReturn:
+    """Run a script's ``main`` (``benchmarks/*.py``) as :func:`user_errors` runs a command: a
+    ``ValueError`` (every user error of the package) is ``error: <one line>`` on stderr and exit
+    code 2, an ``OSError`` one line and exit code 1; a traceback only with ``MANGANINJA_DEBUG=1``.
+    Exits with ``main``'s return value (None: 0)."""
+    try:
+        code = main()
+    except ValueError as exc:
+        if _debug_from_env():
+            raise
+        print(f"error: {' '.join(error_message(exc).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        if _debug_from_env():
+            raise
+        print(f"error: {' '.join(os_error_message(exc).split())}", file=sys.stderr)
+        raise SystemExit(1) from None
+    raise SystemExit(code or 0)
+
+
 #: Words that an on/off flag followed by a value leaves behind (``--layers true``).
 FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "0", "1"}
 
