@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from bench_gpu import DTYPES, count_calls, synchronize  # this folder (sys.path[0] when run as a script)
+from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
 from manganinja.models.factory import build_components
 from manganinja.pipeline import MangaNinjaPipeline
@@ -205,4 +206,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
 from manganinja.requests import RequestError, check_at_least, check_report_path
 
@@ -119,4 +120,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
 from manganinja.data.synthetic_shots import ShotOptions, write_shots
 from manganinja.images import load_image, write_bytes_atomic, write_json_atomic
 from manganinja.evaluation.paint_bucket import METRICS, evaluate_shot, summarize
@@ -189,4 +190,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
 from manganinja.requests import RequestError, check_at_least
 
 
@@ -173,4 +174,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
 from manganinja.requests import RequestError, check_at_least
 
 GUIDES = 20
@@ -184,4 +185,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

@@ -23,10 +23,11 @@ Run with the package installed.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from manganinja.cli import run_script
 
 
 def sample(pipe, reference, line, points, scales: list[float], resolution: int, steps: int) -> dict[float, np.ndarray]:
@@ -124,4 +125,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

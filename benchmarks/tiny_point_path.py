@@ -35,11 +35,11 @@ Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
 from manganinja.requests import RequestError, check_at_least, check_report_path
 
@@ -258,4 +258,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
 from manganinja.requests import RequestError, check_at_least, check_report_path
 
@@ -120,4 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_script(main)

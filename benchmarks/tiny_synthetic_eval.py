@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from manganinja.cli import run_script
 from manganinja.colorize import prepare
 from manganinja.engines import BuiltEngine, NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
@@ -440,4 +441,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from manganinja.cli import run_script
 from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
@@ -77,4 +78,4 @@ def cli(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli()
+    run_script(cli)

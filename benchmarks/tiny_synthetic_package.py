@@ -21,6 +21,7 @@ import json
 import shutil
 from pathlib import Path
 
+from manganinja.cli import run_script
 from manganinja.training.reproduce import AUTOENCODER_CONFIG, STAGE_CONFIGS, TINY_RECOMMENDED
 
 # Sampling settings the tiny model is used with: the driver's (TINY_RECOMMENDED: its training
@@ -106,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

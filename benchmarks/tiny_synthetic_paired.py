@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manganinja.cli import run_script
+
 
 def psnr_by_run(path: Path, engine: str) -> dict[tuple[str, str], float]:
     rows = csv.DictReader(path.open())
@@ -47,4 +49,4 @@ def cli(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli()
+    run_script(cli)

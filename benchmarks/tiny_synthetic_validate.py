@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from manganinja.cli import run_script
 from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
@@ -73,4 +74,4 @@ def cli(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli()
+    run_script(cli)
