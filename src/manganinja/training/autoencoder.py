@@ -16,11 +16,11 @@ Run: ``manganinja train-autoencoder --config configs/tiny_synthetic_autoencoder.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
 import time
-import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from manganinja.data.dataset import find_synthetic_pairs, fit_square
 from manganinja.images import load_image, to_rgb
 from manganinja.training.config import read_config_file
+
+logger = logging.getLogger(__name__)
 
 
 class _Strict(BaseModel):
@@ -289,8 +291,8 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         del state
     vae, optimizer = accelerator.prepare(vae, optimizer)
     if t.mixed_precision == "bf16" and accelerator.device.type == "cpu" and cpu_has_bf16() is False:
-        warnings.warn("train.mixed_precision bf16 on a CPU without bf16 instructions (AVX512-BF16, AMX): measured 2.8 "
-                      "times slower than fp32 on such a CPU (docs/reproduce.md); set it to no", stacklevel=2)
+        logger.warning("train.mixed_precision bf16 on a CPU without bf16 instructions (AVX512-BF16, AMX): measured 2.8 "
+                       "times slower than fp32 on such a CPU (docs/reproduce.md); set it to no")
     holdout_on_device = holdout.to(accelerator.device) if t.eval_every and holdout is not None else None
     started, cpu_started = time.perf_counter() - wall_before, time.process_time() - cpu_before
     end = t.steps if max_steps is None else min(t.steps, done + max_steps)
