@@ -7,7 +7,9 @@
 Parts (each resumable; results under ``--out``):
 
 - ``main``: the benchmark protocol (both directions, 0 and 5 guide points, XDoG line art of the
-  target) for the engines mean-color, reference, flat and ninja (``--model``).
+  target) for the engines mean-color, reference, flat and ninja (``--model``; its raw output, or
+  with ``--snap`` its colors snapped to the line art's regions, as ``manganinja colorize``
+  paints by default).
 - ``swapped``: the same with each run's reference replaced by the next pair's picture of the same
   side (another character): a->b runs on a copy with the ``a`` pictures swapped, b->a runs on one
   with the ``b`` pictures swapped, so every run keeps its target, line art and mask. (Until the
@@ -133,13 +135,14 @@ def recommended(model: Path) -> dict[str, Any]:
     return dict(index["recommended"])
 
 
-def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None = None) -> NinjaEngine:
-    """The ninja engine on ``model`` (raw output, no snapping) with the sampling settings ``rec``
-    (a ``recommended`` dict; ``guidance_scale_point`` overrides its point scale)."""
+def ninja(model: Path, rec: dict[str, Any], guidance_scale_point: float | None = None, snap: bool = False) -> NinjaEngine:
+    """The ninja engine on ``model`` (raw output, no snapping; ``snap``: snapped to the line art's
+    regions, as ``manganinja colorize`` paints by default) with the sampling settings ``rec`` (a
+    ``recommended`` dict; ``guidance_scale_point`` overrides its point scale)."""
     settings = NinjaSettings(
         steps=int(rec["steps"]), resolution=int(rec["resolution"]), guidance_scale_ref=float(rec["guidance_scale_ref"]),
         guidance_scale_point=float(rec["guidance_scale_point"] if guidance_scale_point is None else guidance_scale_point),
-        snap=False, progress=False)
+        snap=snap, progress=False)
     engine = build_engine("ninja", ninja=settings, load=LoadSettings(model=str(model), device="cpu"))
     assert isinstance(engine, NinjaEngine)
     return engine
@@ -363,6 +366,8 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], se
 def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, in one line before any model is loaded, a missing benchmark or model folder and an
     ``--out`` that is or lies inside one of them (the results would be written into it)."""
+    if args.snap and args.part != "main":
+        ap.exit(2, f"error: --snap is for --part main (got --part {args.part}); run main with it into its own --out\n")
     if not (args.data / B.MANIFEST).is_file():
         ap.exit(2, f"error: --data {args.data} is not a benchmark folder (no {B.MANIFEST}); "
                    "make one with manganinja benchmark synth\n")
@@ -397,6 +402,8 @@ def main() -> None:
     ap.add_argument("--floor-vae", type=Path, default=None,
                     help="--part point-errors: score this autoencoder's floor instead of the model's own")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--snap", action="store_true",
+                    help="--part main: the model's colors snapped to the line art's regions (colorize's default), not its raw output")
     args = ap.parse_args()
     check_args(ap, args)
     import torch
@@ -405,7 +412,7 @@ def main() -> None:
     plain = [build_engine(n) for n in ("mean-color", "reference", "flat")]
     rec = recommended(args.model)  # the same sampling settings for every model compared
     if args.part == "main":
-        run_protocol(args.data, args.out / "main", plain + [ninja(args.model, rec)])
+        run_protocol(args.data, args.out / "main", plain + [ninja(args.model, rec, snap=args.snap)])
     elif args.part == "swapped":
         run_swapped(args.data, args.out, plain + [ninja(args.model, rec)])
     elif args.part == "points":

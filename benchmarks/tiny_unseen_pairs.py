@@ -28,13 +28,15 @@ from manganinja.images import write_json_atomic
 from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
-def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None) -> dict[str, list[float]]:
+def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None,
+          snap: bool = False) -> dict[str, list[float]]:
     """Per-run scores of ``model`` on the benchmark folder ``data``: ``own`` / ``other`` (PSNR,
     both directions, 2 per pair, in the same order) and ``none`` / ``guided`` (point MSE a->b
-    outside the first ``guides`` guides, without and with them; 1 per pair)."""
+    outside the first ``guides`` guides, without and with them; 1 per pair). ``snap``: the
+    model's colors snapped to the line art's regions (colorize's default), not its raw output."""
     from manganinja.training.reproduce import measure, ninja_engine, with_scales
 
-    engine = ninja_engine(model, steps)
+    engine = ninja_engine(model, steps, snap=snap)
     if scales is not None:
         engine = with_scales(engine, *scales)
     runs: dict[str, list[float]] = {"own": [], "other": []}
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="guidance scales (default: the model's recommended)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None, help="also write the per-run scores here")
+    p.add_argument("--snap", action="store_true",
+                   help="score the model's colors snapped to the line art's regions (colorize's default), not its raw output")
     args = p.parse_args(argv)
     if not (Path(args.model) / "model_index.json").is_file():
         p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
@@ -94,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
-        runs = score(Path(args.model), data, args.steps, args.guides, None if args.scales is None else tuple(args.scales))
-    print(f"# {args.model}: {args.pairs} pairs of seed {args.seed}, {args.steps} steps, {args.guides} guides")
+        runs = score(Path(args.model), data, args.steps, args.guides, None if args.scales is None else tuple(args.scales),
+                     snap=args.snap)
+    print(f"# {args.model}: {args.pairs} pairs of seed {args.seed}, {args.steps} steps, {args.guides} guides"
+          + (", snapped to the line art's regions" if args.snap else ""))
     print("\n".join(summary(runs)))
     if args.json is not None:
         write_json_atomic(runs, args.json)

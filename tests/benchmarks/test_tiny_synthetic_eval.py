@@ -123,6 +123,7 @@ def test_point_error_rows_and_table_on_a_drawn_pair():
     ("out in model", "--out '{tmp}/model/eval' is inside the --model folder '{tmp}/model'; give a path outside it"),
     ("out is data", "--out '{tmp}/bench' is the benchmark folder '{tmp}/bench'; give a path outside it"),
     ("no stage1", "--stage1 {tmp}/nothing is not a pipeline folder (no model_index.json)"),
+    ("snap off main", "--snap is for --part main (got --part hard); run main with it into its own --out"),
 ])
 def test_a_bad_request_is_one_line_before_any_model_is_loaded(tmp_path, monkeypatch, capsys, case, message):
     (tmp_path / "bench").mkdir()
@@ -132,8 +133,10 @@ def test_a_bad_request_is_one_line_before_any_model_is_loaded(tmp_path, monkeypa
     args = {"--part": "main", "--data": tmp_path / "bench", "--model": tmp_path / "model", "--out": tmp_path / "eval"}
     args |= {"no data": {"--data": tmp_path / "nothing"}, "no model": {"--model": tmp_path / "nothing"},
              "out in model": {"--out": tmp_path / "model" / "eval"}, "out is data": {"--out": tmp_path / "bench"},
-             "no stage1": {"--part": "ablation-stage1", "--stage1": tmp_path / "nothing"}}[case]
-    monkeypatch.setattr("sys.argv", ["tiny_synthetic_eval.py", *[str(x) for kv in args.items() for x in kv]])
+             "no stage1": {"--part": "ablation-stage1", "--stage1": tmp_path / "nothing"},
+             "snap off main": {"--part": "hard"}}[case]
+    argv = [str(x) for kv in args.items() for x in kv] + (["--snap"] if case == "snap off main" else [])
+    monkeypatch.setattr("sys.argv", ["tiny_synthetic_eval.py", *argv])
     with pytest.raises(SystemExit) as exit_:
         load().main()
     assert exit_.value.code == 2

@@ -36,6 +36,15 @@ def test_scores_every_run_and_swaps_the_reference(data):
     assert lines[1].startswith("point MSE outside the guides: ") and "/2 pairs" in lines[1]
 
 
+def test_snap_scores_the_snapped_pictures(data):
+    """--snap paints the model's colors into the line art's regions (colorize's default): other
+    pictures, so other scores, for every run."""
+    raw = script().score(SHIPPED, data, steps=2, guides=20, scales=None)
+    snapped = script().score(SHIPPED, data, steps=2, guides=20, scales=None, snap=True)
+    assert {k: len(v) for k, v in snapped.items()} == {k: len(v) for k, v in raw.items()}
+    assert all(not np.allclose(raw[k], snapped[k]) for k in ("own", "other"))
+
+
 def test_main_prints_the_summary_and_writes_the_runs(tmp_path, capsys):
     out = tmp_path / "runs.json"
     assert script().main([str(SHIPPED), "--pairs", "2", "--steps", "2", "--json", str(out)]) == 0
