@@ -34,3 +34,12 @@ def test_a_config_that_is_not_yaml_is_one_line_saying_where(tmp_path):
         assert result.exit_code == 2
         assert result.output.strip() == (f"error: config file {cfg} is not valid YAML at line 2, column 5: "
                                          "expected ',' or '}', but got ':'")
+
+
+def test_a_config_that_is_not_a_mapping_is_one_line(tmp_path):
+    cfg = tmp_path / "list.yaml"
+    cfg.write_text("- model\n- data\n")
+    for command in ("train", "train-autoencoder"):
+        result = CliRunner().invoke(app, [command, "--config", str(cfg)])
+        assert result.exit_code == 2
+        assert result.output.strip() == f"error: config file {cfg} holds a YAML list, not sections (model:, data:, train:)"

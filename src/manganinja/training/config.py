@@ -262,6 +262,8 @@ def read_config_file(path: Path, overrides: dict | None = None, error: type[Valu
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         raise error(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise error(f"config file {path} holds a YAML {type(data).__name__}, not sections (model:, data:, train:)")
     return merge_dicts(data, overrides) if overrides else data
 
 
