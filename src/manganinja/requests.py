@@ -134,7 +134,7 @@ def check_output_path(path: Path, layers: bool = False) -> None:
         raise RequestError(f"output '{path}': unknown image extension '{path.suffix}'; use one of {', '.join(OUTPUT_SUFFIXES)}")
     if layers and suffix != ".png":
         raise RequestError(f"output '{path}': layers need a .png path (alpha); change the extension to .png")
-    check_folder_writable(path.parent if str(path.parent) else Path("."), f"output '{path}'")
+    check_folder_writable(path.parent, f"output '{path}'")
 
 
 def _file_key(path: Path) -> tuple[int, int] | None:
@@ -216,7 +216,7 @@ def check_report_path(path: Path, option: str, inputs: Iterable[tuple[str, Path]
     else:
         if path.is_dir():
             raise RequestError(f"{option} '{path}' is a folder; give a file path")
-        check_folder_writable(path.parent if str(path.parent) else Path("."), f"{option} '{path}'")
+        check_folder_writable(path.parent, f"{option} '{path}'")
     target = Path(os.path.realpath(path))
     inputs = list(inputs)
     for what, source in inputs:

@@ -289,18 +289,11 @@ def run_script(main: Callable[[], int | None]) -> NoReturn:
     ``ValueError`` (every user error of the package) is ``error: <one line>`` on stderr and exit
     code 2, an ``OSError`` one line and exit code 1; a traceback only with ``MANGANINJA_DEBUG=1``.
     Exits with ``main``'s return value (None: 0)."""
+    _state["debug"] = _debug_from_env()  # a script has no --debug option
     try:
-        code = main()
-    except ValueError as exc:
-        if _debug_from_env():
-            raise
-        print(f"error: {' '.join(error_message(exc).split())}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as exc:
-        if _debug_from_env():
-            raise
-        print(f"error: {' '.join(os_error_message(exc).split())}", file=sys.stderr)
-        raise SystemExit(1) from None
+        code = user_errors(main)()
+    except typer.Exit as exc:  # user_errors' one line is printed; its exit code becomes the script's
+        raise SystemExit(exc.exit_code) from None
     raise SystemExit(code or 0)
 
 
