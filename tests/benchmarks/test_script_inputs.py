@@ -1,0 +1,95 @@
+"""The smaller benchmark scripts' handling of what they are given: bench_pipeline's --json list,
+tiny_synthetic_copy_task's --make-data, the overfit check's and the autoencoder probe's
+positional arguments. Each bad value is one line before any model is built; nothing is left
+half-written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from manganinja.data.synthetic import write_dataset
+
+from _scripts import load_script
+
+
+def parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog="bench_pipeline.py")
+
+
+def test_bench_pipeline_reads_the_records_it_appends_to_before_the_run(tmp_path, capsys, monkeypatch):
+    from _scripts import BENCHMARKS
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # it imports bench_gpu from its own folder, as when run
+    earlier = load_script("bench_pipeline").earlier_records
+    assert earlier(parser(), None) == []
+    assert earlier(parser(), tmp_path / "new.json") == []
+    (tmp_path / "old.json").write_text(json.dumps([{"mode": "exact"}]))
+    assert earlier(parser(), tmp_path / "old.json") == [{"mode": "exact"}]
+    (tmp_path / "dict.json").write_text('{"a": 1}')
+    (tmp_path / "bad.json").write_text("nope")
+    for name, message in (("dict.json", "holds a JSON dict, not a list of records"), ("bad.json", "cannot be read as JSON")):
+        with pytest.raises(SystemExit) as exit_:
+            earlier(parser(), tmp_path / name)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: --json '{tmp_path / name}' {message}") and "\n" not in err
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("copy") / "pairs", 3, size=64, seed=0)
+
+
+def test_copy_task_copies_the_pairs_there_are_and_says_how_many(pairs, tmp_path, capsys):
+    make = load_script("tiny_synthetic_copy_task").make_data
+    make(pairs, tmp_path / "copy", pairs=10, with_points=True)
+    assert capsys.readouterr().out.strip() == f"wrote 3 copy pairs to {tmp_path / 'copy'}"
+    copied = sorted(p.name for p in (tmp_path / "copy").iterdir() if p.is_dir())
+    assert copied == ["pair_00000", "pair_00001", "pair_00002"]
+    assert ((tmp_path / "copy" / "pair_00001" / "target.png").read_bytes()
+            == (pairs / "pair_00001" / "reference.png").read_bytes())
+    assert json.loads((tmp_path / "copy" / "copy_task.json").read_text())["pairs"] == 3
+
+
+def test_copy_task_refuses_a_source_without_pairs_and_leaves_nothing(tmp_path):
+    make = load_script("tiny_synthetic_copy_task").make_data
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=f"--source {tmp_path / 'empty'} holds no pair_\\* folders"):
+        make(tmp_path / "empty", tmp_path / "copy", pairs=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_copy_task_removes_its_temporary_folder_when_a_copy_fails(pairs, tmp_path):
+    make = load_script("tiny_synthetic_copy_task").make_data
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "pair_00000").mkdir()  # no reference.png
+    with pytest.raises(FileNotFoundError):
+        make(broken, tmp_path / "copy", pairs=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("tiny_synthetic_overfit_check", ["{tmp}/none", "{tmp}"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("tiny_synthetic_overfit_check", ["{shipped}", "{tmp}"], "{tmp} holds 0 pair_* folders; another pair's reference needs at least 2"),
+    ("tiny_synthetic_ae_probe", ["{tmp}", "{tmp}", "1", "1e-3", "det", "1", "1", "3,x"], "CHANNELS '3,x': give widths separated by commas"),
+])
+def test_the_rewritten_diagnostics_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, argv, message):
+    from _scripts import SHIPPED_MODEL
+
+    with pytest.raises(SystemExit) as exit_:
+        load_script(script).main([a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
+
+
+def test_the_autoencoder_probe_checks_its_counts_before_reading_frames(tmp_path):
+    from manganinja.requests import RequestError
+
+    with pytest.raises(RequestError, match="^STEPS must be >= 1, got 0$"):
+        load_script("tiny_synthetic_ae_probe").main([str(tmp_path / "none"), str(tmp_path / "none"), "1", "1e-3", "det", "0", "1"])
