@@ -73,16 +73,20 @@ def test_copy_task_removes_its_temporary_folder_when_a_copy_fails(pairs, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
 
 
-@pytest.mark.parametrize("script, argv, message", [
-    ("tiny_synthetic_overfit_check", ["{tmp}/none", "{tmp}"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
-    ("tiny_synthetic_overfit_check", ["{shipped}", "{tmp}"], "{tmp} holds 0 pair_* folders; another pair's reference needs at least 2"),
-    ("tiny_synthetic_ae_probe", ["{tmp}", "{tmp}", "1", "1e-3", "det", "1", "1", "3,x"], "CHANNELS '3,x': give widths separated by commas"),
+@pytest.mark.parametrize("script, entry, argv, message", [
+    ("tiny_synthetic_overfit_check", "main", ["{tmp}/none", "{tmp}"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("tiny_synthetic_overfit_check", "main", ["{shipped}", "{tmp}"], "{tmp} holds 0 pair_* folders; another pair's reference needs at least 2"),
+    ("tiny_synthetic_ae_probe", "main", ["{tmp}", "{tmp}", "1", "1e-3", "det", "1", "1", "3,x"], "CHANNELS '3,x': give widths separated by commas"),
+    ("tiny_synthetic_leak_probe", "cli", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("tiny_synthetic_leak_probe", "cli", ["{shipped}", "{tmp}/none"], "{tmp}/none is not a benchmark folder (no manifest.json)"),
+    ("tiny_synthetic_validate", "cli", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("tiny_synthetic_validate", "cli", ["{shipped}", "{tmp}/none"], "{tmp}/none is not a benchmark folder (no manifest.json)"),
 ])
-def test_the_rewritten_diagnostics_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, argv, message):
+def test_the_positional_scripts_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, entry, argv, message):
     from _scripts import SHIPPED_MODEL
 
     with pytest.raises(SystemExit) as exit_:
-        load_script(script).main([a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv])
+        getattr(load_script(script), entry)([a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
