@@ -26,8 +26,8 @@ Parts (each resumable; results under ``--out``):
   whose reference misses a part of the target (cropped, occluded or hidden), and on the others.
   A run is hard when more than 2 % of the target's character pixels belong to parts the
   reference does not show; the part maps come from regenerating each pair
-  (``generate_pair(default_rng([seed, i]))``, how ``manganinja benchmark synth`` made it;
-  ``--seed`` must be the benchmark's).
+  (:func:`manganinja.evaluation.hard_runs.synthetic_pairs`: by the seed in the benchmark's
+  manifest, checked against its pictures).
 - ``point-errors``: where the model's error at the scored points of ``points`` comes from
   (a->b, no guides, the model's recommended settings). Each scored point's 3x3 error is taken for
   the model and for the floor (the target through the autoencoder), and the model's color there
@@ -36,7 +36,7 @@ Parts (each resumable; results under ``--out``):
   points and of the model's excess over the floor on wrong-part points, and two upper bounds of
   what guides could do: every wrong part color fixed (those points at the floor), and every
   point of a part that holds one of the 20 guides at the floor. Part maps come from
-  regenerating the pairs as in ``hard`` (``--seed``). Per-point rows in
+  regenerating the pairs as in ``hard``. Per-point rows in
   ``out/point_errors.csv``. Also scored: the resizing's floor (bicubic to the working size and
   back: a perfect autoencoder), with the bound of every guided part's point at it; and with
   ``--floor-vae DIR``, another autoencoder's floor in place of the model's own.
@@ -62,6 +62,7 @@ from manganinja.cli import run_script
 from manganinja.colorize import prepare
 from manganinja.engines import BuiltEngine, NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
+from manganinja.evaluation import hard_runs as H
 from manganinja.evaluation.metrics import mean_ci95
 from manganinja.evaluation.report import summary_table, write_report
 from manganinja.images import ImageInput, resize_round_trip, write_bytes_atomic
@@ -83,48 +84,16 @@ def xdog(image: ImageInput) -> Lines:
     return Lines.from_picture(image, "xdog")
 
 
-def missing_share(reference_parts: np.ndarray, target_parts: np.ndarray) -> float:
-    """Share of the target's character pixels (part map ``target_parts`` (H, W), 0 background)
-    whose part does not appear in ``reference_parts`` (H, W)."""
-    character = target_parts > 0
-    if not character.any():
-        return 0.0
-    shown = np.isin(target_parts, np.unique(reference_parts[reference_parts > 0]))
-    return float((character & ~shown).sum() / character.sum())
-
-
-def hard_table(data: Path, runs_csv: Path, seed: int, threshold: float = 0.02) -> list[str]:
-    """Markdown rows: flat and ninja PSNR (0 guide points) on the hard and the other runs of
-    ``runs_csv`` (see the module doc, part ``hard``)."""
-    from manganinja.data.synthetic import generate_pair
-
+def hard_table(data: Path, runs_csv: Path) -> list[str]:
+    """Markdown lines: flat and ninja PSNR (0 guide points) on the hard and the other runs of
+    ``runs_csv`` (:mod:`manganinja.evaluation.hard_runs`; module doc, part ``hard``)."""
     rows = [r for r in B.read_runs(runs_csv) if r["n_guide_points"] == 0 and r["engine"] in ("flat", "ninja")]
     if not rows:
         raise SystemExit(f"{runs_csv}: no runs; run --part main first")
-    names = B.read_manifest(data)["pairs"]
-    size = Image.open(data / names[0] / "a.png").size[0]
-    hard: dict[tuple[str, str], float] = {}
-    for i, name in enumerate(names):
-        pair = generate_pair(np.random.default_rng([seed, i]), size=size)
-        if not np.array_equal(pair.reference, np.asarray(Image.open(data / name / "a.png").convert("RGB"))):
-            raise SystemExit(f"{name}: not generate_pair(default_rng([{seed}, {i}])); give the benchmark's --seed")
-        hard[(name, "a->b")] = missing_share(pair.reference_parts, pair.target_parts)
-        hard[(name, "b->a")] = missing_share(pair.target_parts, pair.reference_parts)
-    psnr = {(r["pair"], r["direction"], r["engine"]): r["psnr"] for r in rows}
-    out = [f"Flat against ninja, 0 guide points, {data} (PSNR, dB; hard: the reference misses parts covering more than "
-           f"{threshold:.0%} of the target's character)", "",
-           "| runs | n | missing share (mean) | flat | ninja | ninja − flat (paired) | ninja better |", "|---|---|---|---|---|---|---|"]
-    for label, pick in (("hard", lambda v: v > threshold), ("others", lambda v: v <= threshold), ("all", lambda v: True)):
-        keys = [k for k, v in hard.items() if pick(v) and (*k, "flat") in psnr and (*k, "ninja") in psnr]
-        if not keys:
-            out.append(f"| {label} | 0 | | | | | |")
-            continue
-        flat = np.array([psnr[(*k, "flat")] for k in keys])
-        model = np.array([psnr[(*k, "ninja")] for k in keys])
-        mean, half, _ = mean_ci95(model - flat)
-        out.append(f"| {label} | {len(keys)} | {np.mean([hard[k] for k in keys]):.3f} | {flat.mean():.2f} | {model.mean():.2f} | "
-                   f"{mean:+.2f} ± {half:.2f} | {int((model > flat).sum())} / {len(keys)} |")
-    return out
+    psnr = {engine: {(r["pair"], r["direction"]): r["psnr"] for r in rows if r["engine"] == engine} for engine in ("flat", "ninja")}
+    groups = H.compare_on_hard_runs(H.synthetic_missing_shares(data), psnr["flat"], psnr["ninja"])
+    return [f"Flat against ninja, 0 guide points, {data} (PSNR, dB; hard: the reference misses parts covering more than "
+            f"{H.HARD_THRESHOLD:.0%} of the target's character)", "", *H.comparison_markdown(groups, "flat", "ninja")]
 
 
 def recommended(model: Path) -> dict[str, Any]:
@@ -335,23 +304,17 @@ def point_error_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], seed: int,
-                     floor_vae: Path | None = None) -> list[str]:
+def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], floor_vae: Path | None = None) -> list[str]:
     """``--part point-errors`` (module docstring): ``out/point_errors.csv`` and the table.
     ``floor_vae``: an ``AutoencoderKL`` folder whose floor is scored instead of the model's own
     (what the bounds would be with that autoencoder under the same model errors)."""
-    from manganinja.data.synthetic import generate_pair
     from manganinja.training.reproduce import autoencoder_pipeline
 
     engine = ninja(model, rec)
     floor_pipe = engine.pipe if floor_vae is None else autoencoder_pipeline(floor_vae)
     rows: list[dict[str, Any]] = []
-    for i, name in enumerate(B.read_manifest(data)["pairs"]):
+    for name, pair in H.synthetic_pairs(data):
         reference, target, mask, points = B.load_pair(data, name).direction("a->b")
-        pair = generate_pair(np.random.default_rng([seed, i]), size=target.size[0])
-        if not (np.array_equal(pair.target, np.asarray(target.convert("RGB")))
-                and np.array_equal(pair.points.lineart_xy, points.lineart_xy)):
-            raise SystemExit(f"{name}: not generate_pair(default_rng([{seed}, {i}])); give the benchmark's --seed")
         guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
         result = colorize_one(engine, reference, xdog(target), None)
         floor = np.asarray(floor_pipe.autoencode(target, int(rec["resolution"])))
@@ -371,6 +334,13 @@ def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if not (args.data / B.MANIFEST).is_file():
         ap.exit(2, f"error: --data {args.data} is not a benchmark folder (no {B.MANIFEST}); "
                    "make one with manganinja benchmark synth\n")
+    try:
+        seed = B.read_manifest(args.data).get("seed")
+    except B.BenchmarkError as exc:
+        ap.exit(2, f"error: --data {exc}\n")
+    if args.seed is not None and args.seed != seed:
+        ap.exit(2, f"error: --seed {args.seed} is not the seed of --data {args.data} ({seed}, its manifest); "
+                   "drop --seed or give the benchmark drawn with it\n")
     models = [("--model", args.model)]
     if args.part in ("ablation", "ablation-stage1"):
         models.append(("--stage1", args.stage1))
@@ -393,7 +363,9 @@ def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", required=True, choices=["main", "swapped", "points", "ablation", "ablation-stage1", "ablation-noshuffle", "hard", "point-errors", "table"])
-    ap.add_argument("--seed", type=int, default=1, help="the benchmark's generator seed (--part hard, point-errors)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="--part hard, point-errors: the benchmark's generator seed, checked against its manifest (the "
+                         "manifest's seed is used; this option only guards against the wrong --data)")
     ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     ap.add_argument("--out", type=Path, default=Path("runs/eval_tiny"))
     ap.add_argument("--model", type=Path, default=Path("models/tiny-synthetic"))
@@ -419,9 +391,9 @@ def main() -> None:
         run_points(args.data, args.out / "points_final", args.model, rec)
     elif args.part == "point-errors":
         args.out.mkdir(parents=True, exist_ok=True)
-        print("\n".join(run_point_errors(args.data, args.out, args.model, rec, args.seed, args.floor_vae)))
+        print("\n".join(run_point_errors(args.data, args.out, args.model, rec, args.floor_vae)))
     elif args.part == "hard":
-        print("\n".join(hard_table(args.data, args.out / "main" / "runs.csv", args.seed)))
+        print("\n".join(hard_table(args.data, args.out / "main" / "runs.csv")))
     elif args.part in ("ablation", "ablation-stage1", "ablation-noshuffle"):
         models = {"stage1": args.stage1, "noshuffle": args.noshuffle}
         tags = list(models) if args.part == "ablation" else [args.part.split("-")[1]]

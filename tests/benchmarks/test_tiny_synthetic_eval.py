@@ -1,4 +1,5 @@
-"""benchmarks/tiny_synthetic_eval.py --part hard: which runs count as hard."""
+"""benchmarks/tiny_synthetic_eval.py: the swapped copies, the point-error decomposition, the
+request checks (which runs count as hard: tests/evaluation/test_hard_runs.py)."""
 
 from __future__ import annotations
 
@@ -12,31 +13,6 @@ from _scripts import load_script
 
 def load():
     return load_script("tiny_synthetic_eval")
-
-
-def test_missing_share_is_the_share_of_the_targets_character_in_parts_the_reference_lacks():
-    ev = load()
-    target = np.zeros((4, 4), np.uint8)
-    target[0, :] = 1      # 4 pixels of part 1
-    target[1, :2] = 2     # 2 pixels of part 2
-    reference = np.zeros((4, 4), np.uint8)
-    reference[3, 3] = 1   # the reference shows part 1 only
-    assert ev.missing_share(reference, target) == 2 / 6
-    reference[2, 2] = 2
-    assert ev.missing_share(reference, target) == 0.0
-    assert ev.missing_share(reference, np.zeros((4, 4), np.uint8)) == 0.0
-
-
-def test_a_generated_pair_with_a_cropped_reference_misses_parts():
-    from manganinja.data.synthetic import generate_pair
-
-    ev = load()
-    shares = []
-    for i in range(6):
-        pair = generate_pair(np.random.default_rng([1, i]), size=128)
-        shares.append((ev.missing_share(pair.reference_parts, pair.target_parts), bool(pair.missing_in_reference)))
-    assert any(s > 0 for s, _ in shares) and any(s == 0 for s, _ in shares)
-    assert all((s > 0) == missing for s, missing in shares)
 
 
 def test_swapped_copies_replace_only_the_reference_of_their_direction(tmp_path):
@@ -124,17 +100,18 @@ def test_point_error_rows_and_table_on_a_drawn_pair():
     ("out is data", "--out '{tmp}/bench' is the benchmark folder '{tmp}/bench'; give a path outside it"),
     ("no stage1", "--stage1 {tmp}/nothing is not a pipeline folder (no model_index.json)"),
     ("snap off main", "--snap is for --part main (got --part hard); run main with it into its own --out"),
+    ("wrong seed", "--seed 5 is not the seed of --data {tmp}/bench (1, its manifest); drop --seed or give the benchmark drawn with it"),
 ])
 def test_a_bad_request_is_one_line_before_any_model_is_loaded(tmp_path, monkeypatch, capsys, case, message):
     (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "manifest.json").write_text("{}")
+    (tmp_path / "bench" / "manifest.json").write_text('{"pairs": [], "seed": 1}')
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model_index.json").write_text("{}")  # not loadable: the refusal must come first
     args = {"--part": "main", "--data": tmp_path / "bench", "--model": tmp_path / "model", "--out": tmp_path / "eval"}
     args |= {"no data": {"--data": tmp_path / "nothing"}, "no model": {"--model": tmp_path / "nothing"},
              "out in model": {"--out": tmp_path / "model" / "eval"}, "out is data": {"--out": tmp_path / "bench"},
              "no stage1": {"--part": "ablation-stage1", "--stage1": tmp_path / "nothing"},
-             "snap off main": {"--part": "hard"}}[case]
+             "snap off main": {"--part": "hard"}, "wrong seed": {"--part": "hard", "--seed": 5}}[case]
     argv = [str(x) for kv in args.items() for x in kv] + (["--snap"] if case == "snap off main" else [])
     monkeypatch.setattr("sys.argv", ["tiny_synthetic_eval.py", *argv])
     with pytest.raises(SystemExit) as exit_:

@@ -43,6 +43,15 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     assert evaluation["runs"] == 4  # 2 pairs, both directions
     assert 0 < evaluation["point_mse_floor"] < 1
     assert "the floor (the target itself through the autoencoder)" in (out / "tables.md").read_text()
+    # against the flat engine: the hard runs, the others and all, for the raw and the snapped model,
+    # against the same flat scores; the raw model's runs are the ones psnr_own averages
+    flat = evaluation["against_flat"]
+    assert [g["group"] for g in flat["raw"]] == [g["group"] for g in flat["snapped"]] == ["hard", "others", "all"]
+    raw_all, snapped_all = flat["raw"][2], flat["snapped"][2]
+    assert raw_all["runs"] == snapped_all["runs"] == 4 and raw_all["baseline"] == snapped_all["baseline"]
+    assert raw_all["model"] == pytest.approx(evaluation["psnr_own"])
+    assert flat["raw"][0]["runs"] + flat["raw"][1]["runs"] == 4
+    assert "Against the flat engine, 0 guides, own reference" in (out / "tables.md").read_text()
     use = evaluation["reference_use"]
     assert use["blocks"] and all(0 < b["share"] < 1 for b in use["blocks"])
     assert use["loss_own"] > 0 and use["loss_other"] > 0 and use["loss_copy"] > 0

@@ -21,8 +21,10 @@ resumes from its latest checkpoint):
 8. ``package``: the hint part's pipeline with its ``recommended`` settings and a model card
    (``README.md``, :func:`model_card`) in ``OUT/model``;
 9. ``evaluation``: on the benchmark pairs, own vs another character's reference (PSNR, both
-   directions), point MSE with 0 and 20 guide points, and the correspondence probe of the random
-   start, stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
+   directions), point MSE with 0 and 20 guide points, the model (raw, and snapped as
+   ``manganinja colorize`` paints) against the flat engine on the hard runs and the others
+   (:mod:`manganinja.evaluation.hard_runs`), and the correspondence probe of the random start,
+   stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
 
 With ``ablation`` (``--ablation``), three more parts after these (:data:`ABLATION_PARTS`):
 
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     import PIL.Image
 
     from manganinja.engines import Engine, NinjaEngine
+    from manganinja.evaluation.hard_runs import GroupComparison, Run
     from manganinja.pipeline import MangaNinjaPipeline
     from manganinja.training.autoencoder import AutoencoderConfig
     from manganinja.training.config import TrainConfig
@@ -374,32 +377,61 @@ class Chain:
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         return {"model": str(target), "bytes": size}
 
-    def benchmark_scores(self, engine: NinjaEngine) -> dict[str, float | int]:
-        """``engine`` on the benchmark pairs: whole-frame PSNR with the pair's own reference and
-        with another character's (both directions, paired), and the point MSE outside the 20
-        guides (a->b) with 0 and with those 20 guides."""
+    def own_psnr(self, engine: Engine) -> dict[Run, float]:
+        """``engine``'s whole-frame PSNR on every run of the benchmark pairs (both directions, the
+        pair's own reference, no guides): ``{(pair, direction): dB}``."""
+        from manganinja.evaluation.benchmark import DIRECTIONS, read_manifest
+
         bench = self.data("bench")
-        own, other = [], []
-        for direction in ("a->b", "b->a"):
-            own += measure(engine, bench, 0, "psnr", direction=direction)
-            other += measure(engine, bench, 0, "psnr", direction=direction, swap=True)
-        diff = np.asarray(own) - np.asarray(other)
+        names = read_manifest(bench)["pairs"]
+        return {(name, direction): value for direction in DIRECTIONS
+                for name, value in zip(names, measure(engine, bench, 0, "psnr", direction=direction))}
+
+    def benchmark_scores(self, engine: NinjaEngine, own: dict[Run, float] | None = None) -> dict[str, float | int]:
+        """``engine`` on the benchmark pairs: whole-frame PSNR with the pair's own reference
+        (``own``, :meth:`own_psnr`, measured when None) and with another character's (both
+        directions, paired), and the point MSE outside the 20 guides (a->b) with 0 and with those
+        20 guides."""
+        from manganinja.evaluation.benchmark import DIRECTIONS
+
+        bench = self.data("bench")
+        own = self.own_psnr(engine) if own is None else own
+        other = [v for direction in DIRECTIONS for v in measure(engine, bench, 0, "psnr", direction=direction, swap=True)]
+        diff = np.asarray(list(own.values())) - np.asarray(other)
         none = measure(engine, bench, 0, "point_mse", scored_outside=20)
         twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
-        return {"psnr_own": float(np.mean(own)), "psnr_other": float(np.mean(other)),
+        return {"psnr_own": float(np.mean(list(own.values()))), "psnr_other": float(np.mean(other)),
                 "psnr_own_minus_other": float(diff.mean()), "own_minus_other_half": float(mean_ci95(list(diff))[1]),
                 "own_better": int((diff > 0).sum()), "runs": len(diff),
                 "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty))}
 
+    def flat_comparison(self, raw: NinjaEngine, own: dict[Run, float]) -> dict[str, list[GroupComparison]]:
+        """The model against the flat engine (the weight-free one, its defaults) on the hard runs
+        of the benchmark pairs, the others and all (:mod:`manganinja.evaluation.hard_runs`), 0
+        guides: the model's raw picture (``own``, :meth:`own_psnr` of ``raw``) and the same model
+        snapped to the line art's regions, as ``manganinja colorize`` paints by default."""
+        from manganinja.engines import build_engine
+        from manganinja.evaluation.hard_runs import compare_on_hard_runs, synthetic_missing_shares
+
+        shares = synthetic_missing_shares(self.data("bench"))
+        flat = self.own_psnr(build_engine("flat"))
+        snapped = self.own_psnr(raw.with_settings(raw.settings.model_copy(update={"snap": True})))
+        return {"raw": compare_on_hard_runs(shares, flat, own), "snapped": compare_on_hard_runs(shares, flat, snapped)}
+
     def part_evaluation(self) -> dict:
+        from manganinja.evaluation.hard_runs import HARD_THRESHOLD, comparison_markdown
+
         engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
         bench = self.data("bench")
         floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
+        own = self.own_psnr(engine)
+        against_flat = self.flat_comparison(engine, own)
         probe = self.probe_table()
         use = self.reference_use()
         result = {
-            **self.benchmark_scores(engine),
+            **self.benchmark_scores(engine, own),
             "point_mse_floor": float(np.mean(floor)),
+            "against_flat": {which: [asdict(g) for g in groups] for which, groups in against_flat.items()},
             "probe": probe,
             "reference_use": {
                 "loss_own": float(use.loss_own.mean()), "loss_other": float(use.loss_other.mean()),
@@ -413,6 +445,11 @@ class Chain:
                  f"- point MSE (a->b, scored outside the 20 guides): 0 points {result['point_mse_0']:.4f}, "
                  f"20 points {result['point_mse_20']:.4f}; the floor (the target itself through the autoencoder) "
                  f"{result['point_mse_floor']:.4f}", "",
+                 f"Against the flat engine, 0 guides, own reference (PSNR, dB; hard: the reference misses parts covering "
+                 f"more than {HARD_THRESHOLD:.0%} of the target's character). The model's raw picture:", "",
+                 *comparison_markdown(against_flat["raw"], "flat", "model"), "",
+                 "The same model snapped to the line art's regions (`manganinja colorize`'s default):", "",
+                 *comparison_markdown(against_flat["snapped"], "flat", "snapped"), "",
                  "| start | right part | PCK@0.1 | PCK@k |", "|---|---|---|---|"]
         lines += [f"| {name} | {r['part']:.3f} | {r['pck10']:.3f} | {r['pck_k']:.3f} |" for name, r in probe.items()]
         from manganinja.training.reference_use import markdown as use_markdown
