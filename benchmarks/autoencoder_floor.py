@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from manganinja.cli import run_script
+from manganinja.requests import RequestError, check_input_folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,13 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--holdout", type=Path, help="synthetic pair folders' root: where the error sits on its frames")
     args = p.parse_args(argv)
-    for vae in args.vae:
-        if not (Path(vae) / "config.json").is_file():
-            p.exit(2, f"error: {vae} is not an AutoencoderKL folder (no config.json); give a train-autoencoder output's final/\n")
-    from manganinja.evaluation.benchmark import MANIFEST
-
-    if not (args.data / MANIFEST).is_file():
-        p.exit(2, f"error: --data {args.data} is not a benchmark folder (no {MANIFEST}); make one with manganinja benchmark synth\n")
+    try:
+        for vae in args.vae:
+            check_input_folder(Path(vae), "", "AutoencoderKL")
+        check_input_folder(args.data, "--data", "benchmark")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
     return args
 
 

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from manganinja.cli import run_script
-from manganinja.requests import check_at_least
+from manganinja.requests import check_at_least, check_input_folder
 from manganinja.data.synthetic import write_dataset
 from manganinja.evaluation.metrics import ms_ssim, psnr
 from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
@@ -41,8 +41,8 @@ def main() -> None:
     args = ap.parse_args()
     check_at_least({"--pairs": args.pairs, "--size": args.size, "--resolution": args.resolution,
                     "--exact-steps": args.exact_steps, "--fast-steps": args.fast_steps}, 1)
-    if args.model is not None and not (args.model / "model_index.json").is_file():
-        raise ValueError(f"--model {args.model} is not a pipeline folder (no model_index.json)")
+    if args.model is not None:
+        check_input_folder(args.model, "--model", "pipeline")
 
     pipe = MangaNinjaPipeline.from_pretrained(args.model) if args.model else build_pipeline("tiny", seed=0)
     pipe.to(args.device)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_at_least, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_input_folder, check_report_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,12 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    if args.model != "random" and not (Path(args.model) / "model_index.json").is_file():
-        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json); give one, or 'random'\n")
-    if args.model == "random" and not (Path(args.vae) / "config.json").is_file():
-        p.exit(2, f"error: --vae {args.vae} is not an AutoencoderKL folder (no config.json)\n")
     source = ("model folder", Path(args.model)) if args.model != "random" else ("--vae folder", Path(args.vae))
     try:
+        if args.model == "random":
+            check_input_folder(Path(args.vae), "--vae", "AutoencoderKL")
+        else:
+            check_input_folder(Path(args.model), "", "pipeline")
         check_at_least({"--pairs": args.pairs, "--ensemble": args.ensemble}, 1)
         if args.json is not None:
             check_report_path(Path(args.json), "--json", [source])

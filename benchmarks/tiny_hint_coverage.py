@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import RequestError, check_at_least
+from manganinja.requests import RequestError, check_at_least, check_input_folder
 
 GUIDES = 20
 
@@ -96,15 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         check_at_least({"--size": args.size, "--spread-k": args.spread_k, "--steps": args.steps}, 1)
+        check_input_folder(args.data, "--data", "benchmark")
+        if args.model is not None:
+            check_input_folder(args.model, "--model", "pipeline")
     except RequestError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not (args.data / B.MANIFEST).is_file():
-        print(f"error: --data {args.data} has no {B.MANIFEST}; give a folder of manganinja benchmark synth", file=sys.stderr)
-        return 2
-    if args.model is not None and not (args.model / "model_index.json").is_file():
-        print(f"error: --model {args.model} has no model_index.json; give a saved pipeline folder, e.g. models/tiny-synthetic",
-              file=sys.stderr)
         return 2
 
     from manganinja.data.synthetic import generate_pair

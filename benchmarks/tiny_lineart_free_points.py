@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
+from manganinja.requests import RequestError, check_input_folder
 
 
 def sample(pipe, reference, line, points, scales: list[float], resolution: int, steps: int) -> dict[float, np.ndarray]:
@@ -82,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=None, help="the first N pairs only")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    if not (Path(args.model) / "model_index.json").is_file():
-        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
-    if not (Path(args.data) / "manifest.json").is_file():
-        p.exit(2, f"error: --data {args.data} is not a benchmark folder (no manifest.json)\n")
+    try:
+        check_input_folder(Path(args.model), "", "pipeline")
+        check_input_folder(Path(args.data), "--data", "benchmark")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
     try:
         scales = [float(v) for v in args.scales.split(",")]
     except ValueError:

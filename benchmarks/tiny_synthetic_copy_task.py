@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import check_at_least
+from manganinja.requests import check_at_least, check_input_folder
 
 SOURCE = Path("data/synth256-train")
 COPY = Path("data/copy256-train")
@@ -110,8 +110,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("data/bench256-seed1"))
     args = ap.parse_args()
     check_at_least({"--pairs": args.pairs}, 1)
-    if args.model and not (Path(args.model) / "model_index.json").is_file():
-        raise ValueError(f"{args.model} is not a pipeline folder (no model_index.json)")
+    if args.model:
+        check_input_folder(Path(args.model), "", "pipeline")
     if args.make_data:
         make_data(args.source, args.out, args.pairs, args.with_points)
     elif args.model:

@@ -68,7 +68,7 @@ from manganinja.evaluation.report import summary_table, write_report
 from manganinja.images import ImageInput, resize_round_trip, write_bytes_atomic
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
-from manganinja.requests import RequestError, check_report_path
+from manganinja.requests import RequestError, check_input_folder, check_report_path
 from manganinja.settings import LoadSettings, NinjaSettings
 
 EXTRACTOR_NAME = "manganinja.lines.extract_lineart(method='xdog')"
@@ -331,13 +331,11 @@ def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     ``--out`` that is or lies inside one of them (the results would be written into it)."""
     if args.snap and args.part != "main":
         ap.exit(2, f"error: --snap is for --part main (got --part {args.part}); run main with it into its own --out\n")
-    if not (args.data / B.MANIFEST).is_file():
-        ap.exit(2, f"error: --data {args.data} is not a benchmark folder (no {B.MANIFEST}); "
-                   "make one with manganinja benchmark synth\n")
     try:
+        check_input_folder(args.data, "--data", "benchmark")
         seed = B.read_manifest(args.data).get("seed")
-    except B.BenchmarkError as exc:
-        ap.exit(2, f"error: --data {exc}\n")
+    except (RequestError, B.BenchmarkError) as exc:
+        ap.exit(2, f"error: {exc}\n")
     if args.seed is not None and args.seed != seed:
         ap.exit(2, f"error: --seed {args.seed} is not the seed of --data {args.data} ({seed}, its manifest); "
                    "drop --seed or give the benchmark drawn with it\n")
@@ -346,11 +344,13 @@ def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         models.append(("--stage1", args.stage1))
     if args.part in ("ablation", "ablation-noshuffle"):
         models.append(("--noshuffle", args.noshuffle))
-    for option, folder in models:
-        if not (folder / "model_index.json").is_file():
-            ap.exit(2, f"error: {option} {folder} is not a pipeline folder (no model_index.json)\n")
-    if args.floor_vae is not None and not (args.floor_vae / "config.json").is_file():
-        ap.exit(2, f"error: --floor-vae {args.floor_vae} is not an AutoencoderKL folder (no config.json)\n")
+    try:
+        for option, folder in models:
+            check_input_folder(folder, option, "pipeline")
+        if args.floor_vae is not None:
+            check_input_folder(args.floor_vae, "--floor-vae", "AutoencoderKL")
+    except RequestError as exc:
+        ap.exit(2, f"error: {exc}\n")
     inputs = [("benchmark folder", args.data)] + [(f"{option} folder", folder) for option, folder in models]
     if args.floor_vae is not None:
         inputs.append(("--floor-vae folder", args.floor_vae))

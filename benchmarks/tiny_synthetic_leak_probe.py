@@ -28,7 +28,7 @@ from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.pipeline import MangaNinjaPipeline
-from manganinja.requests import RequestError, check_at_least
+from manganinja.requests import RequestError, check_at_least, check_input_folder
 
 
 def main(model: str, data: str = "data/bench256-seed1", pairs: int = 6) -> None:
@@ -66,11 +66,9 @@ def cli(argv: list[str] | None = None) -> None:
     p.add_argument("data", nargs="?", default="data/bench256-seed1", help="a benchmark folder (manganinja benchmark synth)")
     p.add_argument("pairs", nargs="?", type=int, default=6, help="pairs to sample (default 6)")
     args = p.parse_args(argv)
-    if not (Path(args.model) / "model_index.json").is_file():
-        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
-    if not (Path(args.data) / B.MANIFEST).is_file():
-        p.exit(2, f"error: {args.data} is not a benchmark folder (no {B.MANIFEST}); make one with manganinja benchmark synth\n")
     try:
+        check_input_folder(Path(args.model), "", "pipeline")
+        check_input_folder(Path(args.data), "", "benchmark")
         check_at_least({"PAIRS": args.pairs}, 1)
     except RequestError as exc:
         p.exit(2, f"error: {exc}\n")

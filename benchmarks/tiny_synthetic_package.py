@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 
 from manganinja.cli import run_script
+from manganinja.requests import check_input_folder
 from manganinja.training.reproduce import AUTOENCODER_CONFIG, STAGE_CONFIGS, TINY_RECOMMENDED
 
 # Sampling settings the tiny model is used with: the driver's (TINY_RECOMMENDED: its training
@@ -76,8 +77,7 @@ def main() -> None:
         ae_metrics = json.loads(metrics_file.read_text())
     else:
         ap.error(f"{metrics_file} not found: give the autoencoder's held-out PSNR with --ae-psnr")
-    if not (args.stage2 / "model_index.json").is_file():
-        ap.error(f"--stage2 {args.stage2} is not a saved pipeline folder (no model_index.json)")
+    check_input_folder(args.stage2, "--stage2", "pipeline")
     if args.out.resolve() == args.stage2.resolve():
         ap.error(f"--out {args.out} is the --stage2 folder: it would be replaced; give another folder")
     from manganinja.pipeline import MangaNinjaPipeline

@@ -21,6 +21,7 @@ from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
+from manganinja.requests import RequestError, check_input_folder
 from manganinja.settings import LoadSettings, NinjaSettings
 
 SCALES = (1.0, 2.0, 4.0, 9.0)
@@ -65,11 +66,11 @@ def cli(argv: list[str] | None = None) -> None:
                    help="the validation pairs (manganinja benchmark synth --seed 3)")
     p.add_argument("ref", nargs="?", type=float, default=None, help="the reference scale (default: the best PSNR)")
     args = p.parse_args(argv)
-    if not (Path(args.model) / "model_index.json").is_file():
-        p.exit(2, f"error: {args.model} is not a pipeline folder (no model_index.json)\n")
-    if not (args.data / B.MANIFEST).is_file():
-        p.exit(2, f"error: {args.data} is not a benchmark folder (no {B.MANIFEST}); make it with manganinja benchmark synth "
-                  "--output-dir data/val256-seed3 --pairs 8 --size 256 --seed 3\n")
+    try:
+        check_input_folder(Path(args.model), "", "pipeline")
+        check_input_folder(args.data, "", "benchmark")
+    except RequestError as exc:
+        p.exit(2, f"error: {exc}\n")
     main(args.model, args.data, args.ref)
 
 

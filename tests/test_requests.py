@@ -73,3 +73,25 @@ def test_at_least_names_the_first_value_below():
     R.check_at_least({"--warmup": 0}, 0)
     with pytest.raises(R.RequestError, match=r"^--steps must be >= 1, got 0$"):
         R.check_at_least({"--pairs": 3, "--steps": 0, "--guides": -1}, 1)
+
+
+@pytest.mark.parametrize("kind, marker, fix", [
+    ("pipeline", "model_index.json", "give a saved model folder such as models/tiny-synthetic"),
+    ("benchmark", "manifest.json", "make one with manganinja benchmark synth"),
+    ("AutoencoderKL", "config.json", "give a train-autoencoder output's final/ folder"),
+])
+def test_an_input_folder_of_a_kind_is_known_by_its_marker_file(tmp_path, kind, marker, fix) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    article = "an" if kind == "AutoencoderKL" else "a"
+    with pytest.raises(R.RequestError) as exc:
+        R.check_input_folder(folder, "--model", kind)
+    assert str(exc.value) == f"--model {folder} is not {article} {kind} folder (no {marker}); {fix}"
+    with pytest.raises(R.RequestError, match=f"^{tmp_path / 'none'} is not"):  # a positional argument: no option
+        R.check_input_folder(tmp_path / "none", "", kind)
+    (folder / marker).write_text("{}")
+    R.check_input_folder(folder, "--model", kind)
+    (folder / marker).unlink()
+    (folder / marker).mkdir()  # a folder of that name is not the file
+    with pytest.raises(R.RequestError):
+        R.check_input_folder(folder, "--model", kind)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
@@ -263,6 +263,31 @@ def check_shot_output(shot: "Shot", output_dir: Path, layers: bool = False) -> N
         outputs += [f for out in list(outputs) for f in layer_paths(out).values()]
     outputs += [output_dir / RUN_FILE, manifest_path(output_dir)]
     check_inputs_kept(outputs, inputs, "choose another --output-dir")
+
+
+#: The folders a benchmark or diagnostic script reads, by kind: the file that marks one and how
+#: to get one (:func:`check_input_folder`).
+FolderKind = Literal["pipeline", "benchmark", "AutoencoderKL"]
+INPUT_FOLDERS: dict[FolderKind, tuple[str, str]] = {
+    "pipeline": ("model_index.json", "give a saved model folder such as models/tiny-synthetic"),
+    "benchmark": ("manifest.json", "make one with manganinja benchmark synth"),
+    "AutoencoderKL": ("config.json", "give a train-autoencoder output's final/ folder"),
+}
+
+
+def check_input_folder(path: Path, option: str, kind: FolderKind) -> None:
+    """``path`` (given as ``option``; ``""`` for a positional argument) is a local folder of
+    ``kind`` (:data:`INPUT_FOLDERS`: ``pipeline``, ``benchmark`` or ``AutoencoderKL``). Scripts
+    take models only as folders: unlike :func:`manganinja.engines.check_model_source`, a missing
+    name is not read as a Hugging Face id.
+
+    Raises:
+        RequestError: ``--model x is not a pipeline folder (no model_index.json); give ...``.
+    """
+    marker, fix = INPUT_FOLDERS[kind]
+    if not (Path(path) / marker).is_file():
+        raise RequestError(f"{f'{option} ' if option else ''}{path} is not {'an' if kind[0] in 'AEIOU' else 'a'} "
+                           f"{kind} folder (no {marker}); {fix}")
 
 
 def check_output_folder(folder: Path, option: str) -> None:

@@ -81,12 +81,24 @@ def test_copy_task_removes_its_temporary_folder_when_a_copy_fails(pairs, tmp_pat
     ("tiny_synthetic_leak_probe", "cli", ["{shipped}", "{tmp}/none"], "{tmp}/none is not a benchmark folder (no manifest.json)"),
     ("tiny_synthetic_validate", "cli", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
     ("tiny_synthetic_validate", "cli", ["{shipped}", "{tmp}/none"], "{tmp}/none is not a benchmark folder (no manifest.json)"),
+    # every script names a missing model, benchmark or autoencoder folder alike (requests.check_input_folder)
+    ("correspondence_probe", "main", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json); give a saved model folder"),
+    ("correspondence_probe", "main", ["random", "--vae", "{tmp}/none"], "--vae {tmp}/none is not an AutoencoderKL folder (no config.json)"),
+    ("tiny_lineart_free_points", "main", ["{shipped}", "--data", "{tmp}/none"], "--data {tmp}/none is not a benchmark folder (no manifest.json); make one with manganinja benchmark synth"),
+    ("tiny_point_path", "main", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("tiny_forced_attention", "main", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("tiny_hint_coverage", "main", ["--data", "{tmp}/none"], "--data {tmp}/none is not a benchmark folder (no manifest.json)"),
+    ("autoencoder_floor", "main", ["{tmp}/none"], "{tmp}/none is not an AutoencoderKL folder (no config.json); give a train-autoencoder output's final/ folder"),
 ])
 def test_the_positional_scripts_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, entry, argv, message):
+    """Each script as its command line runs it (through run_script): one line, exit code 2."""
+    from manganinja.cli import run_script
+
     from _scripts import SHIPPED_MODEL
 
+    main = getattr(load_script(script), entry)
     with pytest.raises(SystemExit) as exit_:
-        getattr(load_script(script), entry)([a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv])
+        run_script(lambda: main([a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv]))
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err

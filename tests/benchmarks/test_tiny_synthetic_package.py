@@ -17,9 +17,12 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tiny_synthetic_pa
 
 
 def run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
+    """The script as ``python benchmarks/tiny_synthetic_package.py ARGV`` runs it (through run_script)."""
+    from manganinja.cli import run_script
+
     module = load_script("tiny_synthetic_package")
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), *argv])
-    module.main()
+    run_script(module.main)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def stage2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("extra, says", [
     (["--time", "stage1"], "--time 'stage1': give PART=MINUTES"),
-    (["--stage2", "nowhere"], "--stage2 nowhere is not a saved pipeline folder"),
+    (["--stage2", "nowhere"], "--stage2 nowhere is not a pipeline folder (no model_index.json); give a saved model folder"),
 ])
 def test_bad_arguments_get_one_line_and_write_nothing(monkeypatch, capsys, tmp_path, stage2, extra, says):
     out = tmp_path / "model"
