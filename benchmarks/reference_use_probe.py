@@ -16,8 +16,10 @@ VAE. Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from manganinja.cli import run_script
+from manganinja.requests import check_at_least, check_input_folder
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resolution", type=int, default=None,
                         help="working size (default: the model's recommended one; the tiny model's for random:VAE)")
     args = parser.parse_args(argv)
+    check_at_least({"--batches": args.batches, "--batch-size": args.batch_size, "--threads": args.threads}, 1)
+    if args.model.startswith("random"):  # random, or random:VAE_DIR
+        vae = args.model.partition(":")[2]
+        if vae:
+            check_input_folder(Path(vae), "", "AutoencoderKL")
+    else:
+        check_input_folder(Path(args.model), "", "pipeline")
 
     import torch
 

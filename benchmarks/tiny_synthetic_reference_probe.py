@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import check_at_least
+from manganinja.requests import check_at_least, check_input_folder
 
 
 def main() -> None:
@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     check_at_least({"--pairs": args.pairs, "--steps": args.steps}, 1)
+    check_input_folder(Path(args.model), "--model", "pipeline")
 
     import torch
 

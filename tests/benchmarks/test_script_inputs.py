@@ -88,6 +88,9 @@ def test_copy_task_removes_its_temporary_folder_when_a_copy_fails(pairs, tmp_pat
     ("tiny_point_path", "main", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
     ("tiny_forced_attention", "main", ["{tmp}/none"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
     ("tiny_hint_coverage", "main", ["--data", "{tmp}/none"], "--data {tmp}/none is not a benchmark folder (no manifest.json)"),
+    ("reference_use_probe", "main", ["{tmp}/none", "--data", "{tmp}"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
+    ("reference_use_probe", "main", ["random:{tmp}/none", "--data", "{tmp}"], "{tmp}/none is not an AutoencoderKL folder (no config.json)"),
+    ("reference_use_probe", "main", ["random", "--data", "{tmp}", "--batches", "0"], "--batches must be >= 1, got 0"),
     ("autoencoder_floor", "main", ["{tmp}/none"], "{tmp}/none is not an AutoencoderKL folder (no config.json); give a train-autoencoder output's final/ folder"),
 ])
 def test_the_positional_scripts_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, entry, argv, message):
@@ -109,3 +112,15 @@ def test_the_autoencoder_probe_checks_its_counts_before_reading_frames(tmp_path)
 
     with pytest.raises(RequestError, match="^STEPS must be >= 1, got 0$"):
         load_script("tiny_synthetic_ae_probe").main([str(tmp_path / "none"), str(tmp_path / "none"), "1", "1e-3", "det", "0", "1"])
+
+
+def test_the_reference_probe_refuses_a_missing_model_before_drawing_pairs(tmp_path, monkeypatch, capsys):
+    from manganinja.cli import run_script
+
+    monkeypatch.setattr("sys.argv", ["tiny_synthetic_reference_probe.py", "--model", str(tmp_path / "none")])
+    with pytest.raises(SystemExit) as exit_:
+        run_script(load_script("tiny_synthetic_reference_probe").main)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: --model {tmp_path / 'none'} is not a pipeline folder (no model_index.json); "
+                   "give a saved model folder such as models/tiny-synthetic")
