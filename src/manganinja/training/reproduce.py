@@ -377,30 +377,29 @@ class Chain:
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         return {"model": str(target), "bytes": size}
 
-    def own_psnr(self, engine: Engine) -> dict[Run, float]:
-        """``engine``'s whole-frame PSNR on every run of the benchmark pairs (both directions, the
-        pair's own reference, no guides): ``{(pair, direction): dB}``."""
+    def psnr_runs(self, engine: Engine, swap: bool = False) -> dict[Run, float]:
+        """``engine``'s whole-frame PSNR on every run of the benchmark pairs (both directions, no
+        guides) with the pair's own reference (``swap``: another character's, the next pair's):
+        ``{(pair, direction): dB}``."""
         from manganinja.evaluation.benchmark import DIRECTIONS, read_manifest
 
         bench = self.data("bench")
         names = read_manifest(bench)["pairs"]
         return {(name, direction): value for direction in DIRECTIONS
-                for name, value in zip(names, measure(engine, bench, 0, "psnr", direction=direction))}
+                for name, value in zip(names, measure(engine, bench, 0, "psnr", direction=direction, swap=swap))}
 
     def benchmark_scores(self, engine: NinjaEngine, own: dict[Run, float] | None = None) -> dict[str, float | int]:
         """``engine`` on the benchmark pairs: whole-frame PSNR with the pair's own reference
-        (``own``, :meth:`own_psnr`, measured when None) and with another character's (both
+        (``own``, :meth:`psnr_runs`, measured when None) and with another character's (both
         directions, paired), and the point MSE outside the 20 guides (a->b) with 0 and with those
         20 guides."""
-        from manganinja.evaluation.benchmark import DIRECTIONS
-
         bench = self.data("bench")
-        own = self.own_psnr(engine) if own is None else own
-        other = [v for direction in DIRECTIONS for v in measure(engine, bench, 0, "psnr", direction=direction, swap=True)]
-        diff = np.asarray(list(own.values())) - np.asarray(other)
+        own = self.psnr_runs(engine) if own is None else own
+        other = self.psnr_runs(engine, swap=True)
+        diff = np.asarray([own[run] - other[run] for run in other])
         none = measure(engine, bench, 0, "point_mse", scored_outside=20)
         twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
-        return {"psnr_own": float(np.mean(list(own.values()))), "psnr_other": float(np.mean(other)),
+        return {"psnr_own": float(np.mean(list(own.values()))), "psnr_other": float(np.mean(list(other.values()))),
                 "psnr_own_minus_other": float(diff.mean()), "own_minus_other_half": float(mean_ci95(list(diff))[1]),
                 "own_better": int((diff > 0).sum()), "runs": len(diff),
                 "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty))}
@@ -408,14 +407,14 @@ class Chain:
     def flat_comparison(self, raw: NinjaEngine, own: dict[Run, float]) -> dict[str, list[GroupComparison]]:
         """The model against the flat engine (the weight-free one, its defaults) on the hard runs
         of the benchmark pairs, the others and all (:mod:`manganinja.evaluation.hard_runs`), 0
-        guides: the model's raw picture (``own``, :meth:`own_psnr` of ``raw``) and the same model
+        guides: the model's raw picture (``own``, :meth:`psnr_runs` of ``raw``) and the same model
         snapped to the line art's regions, as ``manganinja colorize`` paints by default."""
         from manganinja.engines import build_engine
         from manganinja.evaluation.hard_runs import compare_on_hard_runs, synthetic_missing_shares
 
         shares = synthetic_missing_shares(self.data("bench"))
-        flat = self.own_psnr(build_engine("flat"))
-        snapped = self.own_psnr(raw.with_settings(raw.settings.model_copy(update={"snap": True})))
+        flat = self.psnr_runs(build_engine("flat"))
+        snapped = self.psnr_runs(raw.with_settings(raw.settings.model_copy(update={"snap": True})))
         return {"raw": compare_on_hard_runs(shares, flat, own), "snapped": compare_on_hard_runs(shares, flat, snapped)}
 
     def part_evaluation(self) -> dict:
@@ -424,7 +423,7 @@ class Chain:
         engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
         bench = self.data("bench")
         floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
-        own = self.own_psnr(engine)
+        own = self.psnr_runs(engine)
         against_flat = self.flat_comparison(engine, own)
         probe = self.probe_table()
         use = self.reference_use()
