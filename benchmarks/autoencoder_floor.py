@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from manganinja.cli import run_script
-from manganinja.requests import RequestError, check_input_folder
+from manganinja.requests import check_input_folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,12 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--holdout", type=Path, help="synthetic pair folders' root: where the error sits on its frames")
     args = p.parse_args(argv)
-    try:
-        for vae in args.vae:
-            check_input_folder(Path(vae), "", "AutoencoderKL")
-        check_input_folder(args.data, "--data", "benchmark")
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    for vae in args.vae:
+        check_input_folder(Path(vae), "", "AutoencoderKL")
+    check_input_folder(args.data, "--data", "benchmark")
     return args
 
 

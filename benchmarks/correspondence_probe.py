@@ -28,7 +28,7 @@ from pathlib import Path
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_at_least, check_input_folder, check_report_path
+from manganinja.requests import check_at_least, check_input_folder, check_report_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,16 +51,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     source = ("model folder", Path(args.model)) if args.model != "random" else ("--vae folder", Path(args.vae))
-    try:
-        if args.model == "random":
-            check_input_folder(Path(args.vae), "--vae", "AutoencoderKL")
-        else:
-            check_input_folder(Path(args.model), "", "pipeline")
-        check_at_least({"--pairs": args.pairs, "--ensemble": args.ensemble}, 1)
-        if args.json is not None:
-            check_report_path(Path(args.json), "--json", [source])
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    if args.model == "random":
+        check_input_folder(Path(args.vae), "--vae", "AutoencoderKL")
+    else:
+        check_input_folder(Path(args.model), "", "pipeline")
+    check_at_least({"--pairs": args.pairs, "--ensemble": args.ensemble}, 1)
+    if args.json is not None:
+        check_report_path(Path(args.json), "--json", [source])
     return args
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import RequestError, check_at_least, check_input_folder
+from manganinja.requests import check_at_least, check_input_folder
 
 GUIDES = 20
 
@@ -94,14 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from manganinja.evaluation import benchmark as B
 
-    try:
-        check_at_least({"--size": args.size, "--spread-k": args.spread_k, "--steps": args.steps}, 1)
-        check_input_folder(args.data, "--data", "benchmark")
-        if args.model is not None:
-            check_input_folder(args.model, "--model", "pipeline")
-    except RequestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    check_at_least({"--size": args.size, "--spread-k": args.spread_k, "--steps": args.steps}, 1)
+    check_input_folder(args.data, "--data", "benchmark")
+    if args.model is not None:
+        check_input_folder(args.model, "--model", "pipeline")
 
     from manganinja.data.synthetic import generate_pair
     from manganinja.evaluation import metrics as M

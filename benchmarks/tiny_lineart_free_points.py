@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import RequestError, check_input_folder
+from manganinja.requests import check_input_folder
 
 
 def sample(pipe, reference, line, points, scales: list[float], resolution: int, steps: int) -> dict[float, np.ndarray]:
@@ -83,11 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=None, help="the first N pairs only")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    try:
-        check_input_folder(Path(args.model), "", "pipeline")
-        check_input_folder(Path(args.data), "--data", "benchmark")
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_input_folder(Path(args.model), "", "pipeline")
+    check_input_folder(Path(args.data), "--data", "benchmark")
     try:
         scales = [float(v) for v in args.scales.split(",")]
     except ValueError:

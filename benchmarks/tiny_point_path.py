@@ -41,7 +41,7 @@ import numpy as np
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_at_least, check_input_folder, check_report_path
+from manganinja.requests import check_at_least, check_input_folder, check_report_path
 
 
 def point_colors(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -185,13 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reach", action="store_true", help="only the point embeddings' table (module docstring)")
     p.add_argument("--attention", action="store_true", help="only the guides' attention report (module docstring)")
     args = p.parse_args(argv)
-    try:
-        check_input_folder(Path(args.model), "", "pipeline")
-        check_at_least({"--pairs": args.pairs, "--points": args.points, "--steps": args.steps, "--threads": args.threads}, 1)
-        if args.json is not None:
-            check_report_path(Path(args.json), "--json", [("model folder", Path(args.model))])
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_input_folder(Path(args.model), "", "pipeline")
+    check_at_least({"--pairs": args.pairs, "--points": args.points, "--steps": args.steps, "--threads": args.threads}, 1)
+    if args.json is not None:
+        check_report_path(Path(args.json), "--json", [("model folder", Path(args.model))])
 
     import tempfile
 

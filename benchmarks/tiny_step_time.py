@@ -34,7 +34,7 @@ import yaml
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_at_least, check_report_path
+from manganinja.requests import check_at_least, check_report_path
 
 
 def parse_setting(text: str) -> dict:
@@ -98,12 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     from manganinja.training.autoencoder import load_autoencoder_config
     from manganinja.training.config import load_config, merge_dicts
 
-    try:
-        check_at_least({"--steps": args.steps}, 1)
-        if args.json is not None:
-            check_report_path(args.json, "--json", [("config", args.config)])
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_at_least({"--steps": args.steps}, 1)
+    if args.json is not None:
+        check_report_path(args.json, "--json", [("config", args.config)])
 
     try:  # a bad setting is refused here, before any model is built
         overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})

@@ -326,38 +326,33 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], fl
     return point_error_table(rows)
 
 
-def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_args(args: argparse.Namespace) -> None:
     """Refuse, in one line before any model is loaded, a missing benchmark or model folder and an
-    ``--out`` that is or lies inside one of them (the results would be written into it)."""
+    ``--out`` that is or lies inside one of them (the results would be written into it).
+
+    Raises:
+        RequestError, BenchmarkError: naming the option and the fix.
+    """
     if args.snap and args.part != "main":
-        ap.exit(2, f"error: --snap is for --part main (got --part {args.part}); run main with it into its own --out\n")
-    try:
-        check_input_folder(args.data, "--data", "benchmark")
-        seed = B.read_manifest(args.data).get("seed")
-    except (RequestError, B.BenchmarkError) as exc:
-        ap.exit(2, f"error: {exc}\n")
+        raise RequestError(f"--snap is for --part main (got --part {args.part}); run main with it into its own --out")
+    check_input_folder(args.data, "--data", "benchmark")
+    seed = B.read_manifest(args.data).get("seed")
     if args.seed is not None and args.seed != seed:
-        ap.exit(2, f"error: --seed {args.seed} is not the seed of --data {args.data} ({seed}, its manifest); "
-                   "drop --seed or give the benchmark drawn with it\n")
+        raise RequestError(f"--seed {args.seed} is not the seed of --data {args.data} ({seed}, its manifest); "
+                           "drop --seed or give the benchmark drawn with it")
     models = [("--model", args.model)]
     if args.part in ("ablation", "ablation-stage1"):
         models.append(("--stage1", args.stage1))
     if args.part in ("ablation", "ablation-noshuffle"):
         models.append(("--noshuffle", args.noshuffle))
-    try:
-        for option, folder in models:
-            check_input_folder(folder, option, "pipeline")
-        if args.floor_vae is not None:
-            check_input_folder(args.floor_vae, "--floor-vae", "AutoencoderKL")
-    except RequestError as exc:
-        ap.exit(2, f"error: {exc}\n")
+    for option, folder in models:
+        check_input_folder(folder, option, "pipeline")
+    if args.floor_vae is not None:
+        check_input_folder(args.floor_vae, "--floor-vae", "AutoencoderKL")
     inputs = [("benchmark folder", args.data)] + [(f"{option} folder", folder) for option, folder in models]
     if args.floor_vae is not None:
         inputs.append(("--floor-vae folder", args.floor_vae))
-    try:
-        check_report_path(args.out, "--out", inputs, folder=True)
-    except RequestError as exc:
-        ap.exit(2, f"error: {exc}\n")
+    check_report_path(args.out, "--out", inputs, folder=True)
 
 
 def main() -> None:
@@ -377,7 +372,7 @@ def main() -> None:
     ap.add_argument("--snap", action="store_true",
                     help="--part main: the model's colors snapped to the line art's regions (colorize's default), not its raw output")
     args = ap.parse_args()
-    check_args(ap, args)
+    check_args(args)
     import torch
 
     torch.set_num_threads(args.threads)

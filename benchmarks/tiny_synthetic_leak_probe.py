@@ -28,7 +28,7 @@ from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.pipeline import MangaNinjaPipeline
-from manganinja.requests import RequestError, check_at_least, check_input_folder
+from manganinja.requests import check_at_least, check_input_folder
 
 
 def main(model: str, data: str = "data/bench256-seed1", pairs: int = 6) -> None:
@@ -66,12 +66,9 @@ def cli(argv: list[str] | None = None) -> None:
     p.add_argument("data", nargs="?", default="data/bench256-seed1", help="a benchmark folder (manganinja benchmark synth)")
     p.add_argument("pairs", nargs="?", type=int, default=6, help="pairs to sample (default 6)")
     args = p.parse_args(argv)
-    try:
-        check_input_folder(Path(args.model), "", "pipeline")
-        check_input_folder(Path(args.data), "", "benchmark")
-        check_at_least({"PAIRS": args.pairs}, 1)
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_input_folder(Path(args.model), "", "pipeline")
+    check_input_folder(Path(args.data), "", "benchmark")
+    check_at_least({"PAIRS": args.pairs}, 1)
     main(args.model, args.data, args.pairs)
 
 

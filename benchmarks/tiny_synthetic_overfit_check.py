@@ -22,7 +22,7 @@ from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
-from manganinja.requests import RequestError, check_input_folder
+from manganinja.requests import check_input_folder
 from manganinja.settings import LoadSettings, NinjaSettings
 
 
@@ -36,10 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("model", help="a MangaNinja pipeline folder")
     p.add_argument("root", type=Path, help="a folder of pair_* folders (reference.png, target.png)")
     args = p.parse_args(argv)
-    try:
-        check_input_folder(Path(args.model), "", "pipeline")
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_input_folder(Path(args.model), "", "pipeline")
     pairs = sorted(d for d in args.root.glob("pair_*") if d.is_dir())[:8]
     if len(pairs) < 2:
         p.exit(2, f"error: {args.root} holds {len(pairs)} pair_* folders; another pair's reference needs at least 2\n")

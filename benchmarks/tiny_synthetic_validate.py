@@ -21,7 +21,7 @@ from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
-from manganinja.requests import RequestError, check_input_folder
+from manganinja.requests import check_input_folder
 from manganinja.settings import LoadSettings, NinjaSettings
 
 SCALES = (1.0, 2.0, 4.0, 9.0)
@@ -66,11 +66,8 @@ def cli(argv: list[str] | None = None) -> None:
                    help="the validation pairs (manganinja benchmark synth --seed 3)")
     p.add_argument("ref", nargs="?", type=float, default=None, help="the reference scale (default: the best PSNR)")
     args = p.parse_args(argv)
-    try:
-        check_input_folder(Path(args.model), "", "pipeline")
-        check_input_folder(args.data, "", "benchmark")
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_input_folder(Path(args.model), "", "pipeline")
+    check_input_folder(args.data, "", "benchmark")
     main(args.model, args.data, args.ref)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import RequestError, check_at_least, check_input_folder, check_report_path
+from manganinja.requests import check_at_least, check_input_folder, check_report_path
 
 
 def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None,
@@ -82,13 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.pairs < 2:
         p.exit(2, f"error: --pairs {args.pairs}: another character's reference needs at least 2 pairs\n")
-    try:
-        check_input_folder(Path(args.model), "", "pipeline")
-        check_at_least({"--steps": args.steps, "--guides": args.guides, "--threads": args.threads}, 1)
-        if args.json is not None:
-            check_report_path(args.json, "--json", [("model folder", Path(args.model))])
-    except RequestError as exc:
-        p.exit(2, f"error: {exc}\n")
+    check_input_folder(Path(args.model), "", "pipeline")
+    check_at_least({"--steps": args.steps, "--guides": args.guides, "--threads": args.threads}, 1)
+    if args.json is not None:
+        check_report_path(args.json, "--json", [("model folder", Path(args.model))])
 
     import torch
 

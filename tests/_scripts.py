@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -20,3 +21,15 @@ def load_script(name: str) -> ModuleType:
     sys.modules.setdefault(name, module)
     spec.loader.exec_module(module)
     return module
+
+
+def exit_code(main: Callable[[list[str]], int | None], argv: list[str]) -> int:
+    """``main(argv)`` run as the script's command line runs it (``run_script``: a user error is
+    one line on stderr): its exit code."""
+    from manganinja.cli import run_script
+
+    try:
+        run_script(lambda: main(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    raise AssertionError("run_script returned instead of exiting")

@@ -11,7 +11,7 @@ import pytest
 
 from manganinja.evaluation import benchmark as B
 
-from _scripts import SHIPPED_MODEL, load_script
+from _scripts import SHIPPED_MODEL, exit_code, load_script
 
 SHIPPED_VAE = SHIPPED_MODEL / "vae"
 
@@ -40,12 +40,10 @@ def test_the_floor_is_the_pipelines_and_the_resizing_sits_under_it(data):
 
 def test_bad_arguments_are_one_line(tmp_path, data, capsys):
     script = load_script("autoencoder_floor")
-    with pytest.raises(SystemExit) as exc:
-        script.parse_args([str(tmp_path), "--data", str(data)])
-    assert exc.value.code == 2 and "is not an AutoencoderKL folder" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        script.parse_args([str(SHIPPED_VAE), "--data", str(tmp_path)])
-    assert exc.value.code == 2 and "is not a benchmark folder" in capsys.readouterr().err
+    assert exit_code(script.parse_args, [str(tmp_path), "--data", str(data)]) == 2
+    assert "is not an AutoencoderKL folder" in capsys.readouterr().err
+    assert exit_code(script.parse_args, [str(SHIPPED_VAE), "--data", str(tmp_path)]) == 2
+    assert "is not a benchmark folder" in capsys.readouterr().err
 
 
 def test_the_edge_split_finds_the_outline_and_splits_the_error_in_two():

@@ -13,7 +13,7 @@ import pytest
 
 from manganinja.data.synthetic import write_dataset
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 def parser() -> argparse.ArgumentParser:
@@ -95,14 +95,10 @@ def test_copy_task_removes_its_temporary_folder_when_a_copy_fails(pairs, tmp_pat
 ])
 def test_the_positional_scripts_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, entry, argv, message):
     """Each script as its command line runs it (through run_script): one line, exit code 2."""
-    from manganinja.cli import run_script
-
     from _scripts import SHIPPED_MODEL
 
     main = getattr(load_script(script), entry)
-    with pytest.raises(SystemExit) as exit_:
-        run_script(lambda: main([a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv]))
-    assert exit_.value.code == 2
+    assert exit_code(main, [a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
 
@@ -115,12 +111,8 @@ def test_the_autoencoder_probe_checks_its_counts_before_reading_frames(tmp_path)
 
 
 def test_the_reference_probe_refuses_a_missing_model_before_drawing_pairs(tmp_path, monkeypatch, capsys):
-    from manganinja.cli import run_script
-
     monkeypatch.setattr("sys.argv", ["tiny_synthetic_reference_probe.py", "--model", str(tmp_path / "none")])
-    with pytest.raises(SystemExit) as exit_:
-        run_script(load_script("tiny_synthetic_reference_probe").main)
-    assert exit_.value.code == 2
+    assert exit_code(lambda _: load_script("tiny_synthetic_reference_probe").main(), []) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"error: --model {tmp_path / 'none'} is not a pipeline folder (no model_index.json); "
                    "give a saved model folder such as models/tiny-synthetic")

@@ -12,7 +12,7 @@ from manganinja import PointPairs
 from manganinja.lines import Lines
 from manganinja.pipeline import build_pipeline
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 def script():
@@ -73,12 +73,12 @@ def test_bad_arguments_are_one_line(argv, says, capsys, tmp_path):
     model = tmp_path / "m"
     model.mkdir()
     (model / "model_index.json").write_text("{}")
-    assert script().main([str(model), *argv]) == 2
+    assert exit_code(script().main, [str(model), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and "\n" not in err
 
 
 def test_a_folder_that_is_no_model_is_one_line(capsys, tmp_path):
-    assert script().main([str(tmp_path)]) == 2
+    assert exit_code(script().main, [str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "no model_index.json" in err and "\n" not in err

@@ -10,7 +10,7 @@ import pytest
 
 from manganinja.evaluation import benchmark as B
 
-from _scripts import SHIPPED_MODEL as SHIPPED, load_script
+from _scripts import SHIPPED_MODEL as SHIPPED, exit_code, load_script
 
 
 def script():
@@ -67,7 +67,7 @@ def test_the_totals_are_the_benchmarks_point_mse(data, capsys):
 
 
 def test_a_folder_without_a_manifest_is_one_line(tmp_path, capsys):
-    assert script().main(["--data", str(tmp_path)]) == 2
+    assert exit_code(script().main, ["--data", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
 
 
@@ -80,7 +80,7 @@ def test_a_folder_whose_pairs_are_not_the_generators_is_refused(data, tmp_path, 
     manifest = json.loads((edited / "manifest.json").read_text())
     manifest["seed"] = int(manifest["seed"]) + 1
     (edited / "manifest.json").write_text(json.dumps(manifest))
-    assert script().main(["--data", str(edited)]) == 2
+    assert exit_code(script().main, ["--data", str(edited)]) == 2
     assert "is not pair 0 of generator seed 2" in capsys.readouterr().err
 
 
@@ -88,6 +88,6 @@ def test_a_folder_whose_pairs_are_not_the_generators_is_refused(data, tmp_path, 
                                           (["--spread-k", "-1"], "--spread-k must be >= 1, got -1"),
                                           (["--steps", "0"], "--steps must be >= 1, got 0"), (["--model", "nowhere"], "--model nowhere")])
 def test_a_bad_value_is_one_line_naming_it(data, extra, named, capsys):
-    assert script().main(["--data", str(data), *extra]) == 2
+    assert exit_code(script().main, ["--data", str(data), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and named in err

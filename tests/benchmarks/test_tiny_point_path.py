@@ -12,7 +12,7 @@ import torch
 from manganinja.evaluation import benchmark as B
 from manganinja.pipeline import build_pipeline
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 def script():
@@ -84,9 +84,7 @@ def test_a_json_inside_the_model_folder_is_refused_before_loading(tmp_path, caps
     model = tmp_path / "model"
     model.mkdir()
     (model / "model_index.json").write_text("{}")  # not loadable: the refusal must come first
-    with pytest.raises(SystemExit) as exit_:
-        script().main([str(model), "--json", str(model / "path.json")])
-    assert exit_.value.code == 2
+    assert exit_code(script().main, [str(model), "--json", str(model / "path.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"error: --json '{model / 'path.json'}' is inside the model folder '{model}'; "
                    "give a path outside it (inputs are never overwritten)")

@@ -12,7 +12,7 @@ import yaml
 
 from manganinja.data.synthetic import write_dataset
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 def script():
@@ -68,17 +68,14 @@ def test_main_prints_the_figures_and_writes_them(config, tmp_path, capsys):
     (["--set", "train.mixed_precision=fp8"], "train.mixed_precision must be one of"),
 ])
 def test_a_bad_request_is_one_line(config, capsys, args, message):
-    with pytest.raises(SystemExit) as exit_:
-        script().main([str(config), *args])
-    assert exit_.value.code == 2
+    assert exit_code(script().main, [str(config), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
 def test_the_config_itself_as_json_is_refused_and_left_as_it_was(config, capsys):
     before = config.read_text()
-    with pytest.raises(SystemExit):
-        script().main([str(config), "--json", str(config)])
+    assert exit_code(script().main, [str(config), "--json", str(config)]) == 2
     assert capsys.readouterr().err.strip() == (f"error: --json '{config}' is the config '{config}'; give another path"
                                                " (inputs are never overwritten)")
     assert config.read_text() == before

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 def load():
@@ -114,9 +114,7 @@ def test_a_bad_request_is_one_line_before_any_model_is_loaded(tmp_path, monkeypa
              "snap off main": {"--part": "hard"}, "wrong seed": {"--part": "hard", "--seed": 5}}[case]
     argv = [str(x) for kv in args.items() for x in kv] + (["--snap"] if case == "snap off main" else [])
     monkeypatch.setattr("sys.argv", ["tiny_synthetic_eval.py", *argv])
-    with pytest.raises(SystemExit) as exit_:
-        load().main()
-    assert exit_.value.code == 2
+    assert exit_code(lambda _: load().main(), []) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
     assert not (tmp_path / "eval").exists() and sorted(p.name for p in (tmp_path / "model").iterdir()) == ["model_index.json"]

@@ -11,7 +11,7 @@ import pytest
 
 from manganinja.evaluation import benchmark as B
 
-from _scripts import SHIPPED_MODEL as SHIPPED, load_script
+from _scripts import SHIPPED_MODEL as SHIPPED, exit_code, load_script
 
 
 def script():
@@ -63,8 +63,6 @@ def test_main_prints_the_summary_and_writes_the_runs(tmp_path, capsys):
     (True, ["--json", str(SHIPPED / "model_index.json")], "is inside the model folder"),
 ])
 def test_a_bad_request_is_one_line(tmp_path, capsys, shipped, args, message):
-    with pytest.raises(SystemExit) as exit_:
-        script().main([str(SHIPPED if shipped else tmp_path), *args])
-    assert exit_.value.code == 2
+    assert exit_code(script().main, [str(SHIPPED if shipped else tmp_path), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
