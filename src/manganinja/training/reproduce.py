@@ -32,8 +32,9 @@ With ``ablation`` (``--ablation``), three more parts after these (:data:`ABLATIO
    patch shuffle (:data:`PAPER_SHUFFLE`);
 11. ``stage2_shuffle``: stage 2 from it;
 12. ``ablation``: the four models of the paper's recipe, without hints (shuffle or not, stage 2
-    or not), scored as the evaluation scores the packaged one, at the validated scales, with the
-    reference-use probe; ``OUT/ablation.md``.
+    or not), scored as the evaluation scores the packaged one on reference use and guides
+    (:meth:`Chain.benchmark_scores`; not against the flat engine), at the validated scales, with
+    the reference-use probe; ``OUT/ablation.md``.
 
 A finished part may be reused from another run by copying its outputs and writing its
 ``parts/<name>.json`` by hand; a ``copied_from`` entry in that record's ``result`` is then named
