@@ -40,7 +40,7 @@ Parts (each resumable; results under ``--out``):
   ``out/point_errors.csv``. Also scored: the resizing's floor (bicubic to the working size and
   back: a perfect autoencoder), with the bound of every guided part's point at it; and with
   ``--floor-vae DIR``, another autoencoder's floor in place of the model's own.
-- ``table``: the markdown tables of all parts.
+- ``table``: the markdown tables of all parts (``hard`` too, from ``main``'s runs).
 
 The ninja engine samples every model with the recommended settings of ``--model``
 (``model_index.json`` ``recommended``: resolution, steps, guidance scales); seed 0.
@@ -405,6 +405,8 @@ def main() -> None:
             if (args.out / folder / "runs.csv").is_file():
                 parts.append(f"## {title}\n\n" + summary_table(B.read_runs(args.out / folder / "runs.csv"),
                                                               {"clip": "absent", "dino": "absent", "lpips": "absent"}))
+        if (args.out / "main" / "runs.csv").is_file() and "seed" in B.read_manifest(args.data):
+            parts.append("## The hard runs (part hard)\n\n" + "\n".join(hard_table(args.data, args.out / "main" / "runs.csv")) + "\n")
         for title, folder in (("Point control: final model", "points_final"), ("Point control: stage 1 only", "points_stage1"),
                               ("Point control: stage 1 without patch shuffle", "points_noshuffle")):
             if (args.out / folder / "points.csv").is_file():

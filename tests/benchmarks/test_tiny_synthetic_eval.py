@@ -118,3 +118,27 @@ def test_a_bad_request_is_one_line_before_any_model_is_loaded(tmp_path, monkeypa
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
     assert not (tmp_path / "eval").exists() and sorted(p.name for p in (tmp_path / "model").iterdir()) == ["model_index.json"]
+
+
+def test_the_tables_include_the_hard_runs_of_a_synthetic_benchmark(tmp_path, monkeypatch):
+    """--part table: with main's runs on a synthetic benchmark, the hard-run table is in tables.md,
+    its groups split as manganinja.evaluation.hard_runs splits them."""
+    from manganinja.evaluation import benchmark as B
+    from manganinja.evaluation import hard_runs as H
+
+    from _scripts import SHIPPED_MODEL
+
+    data = B.write_synthetic_benchmark(tmp_path / "bench", pairs=4, seed=1, size=64)
+    shares = H.synthetic_missing_shares(data)
+    rows = [{"pair": pair, "direction": direction, "engine": engine, "n_guide_points": 0, "seed": 0, "n_guide_used": 0,
+             "n_scored": 0, "psnr": 20.0 if engine == "ninja" else 18.0}
+            for (pair, direction) in shares for engine in ("flat", "ninja")]
+    B.write_csv(rows, B.RUN_COLUMNS, tmp_path / "eval" / "main" / "runs.csv")
+    monkeypatch.setattr("sys.argv", ["tiny_synthetic_eval.py", "--part", "table", "--data", str(data),
+                                     "--out", str(tmp_path / "eval"), "--model", str(SHIPPED_MODEL)])
+    assert exit_code(lambda _: load().main(), []) == 0
+    tables = (tmp_path / "eval" / "tables.md").read_text()
+    hard = sum(v > H.HARD_THRESHOLD for v in shares.values())
+    assert "## The hard runs (part hard)" in tables
+    assert f"| hard | {hard} | " in tables and f"| +2.00 ± 0.00 | {hard} / {hard} |" in tables
+    assert f"| all | {len(shares)} | " in tables
