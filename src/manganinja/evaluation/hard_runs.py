@@ -2,10 +2,9 @@
 
 A run (a pair and a direction, :data:`~manganinja.evaluation.benchmark.DIRECTIONS`) is *hard*
 when its reference misses parts of the target (cropped, occluded or hidden) that cover more than
-:data:`HARD_THRESHOLD` of the target's character pixels. There a model that finds matching parts
-has nothing to copy from, and the weight-free flat engine (which fills regions by their nearest
-reference colors) is at its best relative to it: the issue's "the model beats the flat engine on
-the hard pairs".
+:data:`HARD_THRESHOLD` of the target's character pixels: for those parts nothing in the reference
+matches, and any engine has to guess. Issue 19 asks the model to beat the weight-free flat
+engine on these runs (:func:`compare_on_hard_runs`).
 
 The part maps come from regenerating each pair of a folder written by
 :func:`~manganinja.evaluation.benchmark.write_synthetic_benchmark` (``generate_pair(
