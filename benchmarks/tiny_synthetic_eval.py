@@ -313,8 +313,8 @@ def run_point_errors(data: Path, out: Path, model: Path, rec: dict[str, Any], fl
     engine = ninja(model, rec)
     floor_pipe = engine.pipe if floor_vae is None else autoencoder_pipeline(floor_vae)
     rows: list[dict[str, Any]] = []
-    for name, pair in H.synthetic_pairs(data):
-        reference, target, mask, points = B.load_pair(data, name).direction("a->b")
+    for name, stored, pair in H.synthetic_pairs(data):
+        reference, target, mask, points = stored.direction("a->b")
         guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
         result = colorize_one(engine, reference, xdog(target), None)
         floor = np.asarray(floor_pipe.autoencode(target, int(rec["resolution"])))

@@ -10,19 +10,17 @@ import pytest
 
 from manganinja.pipeline import build_pipeline
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tiny_synthetic_package.py"
 
 
-def run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
-    """The script as ``python benchmarks/tiny_synthetic_package.py ARGV`` runs it (through run_script)."""
-    from manganinja.cli import run_script
-
+def run(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    """The exit code of ``python benchmarks/tiny_synthetic_package.py ARGV`` (through run_script)."""
     module = load_script("tiny_synthetic_package")
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), *argv])
-    run_script(module.main)
+    return exit_code(lambda _: module.main(), [])
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +37,13 @@ def stage2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_bad_arguments_get_one_line_and_write_nothing(monkeypatch, capsys, tmp_path, stage2, extra, says):
     out = tmp_path / "model"
     args = ["--stage2", str(stage2), "--out", str(out), "--ae-psnr", "27.3", "--guidance-scale-ref", "1", *extra]
-    with pytest.raises(SystemExit) as exc:
-        run(monkeypatch, *args)
-    assert exc.value.code == 2
+    assert run(monkeypatch, *args) == 2
     assert says in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_packaged_folder_is_never_the_one_it_reads(monkeypatch, capsys, stage2):
     before = sorted(p.name for p in stage2.iterdir())
-    with pytest.raises(SystemExit):
-        run(monkeypatch, "--stage2", str(stage2), "--out", str(stage2), "--ae-psnr", "27.3", "--guidance-scale-ref", "1")
+    assert run(monkeypatch, "--stage2", str(stage2), "--out", str(stage2), "--ae-psnr", "27.3", "--guidance-scale-ref", "1") == 2
     assert "is the --stage2 folder" in capsys.readouterr().err
     assert sorted(p.name for p in stage2.iterdir()) == before

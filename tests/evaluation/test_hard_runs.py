@@ -87,3 +87,12 @@ def test_the_comparison_splits_hard_runs_from_the_others_and_pairs_the_engines()
     assert table[0] == ("| runs | n | missing share (mean) | flat | ninja | ninja − flat (paired) | ninja better |")
     assert table[2].startswith("| hard | 2 | 0.300 | 10.00 | 11.50 | +1.50 ± ") and table[2].endswith(" | 2 / 2 |")
     assert table[-1] == "| hard | 0 | | | | | |"
+
+
+def test_each_pair_comes_as_stored_and_as_regenerated(bench):
+    names = []
+    for name, stored, pair in H.synthetic_pairs(bench):
+        names.append(name)
+        assert np.array_equal(np.asarray(stored.a.convert("RGB")), pair.reference)
+        assert np.array_equal(stored.points.lineart_xy, pair.points.lineart_xy)
+    assert names == B.read_manifest(bench)["pairs"]

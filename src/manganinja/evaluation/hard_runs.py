@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from manganinja.evaluation.benchmark import BenchmarkError, load_pair, read_manifest
+from manganinja.evaluation.benchmark import BenchmarkError, BenchmarkPair, load_pair, read_manifest
 from manganinja.evaluation.metrics import mean_ci95
 
 if TYPE_CHECKING:
@@ -46,10 +46,11 @@ def missing_share(reference_parts: np.ndarray, target_parts: np.ndarray) -> floa
     return float((character & ~shown).sum() / character.sum())
 
 
-def synthetic_pairs(data: str | os.PathLike) -> Iterator[tuple[str, "SyntheticPair"]]:
-    """Each pair of the synthetic benchmark folder ``data`` regenerated (with its part maps):
-    ``(pair folder name, generate_pair(default_rng([seed, i]), size))``, seed and size from its
-    manifest, checked against the folder's pictures ``a`` (the pair's reference) and ``b``.
+def synthetic_pairs(data: str | os.PathLike) -> Iterator[tuple[str, BenchmarkPair, "SyntheticPair"]]:
+    """Each pair of the synthetic benchmark folder ``data``, as stored and regenerated (with its
+    part maps): ``(pair folder name, load_pair(data, name), generate_pair(default_rng([seed, i]),
+    size))``, seed and size from its manifest, the regenerated pictures checked against the
+    stored ``a`` (the pair's reference) and ``b``.
 
     Raises:
         BenchmarkError: ``data`` was not written by ``write_synthetic_benchmark`` with this
@@ -74,14 +75,14 @@ def synthetic_pairs(data: str | os.PathLike) -> Iterator[tuple[str, "SyntheticPa
                 and np.array_equal(pair.target, np.asarray(stored.b.convert("RGB")))):
             raise BenchmarkError(f"{data / name}: its pictures are not generate_pair(default_rng([{seed}, {i}])) as its "
                                  "manifest says; draw the benchmark again with manganinja benchmark synth")
-        yield name, pair
+        yield name, stored, pair
 
 
 def synthetic_missing_shares(data: str | os.PathLike) -> dict[Run, float]:
     """:func:`missing_share` of every run of the synthetic benchmark folder ``data``
     (:func:`synthetic_pairs`): a->b has picture ``a`` as the reference, b->a picture ``b``."""
     shares: dict[Run, float] = {}
-    for name, pair in synthetic_pairs(data):
+    for name, _, pair in synthetic_pairs(data):
         shares[(name, "a->b")] = missing_share(pair.reference_parts, pair.target_parts)
         shares[(name, "b->a")] = missing_share(pair.target_parts, pair.reference_parts)
     return shares
