@@ -12,7 +12,7 @@ The pairs are written as ``manganinja benchmark synth --pairs N --size 256 --see
 - **points**: direction a->b, the point MSE at the points outside the benchmark's 20-point guide
   split, without guides and with the 20; the ratio and in how many pairs the guides win.
 
-    python benchmarks/tiny_unseen_pairs.py models/tiny-synthetic [--seed 4] [--pairs 16] [--threads 2]
+    python benchmarks/tiny_unseen_pairs.py models/tiny-synthetic [--seed 4] [--pairs 16] [--threads 2] [--snap [--no-guide-fill]]
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 """
@@ -25,18 +25,19 @@ from pathlib import Path
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import check_at_least, check_input_folder, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_input_folder, check_report_path
 
 
 def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None,
-          snap: bool = False) -> dict[str, list[float]]:
+          snap: bool = False, guide_fill: bool = True) -> dict[str, list[float]]:
     """Per-run scores of ``model`` on the benchmark folder ``data``: ``own`` / ``other`` (PSNR,
     both directions, 2 per pair, in the same order) and ``none`` / ``guided`` (point MSE a->b
     outside the first ``guides`` guides, without and with them; 1 per pair). ``snap``: the
-    model's colors snapped to the line art's regions (colorize's default), not its raw output."""
+    model's colors snapped to the line art's regions (colorize's default), not its raw output,
+    the guides filling their regions unless ``guide_fill`` is off."""
     from manganinja.training.reproduce import measure, ninja_engine, with_scales
 
-    engine = ninja_engine(model, steps, snap=snap)
+    engine = ninja_engine(model, steps, snap=snap, guide_fill=guide_fill)
     if scales is not None:
         engine = with_scales(engine, *scales)
     runs: dict[str, list[float]] = {"own": [], "other": []}
@@ -79,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the per-run scores here")
     p.add_argument("--snap", action="store_true",
                    help="score the model's colors snapped to the line art's regions (colorize's default), not its raw output")
+    p.add_argument("--no-guide-fill", action="store_true",
+                   help="with --snap: the guides' regions keep the model's colors (colorize --no-guide-fill)")
     args = p.parse_args(argv)
+    if args.no_guide_fill and not args.snap:
+        raise RequestError("--no-guide-fill is for the snapped picture: add --snap")
     if args.pairs < 2:
         p.exit(2, f"error: --pairs {args.pairs}: another character's reference needs at least 2 pairs\n")
     check_input_folder(Path(args.model), "", "pipeline")
@@ -95,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
         runs = score(Path(args.model), data, args.steps, args.guides, None if args.scales is None else tuple(args.scales),
-                     snap=args.snap)
+                     snap=args.snap, guide_fill=not args.no_guide_fill)
     print(f"# {args.model}: {args.pairs} pairs of seed {args.seed}, {args.steps} steps, {args.guides} guides"
-          + (", snapped to the line art's regions" if args.snap else ""))
+          + (", snapped to the line art's regions" if args.snap else "")
+          + (", the guides' regions left to the model" if args.no_guide_fill else ""))
     print("\n".join(summary(runs)))
     if args.json is not None:
         write_json_atomic(runs, args.json)

@@ -100,6 +100,32 @@ def test_flat_engine_colors_a_synthetic_pair_and_obeys_its_points():
     assert np.mean(_exact_point_hits(got, pair.target, xy[5:])) >= 0.6
 
 
+def test_ninja_snap_fills_the_guides_regions_with_their_reference_colors(official_tiny):
+    """Snapped (colorize's default), the model's picture obeys a person's guides as the flat
+    engine does: the region that holds a guide takes the reference's color at the guide's
+    reference point, read on the reference the pair names. Random weights paint the guided points
+    wrong by themselves (``guide_fill`` off), so the colors there come from the guides."""
+    from manganinja.data.synthetic import generate_pair
+
+    pair = generate_pair(np.random.default_rng([0, 1]), size=128)
+    lines = Lines((pair.lineart > 0).astype(np.float32))
+    load = LoadSettings(official=official_tiny / "checkpoints", device="cpu")
+    engine = build_engine("ninja", ninja=NinjaSettings(steps=1, resolution=64, progress=False), load=load)
+    assert engine.settings.snap and engine.settings.guide_fill  # the defaults a user gets
+    ref = Image.fromarray(pair.reference)
+    guides = pair.points[:5]
+    xy = guides.lineart_xy
+    got = engine.colorize(engine.prepare([ref]), lines, guides).composite
+    assert _exact_point_hits(got, pair.target, xy) == [True] * 5
+    unfilled = engine.with_settings(engine.settings.model_copy(update={"guide_fill": False}))
+    assert not all(_exact_point_hits(unfilled.colorize(unfilled.prepare([ref]), lines, guides).composite, pair.target, xy))
+    # the second of two references: its pairs read their colors on it, not on the first
+    blank = Image.new("RGB", (128, 128), (255, 255, 255))
+    second = PointPairs.from_arrays(guides.reference_xy, xy, reference_index=[1] * 5)
+    both = engine.colorize(engine.prepare([blank, ref]), lines, second).composite
+    assert _exact_point_hits(both, pair.target, xy) == [True] * 5
+
+
 def test_flat_engine_stitches_several_references_and_checks_their_points():
     """The benchmark and the CLI share FlatEngine: two references are stitched side by side and
     a pair's reference point moves onto the canvas with its reference."""

@@ -156,14 +156,20 @@ class NinjaEngine:
 
     def colorize(self, prepared: "ReferenceEncoding", lines: Lines, points: PointPairs | None = None) -> Layers:
         """With ``snap``: the model's output snapped to the line art's regions (flat fills, the
-        lines on top; ``keep_shading`` keeps the lightness variation). Without: the model's
+        lines on top; ``keep_shading`` keeps the lightness variation; with ``guide_fill`` the
+        regions that hold guides take the guides' reference colors). Without: the model's
         output as the composite (see the module doc)."""
+        from manganinja.flat.regions import GuideFills
         from manganinja.flat.snap import snap_layers
 
         picture = self.sample(prepared, lines, points)
-        if self.settings.snap:
-            return snap_layers(picture, lines, keep_shading=self.settings.keep_shading)
-        return _layers_of_picture(picture, lines)
+        s = self.settings
+        if not s.snap:
+            return _layers_of_picture(picture, lines)
+        guides = None
+        if s.guide_fill and points is not None and len(points):
+            guides = GuideFills(points.lineart_xy, self.pipe.guide_colors(points, prepared))
+        return snap_layers(picture, lines, keep_shading=s.keep_shading, guides=guides)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -81,7 +81,10 @@ class ReferenceEncoding:
     ``cond_token``: (1, 1, D) CLIP image embedding. ``input_sizes``: (width, height) of each
     reference as given. ``map_sizes``: (width, height) of each encoded picture (one for
     ``stitch``). ``placements``: per reference, (x0, y0, scale) of its place in the encoded
-    picture (identity for ``concat``), used to move point coordinates.
+    picture (identity for ``concat``), used to move point coordinates. ``pictures``: each
+    reference as given, uint8 (H_k, W_k, 3), where the guides' colors are read
+    (:meth:`MangaNinjaPipeline.guide_colors`). ``region_labels``: each encoded picture's regions
+    at its map size, for a model with region point maps.
     """
 
     bank: dict[str, list[torch.Tensor]]
@@ -90,8 +93,8 @@ class ReferenceEncoding:
     map_sizes: list[tuple[int, int]]
     placements: list[tuple[int, int, float]]
     mode: str
+    pictures: list[np.ndarray]
     region_labels: list[np.ndarray] | None = None
-    pictures: list[np.ndarray] | None = None
 
 
 def reference_placements(
@@ -467,7 +470,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
             placements=placements,
             mode=mode if len(refs) > 1 else "concat",
             region_labels=regions,
-            pictures=[np.asarray(r) for r in refs] if self.takes_hints else None,
+            pictures=[np.asarray(r) for r in refs],
         )
 
     @property
@@ -477,17 +480,22 @@ class MangaNinjaPipeline(DiffusionPipeline):
         return int(self.controlnet.config.conditioning_channels) == HINTED_CONDITION_CHANNELS
 
     @staticmethod
-    def hint_condition(points: PointPairs, encoding: ReferenceEncoding, line: Lines, map_size: tuple[int, int]) -> np.ndarray:
-        """The guides' color hints (:func:`~manganinja.point_regions.hint_map`), float32
-        (4, H, W) at ``map_size`` = (width, height): each pair's color on its reference as given
-        (``encoding.pictures``), over its region of ``line`` at the line art's own size."""
-        if encoding.pictures is None:
-            raise ValueError("color hints need a reference encoding with pictures (encode it with a hint model)")
+    def guide_colors(points: PointPairs, encoding: ReferenceEncoding) -> np.ndarray:
+        """uint8 (n, 3): each pair's color on its reference as given (``encoding.pictures``,
+        :func:`~manganinja.point_regions.reference_colors`); what a guide brings to the color
+        hints and to the snap."""
         colors = np.zeros((len(points), 3), np.uint8)
         for k, picture in enumerate(encoding.pictures):
             own = points.reference_indices == k
             colors[own] = reference_colors(picture, points.reference_xy[own])
-        return hint_map(line.array, points.lineart_xy, colors, map_size)
+        return colors
+
+    @classmethod
+    def hint_condition(cls, points: PointPairs, encoding: ReferenceEncoding, line: Lines, map_size: tuple[int, int]) -> np.ndarray:
+        """The guides' color hints (:func:`~manganinja.point_regions.hint_map`), float32
+        (4, H, W) at ``map_size`` = (width, height): each pair's color on its reference as given
+        (:meth:`guide_colors`), over its region of ``line`` at the line art's own size."""
+        return hint_map(line.array, points.lineart_xy, cls.guide_colors(points, encoding), map_size)
 
     @staticmethod
     def point_maps(

@@ -115,7 +115,9 @@ class NinjaSettings(BaseModel):
     ``None`` for ``resolution``/``steps``/``guidance_scale_*``: the model's recommendation, else
     :data:`OFFICIAL_SAMPLING`. ``snap``: snap the model's colors to the line art's regions at
     full resolution (flat fills, the original lines on top); ``keep_shading`` keeps the lightness
-    variation inside regions. ``fast``: DPM-Solver++ (default 20 steps) instead of DDIM.
+    variation inside regions; ``guide_fill``: with ``snap``, a region that holds a guide's
+    line-art point takes the guide's reference color, as the weight-free engine paints it
+    (off: the model's color there). ``fast``: DPM-Solver++ (default 20 steps) instead of DDIM.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -130,6 +132,7 @@ class NinjaSettings(BaseModel):
     fast: bool = False
     snap: bool = True
     keep_shading: bool = False
+    guide_fill: bool = True
     progress: bool = True
 
     @field_validator("resolution")
@@ -321,6 +324,7 @@ RUN_OPTIONS: dict[str, tuple[str, str]] = {
     "fast": ("ninja", "fast"),
     "snap": ("ninja", "snap"),
     "keep_shading": ("ninja", "keep_shading"),
+    "guide_fill": ("ninja", "guide_fill"),
     "progress": ("ninja", "progress"),
     "two_tone": ("flat", "two_tone"),
     "polarity": ("inputs", "polarity"),

@@ -43,6 +43,10 @@ def test_snap_scores_the_snapped_pictures(data):
     snapped = script().score(SHIPPED, data, steps=2, guides=20, scales=None, snap=True)
     assert {k: len(v) for k, v in snapped.items()} == {k: len(v) for k, v in raw.items()}
     assert all(not np.allclose(raw[k], snapped[k]) for k in ("own", "other"))
+    # --no-guide-fill: the guides' regions keep the model's colors; only the guided runs change
+    unfilled = script().score(SHIPPED, data, steps=2, guides=20, scales=None, snap=True, guide_fill=False)
+    assert all(np.allclose(unfilled[k], snapped[k]) for k in ("own", "other", "none"))
+    assert not np.allclose(unfilled["guided"], snapped["guided"])
 
 
 def test_main_prints_the_summary_and_writes_the_runs(tmp_path, capsys):
@@ -59,6 +63,7 @@ def test_main_prints_the_summary_and_writes_the_runs(tmp_path, capsys):
     (False, ["--pairs", "2"], "is not a pipeline folder"),
     (True, ["--steps", "0"], "--steps must be >= 1, got 0"),
     (True, ["--guides", "0"], "--guides must be >= 1, got 0"),
+    (True, ["--no-guide-fill"], "--no-guide-fill is for the snapped picture: add --snap"),
     (True, ["--json", str(SHIPPED / "model_index.json" / "runs.json")], "is a file, not a folder"),
     (True, ["--json", str(SHIPPED / "model_index.json")], "is inside the model folder"),
 ])

@@ -13,6 +13,8 @@ from manganinja.cli import app
 from manganinja.data.synthetic import write_dataset
 from manganinja.flat.layers import compose
 from manganinja.pipeline import build_pipeline
+from manganinja.point_regions import reference_colors
+from manganinja.points import PointPairs
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,22 @@ def test_ninja_snap_layers_at_line_art_resolution(pair, tmp_path):
     assert (tmp_path / "snapped_color.png").is_file() and (tmp_path / "snapped_lines.png").is_file()
     res = invoke("--model", model, "-r", pair / "reference.png", "-l", big, "-o", out, "--no-snap", "--layers")
     assert res.exit_code == 2 and "--layers needs --snap" in res.output
+    # a guide's region takes its reference color unless --no-guide-fill says to keep the model's
+    drawn = PointPairs.from_json(pair / "points.json")
+    paper = np.asarray(Image.open(big).convert("L")) < 60
+    k = next(i for i, (x, y) in enumerate(drawn.lineart_xy.round().astype(int) * 2) if paper[y - 3:y + 4, x - 3:x + 4].all())
+    ref_xy, line_xy = drawn.reference_xy[k], drawn.lineart_xy[k] * 2
+    points = tmp_path / "points.json"
+    PointPairs.from_arrays([ref_xy], [line_xy]).to_json(points)
+    for flag, name in (("--guide-fill", "filled.png"), ("--no-guide-fill", "unfilled.png")):
+        res = invoke("--model", model, "-r", pair / "reference.png", "-l", big, "--points", points, "-o",
+                     tmp_path / name, "--steps", "1", "--resolution", "64", flag, "--quiet")
+        assert res.exit_code == 0, res.output
+    reference = np.asarray(Image.open(pair / "reference.png").convert("RGB"))
+    wanted = reference_colors(reference, ref_xy[None])[0]
+    x, y = line_xy.round().astype(int)
+    filled, unfilled = (np.asarray(Image.open(tmp_path / n).convert("RGB")) for n in ("filled.png", "unfilled.png"))
+    assert (filled[y, x] == wanted).all() and not (unfilled[y, x] == wanted).all()
 
 
 def test_ninja_colorizes_a_picture_with_snapping_and_layers(pair, tmp_path):

@@ -34,6 +34,7 @@ def one_line(result, code: int = 2) -> str:
     (["--guidance-ref", "3"], "--guidance-ref"),
     (["--steps", "4", "--seed", "1"], "--steps, --seed"),
     (["--no-snap"], "--snap"),
+    (["--no-guide-fill"], "--guide-fill"),
     (["--device", "cpu"], "--device"),
 ])
 def test_model_options_refused_with_the_flat_engine(chapter, tmp_path, extra, named):

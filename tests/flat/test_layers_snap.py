@@ -99,3 +99,31 @@ def test_write_layers_refuses_a_composite_that_does_not_recompose(tmp_path) -> N
         write_layers(tmp_path / "x.jpg", None, rgb, lines)
     with pytest.raises(LayersError, match="differs from the line art"):
         compose(rgb[:10], lines)
+
+
+def test_guides_decide_their_regions_and_split_a_shared_one() -> None:
+    """A guide's region takes the guide's color whatever the result says there; two guides in one
+    region split it by nearest guide; the other regions keep the result's colors."""
+    from manganinja.flat.regions import GuideFills
+
+    rgb, lines = flat_drawing(128, seed=3)
+    regions = label_regions(lines)
+    areas = regions.areas()
+    big = [int(label) for label in np.argsort(areas[1:])[::-1][:2] + 1]
+    inside = [np.argwhere(regions.labels == label) for label in big]
+    a, b = inside[0][len(inside[0]) // 2], inside[1][len(inside[1]) // 2]  # (y, x) inside each
+    # two guides in the first region, at its two ends in reading order; one in the second
+    a0, a1 = inside[0][0], inside[0][-1]
+    guides = GuideFills(np.array([[a0[1], a0[0]], [a1[1], a1[0]], [b[1], b[0]]], float),
+                        np.array([(250, 0, 0), (0, 250, 0), (0, 0, 250)], np.uint8))
+    assert guides.by_region(regions) == {big[0]: [0, 1], big[1]: [2]}
+    plain = snap_layers(rgb, lines).color
+    got = snap_layers(rgb, lines, guides=guides).color
+    assert (got[regions.labels == big[1]] == (0, 0, 250)).all()
+    first = got[regions.labels == big[0]]
+    assert {tuple(c) for c in first} == {(250, 0, 0), (0, 250, 0)}
+    assert tuple(got[a0[0], a0[1]]) == (250, 0, 0) and tuple(got[a1[0], a1[1]]) == (0, 250, 0)
+    rest = (regions.labels > 0) & ~np.isin(regions.labels, big)
+    np.testing.assert_array_equal(got[rest], plain[rest])
+    with pytest.raises(ValueError, match="2 guide points but 1 guide colors"):
+        GuideFills(np.zeros((2, 2)), np.zeros((1, 3), np.uint8))

@@ -23,7 +23,7 @@ log = logging.getLogger("manganinja")
 #: ``colorize`` options of the model alone (refused with ``--engine flat``, not ignored).
 NINJA_ONLY = ("steps", "fast", "offload", "attention_chunk", "vae_tiling", "guidance_ref",
               "guidance_point", "guidance", "seed", "resolution", "reference_mode", "device", "dtype", "latents",
-              "snap", "keep_shading")
+              "snap", "keep_shading", "guide_fill")
 
 
 
@@ -89,6 +89,7 @@ def colorize(
     extractor_weights: Optional[Path] = typer.Option(None, "--extractor-weights", help="sk_model.pth of the official extractor."),
     snap: bool = flag(option_default("snap"), "snap", "ninja: snap colors to the line art's regions at full resolution."),
     keep_shading: bool = flag(option_default("keep_shading"), "keep-shading", "With --snap: keep the lightness variation inside regions."),
+    guide_fill: bool = flag(option_default("guide_fill"), "guide-fill", "With --snap: a region holding a guide's line-art point takes the guide's reference color."),
     layers: bool = flag(False, "layers", "Also write NAME_color.png (fills) and NAME_lines.png (lines)."),
     overwrite: bool = flag(False, "overwrite", "Redo pages whose output exists."),
     processes: int = typer.Option(1, "--processes", help="Worker processes (e.g. one per GPU); the pages are shared among them."),
@@ -115,7 +116,8 @@ def colorize(
         engine=engine_name, model=model, official=official, device=device, dtype=dtype, offload=offload,
         attention_chunk=attention_chunk, vae_tiling=vae_tiling, steps=steps, guidance_ref=guidance_ref,
         guidance_point=guidance_point, guidance=guidance, seed=seed, resolution=resolution,
-        reference_mode=reference_mode, fast=fast, snap=snap, keep_shading=keep_shading, progress=not quiet,
+        reference_mode=reference_mode, fast=fast, snap=snap, keep_shading=keep_shading, guide_fill=guide_fill,
+        progress=not quiet,
         polarity=polarity, extractor=extractor, extractor_weights=extractor_weights,
     )
     request = validate_colorize(

@@ -33,6 +33,7 @@ from manganinja.flat.regions import (
     BACKGROUND_TOLERANCE,
     GAP_RADIUS,
     LINE_THRESHOLD,
+    GuideFills,
     Regions,
     border_pixels,
     border_regions,
@@ -379,13 +380,10 @@ def colorize_flat(
               "only; painted like their nearest colored region", log=False)
 
     # User points override their regions; a region holding several is split among them.
-    by_region: dict[int, list[int]] = {}
-    for i, pair in enumerate(pairs):
-        by_region.setdefault(regions.label_at(pair.lineart), []).append(i)
-    point_colors = [sample_reference_color(ref, pair.reference) for pair in pairs]
-    for label, members in by_region.items():
-        colors[label] = point_colors[members[0]]
-        is_bg[label] = False
+    guides = GuideFills(pairs.lineart_xy, np.array([sample_reference_color(ref, pair.reference) for pair in pairs], np.uint8))
+    by_region = guides.by_region(regions)
+    guides.set_region_colors(colors, by_region)
+    is_bg[list(by_region)] = False
     # The background is one flat color, never the reference's background picture.
     is_bg[0] = False
     colors[is_bg] = ref.fill
@@ -398,12 +396,9 @@ def colorize_flat(
         has_two[empty] = False
         has_two[is_bg] = False
         _paint_second_tone(color_layer, filled, warped, warp_ok & ~background, colors, second, has_two)
-    for label, members in by_region.items():
-        if len(members) > 1:
-            _split_region(color_layer, filled == label, pairs.lineart_xy[members],
-                          np.array([point_colors[i] for i in members]))
-            _warn(diag, f"point pairs {[i + 1 for i in members]} share one region; it is split "
-                  "between them by nearest point", log=False)
+    for members in guides.split_shared(color_layer, filled, by_region):
+        _warn(diag, f"point pairs {[i + 1 for i in members]} share one region; it is split "
+              "between them by nearest point", log=False)
     if regions.count == 0:
         color_layer[:] = 255
     bg_mask = is_bg[filled] if regions.count else np.ones((h, w), bool)
@@ -478,14 +473,6 @@ def _paint_second_tone(
     tone = cv2.medianBlur(tone, 5)
     paint = two & (tone == 2)
     layer[paint] = second[filled[paint]]
-
-
-def _split_region(layer: np.ndarray, mask: np.ndarray, xy: np.ndarray, colors: np.ndarray) -> None:
-    """Paint the pixels of ``mask`` (bool ``(H, W)``) in ``layer`` (uint8 ``(H, W, 3)``, in place)
-    with the color (``colors``, ``(K, 3)``) of the nearest of the points ``xy`` (``(K, 2)``)."""
-    ys, xs = np.nonzero(mask)
-    d = (xs[:, None] - xy[None, :, 0]) ** 2 + (ys[:, None] - xy[None, :, 1]) ** 2
-    layer[ys, xs] = colors[np.argmin(d, axis=1)]
 
 
 def _nearest_donor(regions: Regions, empty: np.ndarray) -> np.ndarray | None:

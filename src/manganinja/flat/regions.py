@@ -78,6 +78,59 @@ class Regions:
         return int(self.filled_labels()[y, x])
 
 
+@dataclass(frozen=True)
+class GuideFills:
+    """Regions a person's guides decide: guide ``i`` stands at ``xy[i]`` on the line art (float
+    ``(K, 2)``, x then y, in the line art's pixels) and brings ``colors[i]`` (uint8 ``(K, 3)``,
+    its reference point's color). The region that holds a guide takes its color; a region that
+    holds several is split among them by nearest guide. The weight-free engine and the snap of
+    the model's picture obey guides this one way."""
+
+    xy: np.ndarray
+    colors: np.ndarray
+
+    def __post_init__(self) -> None:
+        xy, colors = np.asarray(self.xy, np.float64).reshape(-1, 2), np.asarray(self.colors, np.uint8).reshape(-1, 3)
+        if len(xy) != len(colors):
+            raise ValueError(f"{len(xy)} guide points but {len(colors)} guide colors")
+        object.__setattr__(self, "xy", xy)
+        object.__setattr__(self, "colors", colors)
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def by_region(self, regions: Regions) -> dict[int, list[int]]:
+        """``{label: [guide indices, in order]}``: the guides each region of ``regions`` holds (a
+        guide on a line counts for the nearest region). Raises :class:`RegionsError` for a guide
+        outside the line art."""
+        found: dict[int, list[int]] = {}
+        for i, xy in enumerate(self.xy):
+            found.setdefault(regions.label_at((float(xy[0]), float(xy[1]))), []).append(i)
+        return found
+
+    def set_region_colors(self, colors: np.ndarray, by_region: dict[int, list[int]]) -> None:
+        """Give each region that holds guides (``by_region``, :meth:`by_region`) its first guide's
+        color in ``colors`` (uint8 ``(count + 1, 3)``, one row per label; in place)."""
+        for label, members in by_region.items():
+            colors[label] = self.colors[members[0]]
+
+    def split_shared(self, layer: np.ndarray, filled: np.ndarray, by_region: dict[int, list[int]]) -> list[list[int]]:
+        """Paint each region that holds several guides in ``layer`` (uint8 ``(H, W, 3)``, in
+        place) with the color of the nearest of them, pixel by pixel; ``filled``: the region
+        labels with lines filled (:meth:`Regions.filled_labels`). Returns the groups of guides
+        that shared a region."""
+        shared = []
+        for label, members in by_region.items():
+            if len(members) < 2:
+                continue
+            shared.append(members)
+            ys, xs = np.nonzero(filled == label)
+            pts = self.xy[members]
+            d = (xs[:, None] - pts[None, :, 0]) ** 2 + (ys[:, None] - pts[None, :, 1]) ** 2
+            layer[ys, xs] = self.colors[members][np.argmin(d, axis=1)]
+        return shared
+
+
 def _check_lineart(lineart: np.ndarray) -> np.ndarray:
     arr = np.asarray(lineart)
     if arr.ndim != 2 or arr.size == 0:

@@ -5,7 +5,9 @@ inside it (:func:`manganinja.flat.regions.region_colors`: the dominant quantized
 bled across lines and the blur near lines are outvoted), line pixels are filled from the nearest
 region (the color layer has no holes), and the original lines are drawn on top (black, alpha =
 line strength). With ``keep_shading`` each pixel keeps the result's lightness variation around its
-region's median lightness, so shading survives while hue and saturation are flat.
+region's median lightness, so shading survives while hue and saturation are flat. A person's
+guides (:class:`~manganinja.flat.regions.GuideFills`) decide the regions that hold them, as in the
+weight-free engine.
 
 Memory: a handful of ``(H, W)`` arrays at the line art's size; only a subsample of pixels votes
 on big pages (:func:`manganinja.flat.regions.voter_mask`). An A4 300 dpi line art (2480x3508)
@@ -20,6 +22,7 @@ import numpy as np
 from manganinja.flat.layers import Layers, split_layers
 from manganinja.flat.regions import (
     GAP_RADIUS,
+    GuideFills,
     Regions,
     interior_voters,
     label_regions,
@@ -39,6 +42,7 @@ def snap_layers(
     *,
     regions: Regions | None = None,
     gap_radius: int = GAP_RADIUS,
+    guides: GuideFills | None = None,
 ) -> Layers:
     """Snap ``color`` to the regions of ``lineart``; returns composite, color and line layers.
 
@@ -49,6 +53,9 @@ def snap_layers(
         keep_shading: keep the result's lightness variation inside each region.
         regions: precomputed :func:`label_regions` of ``lineart`` (computed when None).
         gap_radius: gap-closing radius for :func:`label_regions` when ``regions`` is None.
+        guides: a person's guides, at the line art's size: the region that holds one takes the
+            guide's color instead of ``color``'s (several in one region split it by nearest
+            guide), as in the weight-free engine (:class:`~manganinja.flat.regions.GuideFills`).
 
     Returns:
         :class:`~manganinja.flat.layers.Layers` at the line art's size ``(H, W)``.
@@ -65,8 +72,13 @@ def snap_layers(
     band = 3.0 * max(h / rgb.shape[0], w / rgb.shape[1])
     valid = interior_voters(regions, band) & voter_mask(regions, vote_step(regions.shape))
     colors, _ = region_colors(regions.labels, regions.count, up, valid)
+    by_region = guides.by_region(regions) if guides is not None else {}
+    if guides is not None:
+        guides.set_region_colors(colors, by_region)
     filled = regions.filled_labels()
     flat = colors[filled]
+    if guides is not None:
+        guides.split_shared(flat, filled, by_region)
     if keep_shading:
         flat = _keep_lightness(flat, up, filled, regions.count)
     return split_layers(flat, lines)
@@ -93,10 +105,11 @@ def snap_to_regions(
     *,
     regions: Regions | None = None,
     gap_radius: int = GAP_RADIUS,
+    guides: GuideFills | None = None,
 ) -> np.ndarray:
     """uint8 ``(H, W, 3)`` composite of :func:`snap_layers` (flat fills, original lines on top) at
     the line art's size ``(H, W)``; ``color`` may be any size (uint8 RGB array, PIL image, path)."""
-    return snap_layers(color, lineart, keep_shading, regions=regions, gap_radius=gap_radius).composite
+    return snap_layers(color, lineart, keep_shading, regions=regions, gap_radius=gap_radius, guides=guides).composite
 
 
 __all__ = ["snap_layers", "snap_to_regions"]
