@@ -18,6 +18,12 @@ outlines and the borders between flat colors) against the flat interiors.
     python benchmarks/autoencoder_floor.py models/tiny-synthetic/vae --data runs/repro/data/bench \
         --holdout runs/repro/data/aeval
 
+With ``--snap`` every row is measured a second time with its picture snapped to the regions of
+the target's XDoG line art (:func:`~manganinja.flat.snap.snap_layers`, the lines on top), as
+``manganinja colorize`` paints the model's picture by default: the floor under the snapped figures.
+
+    python benchmarks/autoencoder_floor.py models/tiny-synthetic/vae --data runs/full20/data/bench --snap
+
 VAE: ``AutoencoderKL`` folders (``manganinja train-autoencoder`` writes them to
 ``train.output_dir/final``, with the held-out PSNR in ``metrics.json``, printed beside).
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
@@ -44,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scored-outside", type=int, default=20, help="points kept as guides, not scored (default 20)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--holdout", type=Path, help="synthetic pair folders' root: where the error sits on its frames")
+    p.add_argument("--snap", action="store_true", help="each row again, its picture snapped to the target's line-art regions")
     args = p.parse_args(argv)
     for vae in args.vae:
         check_input_folder(Path(vae), "", "AutoencoderKL")
@@ -82,11 +89,14 @@ def edge_split(vae_dir: str, frames: "torch.Tensor") -> dict[str, float | None]:
             "edge_psnr": pooled_psnr(edge), "flat_psnr": pooled_psnr(~edge)}
 
 
-def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int) -> dict[str, float | int | str | None]:
+def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: int,
+             snap: bool = False) -> dict[str, float | int | str | None]:
     """Floor figures on the benchmark ``data`` of the autoencoder in ``vae_dir`` (None: the
     resizing alone, :func:`~manganinja.images.resize_round_trip`): mean and 95 % interval over
     the pairs (a->b) of the point MSE and of the whole-frame PSNR, the held-out PSNR its training
-    measured (``metrics.json``; None when absent) and its parameter count (0 for the resizing)."""
+    measured (``metrics.json``; None when absent) and its parameter count (0 for the resizing).
+    ``snap``: the picture snapped to the regions of the target's XDoG line art first, as
+    ``manganinja colorize`` paints by default."""
     from manganinja.evaluation.metrics import mean_ci95
     from manganinja.training.reproduce import autoencoder_pipeline, oracle_scores, scored_point_mse
 
@@ -105,13 +115,22 @@ def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: i
         def render(picture: Image.Image) -> np.ndarray:
             return np.asarray(pipe.autoencode(picture, resolution))
 
+    if snap:
+        from manganinja.flat.snap import snap_layers
+        from manganinja.lines import Lines
+
+        plain = render
+
+        def render(picture: Image.Image) -> np.ndarray:
+            return snap_layers(plain(picture), Lines.from_picture(picture, "xdog")).composite
+
     scores = oracle_scores(render, data, "a->b", scored_outside)
     try:
         point = mean_ci95(scored_point_mse(scores, data, scored_outside))
     except ValueError as exc:
         raise SystemExit(f"error: {exc}; lower --scored-outside") from None
     psnr = mean_ci95([float(s["psnr"]) for s in scores if s["psnr"] is not None])
-    return {"vae": vae_dir or "resize only", "parameters": parameters, "holdout_psnr_db": held_out,
+    return {"vae": (vae_dir or "resize only") + (", snapped" if snap else ""), "parameters": parameters, "holdout_psnr_db": held_out,
             "point_mse": point[0], "point_mse_ci": point[1], "psnr": psnr[0], "psnr_ci": psnr[1]}
 
 
@@ -122,8 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     print("| autoencoder | parameters | held-out PSNR (training) | floor point MSE | floor PSNR (dB) |")
     print("|---|---|---|---|---|")
-    for vae in (None, *args.vae):
-        r = floor_of(vae, args.data, args.resolution, args.scored_outside)
+    for vae, snap in [(vae, snap) for snap in ((False, True) if args.snap else (False,)) for vae in (None, *args.vae)]:
+        r = floor_of(vae, args.data, args.resolution, args.scored_outside, snap)
         held = "—" if r["holdout_psnr_db"] is None else f"{r['holdout_psnr_db']:.2f} dB"
         parameters = f"{r['parameters']:,}" if r["parameters"] else "—"
         print(f"| {r['vae']} | {parameters} | {held} | {r['point_mse']:.4f} ± {r['point_mse_ci']:.4f} | "

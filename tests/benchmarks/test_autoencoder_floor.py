@@ -38,6 +38,24 @@ def test_the_floor_is_the_pipelines_and_the_resizing_sits_under_it(data):
     assert script.floor_of(None, data, 128, 20)["point_mse"] < resize["point_mse"]
 
 
+def test_snap_scores_the_picture_snapped_to_the_targets_line_art(data):
+    """--snap: the same floor with the picture painted into the target's line-art regions, as
+    colorize paints the model's picture; the lines drawn over small parts cost point error."""
+    from manganinja.flat.snap import snap_layers
+    from manganinja.images import resize_round_trip
+    from manganinja.lines import Lines
+    from manganinja.training.reproduce import oracle_scores, scored_point_mse
+
+    script = load_script("autoencoder_floor")
+    snapped = script.floor_of(None, data, 64, 20, snap=True)
+    assert snapped["vae"] == "resize only, snapped"
+    expected = oracle_scores(lambda t: snap_layers(np.asarray(resize_round_trip(t.convert("RGB"), 64)),
+                                                   Lines.from_picture(t, "xdog")).composite, data)
+    assert snapped["point_mse"] == pytest.approx(np.mean(scored_point_mse(expected, data, 20)))
+    assert snapped["point_mse"] != pytest.approx(script.floor_of(None, data, 64, 20)["point_mse"])
+    assert script.parse_args([str(SHIPPED_VAE), "--data", str(data), "--snap"]).snap
+
+
 def test_bad_arguments_are_one_line(tmp_path, data, capsys):
     script = load_script("autoencoder_floor")
     assert exit_code(script.parse_args, [str(tmp_path), "--data", str(data)]) == 2
