@@ -43,6 +43,8 @@ def test_the_chain_runs_resumes_and_reports(tmp_path):
     assert evaluation["runs"] == 4  # 2 pairs, both directions
     assert 0 < evaluation["point_mse_floor"] < 1
     assert "the floor (the target itself through the autoencoder)" in (out / "tables.md").read_text()
+    assert 0 < evaluation["point_mse_0_snapped"] < 1 and 0 < evaluation["point_mse_20_snapped"] < 1
+    assert "each guide filling its region" in (out / "tables.md").read_text()
     # against the flat engine: the hard runs, the others and all, for the raw and the snapped model,
     # against the same flat scores; the raw model's runs are the ones psnr_own averages
     flat = evaluation["against_flat"]

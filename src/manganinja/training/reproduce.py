@@ -21,8 +21,9 @@ resumes from its latest checkpoint):
 8. ``package``: the hint part's pipeline with its ``recommended`` settings and a model card
    (``README.md``, :func:`model_card`) in ``OUT/model``;
 9. ``evaluation``: on the benchmark pairs, own vs another character's reference (PSNR, both
-   directions), point MSE with 0 and 20 guide points, the model (raw, and snapped as
-   ``manganinja colorize`` paints) against the flat engine on the hard runs and the others
+   directions), point MSE with 0 and 20 guide points (the raw picture, and snapped with the
+   guides filling their regions as ``manganinja colorize`` paints), the model (raw, and snapped)
+   against the flat engine on the hard runs and the others
    (:mod:`manganinja.evaluation.hard_runs`), and the correspondence probe of the random start,
    stage 0 and stage 1 (:mod:`manganinja.training.correspondence`); ``OUT/tables.md``.
 
@@ -426,11 +427,15 @@ class Chain:
         floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
         own = self.psnr_runs(engine)
         against_flat = self.flat_comparison(engine, own)
+        # the guides as colorize paints them: snapped, each guide filling its region
+        snapped = engine.with_settings(engine.settings.model_copy(update={"snap": True}))
+        snapped_guides = {n: float(np.mean(measure(snapped, bench, n, "point_mse", scored_outside=20))) for n in (0, 20)}
         probe = self.probe_table()
         use = self.reference_use()
         result = {
             **self.benchmark_scores(engine, own),
             "point_mse_floor": float(np.mean(floor)),
+            "point_mse_0_snapped": snapped_guides[0], "point_mse_20_snapped": snapped_guides[20],
             "against_flat": {which: [asdict(g) for g in groups] for which, groups in against_flat.items()},
             "probe": probe,
             "reference_use": {
@@ -444,7 +449,9 @@ class Chain:
                  f"own - other {result['psnr_own_minus_other']:+.2f} dB, own better in {result['own_better']} / {result['runs']} runs",
                  f"- point MSE (a->b, scored outside the 20 guides): 0 points {result['point_mse_0']:.4f}, "
                  f"20 points {result['point_mse_20']:.4f}; the floor (the target itself through the autoencoder) "
-                 f"{result['point_mse_floor']:.4f}", "",
+                 f"{result['point_mse_floor']:.4f}",
+                 f"- the same snapped to the line art's regions, each guide filling its region (`manganinja colorize`'s "
+                 f"defaults): 0 points {result['point_mse_0_snapped']:.4f}, 20 points {result['point_mse_20_snapped']:.4f}", "",
                  f"Against the flat engine, 0 guides, own reference (PSNR, dB; hard: the reference misses parts covering "
                  f"more than {HARD_THRESHOLD:.0%} of the target's character). The model's raw picture:", "",
                  *comparison_markdown(against_flat["raw"], "flat", "model"), "",
