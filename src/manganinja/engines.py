@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from manganinja.flat.layers import Layers, line_layer, split_layers
-from manganinja.flat.regions import BACKGROUND_TOLERANCE, border_pixels
+from manganinja.flat.regions import BACKGROUND_TOLERANCE, GuideFills, border_pixels
 from manganinja.images import ImageInput, load_image, to_rgb
 from manganinja.lines import MODEL_LINE_CUTOFF, Lines
 from manganinja.points import PointPairs, PointsError
@@ -159,7 +159,6 @@ class NinjaEngine:
         lines on top; ``keep_shading`` keeps the lightness variation; with ``guide_fill`` the
         regions that hold guides take the guides' reference colors). Without: the model's
         output as the composite (see the module doc)."""
-        from manganinja.flat.regions import GuideFills
         from manganinja.flat.snap import snap_layers
 
         picture = self.sample(prepared, lines, points)
