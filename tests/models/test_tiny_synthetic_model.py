@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from manganinja.engines import build_engine
+from manganinja.engines import NinjaEngine, build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
@@ -24,14 +24,32 @@ STEPS = 8
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+def heldout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 5 held-out pairs (seed 1, drawn at 256 px) every test here scores."""
+    return B.write_synthetic_benchmark(tmp_path_factory.mktemp("heldout") / "bench", pairs=PAIRS, seed=1, size=256)
+
+
+@pytest.fixture(scope="module")
+def as_colorize_paints() -> NinjaEngine:
+    """The model with colorize's defaults (snapped, the guides filling their regions), 8 steps."""
+    import torch
+
+    torch.set_num_threads(1)
+    engine = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, progress=False), load=LoadSettings(model=str(MODEL), device="cpu"))
+    assert isinstance(engine, NinjaEngine)
+    assert engine.settings.snap and engine.settings.guide_fill  # the defaults a user gets
+    return engine
+
+
+@pytest.fixture(scope="module")
+def runs(heldout: Path) -> dict[str, list[dict]]:
     """Scores of the model (0 and 5 guide points) and of mean-color on 5 held-out pairs, a->b,
     scored on the pair's points outside the 5 guides; and of the model with 0 and 20 guide points,
     scored on the points outside the 20 guides."""
     import torch
 
     torch.set_num_threads(1)
-    data = B.write_synthetic_benchmark(tmp_path_factory.mktemp("heldout") / "bench", pairs=PAIRS, seed=1, size=256)
+    data = heldout
     # raw model output; resolution and guidance scales: the model's recommended ones (model_index.json)
     ninja = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, snap=False, progress=False),
                          load=LoadSettings(model=str(MODEL), device="cpu"))
@@ -119,7 +137,7 @@ def test_twenty_guide_points_cut_the_point_mse_to_0_7x(runs):
     assert _mean(runs["ninja20"], "point_mse") <= 0.7 * _mean(runs["ninja0_of20"], "point_mse")
 
 
-def test_as_colorize_paints_it_twenty_guides_lower_the_point_mse_further():
+def test_as_colorize_paints_it_twenty_guides_lower_the_point_mse_further(heldout, as_colorize_paints):
     """Snapped to the line art's regions with the guides filling theirs (``manganinja
     colorize``'s defaults), 20 guides lower the point MSE outside them by more than they do
     without filling: 0.85x of none at most, better in 4 of the 5 pairs, a->b.
@@ -127,30 +145,22 @@ def test_as_colorize_paints_it_twenty_guides_lower_the_point_mse_further():
     Measured here: none 0.0532, 20 guides 0.0388 (0.73x); without filling 0.0499 (0.94x, 3 of 5
     better). Over the benchmark's 16 pairs of seed 1 at 10 steps (docs/reproduce.md,
     twenty-fourth attempt): 0.0535 -> 0.0406 (0.758x, 16/16) filled, 0.0500 (0.935x) not."""
-    import tempfile
-
-    import torch
-
-    torch.set_num_threads(1)
-    model = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, progress=False), load=LoadSettings(model=str(MODEL), device="cpu"))
-    assert model.settings.snap and model.settings.guide_fill  # the defaults a user gets
+    model = as_colorize_paints
     errors: dict[str, list[float]] = {"none": [], "guides": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=PAIRS, seed=1, size=256)
-        for name in B.read_manifest(data)["pairs"]:
-            reference, target, mask, points = B.load_pair(data, name).direction("a->b")
-            lines = Lines.from_picture(target, "xdog")
-            guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
-            guide = PointPairs([points[int(i)] for i in guide_idx])
-            encoded = model.prepare([reference])
-            for key, pts in (("none", None), ("guides", guide)):
-                picture = model.colorize(encoded, lines, pts).composite
-                errors[key].append(B.score(picture, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"])
+    for name in B.read_manifest(heldout)["pairs"]:
+        reference, target, mask, points = B.load_pair(heldout, name).direction("a->b")
+        lines = Lines.from_picture(target, "xdog")
+        guide_idx, scored_idx = B.split_points(len(points), 20, name, 0)
+        guide = PointPairs([points[int(i)] for i in guide_idx])
+        encoded = model.prepare([reference])
+        for key, pts in (("none", None), ("guides", guide)):
+            picture = model.colorize(encoded, lines, pts).composite
+            errors[key].append(B.score(picture, np.asarray(target), mask, points.lineart_xy[scored_idx])["point_mse"])
     assert np.mean(errors["guides"]) <= 0.85 * np.mean(errors["none"])
     assert sum(g < n for g, n in zip(errors["guides"], errors["none"])) >= 4
 
 
-def test_point_path_alone_paints_the_reference_colors_at_the_guide_points():
+def test_point_path_alone_paints_the_reference_colors_at_the_guide_points(heldout):
     """Issue 19 item 3: with no line art (a dropped line-art condition) and 20 guide points, the
     colors at the guide target points move towards those of their reference points: the squared
     error there falls to at most 0.7x of the error without points, on 5 held-out pairs.
@@ -159,8 +169,6 @@ def test_point_path_alone_paints_the_reference_colors_at_the_guide_points():
     (0.57x), 0.65x over the benchmark's 16 pairs, at its recommended point scale (3, chosen on the
     validation pairs); the eleventh attempt's model gave 0.1520 -> 0.0877 (0.58x) and 0.64x. The model shipped until the tenth attempt (point scale 1) gave 0.75x here and
     0.73x over 16 (a strict xfail then); at point scale 3 it gives 0.68x over 16."""
-    import tempfile
-
     import torch
 
     from manganinja.pipeline import MangaNinjaPipeline
@@ -168,46 +176,35 @@ def test_point_path_alone_paints_the_reference_colors_at_the_guide_points():
     torch.set_num_threads(1)
     pipe = MangaNinjaPipeline.from_pretrained(MODEL)
     errors = {"none": [], "guides": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=PAIRS, seed=1, size=256)
-        for name in B.read_manifest(data)["pairs"]:
-            reference, target, _, points = B.load_pair(data, name).direction("a->b")
-            guide_idx, _ = B.split_points(len(points), 20, name, 0)
-            guide = PointPairs([points[int(i)] for i in guide_idx])
-            ref = np.asarray(reference.convert("RGB"), np.float64) / 255.0
-            wanted = ref[guide.reference_xy[:, 1].astype(int), guide.reference_xy[:, 0].astype(int)]
-            blank = Lines(np.zeros((target.size[1], target.size[0]), np.float32))
-            for key, pts in (("none", None), ("guides", guide)):
-                out = pipe(reference=reference, lineart=blank, points=pts, generator=torch.Generator().manual_seed(0),
-                           num_inference_steps=STEPS, output_type="np", progress=False).images[0]
-                got = np.asarray(out, np.float64)[guide.lineart_xy[:, 1].astype(int), guide.lineart_xy[:, 0].astype(int)] / 255.0
-                errors[key].append(float(((got - wanted) ** 2).mean()))
+    for name in B.read_manifest(heldout)["pairs"]:
+        reference, target, _, points = B.load_pair(heldout, name).direction("a->b")
+        guide_idx, _ = B.split_points(len(points), 20, name, 0)
+        guide = PointPairs([points[int(i)] for i in guide_idx])
+        ref = np.asarray(reference.convert("RGB"), np.float64) / 255.0
+        wanted = ref[guide.reference_xy[:, 1].astype(int), guide.reference_xy[:, 0].astype(int)]
+        blank = Lines(np.zeros((target.size[1], target.size[0]), np.float32))
+        for key, pts in (("none", None), ("guides", guide)):
+            out = pipe(reference=reference, lineart=blank, points=pts, generator=torch.Generator().manual_seed(0),
+                       num_inference_steps=STEPS, output_type="np", progress=False).images[0]
+            got = np.asarray(out, np.float64)[guide.lineart_xy[:, 1].astype(int), guide.lineart_xy[:, 0].astype(int)] / 255.0
+            errors[key].append(float(((got - wanted) ** 2).mean()))
     assert np.mean(errors["guides"]) <= 0.7 * np.mean(errors["none"])
 
 
-def test_as_colorize_paints_it_the_model_beats_the_flat_engine():
+def test_as_colorize_paints_it_the_model_beats_the_flat_engine(heldout, as_colorize_paints):
     """Snapped to the line art's regions (``manganinja colorize``'s default), the model's picture
     beats the weight-free flat engine's on these 5 held-out pairs, whole-frame PSNR, a->b.
 
     Measured (docs/reproduce.md, twenty-second attempt): snapped 20.80 dB against the flat
     engine's 19.50, better in 5 of 5 (+0.24 to +4.21 dB); the raw picture 19.72. Over the
     benchmark: +1.62 ± 0.50 dB on seed 5's 39 hard runs, +1.10 ± 0.26 over its 128 runs."""
-    import tempfile
-
-    import torch
-
-    torch.set_num_threads(1)
-    model = build_engine("ninja", ninja=NinjaSettings(steps=STEPS, progress=False), load=LoadSettings(model=str(MODEL), device="cpu"))
-    assert model.settings.snap  # the default a user gets
     flat = build_engine("flat")
     psnr: dict[str, list[float]] = {"model": [], "flat": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=PAIRS, seed=1, size=256)
-        for name in B.read_manifest(data)["pairs"]:
-            reference, target, mask, _ = B.load_pair(data, name).direction("a->b")
-            lines = Lines.from_picture(target, "xdog")
-            for key, engine in (("model", model), ("flat", flat)):
-                picture = engine.colorize(engine.prepare([reference]), lines).composite
-                psnr[key].append(B.score(picture, np.asarray(target), mask, np.zeros((0, 2)))["psnr"])
+    for name in B.read_manifest(heldout)["pairs"]:
+        reference, target, mask, _ = B.load_pair(heldout, name).direction("a->b")
+        lines = Lines.from_picture(target, "xdog")
+        for key, engine in (("model", as_colorize_paints), ("flat", flat)):
+            picture = engine.colorize(engine.prepare([reference]), lines).composite
+            psnr[key].append(B.score(picture, np.asarray(target), mask, np.zeros((0, 2)))["psnr"])
     diff = np.asarray(psnr["model"]) - np.asarray(psnr["flat"])
     assert diff.mean() > 0.5 and (diff > 0).sum() >= 4
