@@ -104,7 +104,7 @@ def test_write_layers_refuses_a_composite_that_does_not_recompose(tmp_path) -> N
 def test_guides_decide_their_regions_and_split_a_shared_one() -> None:
     """A guide's region takes the guide's color whatever the result says there; two guides in one
     region split it by nearest guide; the other regions keep the result's colors."""
-    from manganinja.flat.regions import GuideFills
+    from manganinja.flat.regions import GuideFills, RegionsError
 
     rgb, lines = flat_drawing(128, seed=3)
     regions = label_regions(lines)
@@ -116,7 +116,9 @@ def test_guides_decide_their_regions_and_split_a_shared_one() -> None:
     a0, a1 = inside[0][0], inside[0][-1]
     guides = GuideFills(np.array([[a0[1], a0[0]], [a1[1], a1[0]], [b[1], b[0]]], float),
                         np.array([(250, 0, 0), (0, 250, 0), (0, 0, 250)], np.uint8))
-    assert guides.by_region(regions) == {big[0]: [0, 1], big[1]: [2]}
+    assert guides.by_region(regions.filled_labels()) == {big[0]: [0, 1], big[1]: [2]}
+    with pytest.raises(RegionsError, match="guide 1 at \\(200, 5\\) is outside the 128x128 line art"):
+        GuideFills(np.array([[200.0, 5.0]]), np.zeros((1, 3), np.uint8)).by_region(regions.filled_labels())
     plain = snap_layers(rgb, lines).color
     got = snap_layers(rgb, lines, guides=guides).color
     assert (got[regions.labels == big[1]] == (0, 0, 250)).all()

@@ -381,13 +381,13 @@ def colorize_flat(
 
     # User points override their regions; a region holding several is split among them.
     guides = GuideFills(pairs.lineart_xy, np.array([sample_reference_color(ref, pair.reference) for pair in pairs], np.uint8))
-    by_region = guides.by_region(regions)
+    filled = regions.filled_labels()
+    by_region = guides.by_region(filled)
     guides.set_region_colors(colors, by_region)
     is_bg[list(by_region)] = False
     # The background is one flat color, never the reference's background picture.
     is_bg[0] = False
     colors[is_bg] = ref.fill
-    filled = regions.filled_labels()
     color_layer = colors[filled]
     if two_tone:
         # Second tones only from the reference's character, only in character regions.

@@ -99,13 +99,17 @@ class GuideFills:
     def __len__(self) -> int:
         return len(self.xy)
 
-    def by_region(self, regions: Regions) -> dict[int, list[int]]:
-        """``{label: [guide indices, in order]}``: the guides each region of ``regions`` holds (a
+    def by_region(self, filled: np.ndarray) -> dict[int, list[int]]:
+        """``{label: [guide indices, in order]}``: the guides each region holds, on ``filled``,
+        the region labels with lines filled (int ``(H, W)``, :meth:`Regions.filled_labels`: a
         guide on a line counts for the nearest region). Raises :class:`RegionsError` for a guide
         outside the line art."""
+        h, w = filled.shape
         found: dict[int, list[int]] = {}
-        for i, xy in enumerate(self.xy):
-            found.setdefault(regions.label_at((float(xy[0]), float(xy[1]))), []).append(i)
+        for i, (x, y) in enumerate(np.rint(self.xy).astype(np.int64)):
+            if not (0 <= x < w and 0 <= y < h):
+                raise RegionsError(f"guide {i + 1} at ({self.xy[i, 0]:g}, {self.xy[i, 1]:g}) is outside the {w}x{h} line art")
+            found.setdefault(int(filled[y, x]), []).append(i)
         return found
 
     def set_region_colors(self, colors: np.ndarray, by_region: dict[int, list[int]]) -> None:

@@ -72,10 +72,10 @@ def snap_layers(
     band = 3.0 * max(h / rgb.shape[0], w / rgb.shape[1])
     valid = interior_voters(regions, band) & voter_mask(regions, vote_step(regions.shape))
     colors, _ = region_colors(regions.labels, regions.count, up, valid)
-    by_region = guides.by_region(regions) if guides is not None else {}
+    filled = regions.filled_labels()
+    by_region = guides.by_region(filled) if guides is not None else {}
     if guides is not None:
         guides.set_region_colors(colors, by_region)
-    filled = regions.filled_labels()
     flat = colors[filled]
     if guides is not None:
         guides.split_shared(flat, filled, by_region)
