@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from manganinja.cli import run_script
-from manganinja.requests import check_input_folder
+from manganinja.requests import RequestError, check_input_folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,7 +128,7 @@ def floor_of(vae_dir: str | None, data: Path, resolution: int, scored_outside: i
     try:
         point = mean_ci95(scored_point_mse(scores, data, scored_outside))
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}; lower --scored-outside") from None
+        raise RequestError(f"{exc}; lower --scored-outside") from None
     psnr = mean_ci95([float(s["psnr"]) for s in scores if s["psnr"] is not None])
     return {"vae": (vae_dir or "resize only") + (", snapped" if snap else ""), "parameters": parameters, "holdout_psnr_db": held_out,
             "point_mse": point[0], "point_mse_ci": point[1], "psnr": psnr[0], "psnr_ci": psnr[1]}

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import check_input_folder
+from manganinja.requests import RequestError, check_input_folder
 
 
 def sample(pipe, reference, line, points, scales: list[float], resolution: int, steps: int) -> dict[float, np.ndarray]:
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scales = [float(v) for v in args.scales.split(",")]
     except ValueError:
-        p.exit(2, f"error: --scales {args.scales!r} is not a list of numbers; e.g. 0,2,4,8\n")
+        raise RequestError(f"--scales {args.scales!r} is not a list of numbers; e.g. 0,2,4,8") from None
 
     import torch
 

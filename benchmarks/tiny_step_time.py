@@ -34,7 +34,7 @@ import yaml
 
 from manganinja.cli import run_script
 from manganinja.images import write_json_atomic
-from manganinja.requests import check_at_least, check_report_path
+from manganinja.requests import RequestError, check_at_least, check_report_path
 
 
 def parse_setting(text: str) -> dict:
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = p.parse_args(argv)
     if not args.config.is_file():
-        p.exit(2, f"error: {args.config}: no such config file\n")
+        raise RequestError(f"{args.config}: no such config file")
     from manganinja.training.autoencoder import load_autoencoder_config
     from manganinja.training.config import load_config, merge_dicts
 
@@ -102,11 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         check_report_path(args.json, "--json", [("config", args.config)])
 
-    try:  # a bad setting is refused here, before any model is built
-        overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})
-        (load_autoencoder_config if args.autoencoder else load_config)(args.config, overrides)
-    except ValueError as exc:  # ConfigError and AutoencoderConfigError are
-        p.exit(2, f"error: {exc}\n")
+    # a bad setting is refused here, before any model is built (a ValueError: run_script's one line)
+    overrides = functools.reduce(merge_dicts, [parse_setting(s) for s in args.settings], {})
+    (load_autoencoder_config if args.autoencoder else load_config)(args.config, overrides)
     figures = (autoencoder_step_time if args.autoencoder else step_time)(args.config, args.steps, overrides)
     shown = " ".join(args.settings) or "as configured"
     print(f"# {args.config}, {shown}: {figures['steps']} steps")

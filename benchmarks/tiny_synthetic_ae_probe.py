@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from manganinja.cli import run_script
-from manganinja.requests import check_at_least
+from manganinja.requests import RequestError, check_at_least
 from manganinja.training.autoencoder import (AutoencoderModelSection, load_frames, new_autoencoder,
                                              reconstruction_psnr, to_signed)
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         channels = [int(c) for c in args.channels.split(",")]
     except ValueError:
-        p.exit(2, f"error: CHANNELS {args.channels!r}: give widths separated by commas, e.g. 32,64,64\n")
+        raise RequestError(f"CHANNELS {args.channels!r}: give widths separated by commas, e.g. 32,64,64") from None
     check_at_least({"THREADS": args.threads, "STEPS": args.steps, "BATCH": args.batch, "CHANNELS": min(channels)}, 1)
     torch.set_num_threads(args.threads)
     t0 = time.time()

@@ -89,7 +89,7 @@ def hard_table(data: Path, runs_csv: Path) -> list[str]:
     ``runs_csv`` (:mod:`manganinja.evaluation.hard_runs`; module doc, part ``hard``)."""
     rows = [r for r in B.read_runs(runs_csv) if r["n_guide_points"] == 0 and r["engine"] in ("flat", "ninja")]
     if not rows:
-        raise SystemExit(f"{runs_csv}: no runs; run --part main first")
+        raise RequestError(f"{runs_csv}: no runs; run --part main first")
     psnr = {engine: {(r["pair"], r["direction"]): r["psnr"] for r in rows if r["engine"] == engine} for engine in ("flat", "ninja")}
     groups = H.compare_on_hard_runs(H.synthetic_missing_shares(data), psnr["flat"], psnr["ninja"])
     return [f"Flat against ninja, 0 guide points, {data} (PSNR, dB; hard: the reference misses parts covering more than "
@@ -100,7 +100,8 @@ def recommended(model: Path) -> dict[str, Any]:
     """The model folder's recommended sampling settings (``model_index.json``)."""
     index = json.loads((model / "model_index.json").read_text())
     if "recommended" not in index:
-        raise SystemExit(f"{model}/model_index.json has no 'recommended' entry")
+        raise RequestError(f"{model}/model_index.json has no 'recommended' entry; package the model first "
+                           "(benchmarks/tiny_synthetic_package.py or manganinja reproduce tiny)")
     return dict(index["recommended"])
 
 

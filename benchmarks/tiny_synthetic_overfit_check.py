@@ -22,7 +22,7 @@ from manganinja.colorize import prepare
 from manganinja.engines import build_engine
 from manganinja.evaluation import benchmark as B
 from manganinja.lines import Lines
-from manganinja.requests import check_input_folder
+from manganinja.requests import RequestError, check_input_folder
 from manganinja.settings import LoadSettings, NinjaSettings
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     check_input_folder(Path(args.model), "", "pipeline")
     pairs = sorted(d for d in args.root.glob("pair_*") if d.is_dir())[:8]
     if len(pairs) < 2:
-        p.exit(2, f"error: {args.root} holds {len(pairs)} pair_* folders; another pair's reference needs at least 2\n")
+        raise RequestError(f"{args.root} holds {len(pairs)} pair_* folders; another pair's reference needs at least 2")
     torch.set_num_threads(1)
     mean_color = build_engine("mean-color")
     for gs in (1.0, 3.0):

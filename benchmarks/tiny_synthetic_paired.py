@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
+from manganinja.requests import RequestError
 
 
 def psnr_by_run(path: Path, engine: str) -> dict[tuple[str, str], float]:
@@ -43,8 +44,8 @@ def cli(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     for part in ("main", "swapped"):
         if not (args.eval / part / "runs.csv").is_file():
-            p.exit(2, f"error: {args.eval} has no {part}/runs.csv; run benchmarks/tiny_synthetic_eval.py --part {part} "
-                      f"--out {args.eval} first\n")
+            raise RequestError(f"{args.eval} has no {part}/runs.csv; run benchmarks/tiny_synthetic_eval.py --part {part} "
+                               f"--out {args.eval} first")
     main(args.eval)
 
 

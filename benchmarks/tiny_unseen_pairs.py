@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_guide_fill and not args.snap:
         raise RequestError("--no-guide-fill is for the snapped picture: add --snap")
     if args.pairs < 2:
-        p.exit(2, f"error: --pairs {args.pairs}: another character's reference needs at least 2 pairs\n")
+        raise RequestError(f"--pairs {args.pairs}: another character's reference needs at least 2 pairs")
     check_input_folder(Path(args.model), "", "pipeline")
     check_at_least({"--steps": args.steps, "--guides": args.guides, "--threads": args.threads}, 1)
     if args.json is not None:

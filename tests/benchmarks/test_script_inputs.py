@@ -91,6 +91,7 @@ def test_copy_task_removes_its_temporary_folder_when_a_copy_fails(pairs, tmp_pat
     ("reference_use_probe", "main", ["{tmp}/none", "--data", "{tmp}"], "{tmp}/none is not a pipeline folder (no model_index.json)"),
     ("reference_use_probe", "main", ["random:{tmp}/none", "--data", "{tmp}"], "{tmp}/none is not an AutoencoderKL folder (no config.json)"),
     ("reference_use_probe", "main", ["random", "--data", "{tmp}", "--batches", "0"], "--batches must be >= 1, got 0"),
+    ("tiny_lineart_free_points", "main", ["{shipped}", "--data", "{bench}", "--scales", "0,x"], "--scales '0,x' is not a list of numbers; e.g. 0,2,4,8"),
     ("autoencoder_floor", "main", ["{tmp}/none"], "{tmp}/none is not an AutoencoderKL folder (no config.json); give a train-autoencoder output's final/ folder"),
 ])
 def test_the_positional_scripts_refuse_a_bad_argument_in_one_line(tmp_path, capsys, script, entry, argv, message):
@@ -98,7 +99,10 @@ def test_the_positional_scripts_refuse_a_bad_argument_in_one_line(tmp_path, caps
     from _scripts import SHIPPED_MODEL
 
     main = getattr(load_script(script), entry)
-    assert exit_code(main, [a.format(tmp=tmp_path, shipped=SHIPPED_MODEL) for a in argv]) == 2
+    bench = tmp_path / "bench"  # passes the benchmark folder check (its manifest), for the checks after it
+    bench.mkdir()
+    (bench / "manifest.json").write_text("{}")
+    assert exit_code(main, [a.format(tmp=tmp_path, shipped=SHIPPED_MODEL, bench=bench) for a in argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: " + message.format(tmp=tmp_path)) and "\n" not in err
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from _scripts import load_script
+from _scripts import exit_code, load_script
 
 
 def write_runs(path: Path, psnr: dict[str, list[float]]) -> None:
@@ -37,8 +37,6 @@ def test_paired_differences_of_the_runs(tmp_path, capsys):
 
 def test_a_folder_without_the_runs_is_one_line(tmp_path, capsys):
     write_runs(tmp_path / "main" / "runs.csv", {"ninja": [20.0, 21.0]})
-    with pytest.raises(SystemExit) as exit_:
-        load_script("tiny_synthetic_paired").cli([str(tmp_path)])
-    assert exit_.value.code == 2
+    assert exit_code(load_script("tiny_synthetic_paired").cli, [str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (f"error: {tmp_path} has no swapped/runs.csv; run benchmarks/tiny_synthetic_eval.py "
                                                f"--part swapped --out {tmp_path} first")
