@@ -96,9 +96,6 @@ class GuideFills:
         object.__setattr__(self, "xy", xy)
         object.__setattr__(self, "colors", colors)
 
-    def __len__(self) -> int:
-        return len(self.xy)
-
     def by_region(self, filled: np.ndarray) -> dict[int, list[int]]:
         """``{label: [guide indices, in order]}``: the guides each region holds, on ``filled``,
         the region labels with lines filled (int ``(H, W)``, :meth:`Regions.filled_labels`: a
