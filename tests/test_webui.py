@@ -167,7 +167,7 @@ def test_extract_lineart_from_a_color_picture(pair) -> None:
     assert np.array_equal(same > 0.5, pair.lineart > 127)
 
 
-def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
+def test_model_engine_settings_snap_and_layers(session, pair, tmp_path) -> None:
     from manganinja.engines import NinjaEngine
     from manganinja.settings import NinjaSettings
     from manganinja.pipeline import build_pipeline
@@ -182,6 +182,12 @@ def test_model_engine_settings_snap_and_layers(session, tmp_path) -> None:
     assert np.array_equal(snapped, layers.composite)
     # Snapped: one flat color per region (the region under a pixel off the lines has one color).
     assert len(np.unique(snapped.reshape(-1, 3), axis=0)) < len(np.unique(raw.reshape(-1, 3), axis=0))
+    # The page's guide-fill box: snapped, each pair's region takes its reference color, or not
+    guided = with_points(session, pair.points[:5])
+    assert colorizer.settings("ninja", guide_fill=False).ninja.guide_fill is False
+    filled, _ = colorizer.colorize(guided, colorizer.settings("ninja", steps=1, snap=True), layers=False)
+    unfilled, _ = colorizer.colorize(guided, colorizer.settings("ninja", steps=1, snap=True, guide_fill=False), layers=False)
+    assert not np.array_equal(filled, unfilled)
 
 
 def test_bad_model_settings_are_refused_before_the_engine_runs(session) -> None:

@@ -318,7 +318,7 @@ def describe(session: Session, resolution: int | None) -> str:
 
 
 #: The run options the page's controls set (named as in :data:`manganinja.settings.RUN_OPTIONS`).
-PAGE_OPTIONS = ("steps", "guidance_ref", "guidance_point", "seed", "snap")
+PAGE_OPTIONS = ("steps", "guidance_ref", "guidance_point", "seed", "snap", "guide_fill")
 
 
 def page_settings(base: RunSettings, engine: str, **controls: object) -> RunSettings:
@@ -562,11 +562,11 @@ class PageHandlers:
         return self.view(session, f"Suggested {len(session.pairs) - before} pair(s); review them and delete wrong ones.")
 
     def generate(self, session: Session, engine: str, steps: float, g_ref: float, g_pt: float,
-                 seed: float, snap: bool, layers: bool) -> tuple[Image.Image, list[str], str]:
+                 seed: float, snap: bool, layers: bool, guide_fill: bool) -> tuple[Image.Image, list[str], str]:
         """Colorize with the page's settings (:meth:`Colorizer.settings`) and write the files;
         a ``ValueError`` names what to fix."""
         settings = self.colorizer.settings(engine, steps=int(steps), guidance_ref=g_ref, guidance_point=g_pt,
-                                           seed=int(seed), snap=snap)
+                                           seed=int(seed), snap=snap, guide_fill=guide_fill)
         result, layer_set = self.colorizer.colorize(session, settings, layers)
         folder = Path(tempfile.mkdtemp(prefix="result-", dir=self.out_root))
         files = write_outputs(result, layer_set, session.lineart, folder)  # type: ignore[arg-type]
@@ -577,10 +577,11 @@ class PageHandlers:
         import gradio as gr
 
         def handler(session: Session, engine: str, steps: float, g_ref: float, g_pt: float, seed: float,
-                    snap: bool, layers: bool, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
+                    snap: bool, layers: bool, guide_fill: bool,
+                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
             progress(0.0, desc=f"colorizing with {engine}")
             try:
-                return self.generate(session, engine, steps, g_ref, g_pt, seed, snap, layers)
+                return self.generate(session, engine, steps, g_ref, g_pt, seed, snap, layers, guide_fill)
             except ValueError as exc:
                 raise gr.Error(str(exc)) from exc
 
@@ -616,6 +617,7 @@ class PageControls:
     g_pt: Any
     seed: Any
     snap: Any
+    guide_fill: Any
     layers: Any
     generate: Any
 
@@ -680,6 +682,8 @@ def page_layout(names: Sequence[str], defaults: RunSettings, limits: UiLimits) -
         with gr.Row():
             c["snap"] = gr.Checkbox(value=ninja.snap, label="Snap the model's colors to line-art regions (ninja)",
                                     elem_id="snap")
+            c["guide_fill"] = gr.Checkbox(value=ninja.guide_fill, label="Snapped: each pair's region takes its reference color (ninja)",
+                                          elem_id="guide-fill")
             c["layers"] = gr.Checkbox(value=True, label="Layers (color, lines) for download", elem_id="layers")
     c["generate"] = gr.Button("Colorize", variant="primary", elem_id="generate")
     return PageControls(**c)
@@ -700,7 +704,7 @@ def wire_page(c: PageControls, h: PageHandlers) -> None:
     c.clear.click(h.on_clear, [c.session], outs)
     c.import_points.upload(h.on_import, [c.session, c.import_points], outs)
     c.suggest.click(h.on_suggest, [c.session, c.suggest_k], outs)
-    c.generate.click(h.on_generate(), [c.session, c.engine, c.steps, c.g_ref, c.g_pt, c.seed, c.snap, c.layers],
+    c.generate.click(h.on_generate(), [c.session, c.engine, c.steps, c.g_ref, c.g_pt, c.seed, c.snap, c.layers, c.guide_fill],
                      [c.result_view, c.downloads, c.status])
 
 
