@@ -28,6 +28,7 @@ from manganinja.lines import Lines
 from manganinja.points import PointPairs
 from manganinja.requests import check_at_least, check_input_folder
 from manganinja.settings import LoadSettings, NinjaSettings
+from tiny_model_grid import titled_grid  # examples/, beside this script
 
 HEADER = ("line art + 20 points", "reference", "no points", "points, not filling", "points filling (default)", "ground truth")
 
@@ -73,16 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     check_input_folder(args.model, "--model", "pipeline")
     check_input_folder(args.data, "--data", "benchmark")
     check_at_least({"--pairs": args.pairs}, 1)
-    rows = grid_rows(args.model, args.data, args.pairs)
-    w, h = rows[0][0].size
-    canvas = Image.new("RGB", (w * len(HEADER), 14 + h * len(rows)), "white")
-    draw = ImageDraw.Draw(canvas)
-    for j, title in enumerate(HEADER):
-        draw.text((j * w + 4, 1), title, fill=(0, 0, 0))
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            canvas.paste(img, (j * w, 14 + i * h))
-    save_image(np.asarray(canvas), args.out)
+    save_image(np.asarray(titled_grid(grid_rows(args.model, args.data, args.pairs), HEADER)), args.out)
     print(f"wrote {args.out}")
     return 0
 

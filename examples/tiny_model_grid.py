@@ -11,6 +11,7 @@ flat engine, the ground truth. Each picture is enlarged 3x (nearest) for viewing
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,19 @@ from manganinja.settings import LoadSettings, NinjaSettings
 
 SCALE = 1  # the pairs are drawn at 256 px
 HEADER = ("line art", "reference", "model", "model + 5 pts", "flat", "ground truth")
+
+
+def titled_grid(rows: list[list[Image.Image]], header: Sequence[str]) -> Image.Image:
+    """The cells of ``rows`` (all of one size) on a white canvas, one title above each column."""
+    w, h = rows[0][0].size
+    canvas = Image.new("RGB", (w * len(header), 14 + h * len(rows)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for j, title in enumerate(header):
+        draw.text((j * w + 4, 1), title, fill=(0, 0, 0))
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            canvas.paste(img, (j * w, 14 + i * h))
+    return canvas
 
 
 def main() -> None:
@@ -55,15 +69,7 @@ def main() -> None:
                 cx, cy = (x + 0.5) * SCALE, (y + 0.5) * SCALE
                 draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), outline=(255, 0, 0), width=1)
         rows.append(big)
-    w, h = rows[0][0].size
-    canvas = Image.new("RGB", (w * len(HEADER), 14 + h * len(rows)), "white")
-    draw = ImageDraw.Draw(canvas)
-    for j, title in enumerate(HEADER):
-        draw.text((j * w + 4, 1), title, fill=(0, 0, 0))
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            canvas.paste(img, (j * w, 14 + i * h))
-    save_image(np.asarray(canvas), args.out)
+    save_image(np.asarray(titled_grid(rows, HEADER)), args.out)
     print(f"wrote {args.out}")
 
 

@@ -5,6 +5,7 @@ only in the fifth, and a bad folder refused in one line."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _example(name: str):
+    """``examples/<name>.py`` as a module (its folder on the path, as when it is run)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
