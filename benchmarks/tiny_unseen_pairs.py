@@ -29,15 +29,17 @@ from manganinja.requests import RequestError, check_at_least, check_input_folder
 
 
 def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float, float] | None,
-          snap: bool = False, guide_fill: bool = True) -> dict[str, list[float]]:
+          snap: bool = False, unfilled: bool = False) -> dict[str, list[float]]:
     """Per-run scores of ``model`` on the benchmark folder ``data``: ``own`` / ``other`` (PSNR,
     both directions, 2 per pair, in the same order) and ``none`` / ``guided`` (point MSE a->b
     outside the first ``guides`` guides, without and with them; 1 per pair). ``snap``: the
-    model's colors snapped to the line art's regions (colorize's default), not its raw output,
-    the guides filling their regions unless ``guide_fill`` is off."""
+    model's colors snapped to the line art's regions (colorize's default), not its raw output;
+    ``unfilled``: there, the guides' regions left to the model (``guide_fill`` off)."""
     from manganinja.training.reproduce import measure, ninja_engine, with_scales
 
-    engine = ninja_engine(model, steps, snap=snap, guide_fill=guide_fill)
+    engine = ninja_engine(model, steps, snap=snap)
+    if unfilled:
+        engine = engine.with_settings(engine.settings.model_copy(update={"guide_fill": False}))
     if scales is not None:
         engine = with_scales(engine, *scales)
     runs: dict[str, list[float]] = {"own": [], "other": []}
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data = B.write_synthetic_benchmark(Path(tmp) / "bench", pairs=args.pairs, seed=args.seed, size=256)
         runs = score(Path(args.model), data, args.steps, args.guides, None if args.scales is None else tuple(args.scales),
-                     snap=args.snap, guide_fill=not args.no_guide_fill)
+                     snap=args.snap, unfilled=args.no_guide_fill)
     print(f"# {args.model}: {args.pairs} pairs of seed {args.seed}, {args.steps} steps, {args.guides} guides"
           + (", snapped to the line art's regions" if args.snap else "")
           + (", the guides' regions left to the model" if args.no_guide_fill else ""))

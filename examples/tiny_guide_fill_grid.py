@@ -26,7 +26,7 @@ from manganinja.evaluation import benchmark as B
 from manganinja.images import save_image
 from manganinja.lines import Lines
 from manganinja.points import PointPairs
-from manganinja.requests import check_at_least, check_input_folder
+from manganinja.requests import check_at_least, check_input_folder, check_report_path
 from manganinja.settings import LoadSettings, NinjaSettings
 from tiny_model_grid import titled_grid  # examples/, beside this script
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     check_input_folder(args.model, "--model", "pipeline")
     check_input_folder(args.data, "--data", "benchmark")
     check_at_least({"--pairs": args.pairs}, 1)
+    check_report_path(args.out, "--out", [("model folder", args.model), ("benchmark", args.data)])
     save_image(np.asarray(titled_grid(grid_rows(args.model, args.data, args.pairs), HEADER)), args.out)
     print(f"wrote {args.out}")
     return 0

@@ -39,3 +39,7 @@ def test_guide_fill_grid_draws_one_row_per_pair(tmp_path, capsys):
     assert not np.array_equal(filled, unfilled)  # the fill changes the guided regions
     assert exit_code(script.main, ["--model", str(SHIPPED_MODEL), "--data", str(tmp_path / "none")]) == 2
     assert "is not a benchmark folder" in capsys.readouterr().err
+    # the picture never goes into the model or the benchmark it reads
+    inside = data / "grid.png"
+    assert exit_code(script.main, ["--model", str(SHIPPED_MODEL), "--data", str(data), "--out", str(inside)]) == 2
+    assert "--out" in capsys.readouterr().err and not inside.exists()

@@ -44,7 +44,7 @@ def test_snap_scores_the_snapped_pictures(data):
     assert {k: len(v) for k, v in snapped.items()} == {k: len(v) for k, v in raw.items()}
     assert all(not np.allclose(raw[k], snapped[k]) for k in ("own", "other"))
     # --no-guide-fill: the guides' regions keep the model's colors; only the guided runs change
-    unfilled = script().score(SHIPPED, data, steps=2, guides=20, scales=None, snap=True, guide_fill=False)
+    unfilled = script().score(SHIPPED, data, steps=2, guides=20, scales=None, snap=True, unfilled=True)
     assert all(np.allclose(unfilled[k], snapped[k]) for k in ("own", "other", "none"))
     assert not np.allclose(unfilled["guided"], snapped["guided"])
 

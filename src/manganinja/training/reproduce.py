@@ -606,17 +606,16 @@ TINY_RESOLUTION = 64
 TINY_RECOMMENDED: dict[str, int] = {"resolution": TINY_RESOLUTION, "steps": 10}
 
 
-def ninja_engine(model: Path, steps: int, resolution: int | None = None, snap: bool = False,
-                 guide_fill: bool = True) -> NinjaEngine:
+def ninja_engine(model: Path, steps: int, resolution: int | None = None, snap: bool = False) -> NinjaEngine:
     """The ninja engine on ``model`` (raw output, no snapping; ``snap``: its colors snapped to the
-    line art's regions, as ``manganinja colorize`` paints by default, the guides filling theirs
-    unless ``guide_fill`` is off; seed 0, CPU) at ``steps`` sampling steps, ``resolution`` (None:
-    :data:`TINY_RESOLUTION`) and the model's recommended guidance scales."""
+    line art's regions, as ``manganinja colorize`` paints by default; seed 0, CPU) at ``steps``
+    sampling steps, ``resolution`` (None: :data:`TINY_RESOLUTION`) and the model's recommended
+    guidance scales."""
     from manganinja.engines import build_engine
 
     resolution = TINY_RESOLUTION if resolution is None else resolution
-    settings = NinjaSettings(steps=steps, resolution=resolution, snap=snap, guide_fill=guide_fill, progress=False)
-    return build_engine("ninja", ninja=settings, load=LoadSettings(model=str(model), device="cpu"))
+    return build_engine("ninja", ninja=NinjaSettings(steps=steps, resolution=resolution, snap=snap, progress=False),
+                        load=LoadSettings(model=str(model), device="cpu"))
 
 
 def with_scales(engine: NinjaEngine, scale_ref: float, scale_point: float) -> NinjaEngine:
