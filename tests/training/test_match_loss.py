@@ -153,3 +153,27 @@ def test_point_branch_match_loss_scores_only_rows_that_keep_their_points(tmp_pat
     with torch.no_grad():
         trainer.compute_loss(batch, 0, 0)
     assert trainer.last_match_loss == 0.0  # no row keeps its points: nothing is scored
+
+
+def test_row_nll_of_gathered_queries_is_correspondence_nll_of_the_whole_attention():
+    """The matching loss forms only the attention rows of the correspondences' target tokens
+    (:func:`tokens_at` on the queries): the same loss, and the same gradients, as forming the
+    whole (B, heads, N, M) attention and reading those rows."""
+    from diffusers.models.attention_processor import Attention
+
+    from manganinja.models.reference_attention import attention_weights
+    from manganinja.training.losses import row_nll, tokens_at
+
+    torch.manual_seed(0)
+    attn = Attention(16, heads=2, dim_head=8)
+    query = torch.randn(2, 64, 16, requires_grad=True)  # an 8x8 grid of tokens
+    keys = torch.randn(2, 16, 16, requires_grad=True)  # a 4x4 grid
+    target = torch.rand(2, 5, 2) * 32
+    reference = torch.rand(2, 5, 2) * 32
+    valid = torch.tensor([[True, True, False, True, True], [True, False, True, True, True]])
+    whole, whole_count = correspondence_nll(attention_weights(attn, query, keys), target, reference, valid, 32)
+    grads = torch.autograd.grad(whole, (query, keys))
+    rows, rows_count = row_nll(attention_weights(attn, tokens_at(query, target, 32), keys), reference, valid, 32)
+    assert rows.item() == pytest.approx(whole.item(), rel=1e-5) and rows_count == whole_count
+    for a, b in zip(grads, torch.autograd.grad(rows, (query, keys))):
+        assert torch.allclose(a, b, atol=1e-6)

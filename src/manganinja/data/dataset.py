@@ -9,7 +9,9 @@ any worker process and after a resume. Use :class:`StepSampler` to feed such key
 Tensors of a sample (``R`` = ``config.resolution``):
 
 - ``reference``: float32 (3, R, R) in [-1, 1] (flipped/rotated, patch-shuffled).
-- ``target``: float32 (3, R, R) in [-1, 1].
+- ``target``: float32 (3, R, R) in [-1, 1], never augmented: the same at every step
+  (:meth:`PairDataset.target`).
+- ``index``: int, the pair's index (what a cache of the targets' latents is looked up by).
 - ``lineart``: float32 (3, R, R) in [-1, 1], the model's ControlNet condition: white lines on black
   in [0, 1], values <= 0.24 set to 0, repeated to 3 channels, mapped to [-1, 1]. All -1 (no line)
   when the line art is dropped.
@@ -207,6 +209,12 @@ def fit_square_points(xy: np.ndarray, width: int, height: int, resolution: int) 
     return out, inside
 
 
+def target_tensor(raw: RawPair, resolution: int) -> torch.Tensor:
+    """A pair's target as a sample holds it: centre square at ``resolution``, float32
+    (3, R, R) in [-1, 1]."""
+    return to_signed_tensor(fit_square(raw.target, resolution))
+
+
 def to_signed_tensor(rgb: np.ndarray) -> torch.Tensor:
     """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]."""
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 127.5 - 1.0
@@ -347,6 +355,11 @@ class PairDataset(Dataset):
         s = int(np.searchsorted(self.offsets, index, side="right") - 1)
         return self.sources[s][index - int(self.offsets[s])]
 
+    def target(self, index: int) -> torch.Tensor:
+        """The target of pair ``index`` as every sample of it has it: float32 (3, R, R) in
+        [-1, 1] (the target is never augmented)."""
+        return target_tensor(self.raw(index), self.config.resolution)
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, step = (int(key), 0) if not isinstance(key, (tuple, list)) else (int(key[0]), int(key[1]))
         cfg = self.config
@@ -367,7 +380,6 @@ class PairDataset(Dataset):
 
         # 2. square crop + resize; keep pairs inside both squares
         ref = fit_square(raw.reference, res)
-        tgt = fit_square(raw.target, res)
         source_lines = _square_crop(lines.astype(np.float32)) if self.hints else None  # hints draw at this size
         lines = fit_square_lines(lines, res)
         rxy, r_in = fit_square_points(points.reference_xy, raw.reference.shape[1], raw.reference.shape[0], res)
@@ -418,7 +430,8 @@ class PairDataset(Dataset):
         extra = {} if match_arrays is None else match_arrays
         return {**extra,
             "reference": to_signed_tensor(ref),
-            "target": to_signed_tensor(tgt),
+            "target": target_tensor(raw, res),
+            "index": index,
             "lineart": cond,
             "reference_points": torch.from_numpy(ref_map)[None],
             "target_points": torch.from_numpy(tgt_map)[None],

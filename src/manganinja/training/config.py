@@ -140,7 +140,13 @@ class TrainSection(Section):
     of the frame's latent pixels, so the plain loss hardly rewards a model for following them.
     ``point_loss_area``: where that loss is taken: ``points``, the latent pixels of the guide
     points; ``hints`` (a hint model only, ``model.point_hints``), every latent pixel the guides'
-    color hints cover (each guide's line-art region)."""
+    color hints cover (each guide's line-art region).
+
+    ``cache_target_latents``: encode every pair's target once before the first step and draw each
+    step's latents from the stored posteriors (:mod:`manganinja.training.target_latents`; the
+    target is never augmented, so the draws are those of a fresh encoding). It saves one VAE
+    encoding a step at the cost of the targets' latents in memory (4 x 16 x 16 x 2 floats a pair
+    at 64 px) and one pass over the data before the first step; stage 0 then reads no samples."""
 
     output_dir: str = "runs/train"
     stage: Literal[0, 1, 2] = 1
@@ -170,6 +176,7 @@ class TrainSection(Section):
     match_loss_branch: MatchBranch = "ref"
     point_loss: float = 0.0
     point_loss_area: Literal["points", "hints"] = "points"
+    cache_target_latents: bool = False
 
 
 class TrainConfig(Section):

@@ -69,6 +69,21 @@ def token_index(xy: torch.Tensor, side: int, resolution: int) -> torch.Tensor:
     return cell[..., 1] * side + cell[..., 0]
 
 
+def grid_side(tokens: int) -> int:
+    """The side of a square token grid of ``tokens`` tokens (a ``ValueError`` when not square)."""
+    side = math.isqrt(tokens)
+    if side * side != tokens:
+        raise ValueError(f"{tokens} tokens are not a square grid")
+    return side
+
+
+def tokens_at(tokens: torch.Tensor, xy: torch.Tensor, resolution: int) -> torch.Tensor:
+    """The tokens holding pixel positions: ``tokens`` (B, N, C) on a square grid covering a
+    ``resolution``-pixel square, ``xy`` (B, K, 2) (x, y); returns (B, K, C)."""
+    rows = token_index(xy, grid_side(tokens.shape[1]), resolution)
+    return tokens.gather(1, rows[..., None].expand(-1, -1, tokens.shape[-1]))
+
+
 def weights_at_correspondences(weights: torch.Tensor, target_xy: torch.Tensor, reference_xy: torch.Tensor,
                                resolution: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The head-averaged attention row of each correspondence's target token, and its reference
@@ -78,12 +93,8 @@ def weights_at_correspondences(weights: torch.Tensor, target_xy: torch.Tensor, r
     (softmax over M; square grids); ``target_xy`` / ``reference_xy``: (B, K, 2) pixel positions at
     ``resolution`` of K correspondences. Returns the rows (B, K, M), the reference tokens' indices
     (B, K) long and the side of the reference's token grid."""
-    _, _, n, m = weights.shape
-    side_t, side_r = math.isqrt(n), math.isqrt(m)
-    if side_t * side_t != n or side_r * side_r != m:
-        raise ValueError(f"attention of {n} over {m} tokens is not between square grids")
-    rows = token_index(target_xy, side_t, resolution)  # (B, K)
-    probs = weights.mean(1).gather(1, rows[..., None].expand(-1, -1, m))  # (B, K, M)
+    probs = tokens_at(weights.mean(1), target_xy, resolution)  # (B, K, M)
+    side_r = grid_side(weights.shape[-1])
     return probs, token_index(reference_xy, side_r, resolution), side_r
 
 
@@ -94,8 +105,24 @@ def correspondence_nll(weights: torch.Tensor, target_xy: torch.Tensor, reference
     Shapes as :func:`weights_at_correspondences`; ``valid``: (B, K) bool. For each valid
     correspondence, the negative log of the head-averaged weight that the target point's token
     puts on the reference point's token. Returns (sum, count) as 0-d tensors, so calls on several
-    blocks can be averaged together."""
+    blocks can be averaged together. :func:`row_nll` is the same from the rows alone."""
     probs, right, _ = weights_at_correspondences(weights, target_xy, reference_xy, resolution)
+    return _picked_nll(probs, right, valid)
+
+
+def row_nll(rows: torch.Tensor, reference_xy: torch.Tensor, valid: torch.Tensor,
+            resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`correspondence_nll` from the attention rows of the correspondences' target tokens
+    alone: ``rows`` (B, heads, K, M), row ``k`` the attention of correspondence ``k``'s target
+    token (queries gathered with :func:`tokens_at` before the attention: K rows cost what K of the
+    N queries cost). Same (sum, count)."""
+    side_r = grid_side(rows.shape[-1])
+    return _picked_nll(rows.mean(1), token_index(reference_xy, side_r, resolution), valid)
+
+
+def _picked_nll(probs: torch.Tensor, right: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``probs`` (B, K, M), ``right`` (B, K) long, ``valid`` (B, K) bool -> the sum of
+    ``-log probs[b, k, right[b, k]]`` over the valid (b, k), and their count."""
     picked = probs.gather(2, right[..., None])[..., 0]  # (B, K)
     nll = -picked.float().clamp_min(1e-12).log()
     mask = valid.to(nll.device)

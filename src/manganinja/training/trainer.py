@@ -66,7 +66,8 @@ from manganinja.point_regions import HINT_CHANNELS, HINTED_CONDITION_CHANNELS, L
 from manganinja.points import MAX_POINT_PAIRS
 from manganinja.models.reference_attention import Branch, PointEmbeddings, ReferenceState, attention_weights
 from manganinja.training.config import ConfigError, MatchBranch, ModelConfig, TrainConfig, TrainSection, dump_config
-from manganinja.training.losses import correspondence_nll, guide_point_loss, point_map_pairs, prediction_loss, prediction_target, sample_noise, sample_timesteps
+from manganinja.training.losses import guide_point_loss, point_map_pairs, prediction_loss, prediction_target, row_nll, sample_noise, sample_timesteps, tokens_at
+from manganinja.training.target_latents import PairIndices, TargetLatents
 
 logger = logging.getLogger(__name__)
 
@@ -319,23 +320,27 @@ class TrainingModel(nn.Module):
         self,
         noisy_latents: torch.Tensor,
         timesteps: torch.Tensor,
-        reference_latents: torch.Tensor,
         context: torch.Tensor,
-        lineart: torch.Tensor,
-        reference_points: torch.Tensor,
-        target_points: torch.Tensor,
-        bank_keep: torch.Tensor,
-        point_keep: torch.Tensor,
+        reference_latents: torch.Tensor | None = None,
+        lineart: torch.Tensor | None = None,
+        reference_points: torch.Tensor | None = None,
+        target_points: torch.Tensor | None = None,
+        bank_keep: torch.Tensor | None = None,
+        point_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Shapes: latents (B, 4, h, w); timesteps (B,) long; context (B, 1, D); lineart
         (B, 3, H, W) in [-1, 1] (B, 7, H, W with a hint ControlNet: the guides' color hints after
         the line art); point maps (B, 1, H, W); bank_keep, point_keep (B,) bool (rows
-        that see the bank / the point embeddings)."""
+        that see the bank / the point embeddings). Stage 0 reads the first three only; the
+        other stages need them all."""
         state = self.state
         state.clear()
         if self.stage == 0:
             # a plain diffusion model: plain self-attention (no bank, no points), no ControlNet
             return self.denoising_unet(noisy_latents, timesteps, encoder_hidden_states=context, return_dict=False)[0]
+        if (reference_latents is None or lineart is None or reference_points is None or target_points is None
+                or bank_keep is None or point_keep is None):
+            raise TrainingError(f"stage {self.stage} needs the reference, line art, points and keep masks of its inputs")
         frozen_refs = self.stage != 1
         state.recording = True
         with torch.no_grad() if frozen_refs else contextlib.nullcontext():
@@ -387,10 +392,12 @@ def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
 
 @torch.no_grad()
 def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype,
-                   unconditional: bool = False) -> dict:
+                   unconditional: bool = False, target_latents: TargetLatents | None = None) -> dict:
     """The frozen part of a step: latents, context tokens, noise and timesteps.
-    ``unconditional`` (stage 0): every row gets the unconditional token and the reference is
-    not encoded (``reference_latents`` is the target's latent, unused there).
+    ``unconditional`` (stage 0): every row gets the unconditional token, and only the target is
+    read (the inputs hold no reference, line art nor points). ``target_latents``: the targets'
+    posteriors stored by pair (``batch["index"]``) instead of encoding ``batch["target"]``; the
+    same draws from ``generator`` either way.
 
     Returns the keyword arguments of :meth:`TrainingModel.forward` plus ``target``: the target of
     the loss (:func:`~manganinja.training.losses.prediction_target`: the noise, or the velocity
@@ -398,23 +405,25 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
     vae = pipe.vae
     device = vae.device
     sf = vae.config.scaling_factor
-    target = batch["target"].to(device=device, dtype=vae.dtype)
-    reference = batch["reference"].to(device=device, dtype=vae.dtype)
-    latents = vae.encode(target).latent_dist.sample(generator=generator) * sf
-    drop_ref = batch["drop_reference"].to(device=device, dtype=torch.bool)
-    uncond = pipe.condition_tokens(len(drop_ref)).to(device=device)
-    if unconditional:
-        ref_latents, context = latents, uncond
-        drop_ref = torch.ones_like(drop_ref)
+    if target_latents is not None:
+        posterior = target_latents.posterior(batch["index"])
     else:
-        ref_latents = vae.encode(reference).latent_dist.mode() * sf
-        # The CLIP token exactly as at inference (MangaNinjaPipeline.clip_token: the pipeline's
-        # feature extractor on the picture).
-        cond = torch.cat([pipe.clip_token(picture) for picture in reference_pictures(batch["reference"])]).to(device)
-        context = torch.where(drop_ref[:, None, None], uncond.to(cond.dtype), cond)
+        posterior = vae.encode(batch["target"].to(device=device, dtype=vae.dtype)).latent_dist
+    latents = posterior.sample(generator=generator) * sf
+    uncond = pipe.condition_tokens(len(latents)).to(device=device)
     noise = sample_noise(latents, generator)
     timesteps = sample_timesteps(len(latents), noise_scheduler.config.num_train_timesteps, generator, device)
     noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+    target = prediction_target(noise_scheduler, latents, noise, timesteps)
+    if unconditional:
+        return {"noisy_latents": noisy.to(dtype), "timesteps": timesteps, "context": uncond.to(dtype), "target": target}
+    drop_ref = batch["drop_reference"].to(device=device, dtype=torch.bool)
+    reference = batch["reference"].to(device=device, dtype=vae.dtype)
+    ref_latents = vae.encode(reference).latent_dist.mode() * sf
+    # The CLIP token exactly as at inference (MangaNinjaPipeline.clip_token: the pipeline's
+    # feature extractor on the picture).
+    cond = torch.cat([pipe.clip_token(picture) for picture in reference_pictures(batch["reference"])]).to(device)
+    context = torch.where(drop_ref[:, None, None], uncond.to(cond.dtype), cond)
     return {
         "noisy_latents": noisy.to(dtype),
         "timesteps": timesteps,
@@ -425,7 +434,7 @@ def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torc
         "target_points": batch["target_points"].to(device=device, dtype=dtype),
         "bank_keep": ~drop_ref,
         "point_keep": ~(drop_ref | batch["drop_points"].to(device=device, dtype=torch.bool)),
-        "target": prediction_target(noise_scheduler, latents, noise, timesteps),
+        "target": target,
     }
 
 
@@ -445,7 +454,7 @@ class CorrespondenceObserver:
     the bank's (queries and keys without point embeddings, as in the REF branch:
     :func:`~manganinja.models.reference_attention.attention_weights`) and scores it against the
     batch's correspondences (``match_target_xy`` / ``match_reference_xy`` / ``match_valid`` of
-    the data set, :func:`~manganinja.training.losses.correspondence_nll`); rows whose bank is
+    the data set, :func:`~manganinja.training.losses.row_nll`); rows whose bank is
     dropped are left out. This supervision is not in the paper: it stands in for the matching
     prior the paper's SD1.5 start brings (docs/reproduce.md, sixth attempt).
 
@@ -482,8 +491,9 @@ class CorrespondenceObserver:
             query, keys = query_input, key_input[:, tokens:]
         else:  # content only, as in the REF branch
             query, keys = value_input[:, :tokens], value_input[:, tokens:]
-        total, count = correspondence_nll(attention_weights(attn, query, keys), self.target_xy, self.reference_xy,
-                                          self.valid, self.resolution)
+        # only the rows of the correspondences' target tokens (32 of 64 to 256 queries)
+        rows = attention_weights(attn, tokens_at(query, self.target_xy, self.resolution), keys)
+        total, count = row_nll(rows, self.reference_xy, self.valid, self.resolution)
         self.total = total if self.total is None else self.total + total
         self.count = count if self.count is None else self.count + count
 
@@ -576,6 +586,8 @@ class Trainer:
             frozen_module = getattr(self.pipe, name).to(device=device).eval()
             if self.weight_dtype != torch.float32:
                 frozen_module.to(dtype=self.weight_dtype)
+        #: The targets' posteriors, encoded once (``train.cache_target_latents``), else None.
+        self.target_latents = TargetLatents.encode(self.pipe.vae, self.dataset) if t.cache_target_latents else None
         self.model = TrainingModel(self.pipe, t.stage).to(device)
         for name in TRAINED_COMPONENTS:
             getattr(self.pipe, name).train()
@@ -689,7 +701,9 @@ class Trainer:
             rank=acc.process_index,
             pools=self.curriculum_pools(),
         )
-        return DataLoader(self.dataset, batch_size=t.batch_size, sampler=sampler, num_workers=self.cfg.data.num_workers)
+        # stage 0 reads only the target: with its latents stored, a sample is its pair index
+        data = PairIndices(len(self.dataset)) if t.stage == 0 and self.target_latents is not None else self.dataset
+        return DataLoader(data, batch_size=t.batch_size, sampler=sampler, num_workers=self.cfg.data.num_workers)
 
     def compute_loss(self, batch: dict, step: int, micro: int) -> torch.Tensor:
         """The step's loss: the prediction loss, plus ``train.point_loss`` times the loss at the
@@ -697,7 +711,8 @@ class Trainer:
         loss (:class:`CorrespondenceObserver`) while it is on."""
         t = self.cfg.train
         gen = step_generator(t.seed, step, micro, self.accelerator.process_index)
-        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=t.stage == 0)
+        inputs = prepare_inputs(self.pipe, self.noise_scheduler, batch, gen, self.weight_dtype, unconditional=t.stage == 0,
+                                target_latents=self.target_latents)
         target = inputs.pop("target")
         weight = match_loss_weight(t, step)
         observer = None
