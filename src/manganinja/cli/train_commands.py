@@ -63,8 +63,8 @@ def reproduce_tiny(
     out: Path = typer.Option(Path("runs/reproduce"), "--output-dir", "--out", metavar="DIR", help="Folder of the run (data, stages, model, tables, report)."),
     configs: Path = typer.Option(Path("configs"), "--configs", metavar="DIR", help="The repository's configs/ folder."),
     scale: str = typer.Option("full", "--scale", metavar="[full|short|smoke]",
-                              help="'full' (the configs as they are: 124 min measured on 2 CPU cores), 'short' (the autoencoder at "
-                                   "10000 of 14000 steps, the rest as the configs say: 107 min measured on 2 CPU cores; "
+                              help="'full' (the configs as they are: 102 min measured on 2 CPU cores), 'short' (the autoencoder at "
+                                   "10000 of 14000 steps, the rest as the configs say: shorter by about a quarter of the autoencoder; "
                                    "docs/reproduce.md) or 'smoke' (seconds; a test)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads of the training parts (default: all the cores this process may use; the parts run one after another)."),
     autoencoder_config: Optional[Path] = typer.Option(

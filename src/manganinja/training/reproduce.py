@@ -124,9 +124,9 @@ class Scale:
 
 
 #: Steps of the ``short`` scale: the autoencoder cut (10000 of 14000 steps, its lr schedule as in
-#: the config, so it is the first steps of the full part), every diffusion part as the configs say,
-#: so that the chain fits the 2 h asked on 2 CPU cores (107.3 min measured; the full scale took
-#: 123.7 min in one launch). An earlier short scale also cut stage 1 and the hint part (72 min
+#: the config, so it is the first steps of the full part), every diffusion part as the configs say
+#: (107.3 min measured when the full scale took 123.7; since the twenty-fifth attempt's speed-ups
+#: the full scale itself takes 101.5 min in one launch). An earlier short scale also cut stage 1 and the hint part (72 min
 #: measured) and lost the reference use to that cut; the autoencoder's cut alone costs little
 #: (docs/reproduce.md, eighteenth to twentieth attempts).
 SHORT_STEPS: dict[str, int] = {"autoencoder": 10000}
