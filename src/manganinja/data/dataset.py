@@ -209,6 +209,18 @@ def fit_square_points(xy: np.ndarray, width: int, height: int, resolution: int) 
     return out, inside
 
 
+def sample_key(key: int | tuple[int, int]) -> tuple[int, int]:
+    """A sample's ``(index, step)`` from its key: ``(index, step)`` as :class:`StepSampler` gives
+    it, or a plain index (step 0)."""
+    return (int(key), 0) if not isinstance(key, (tuple, list)) else (int(key[0]), int(key[1]))
+
+
+def check_pair_index(index: int, pairs: int) -> None:
+    """``IndexError`` naming ``index`` unless ``0 <= index < pairs``."""
+    if not 0 <= index < pairs:
+        raise IndexError(f"pair {index} out of range ({pairs} pairs)")
+
+
 def target_tensor(raw: RawPair, resolution: int) -> torch.Tensor:
     """A pair's target as a sample holds it: centre square at ``resolution``, float32
     (3, R, R) in [-1, 1]."""
@@ -350,8 +362,7 @@ class PairDataset(Dataset):
         return int(self.offsets[-1])
 
     def raw(self, index: int) -> RawPair:
-        if not 0 <= index < len(self):
-            raise IndexError(f"pair {index} out of range ({len(self)} pairs)")
+        check_pair_index(index, len(self))
         s = int(np.searchsorted(self.offsets, index, side="right") - 1)
         return self.sources[s][index - int(self.offsets[s])]
 
@@ -361,7 +372,7 @@ class PairDataset(Dataset):
         return target_tensor(self.raw(index), self.config.resolution)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        index, step = (int(key), 0) if not isinstance(key, (tuple, list)) else (int(key[0]), int(key[1]))
+        index, step = sample_key(key)
         cfg = self.config
         res = cfg.resolution
         rng = np.random.default_rng([self.seed, step, index])

@@ -22,7 +22,7 @@ from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from torch.utils.data import Dataset
 
-from manganinja.data.dataset import PairDataset
+from manganinja.data.dataset import PairDataset, check_pair_index, sample_key
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,6 @@ class PairIndices(Dataset):
         return self.pairs
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, int]:
-        index = int(key) if not isinstance(key, (tuple, list)) else int(key[0])
-        if not 0 <= index < self.pairs:
-            raise IndexError(f"pair {index} out of range ({self.pairs} pairs)")
+        index, _ = sample_key(key)
+        check_pair_index(index, self.pairs)
         return {"index": index}
