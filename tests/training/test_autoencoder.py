@@ -13,7 +13,9 @@ from PIL import Image
 from manganinja.training.autoencoder import (
     AutoencoderConfig,
     AutoencoderConfigError,
+    AutoencoderTrainSection,
     load_autoencoder_config,
+    lr_scheduler_for,
     train_autoencoder,
 )
 
@@ -172,22 +174,53 @@ def test_the_shipped_autoencoder_configs_load(name):
     assert cfg.train.steps > 0 and cfg.data.synthetic
 
 
+def _rates(t: AutoencoderTrainSection) -> list[float]:
+    """The rate each of the run's steps uses."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=t.learning_rate)
+    scheduler = lr_scheduler_for(opt, t)
+    rates = []
+    for _ in range(t.steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    return rates
+
+
+def test_the_linear_schedule_falls_from_the_rate_to_zero_over_the_run():
+    rates = _rates(AutoencoderTrainSection(steps=8, learning_rate=2e-3, lr_schedule="linear"))
+    assert rates == pytest.approx([2e-3 * (8 - i) / 8 for i in range(8)])
+
+
+def test_the_step_schedule_is_the_default_and_decays_by_its_factor():
+    t = AutoencoderTrainSection(steps=6, learning_rate=1e-3, lr_decay_every=2, lr_decay_factor=0.5)
+    assert t.lr_schedule == "step"
+    assert _rates(t) == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4])
+
+
+def test_decay_keys_with_the_linear_schedule_are_refused_naming_the_key(tmp_path):
+    path = tmp_path / "ae.yaml"
+    path.write_text("data: {synthetic: [x]}\ntrain: {lr_schedule: linear, lr_decay_every: 100}\n")
+    with pytest.raises(AutoencoderConfigError, match="train.lr_decay_every is for lr_schedule: step"):
+        load_autoencoder_config(path)
+
+
 def _resumable(tmp_path: Path, run: str, **train: object) -> AutoencoderConfig:
     cfg = _config(tmp_path, "mode")
     return cfg.model_copy(update={"train": cfg.train.model_copy(update={
         "output_dir": str(tmp_path / run), "steps": 5, "checkpoint_every": 2, "eval_every": 2, **train})})
 
 
-def test_an_interrupted_run_goes_on_from_its_checkpoint_to_the_same_model(tmp_path):
+@pytest.mark.parametrize("schedule", ["step", "linear"])
+def test_an_interrupted_run_goes_on_from_its_checkpoint_to_the_same_model(tmp_path, schedule):
     from safetensors.torch import load_file
 
-    whole = train_autoencoder(_resumable(tmp_path, "whole"), log=False)
+    whole = train_autoencoder(_resumable(tmp_path, "whole", lr_schedule=schedule), log=False)
     assert not (tmp_path / "whole" / "checkpoint").exists()
-    cut = train_autoencoder(_resumable(tmp_path, "cut"), log=False, max_steps=3)
+    cut = train_autoencoder(_resumable(tmp_path, "cut", lr_schedule=schedule), log=False, max_steps=3)
     assert cut["step"] == 3 and cut["seconds_per_step"] > 0
     assert (tmp_path / "cut" / "checkpoint" / "state.pt").is_file() and not (tmp_path / "cut" / "final").exists()
     # the rerun may checkpoint otherwise (it does not change what is trained)
-    again = train_autoencoder(_resumable(tmp_path, "cut", checkpoint_every=3), log=False)
+    again = train_autoencoder(_resumable(tmp_path, "cut", lr_schedule=schedule, checkpoint_every=3), log=False)
     assert not (tmp_path / "cut" / "checkpoint").exists()
     a = load_file(tmp_path / "whole" / "final" / "diffusion_pytorch_model.safetensors")
     b = load_file(tmp_path / "cut" / "final" / "diffusion_pytorch_model.safetensors")

@@ -66,6 +66,10 @@ class AutoencoderTrainSection(_Strict):
     steps: int = Field(2000, ge=1)
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
+    #: ``step``: multiply the rate by ``lr_decay_factor`` every ``lr_decay_every`` steps;
+    #: ``linear``: fall in a straight line from ``learning_rate`` at the first step to zero
+    #: after the last (torch's ``LinearLR``; the two ``lr_decay`` keys are then refused).
+    lr_schedule: Literal["step", "linear"] = "step"
     lr_decay_every: int = Field(1000, ge=1)
     lr_decay_factor: float = Field(0.5, gt=0, le=1)
     kl_weight: float = Field(1e-6, ge=0)
@@ -93,6 +97,21 @@ class AutoencoderTrainSection(_Strict):
     #: the same config goes on from it (:data:`RESUMABLE_CHANGES` may differ). Removed once
     #: ``final`` is written (its own files only; the folder when that leaves it empty).
     checkpoint_every: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _decay_keys_need_step(self) -> "AutoencoderTrainSection":
+        given = sorted({"lr_decay_every", "lr_decay_factor"} & self.model_fields_set)
+        if self.lr_schedule != "step" and given:
+            raise ValueError(f"train.{given[0]} is for lr_schedule: step, and lr_schedule is {self.lr_schedule}; "
+                             f"remove {' and '.join(given)} or set lr_schedule: step")
+        return self
+
+
+def lr_scheduler_for(optimizer: torch.optim.Optimizer, t: AutoencoderTrainSection) -> torch.optim.lr_scheduler.LRScheduler:
+    """The rate schedule ``t`` names, stepped once after each optimizer step."""
+    if t.lr_schedule == "linear":
+        return torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=t.steps)
+    return torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
 
 
 class AutoencoderConfig(_Strict):
@@ -270,7 +289,7 @@ def train_autoencoder(cfg: AutoencoderConfig, log: bool = True, max_steps: int |
         del start
     accelerator = Accelerator()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=t.learning_rate, fused=True)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, t.lr_decay_every, t.lr_decay_factor)
+    scheduler = lr_scheduler_for(optimizer, t)
     ema = EMAModel(vae.parameters(), decay=t.ema_decay) if t.ema_decay else None
     gen = torch.Generator().manual_seed(t.seed)
     losses: list[tuple[int, float, float]] = []
