@@ -122,3 +122,14 @@ def test_a_later_stage_without_its_inputs_is_refused(synth_root, tmp_path):
                                   "tiny_synthetic_stage1_hints.yaml"])
 def test_the_chains_long_parts_store_their_targets_latents(name):
     assert load_config(CONFIGS / name).train.cache_target_latents
+
+
+def test_encoding_in_small_batches_with_a_progress_bar_stores_the_same_posteriors(synth_root, tmp_path, capsys):
+    trainer = Trainer(config(synth_root, tmp_path / "bar", 1, True))
+    capsys.readouterr()
+    small = TargetLatents.encode(trainer.pipe.vae, trainer.dataset, batch=2, progress=True)
+    bar = capsys.readouterr().err
+    assert "encoding targets" in bar and "5/5" in bar
+    assert torch.allclose(small.parameters, trainer.target_latents.parameters, atol=1e-5)
+    TargetLatents.encode(trainer.pipe.vae, trainer.dataset, batch=2)
+    assert "encoding targets" not in capsys.readouterr().err

@@ -35,13 +35,20 @@ class TargetLatents:
 
     @classmethod
     @torch.no_grad()
-    def encode(cls, vae: AutoencoderKL, dataset: PairDataset, batch: int = 64) -> "TargetLatents":
-        """Encode ``dataset.target(i)`` for every pair ``i``, ``batch`` pictures per call."""
+    def encode(cls, vae: AutoencoderKL, dataset: PairDataset, batch: int = 64,
+               progress: bool = False) -> "TargetLatents":
+        """Encode ``dataset.target(i)`` for every pair ``i``, ``batch`` pictures per call;
+        ``progress``: a progress bar over the targets (tqdm)."""
+        from tqdm.auto import tqdm
+
         rows = []
-        for start in range(0, len(dataset), batch):
-            pictures = torch.stack([dataset.target(i) for i in range(start, min(start + batch, len(dataset)))])
-            posterior = vae.encode(pictures.to(device=vae.device, dtype=vae.dtype)).latent_dist
-            rows.append(posterior.parameters)
+        with tqdm(total=len(dataset), desc="encoding targets", unit="target", disable=not progress) as bar:
+            for start in range(0, len(dataset), batch):
+                stop = min(start + batch, len(dataset))
+                pictures = torch.stack([dataset.target(i) for i in range(start, stop)])
+                posterior = vae.encode(pictures.to(device=vae.device, dtype=vae.dtype)).latent_dist
+                rows.append(posterior.parameters)
+                bar.update(stop - start)
         return cls(torch.cat(rows))
 
     def __len__(self) -> int:

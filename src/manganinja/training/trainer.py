@@ -587,7 +587,9 @@ class Trainer:
             if self.weight_dtype != torch.float32:
                 frozen_module.to(dtype=self.weight_dtype)
         #: The targets' posteriors, encoded once (``train.cache_target_latents``), else None.
-        self.target_latents = TargetLatents.encode(self.pipe.vae, self.dataset) if t.cache_target_latents else None
+        self.target_latents = (TargetLatents.encode(self.pipe.vae, self.dataset,
+                                                   progress=self.accelerator.is_local_main_process)
+                               if t.cache_target_latents else None)
         self.model = TrainingModel(self.pipe, t.stage).to(device)
         for name in TRAINED_COMPONENTS:
             getattr(self.pipe, name).train()
