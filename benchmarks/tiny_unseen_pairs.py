@@ -3,8 +3,8 @@ character's, and 20 guide points against none (issue 19's two bars, docs/reprodu
 
 The pairs are written as ``manganinja benchmark synth --pairs N --size 256 --seed S`` writes them
 (into a temporary folder). Scored with the benchmark's own measures
-(:func:`manganinja.training.reproduce.measure`) at the model's recommended settings (or
-``--scales``), 10 sampling steps, seed 0:
+(:func:`manganinja.training.reproduce.measure_scores`, each picture sampled once) at the model's
+recommended settings (or ``--scales``), 10 sampling steps, seed 0:
 
 - **reference use**: whole-frame PSNR of every pair in both directions (2N runs) with the pair's
   own reference and with the next pair's picture of the same side (another character); the paired
@@ -35,7 +35,7 @@ def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float,
     outside the first ``guides`` guides, without and with them; 1 per pair). ``snap``: the
     model's colors snapped to the line art's regions (colorize's default), not its raw output;
     ``unfilled``: there, the guides' regions left to the model (``guide_fill`` off)."""
-    from manganinja.training.reproduce import measure, ninja_engine, with_scales
+    from manganinja.training.reproduce import measure, measure_scores, ninja_engine, with_scales
 
     engine = ninja_engine(model, steps, snap=snap)
     if unfilled:
@@ -44,9 +44,11 @@ def score(model: Path, data: Path, steps: int, guides: int, scales: tuple[float,
         engine = with_scales(engine, *scales)
     runs: dict[str, list[float]] = {"own": [], "other": []}
     for direction in ("a->b", "b->a"):
-        runs["own"] += measure(engine, data, 0, "psnr", direction=direction)
+        plain = measure_scores(engine, data, 0, direction, scored_outside=guides)  # each picture sampled once
+        runs["own"] += [float(s["psnr"]) for s in plain]
         runs["other"] += measure(engine, data, 0, "psnr", direction=direction, swap=True)
-    runs["none"] = measure(engine, data, 0, "point_mse", scored_outside=guides)
+        if direction == "a->b":
+            runs["none"] = [float(s["point_mse"]) for s in plain]
     runs["guided"] = measure(engine, data, guides, "point_mse", scored_outside=guides)
     return runs
 

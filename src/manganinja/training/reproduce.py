@@ -379,45 +379,51 @@ class Chain:
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         return {"model": str(target), "bytes": size}
 
-    def psnr_runs(self, engine: Engine, swap: bool = False) -> dict[Run, float]:
-        """``engine``'s whole-frame PSNR on every run of the benchmark pairs (both directions, no
-        guides) with the pair's own reference (``swap``: another character's, the next pair's):
-        ``{(pair, direction): dB}``."""
+    def bench_runs(self, engine: Engine, swap: bool = False) -> dict[Run, dict[str, float | None]]:
+        """``engine``'s benchmark scores on every run of the benchmark pairs (both directions, no
+        guides, each picture sampled once) with the pair's own reference (``swap``: another
+        character's, the next pair's), the point scores on the points outside the 20-guide split:
+        ``{(pair, direction): scores}`` (:func:`measure_scores`)."""
         from manganinja.evaluation.benchmark import DIRECTIONS, read_manifest
 
         bench = self.data("bench")
         names = read_manifest(bench)["pairs"]
-        return {(name, direction): value for direction in DIRECTIONS
-                for name, value in zip(names, measure(engine, bench, 0, "psnr", direction=direction, swap=swap))}
+        return {(name, direction): scores for direction in DIRECTIONS
+                for name, scores in zip(names, measure_scores(engine, bench, 0, direction, swap, scored_outside=20))}
 
-    def benchmark_scores(self, engine: NinjaEngine, own: dict[Run, float] | None = None) -> dict[str, float | int]:
+    def psnr_runs(self, engine: Engine, swap: bool = False) -> dict[Run, float]:
+        """``engine``'s whole-frame PSNR on every run of :meth:`bench_runs`: ``{(pair, direction): dB}``."""
+        return metric_of(self.bench_runs(engine, swap), "psnr")
+
+    def benchmark_scores(self, engine: NinjaEngine,
+                         plain: dict[Run, dict[str, float | None]] | None = None) -> dict[str, float | int]:
         """``engine`` on the benchmark pairs: whole-frame PSNR with the pair's own reference
-        (``own``, :meth:`psnr_runs`, measured when None) and with another character's (both
-        directions, paired), and the point MSE outside the 20 guides (a->b) with 0 and with those
-        20 guides."""
-        bench = self.data("bench")
-        own = self.psnr_runs(engine) if own is None else own
+        (``plain``, its :meth:`bench_runs`, measured when None) and with another character's (both
+        directions, paired), and the point MSE outside the 20 guides (a->b) with 0 (from ``plain``)
+        and with those 20 guides."""
+        plain = self.bench_runs(engine) if plain is None else plain
+        own = metric_of(plain, "psnr")
         other = self.psnr_runs(engine, swap=True)
         diff = np.asarray([own[run] - other[run] for run in other])
-        none = measure(engine, bench, 0, "point_mse", scored_outside=20)
-        twenty = measure(engine, bench, 20, "point_mse", scored_outside=20)
+        none = list(metric_of(plain, "point_mse", "a->b").values())
+        twenty = measure(engine, self.data("bench"), 20, "point_mse", scored_outside=20)
         return {"psnr_own": float(np.mean(list(own.values()))), "psnr_other": float(np.mean(list(other.values()))),
                 "psnr_own_minus_other": float(diff.mean()), "own_minus_other_half": float(mean_ci95(list(diff))[1]),
                 "own_better": int((diff > 0).sum()), "runs": len(diff),
                 "point_mse_0": float(np.mean(none)), "point_mse_20": float(np.mean(twenty))}
 
-    def flat_comparison(self, raw: NinjaEngine, own: dict[Run, float]) -> dict[str, list[GroupComparison]]:
+    def flat_comparison(self, raw: dict[Run, float], snapped: dict[Run, float]) -> dict[str, list[GroupComparison]]:
         """The model against the flat engine (the weight-free one, its defaults) on the hard runs
         of the benchmark pairs, the others and all (:mod:`manganinja.evaluation.hard_runs`), 0
-        guides: the model's raw picture (``own``, :meth:`psnr_runs` of ``raw``) and the same model
-        snapped to the line art's regions, as ``manganinja colorize`` paints by default."""
+        guides: the model's PSNR on every run (:meth:`psnr_runs`) of its raw picture (``raw``) and
+        of the same model snapped to the line art's regions (``snapped``), as ``manganinja
+        colorize`` paints by default."""
         from manganinja.engines import build_engine
         from manganinja.evaluation.hard_runs import compare_on_hard_runs, synthetic_missing_shares
 
         shares = synthetic_missing_shares(self.data("bench"))
         flat = self.psnr_runs(build_engine("flat"))
-        snapped = self.psnr_runs(raw.with_settings(raw.settings.model_copy(update={"snap": True})))
-        return {"raw": compare_on_hard_runs(shares, flat, own), "snapped": compare_on_hard_runs(shares, flat, snapped)}
+        return {"raw": compare_on_hard_runs(shares, flat, raw), "snapped": compare_on_hard_runs(shares, flat, snapped)}
 
     def part_evaluation(self) -> dict:
         from manganinja.evaluation.hard_runs import HARD_THRESHOLD, comparison_markdown
@@ -425,15 +431,18 @@ class Chain:
         engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
         bench = self.data("bench")
         floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
-        own = self.psnr_runs(engine)
-        against_flat = self.flat_comparison(engine, own)
-        # the guides as colorize paints them: snapped, each guide filling its region
+        # every picture without guides sampled once, raw and as colorize paints it (snapped, each
+        # guide filling its region), for the PSNR runs and the point MSE without guides alike
+        plain = self.bench_runs(engine)
         snapped = engine.with_settings(engine.settings.model_copy(update={"snap": True}))
-        snapped_guides = {n: float(np.mean(measure(snapped, bench, n, "point_mse", scored_outside=20))) for n in (0, 20)}
+        snapped_plain = self.bench_runs(snapped)
+        against_flat = self.flat_comparison(metric_of(plain, "psnr"), metric_of(snapped_plain, "psnr"))
+        snapped_guides = {0: float(np.mean(list(metric_of(snapped_plain, "point_mse", "a->b").values()))),
+                          20: float(np.mean(measure(snapped, bench, 20, "point_mse", scored_outside=20)))}
         probe = self.probe_table()
         use = self.reference_use()
         result = {
-            **self.benchmark_scores(engine, own),
+            **self.benchmark_scores(engine, plain),
             "point_mse_floor": float(np.mean(floor)),
             "point_mse_0_snapped": snapped_guides[0], "point_mse_20_snapped": snapped_guides[20],
             "against_flat": {which: [asdict(g) for g in groups] for which, groups in against_flat.items()},
@@ -624,10 +633,11 @@ def with_scales(engine: NinjaEngine, scale_ref: float, scale_point: float) -> Ni
                                                                    "guidance_scale_point": scale_point}))
 
 
-def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str = "a->b", swap: bool = False,
-            scored_outside: int | None = None) -> list[float]:
-    """``metric`` (``psnr`` or ``point_mse``, the benchmark's scores) of ``engine`` for every pair
-    of the benchmark folder ``data``: ``guides`` guide points (the benchmark's split), scored on
+def measure_scores(engine: Engine, data: Path, guides: int, direction: str = "a->b", swap: bool = False,
+                   scored_outside: int | None = None) -> list[dict[str, float | None]]:
+    """The benchmark's scores (:func:`manganinja.evaluation.benchmark.score`: ``psnr``,
+    ``point_mse``, ...) of ``engine`` for every pair of the benchmark folder ``data``, each
+    picture sampled once: ``guides`` guide points (the benchmark's split), the point scores on
     the points outside the first ``scored_outside`` (default: ``guides``); ``swap``: the
     reference of the next pair (another character)."""
     import torch
@@ -648,8 +658,21 @@ def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str
             _, scored_idx = B.split_points(len(points), guides if scored_outside is None else scored_outside, name, 0)
             guide = PointPairs([points[int(j)] for j in guide_idx]) if guides else None
             result = prepare(engine, [reference]).colorize(Lines.from_picture(target, "xdog"), guide).composite
-            values.append(float(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx])[metric]))
+            values.append(B.score(result, np.asarray(target), mask, points.lineart_xy[scored_idx]))
     return values
+
+
+def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str = "a->b", swap: bool = False,
+            scored_outside: int | None = None) -> list[float]:
+    """``metric`` (``psnr`` or ``point_mse``, the benchmark's scores) of ``engine`` for every pair
+    of the benchmark folder ``data`` (:func:`measure_scores`, one metric of it)."""
+    return [float(s[metric]) for s in measure_scores(engine, data, guides, direction, swap, scored_outside)]
+
+
+def metric_of(runs: "dict[Run, dict[str, float | None]]", metric: str, direction: str | None = None) -> "dict[Run, float]":
+    """``metric`` of every run of ``runs`` (:meth:`Chain.bench_runs`), in their order; only the
+    runs of ``direction`` when given."""
+    return {run: float(s[metric]) for run, s in runs.items() if direction is None or run[1] == direction}
 
 
 def autoencoder_floor(pipe: "MangaNinjaPipeline", data: Path, resolution: int, direction: str = "a->b",
