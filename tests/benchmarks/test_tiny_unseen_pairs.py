@@ -36,24 +36,14 @@ def test_scores_every_run_and_swaps_the_reference(data):
     assert lines[1].startswith("point MSE outside the guides: ") and "/2 pairs" in lines[1]
 
 
-def test_the_pictures_without_guides_are_sampled_once_for_both_scores(data, monkeypatch):
+def test_the_pictures_without_guides_are_sampled_once_for_both_scores(data, road_calls):
     """The own-reference PSNR and the point MSE without guides (a->b) come from the same pictures:
     10 samplings for 2 pairs (4 own, 4 another's, 2 guided), each score what ``measure`` gives
     for its metric alone."""
-    import manganinja.colorize as colorize
     from manganinja.training.reproduce import measure, ninja_engine
 
-    samplings = []
-    prepare = colorize.prepare
-
-    def counting(engine, references):
-        samplings.append(1)
-        return prepare(engine, references)
-
-    monkeypatch.setattr(colorize, "prepare", counting)
     runs = script().score(SHIPPED, data, steps=2, guides=20, scales=None)
-    assert len(samplings) == 10
-    monkeypatch.setattr(colorize, "prepare", prepare)
+    assert sum(step == "colorize" for step, _ in road_calls) == 10
     engine = ninja_engine(SHIPPED, 2)
     assert runs["none"] == measure(engine, data, 0, "point_mse", scored_outside=20)
     assert runs["own"] == [v for d in ("a->b", "b->a") for v in measure(engine, data, 0, "psnr", direction=d)]

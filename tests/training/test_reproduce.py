@@ -214,28 +214,19 @@ def test_a_stage_config_read_once_gives_what_the_file_gives_with_the_same_overri
     assert not (tmp_path / "run").exists()
 
 
-def test_the_benchmark_scores_sample_each_picture_once_and_match_one_metric_at_a_time(tmp_path, monkeypatch):
+def test_the_benchmark_scores_sample_each_picture_once_and_match_one_metric_at_a_time(tmp_path, road_calls):
     """``Chain.benchmark_scores`` takes the PSNR runs and the point MSE without guides from the
     same pictures: each (pair, direction, reference, guides) sampled once, and every figure what
     :func:`measure`, one metric at a time, gives."""
-    import manganinja.colorize as colorize
     from manganinja.evaluation import benchmark as B
     from manganinja.training.reproduce import SCALES, Chain, measure, ninja_engine
 
     chain = Chain(out=tmp_path / "run", configs=CONFIGS, scale=SCALES["smoke"], say=lambda _: None)
     bench = B.write_synthetic_benchmark(chain.data("bench"), pairs=2, seed=1, size=256)
     engine = ninja_engine(CONFIGS.parent / "models" / "tiny-synthetic", steps=2)
-    samplings = []
-    prepare = colorize.prepare
-
-    def counting(engine, references):
-        samplings.append(1)
-        return prepare(engine, references)
-
-    monkeypatch.setattr(colorize, "prepare", counting)
     scores = chain.benchmark_scores(engine)
-    assert len(samplings) == 4 + 4 + 2  # own and another's reference in both directions, 20 guides a->b
-    monkeypatch.setattr(colorize, "prepare", prepare)
+    # own and another's reference in both directions, 20 guides a->b
+    assert sum(step == "colorize" for step, _ in road_calls) == 4 + 4 + 2
     own = [v for d in ("a->b", "b->a") for v in measure(engine, bench, 0, "psnr", direction=d)]
     other = [v for d in ("a->b", "b->a") for v in measure(engine, bench, 0, "psnr", direction=d, swap=True)]
     assert scores["psnr_own"] == pytest.approx(np.mean(own), abs=0)
