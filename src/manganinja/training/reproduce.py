@@ -88,6 +88,9 @@ PAPER_SHUFFLE: dict[str, object] = {"enabled": True, "start_grid": 2, "end_grid"
 #: Guidance scales tried on the validation pairs, up to the official ones.
 REF_SCALES: tuple[float, ...] = (1.0, 2.0, 4.0, float(OFFICIAL_SAMPLING["guidance_scale_ref"]))
 POINT_SCALES: tuple[float, ...] = (1.0, 3.0, 6.0, float(OFFICIAL_SAMPLING["guidance_scale_point"]))
+#: Issue 19's guide count: the point MSE is scored outside the first ``GUIDES`` of the
+#: benchmark's split, with none and with those guides.
+GUIDES = 20
 #: The autoencoder's config in ``configs/`` (the default of ``Chain.autoencoder_config``).
 AUTOENCODER_CONFIG = "tiny_synthetic_autoencoder.yaml"
 #: The config in ``configs/`` of each diffusion stage.
@@ -389,7 +392,7 @@ class Chain:
         bench = self.data("bench")
         names = read_manifest(bench)["pairs"]
         return {(name, direction): scores for direction in DIRECTIONS
-                for name, scores in zip(names, measure_scores(engine, bench, 0, direction, swap, scored_outside=20))}
+                for name, scores in zip(names, measure_scores(engine, bench, 0, direction, swap, scored_outside=GUIDES))}
 
     def psnr_runs(self, engine: Engine, swap: bool = False) -> dict[Run, float]:
         """``engine``'s whole-frame PSNR on every run of :meth:`bench_runs`: ``{(pair, direction): dB}``."""
@@ -406,7 +409,7 @@ class Chain:
         other = self.psnr_runs(engine, swap=True)
         diff = np.asarray([own[run] - other[run] for run in other])
         none = list(metric_of(plain, "point_mse", "a->b").values())
-        twenty = measure(engine, self.data("bench"), 20, "point_mse", scored_outside=20)
+        twenty = measure(engine, self.data("bench"), GUIDES, "point_mse", scored_outside=GUIDES)
         return {"psnr_own": float(np.mean(list(own.values()))), "psnr_other": float(np.mean(list(other.values()))),
                 "psnr_own_minus_other": float(diff.mean()), "own_minus_other_half": float(mean_ci95(list(diff))[1]),
                 "own_better": int((diff > 0).sum()), "runs": len(diff),
@@ -430,21 +433,21 @@ class Chain:
 
         engine = ninja_engine(self.out / "model", self.scale.sampling_steps)  # the recommended scales
         bench = self.data("bench")
-        floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=20)
+        floor = autoencoder_floor(engine.pipe, bench, engine.sampling.resolution, scored_outside=GUIDES)
         # every picture without guides sampled once, raw and as colorize paints it (snapped, each
         # guide filling its region), for the PSNR runs and the point MSE without guides alike
         plain = self.bench_runs(engine)
         snapped = engine.with_settings(engine.settings.model_copy(update={"snap": True}))
         snapped_plain = self.bench_runs(snapped)
         against_flat = self.flat_comparison(metric_of(plain, "psnr"), metric_of(snapped_plain, "psnr"))
-        snapped_guides = {0: float(np.mean(list(metric_of(snapped_plain, "point_mse", "a->b").values()))),
-                          20: float(np.mean(measure(snapped, bench, 20, "point_mse", scored_outside=20)))}
+        snapped_0 = float(np.mean(list(metric_of(snapped_plain, "point_mse", "a->b").values())))
+        snapped_20 = float(np.mean(measure(snapped, bench, GUIDES, "point_mse", scored_outside=GUIDES)))
         probe = self.probe_table()
         use = self.reference_use()
         result = {
             **self.benchmark_scores(engine, plain),
             "point_mse_floor": float(np.mean(floor)),
-            "point_mse_0_snapped": snapped_guides[0], "point_mse_20_snapped": snapped_guides[20],
+            "point_mse_0_snapped": snapped_0, "point_mse_20_snapped": snapped_20,
             "against_flat": {which: [asdict(g) for g in groups] for which, groups in against_flat.items()},
             "probe": probe,
             "reference_use": {
@@ -669,14 +672,14 @@ def measure(engine: Engine, data: Path, guides: int, metric: str, direction: str
     return [float(s[metric]) for s in measure_scores(engine, data, guides, direction, swap, scored_outside)]
 
 
-def metric_of(runs: "dict[Run, dict[str, float | None]]", metric: str, direction: str | None = None) -> "dict[Run, float]":
+def metric_of(runs: dict[Run, dict[str, float | None]], metric: str, direction: str | None = None) -> dict[Run, float]:
     """``metric`` of every run of ``runs`` (:meth:`Chain.bench_runs`), in their order; only the
     runs of ``direction`` when given."""
     return {run: float(s[metric]) for run, s in runs.items() if direction is None or run[1] == direction}
 
 
 def autoencoder_floor(pipe: "MangaNinjaPipeline", data: Path, resolution: int, direction: str = "a->b",
-                      scored_outside: int = 20) -> list[float]:
+                      scored_outside: int = GUIDES) -> list[float]:
     """The point MSE floor of ``pipe``'s autoencoder for every pair of the benchmark folder
     ``data``: the target itself through it at ``resolution``
     (:meth:`~manganinja.pipeline.MangaNinjaPipeline.autoencode`), scored like :func:`measure` on
@@ -708,7 +711,7 @@ def autoencoder_pipeline(vae_dir: str | Path) -> "MangaNinjaPipeline":
 
 
 def oracle_scores(render: "Callable[[PIL.Image.Image], np.ndarray]", data: Path, direction: str = "a->b",
-                  scored_outside: int = 20) -> list[dict[str, float | None]]:
+                  scored_outside: int = GUIDES) -> list[dict[str, float | None]]:
     """The benchmark's scores (:func:`manganinja.evaluation.benchmark.score`: whole-frame PSNR,
     point MSE on the points outside the first ``scored_outside``, ...) of ``render(target)``, a
     uint8 (H, W, 3) picture made from each pair's target itself (an oracle such as the target
