@@ -20,7 +20,16 @@ guides alone can be right at the others. Per group, as the benchmark's point MSE
   and the bound: the total point MSE with every covered point at that floor and every uncovered
   point as the model leaves it with guides, against the total without guides.
 
-    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic]
+With ``--snap`` (and ``--model``) the model's pictures are the ones ``manganinja colorize`` gives by
+default: snapped to the line art's regions at full size, each guide filling its region. The model's
+rows are then grouped by where the fill acts: a scored point in a **guided region** (a region of the
+target's line art, labelled as the snap labels it, that holds one of the 20 guides) or in an
+**unguided region**. The floors are snapped too (the target through the autoencoder, and the target
+itself, snapped without guides and with the guides filling their regions), and the last lines say
+what error the unguided regions would need for the 0.7x bar, and what the bar gives for the target
+itself.
+
+    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap]]
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 """
@@ -34,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from manganinja.cli import run_script
-from manganinja.requests import check_at_least, check_input_folder
+from manganinja.requests import RequestError, check_at_least, check_input_folder
 
 GUIDES = 20
 
@@ -84,6 +93,17 @@ def spread_colors(labels: np.ndarray, guide_xy: np.ndarray, reference_xy: np.nda
     return out
 
 
+def bar_needs(near_with: float, near_without: float, far_without: float, far: int, bar: float = 0.7) -> tuple[float, float]:
+    """The mean point MSE the ``far`` scored points of the unguided regions would need for the
+    total with guides to be ``bar`` times the total without, given the sums of the point MSEs of
+    the guided regions' points with and without guides (``near_with``, ``near_without``) and of
+    the unguided regions' points without guides (``far_without``). Two answers: with the total
+    without guides as measured, and with the unguided regions' error the same with and without
+    guides (guides that act only in their own regions). Negative: no error there is low enough."""
+    total_without = near_without + far_without
+    return (bar * total_without - near_with) / far, (bar * near_without - near_with) / ((1.0 - bar) * far)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="a benchmark folder (manganinja benchmark synth)")
@@ -91,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64, help="the side the hints are drawn at (the model's)")
     parser.add_argument("--spread-k", type=int, default=6, help="guides per local affine fit of the spread")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--snap", action="store_true",
+                        help="with --model: its pictures snapped as colorize paints them, grouped by guided regions")
     args = parser.parse_args(argv)
     from manganinja.evaluation import benchmark as B
 
@@ -98,9 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     check_input_folder(args.data, "--data", "benchmark")
     if args.model is not None:
         check_input_folder(args.model, "--model", "pipeline")
+    elif args.snap:
+        raise RequestError("--snap needs --model: it snaps the model's pictures; give --model MODEL_DIR")
 
     from manganinja.data.synthetic import generate_pair
     from manganinja.evaluation import metrics as M
+    from manganinja.flat.regions import GuideFills, label_regions
+    from manganinja.flat.snap import snap_layers
     from manganinja.lines import Lines
     from manganinja.point_regions import hint_map, line_regions, reference_colors
     from manganinja.points import PointPairs, scale_xy
@@ -110,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         from manganinja.colorize import prepare
         from manganinja.training.reproduce import ninja_engine
 
-        engine = ninja_engine(args.model, args.steps, args.size)
+        engine = ninja_engine(args.model, args.steps, args.size, snap=args.snap)
 
     rows: dict[str, list[float]] = {}
     covered_all: list[bool] = []
     in_guided_part: list[bool] = []
+    in_guided_region: list[bool] = []
     manifest = B.read_manifest(args.data)
     for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
@@ -138,12 +165,21 @@ def main(argv: list[str] | None = None) -> int:
             for key, given in (("none", None), ("guides", guides)):
                 outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
             outputs["floor"] = np.asarray(engine.pipe.autoencode(target, args.size))
+            if args.snap:
+                outputs["floor"] = snap_layers(outputs["floor"], line).composite
+                outputs["snapped target"] = snap_layers(tgt, line).composite
+                outputs["snapped target, guides filling"] = snap_layers(tgt, line, guides=GuideFills(gxy, colors)).composite
+        regions = label_regions(line.array) if args.snap else None
+        guided_labels = {regions.label_at(tuple(xy)) for xy in gxy} if regions is not None else set()
         for j in scored_idx:
             xy = points.lineart_xy[int(j)]
             x, y = scale_xy(xy[None], size, (args.size, args.size))[0]
             covered = bool(hints[3, y, x] > 0)
             covered_all.append(covered)
             group = "covered" if covered else "uncovered"
+            if regions is not None:
+                in_guided_region.append(regions.label_at(tuple(xy)) in guided_labels)
+                group = "guided region" if in_guided_region[-1] else "unguided region"
 
             def error(image: np.ndarray) -> float:
                 return M.point_mse(image, tgt, xy[None])
@@ -168,11 +204,28 @@ def main(argv: list[str] | None = None) -> int:
         spread_err = np.array(rows["spread uncovered"])
         print(f"spread: {np.mean(spread_err < 0.005):.1%} of the uncovered points within 0.005")
     if engine is not None:
-        total = {key: np.concatenate([rows.get(f"{key} covered", []), rows.get(f"{key} uncovered", [])]).mean()
+        near, far = ("guided region", "unguided region") if args.snap else ("covered", "uncovered")
+        total = {key: np.concatenate([rows.get(f"{key} {near}", []), rows.get(f"{key} {far}", [])]).mean()
                  for key in ("none", "guides")}
-        bound = (np.sum(rows.get("floor covered", [])) + np.sum(rows.get("guides uncovered", []))) / len(covered_arr)
-        print(f"total: none {total['none']:.4f}, 20 guides {total['guides']:.4f} ({total['guides'] / total['none']:.3f}x); "
-              f"covered points at the floor: {bound:.4f} ({bound / total['none']:.3f}x)")
+        print(f"total{' (snapped)' if args.snap else ''}: none {total['none']:.4f}, 20 guides {total['guides']:.4f} "
+              f"({total['guides'] / total['none']:.3f}x)", end="")
+        if not args.snap:
+            bound = (np.sum(rows.get("floor covered", [])) + np.sum(rows.get("guides uncovered", []))) / len(covered_arr)
+            print(f"; covered points at the floor: {bound:.4f} ({bound / total['none']:.3f}x)")
+        else:
+            far_with, far_without = rows.get(f"guides {far}", []), rows.get(f"none {far}", [])
+            print(f"; {np.mean(in_guided_region):.1%} of the scored points in a guided region")
+            if far_with:
+                need, reach = bar_needs(np.sum(rows.get(f"guides {near}", [])), np.sum(rows.get(f"none {near}", [])),
+                                        np.sum(far_without), len(far_with))
+                print(f"0.7x would need the unguided regions at most at {need:.4f} with 20 guides (measured {np.mean(far_with):.4f}, "
+                      f"{np.mean(far_without):.4f} without); if the guides left them as they are without guides, at most at "
+                      f"{reach:.4f} both ways (the snapped target itself: {np.mean(rows[f'snapped target {far}']):.4f})")
+            target = {key: np.mean(rows.get(f"{key} {near}", []) + rows.get(f"{key} {far}", []))
+                      for key in ("snapped target", "snapped target, guides filling")}
+            print(f"the snapped target itself: none {target['snapped target']:.4f}, 20 guides filling "
+                  f"{target['snapped target, guides filling']:.4f} "
+                  f"({target['snapped target, guides filling'] / target['snapped target']:.3f}x: no guide lowers an error at the floor)")
     return 0
 
 

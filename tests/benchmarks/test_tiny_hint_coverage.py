@@ -91,3 +91,33 @@ def test_a_bad_value_is_one_line_naming_it(data, extra, named, capsys):
     assert exit_code(script().main, ["--data", str(data), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and named in err
+
+
+def test_what_the_bar_needs_of_the_unguided_regions_gives_the_bar():
+    near_with, near_without, far_without, far = 5.9, 12.1, 13.6, 265
+    need, reach = script().bar_needs(near_with, near_without, far_without, far)
+    assert (near_with + far * need) / (near_without + far_without) == pytest.approx(0.7)
+    assert (near_with + far * reach) / (near_without + far * reach) == pytest.approx(0.7)
+    assert script().bar_needs(8.0, 10.0, 5.0, 10)[1] < 0  # guides that cut their regions to 0.8x: out of reach
+
+
+def test_snapped_the_totals_are_the_benchmarks_point_mse_as_colorize_paints(data, capsys):
+    """With --snap the totals are the point MSE of the snapped engine (guides filling their
+    regions), and the points are split into guided and unguided regions."""
+    from manganinja.training.reproduce import measure, ninja_engine
+
+    assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2", "--snap"]) == 0
+    printed = capsys.readouterr().out
+    total = next(line for line in printed.splitlines() if line.startswith("total (snapped):"))
+    engine = ninja_engine(SHIPPED, 2, snap=True)
+    for key, guides in (("none", 0), ("20 guides", 20)):
+        expected = np.mean(measure(engine, data, guides, "point_mse", scored_outside=20))
+        assert f"{key} {expected:.4f}" in total
+    assert "| guides guided region |" in printed and "| snapped target unguided region |" in printed
+    assert "0.7x would need the unguided regions at most at" in printed and "the snapped target itself: none" in printed
+
+
+def test_snap_without_a_model_is_one_line(data, capsys):
+    assert exit_code(script().main, ["--data", str(data), "--snap"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--snap needs --model" in err
