@@ -174,6 +174,26 @@ def test_the_shipped_autoencoder_configs_load(name):
     assert cfg.train.steps > 0 and cfg.data.synthetic
 
 
+def test_the_shipped_variants_extend_their_base_and_differ_only_where_they_say():
+    """The 8-channel configs are variants (``extends:``): the 20000-step bf16 one is the 26000-step
+    bf16 one with its steps and run folder changed, which is the 8-channel one under bf16, which
+    is the long one with 8 latent channels."""
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    dumped = {name: load_autoencoder_config(configs / f"tiny_synthetic_autoencoder_{name}.yaml").model_dump()
+              for name in ("long", "lc8", "lc8_bf16", "lc8_bf16_20k")}
+
+    def changed(a: str, b: str) -> dict[str, object]:
+        return {f"{section}.{key}": dumped[b][section][key] for section in dumped[a]
+                for key in dumped[a][section] if dumped[a][section][key] != dumped[b][section][key]}
+
+    assert changed("lc8_bf16", "lc8_bf16_20k") == {"train.output_dir": "runs/tiny_synthetic_autoencoder_lc8_bf16_20k",
+                                                   "train.steps": 20000}
+    assert changed("lc8", "lc8_bf16") == {"train.output_dir": "runs/tiny_synthetic_autoencoder_lc8_bf16",
+                                          "train.steps": 26000, "train.mixed_precision": "bf16"}
+    assert changed("long", "lc8") == {"model.latent_channels": 8, "train.output_dir": "runs/tiny_synthetic_autoencoder_lc8"}
+    assert dumped["lc8_bf16_20k"]["train"]["lr_decay_every"] == 7000 and dumped["lc8_bf16_20k"]["data"]["synthetic"]
+
+
 def _rates(t: AutoencoderTrainSection) -> list[float]:
     """The rate each of the run's steps uses."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=t.learning_rate)

@@ -116,7 +116,9 @@ def test_another_autoencoder_config_is_the_one_trained_and_named(tmp_path):
 
     from manganinja.training.reproduce import SCALES, Chain
 
-    cfg = yaml.safe_load((CONFIGS / "tiny_synthetic_autoencoder_long.yaml").read_text())
+    from manganinja.training.config import read_config_file
+
+    cfg = read_config_file(CONFIGS / "tiny_synthetic_autoencoder_long.yaml")  # with what it extends
     cfg["model"]["block_out_channels"] = [16, 32, 32]
     own = tmp_path / "my_autoencoder.yaml"
     own.write_text(yaml.safe_dump(cfg))
@@ -234,3 +236,21 @@ def test_the_benchmark_scores_sample_each_picture_once_and_match_one_metric_at_a
     assert scores["point_mse_0"] == pytest.approx(np.mean(measure(engine, bench, 0, "point_mse", scored_outside=20)), abs=0)
     assert scores["point_mse_20"] == pytest.approx(np.mean(measure(engine, bench, 20, "point_mse", scored_outside=20)), abs=0)
     assert scores["runs"] == 4
+
+
+def test_the_model_card_prints_a_variant_config_with_what_it_extends():
+    """A config that extends another is printed as written and, below it, with the sections it
+    takes from its base, so the card holds every value the chain used."""
+    from manganinja.pipeline import build_pipeline
+    from manganinja.training.reproduce import model_card
+
+    variant = CONFIGS / "tiny_synthetic_autoencoder_lc8_bf16_20k.yaml"
+    card = model_card(build_pipeline("tiny", seed=0), 30.0, [variant], made="by hand", commands="true", times={},
+                      time_note="none")
+    written, resolved = card.split("With what it extends, as the chain read it:")
+    assert "extends: tiny_synthetic_autoencoder_lc8_bf16.yaml" in written and "latent_channels" not in written
+    assert "latent_channels: 8" in resolved and "mixed_precision: bf16" in resolved and "steps: 20000" in resolved
+    assert "extends" not in resolved
+    plain = model_card(build_pipeline("tiny", seed=0), 30.0, [CONFIGS / "tiny_synthetic_autoencoder.yaml"], made="by hand",
+                       commands="true", times={}, time_note="none")
+    assert "With what it extends" not in plain

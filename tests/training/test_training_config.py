@@ -89,3 +89,35 @@ def test_config_is_one_typed_tree_used_as_is(tmp_path):
         resolve_config({"data": {"matcher": {"ratoi": 0.5}}})
     with pytest.raises(ConfigError, match=r"^data.matcher.ratio must be in \(0, 1\), got 1.5$"):
         resolve_config({"data": {"matcher": {"ratio": 1.5}}})
+
+
+def test_a_config_that_extends_another_changes_only_what_it_writes(tmp_path):
+    """``extends:`` names a file relative to the extending file's folder; its sections are read
+    first and this file's keys merged over them key by key; a chain of them reads in order, and
+    the command line's overrides come last."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "root.yaml").write_text("train:\n  steps: 100\n  batch_size: 4\n  learning_rate: 1.0e-3\n")
+    (tmp_path / "base" / "mid.yaml").write_text("extends: root.yaml\ntrain:\n  steps: 200\n")
+    (tmp_path / "leaf.yaml").write_text("extends: base/mid.yaml\ntrain:\n  batch_size: 8\n")
+    cfg = load_config(tmp_path / "leaf.yaml")
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.learning_rate) == (200, 8, 1e-3)
+    assert load_config(tmp_path / "leaf.yaml", {"train": {"steps": 5}}).train.steps == 5
+    assert load_config(tmp_path / "base" / "mid.yaml").train.batch_size == 4
+
+
+@pytest.mark.parametrize("text, named", [
+    ("extends: nowhere.yaml\n", r"config file .*nowhere.yaml not found \(named by extends: in .*c.yaml\)"),
+    ("extends: c.yaml\n", r"extends: comes back to .*c.yaml"),
+    ("extends: [a.yaml]\n", r"extends: must name another config file .*got \['a.yaml'\]"),
+])
+def test_a_bad_extends_is_one_line_naming_the_files(tmp_path, text, named):
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=named):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_a_chain_of_extends_that_comes_back_names_the_chain(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"a.yaml -> .*b.yaml -> .*a.yaml"):
+        load_config(tmp_path / "a.yaml")

@@ -259,9 +259,23 @@ def read_config_file(path: Path, overrides: dict | None = None, error: type[Valu
     """The YAML of the config file at ``path`` (``{}`` when empty) with ``overrides`` (a nested
     dict) merged in; ``error`` (one line) for a missing file or one that is not valid YAML, saying
     where (``config file a.yaml is not valid YAML at line 2, column 5: expected ',' or '}', but got
-    ':'``). The training and the autoencoder configs are both read by it."""
+    ':'``). The training and the autoencoder configs are both read by it.
+
+    A top-level ``extends: other.yaml`` (a path relative to this file's folder) makes the file a
+    variant: the other file is read first (it may extend another in turn) and this file's keys
+    are merged over it (:func:`merge_dicts`: a section's keys one by one), so a variant states
+    only what it changes. A chain that comes back to a file, or a base that is missing, is
+    ``error`` naming the files."""
+    data = _read_extended(path, error, ())
+    return merge_dicts(data, overrides) if overrides else data
+
+
+def _read_extended(path: Path, error: type[ValueError], chain: tuple[Path, ...]) -> dict:
+    """The sections of the config file at ``path`` over those of the file its ``extends:``
+    names, read the same way; ``chain``: the files that extend it, nearest last."""
     if not path.is_file():
-        raise error(f"config file {path} not found")
+        named = f" (named by extends: in {chain[-1]})" if chain else ""
+        raise error(f"config file {path} not found{named}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -271,7 +285,17 @@ def read_config_file(path: Path, overrides: dict | None = None, error: type[Valu
         raise error(f"config file {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise error(f"config file {path} holds a YAML {type(data).__name__}, not sections (model:, data:, train:)")
-    return merge_dicts(data, overrides) if overrides else data
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base.strip():
+        raise error(f"config file {path}: extends: must name another config file (a path relative to {path.parent}), got {base!r}")
+    chain = (*chain, path)
+    target = path.parent / base
+    if target.resolve() in {p.resolve() for p in chain}:
+        raise error(f"config file {path}: extends: comes back to {target} ({' -> '.join(map(str, (*chain, target)))}); "
+                    "name a file outside this chain")
+    return merge_dicts(_read_extended(target, error, chain), data)
 
 
 def merge_dicts(base: dict, extra: dict) -> dict:

@@ -547,7 +547,12 @@ def model_card(pipe: "MangaNinjaPipeline", ae_psnr: float, configs: list[Path], 
     """The README.md of a packaged tiny synthetic model: what it is, its ``recommended`` settings
     and parameter counts (from ``pipe``), the autoencoder's held-out PSNR ``ae_psnr``, how it was
     ``made`` (a sentence) with the shell ``commands``, the wall minutes of each part (``times``,
-    measured as ``time_note`` says) and the text of every config in ``configs``."""
+    measured as ``time_note`` says) and the text of every config in ``configs`` (and, for one that
+    extends another, the sections as read with it)."""
+    import yaml
+
+    from manganinja.training.config import read_config_file
+
     names = ("vae", "reference_unet", "denoising_unet", "controlnet", "point_net", "image_encoder")
     params = {n: sum(p.numel() for p in getattr(pipe, n).parameters()) for n in names}
     rows = "\n".join(f"| {name} | {minutes:.1f} |" for name, minutes in times.items())
@@ -607,6 +612,9 @@ Wall time of each part ({time_note}):
 """
     for path in configs:
         card += f"### configs/{path.name}\n\n```yaml\n{path.read_text().rstrip()}\n```\n\n"
+        if "extends" in (yaml.safe_load(path.read_text()) or {}):
+            resolved = yaml.safe_dump(read_config_file(path), sort_keys=False).rstrip()
+            card += f"With what it extends, as the chain read it:\n\n```yaml\n{resolved}\n```\n\n"
     return card
 
 
