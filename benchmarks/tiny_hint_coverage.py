@@ -44,8 +44,7 @@ import numpy as np
 
 from manganinja.cli import run_script
 from manganinja.requests import RequestError, check_at_least, check_input_folder
-
-GUIDES = 20
+from manganinja.training.reproduce import GUIDES
 
 
 def local_affine(src: np.ndarray, dst: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:

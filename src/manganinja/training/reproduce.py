@@ -611,10 +611,11 @@ Wall time of each part ({time_note}):
 
 """
     for path in configs:
-        card += f"### configs/{path.name}\n\n```yaml\n{path.read_text().rstrip()}\n```\n\n"
-        if "extends" in (yaml.safe_load(path.read_text()) or {}):
-            resolved = yaml.safe_dump(read_config_file(path), sort_keys=False).rstrip()
-            card += f"With what it extends, as the chain read it:\n\n```yaml\n{resolved}\n```\n\n"
+        text = path.read_text()
+        card += f"### configs/{path.name}\n\n```yaml\n{text.rstrip()}\n```\n\n"
+        resolved = read_config_file(path)
+        if resolved != (yaml.safe_load(text) or {}):  # it extends another config
+            card += f"With what it extends, as the chain read it:\n\n```yaml\n{yaml.safe_dump(resolved, sort_keys=False).rstrip()}\n```\n\n"
     return card
 
 
