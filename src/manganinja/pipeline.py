@@ -23,6 +23,7 @@ from diffusers import (
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
+from transformers.image_processing_utils import BaseImageProcessor
 
 from manganinja.guidance import get_guidance
 from manganinja.images import ImageInput, fit_long_side, load_image, to_rgb
@@ -70,7 +71,7 @@ class MangaNinjaPipelineOutput(BaseOutput):
     """``images``: list of PIL images, or of uint8 (H, W, 3) arrays for ``output_type="np"``,
     at the line art's input size."""
 
-    images: list[Any]
+    images: list[PIL.Image.Image] | list[np.ndarray]
 
 
 @dataclass
@@ -143,7 +144,7 @@ class MangaNinjaPipeline(DiffusionPipeline):
         controlnet: ControlNetModel,
         point_net: PointNet,
         image_encoder: CLIPVisionModelWithProjection,
-        feature_extractor: Any,
+        feature_extractor: BaseImageProcessor,
         condition_tokens: ConditionTokens,
         scheduler: SchedulerMixin,
         # typing.Union spelled out: diffusers' load-time type check does not read `float | int`.

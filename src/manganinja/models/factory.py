@@ -10,6 +10,7 @@ import torch
 import transformers
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+from transformers.image_processing_utils import BaseImageProcessor
 
 from manganinja.models.condition import ConditionTokens
 from manganinja.models.point_net import PointNet
@@ -106,7 +107,7 @@ TINY_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (32, 64), "downsamples"
 SD15_POINT_NET_CONFIG: dict[str, Any] = {"out_channels": (320, 640, 1280, 1280), "downsamples": (6, 2, 2, 2)}
 
 
-def clip_image_processor() -> Any:
+def clip_image_processor() -> BaseImageProcessor:
     """The default ``CLIPImageProcessor`` on its PIL backend (what the official code used)."""
     cls = getattr(transformers, "CLIPImageProcessorPil", None) or transformers.CLIPImageProcessor
     return cls()

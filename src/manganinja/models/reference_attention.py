@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 
 
 class Branch(str, enum.Enum):
@@ -292,7 +293,7 @@ def self_attention_names(unet: torch.nn.Module) -> list[str]:
     return names
 
 
-def install_reference_processors(unet: Any, state: ReferenceState, role: str) -> list[str]:
+def install_reference_processors(unet: UNet2DConditionModel, state: ReferenceState, role: str) -> list[str]:
     """Install writer (``role="write"``) or reader (``role="read"``) processors on the
     self-attention of every transformer block of ``unet`` and stock ``AttnProcessor2_0``
     everywhere else. Returns the module paths used as bank keys."""

@@ -46,7 +46,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import PIL.Image
@@ -69,6 +69,9 @@ from manganinja.training.config import ConfigError, MatchBranch, ModelConfig, Tr
 from manganinja.training.losses import guide_point_loss, point_map_pairs, prediction_loss, prediction_target, row_nll, sample_noise, sample_timesteps, tokens_at
 from manganinja.training.target_latents import PairIndices, TargetLatents
 
+if TYPE_CHECKING:  # pragma: no cover
+    from manganinja.pipeline import MangaNinjaPipeline
+
 logger = logging.getLogger(__name__)
 
 #: Components trained in each stage (pipeline attribute names).
@@ -90,7 +93,7 @@ class TrainingError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
-def build_pipeline(cfg: TrainConfig) -> Any:
+def build_pipeline(cfg: TrainConfig) -> MangaNinjaPipeline:
     """The pipeline to train, initialised as ``cfg.model`` says (see :class:`ModelConfig`), with
     the noise schedule of ``cfg.model.schedule`` written into its scheduler."""
     check_point_hints(cfg)
@@ -168,7 +171,7 @@ def hinted_controlnet(controlnet: ControlNetModel) -> ControlNetModel:
     return placed_like(wider, controlnet)
 
 
-def _initial_pipeline(cfg: TrainConfig) -> Any:
+def _initial_pipeline(cfg: TrainConfig) -> MangaNinjaPipeline:
     from manganinja.pipeline import MangaNinjaPipeline
 
     m = cfg.model
@@ -266,7 +269,7 @@ def single_token_inert_parameters(module: nn.Module) -> list[str]:
     return names
 
 
-def set_trainable(pipe: Any, stage: int) -> dict[str, list[str]]:
+def set_trainable(pipe: MangaNinjaPipeline, stage: int) -> dict[str, list[str]]:
     """Freeze every component, then unfreeze those trained in ``stage`` except their parameters
     that cannot change the loss (:func:`unreachable_reference_parameters`,
     :func:`single_token_inert_parameters`), so every trainable parameter gets a gradient.
@@ -290,7 +293,7 @@ def set_trainable(pipe: Any, stage: int) -> dict[str, list[str]]:
     return frozen
 
 
-def architecture_fingerprint(pipe: Any) -> str:
+def architecture_fingerprint(pipe: MangaNinjaPipeline) -> str:
     """Hash of the configs and parameter shapes of the trained components: a checkpoint only
     resumes into the same architecture."""
     parts = {}
@@ -307,7 +310,7 @@ class TrainingModel(nn.Module):
     noise (B, 4, h, w). Gradients flow into the modules of the current stage only.
     """
 
-    def __init__(self, pipe: Any, stage: int) -> None:
+    def __init__(self, pipe: MangaNinjaPipeline, stage: int) -> None:
         super().__init__()
         self.reference_unet = pipe.reference_unet
         self.denoising_unet = pipe.denoising_unet
@@ -391,7 +394,7 @@ def reference_pictures(images: torch.Tensor) -> list[PIL.Image.Image]:
 
 
 @torch.no_grad()
-def prepare_inputs(pipe: Any, noise_scheduler: Any, batch: dict, generator: torch.Generator, dtype: torch.dtype,
+def prepare_inputs(pipe: MangaNinjaPipeline, noise_scheduler: DDPMScheduler, batch: dict, generator: torch.Generator, dtype: torch.dtype,
                    unconditional: bool = False, target_latents: TargetLatents | None = None) -> dict:
     """The frozen part of a step: latents, context tokens, noise and timesteps.
     ``unconditional`` (stage 0): every row gets the unconditional token, and only the target is
@@ -558,7 +561,7 @@ class Trainer:
     """Runs one training stage as ``cfg`` says. ``pipe``/``dataset`` may be given (tests);
     otherwise they are built from the config."""
 
-    def __init__(self, cfg: TrainConfig, pipe: Any = None, dataset: PairDataset | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, pipe: MangaNinjaPipeline | None = None, dataset: PairDataset | None = None) -> None:
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration
 
