@@ -23,7 +23,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -36,6 +36,9 @@ from manganinja.lines import Lines
 from manganinja.requests import check_points
 from manganinja.settings import LoadSettings, NinjaSettings, RunSettings, describe_error
 from manganinja.points import MAX_POINT_PAIRS, PointPair, PointPairs, PointsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import gradio as gr
 from manganinja.points_draw import draw_marker
 
 log = logging.getLogger("manganinja.webui")
@@ -50,6 +53,16 @@ REFERENCE, LINEART = "reference", "lineart"
 
 #: ``suggest(reference RGB, line art, k) -> PointPairs`` (reference index 0).
 SuggestFn = Callable[[Image.Image, Lines, int], PointPairs]
+
+
+class NamedFile(Protocol):
+    """A file object of an older Gradio upload (its temporary path in ``name``)."""
+
+    name: str
+
+
+#: What a ``gr.File`` / ``gr.UploadButton`` hands a handler for one file: its temporary path.
+Upload = str | NamedFile
 
 
 class UploadError(ValueError):
@@ -481,7 +494,7 @@ class PageHandlers:
         gr.Warning(str(exc))
         return self.view(session, f"⚠ {exc}")
 
-    def on_references(self, session: Session, files: list | None) -> tuple:
+    def on_references(self, session: Session, files: list[Upload] | None) -> tuple:
         """Returns :meth:`view`'s outputs and the upload component's (cleared when rejected)."""
         import gradio as gr
 
@@ -494,7 +507,7 @@ class PageHandlers:
             return self.warn(empty, exc) + (None,)
         return self.view(session, f"{len(images)} reference(s) loaded." if images else "") + (gr.update(),)
 
-    def on_lineart(self, session: Session, file: Any, extract: bool) -> tuple:
+    def on_lineart(self, session: Session, file: Upload | None, extract: bool) -> tuple:
         """Returns :meth:`view`'s outputs and the upload component's (cleared when rejected)."""
         import gradio as gr
 
@@ -541,7 +554,7 @@ class PageHandlers:
     def on_clear(self, session: Session) -> tuple:
         return self.view(clear_points(session), "All pairs cleared.")
 
-    def on_import(self, session: Session, file: Any) -> tuple:
+    def on_import(self, session: Session, file: Upload | None) -> tuple:
         try:
             path = file if isinstance(file, str) else file.name
             if Path(path).stat().st_size > 1_000_000:
@@ -592,36 +605,36 @@ class PageHandlers:
 class PageControls:
     """The page's components (made by :func:`page_layout`)."""
 
-    session: Any
-    ref_files: Any
-    ref_pick: Any
-    ref_view: Any
-    line_file: Any
-    extract: Any
-    line_view: Any
-    result_view: Any
-    downloads: Any
-    status: Any
-    undo: Any
-    delete_no: Any
-    delete: Any
-    clear: Any
-    suggest_k: Any
-    suggest: Any
-    points_view: Any
-    import_points: Any
-    export_points: Any
-    engine: Any
-    steps: Any
-    g_ref: Any
-    g_pt: Any
-    seed: Any
-    snap: Any
-    guide_fill: Any
-    layers: Any
-    generate: Any
+    session: gr.State
+    ref_files: gr.File
+    ref_pick: gr.Radio
+    ref_view: gr.Image
+    line_file: gr.File
+    extract: gr.Checkbox
+    line_view: gr.Image
+    result_view: gr.Image
+    downloads: gr.File
+    status: gr.Markdown
+    undo: gr.Button
+    delete_no: gr.Number
+    delete: gr.Button
+    clear: gr.Button
+    suggest_k: gr.Number
+    suggest: gr.Button
+    points_view: gr.Code
+    import_points: gr.UploadButton
+    export_points: gr.DownloadButton
+    engine: gr.Radio
+    steps: gr.Slider
+    g_ref: gr.Slider
+    g_pt: gr.Slider
+    seed: gr.Number
+    snap: gr.Checkbox
+    guide_fill: gr.Checkbox
+    layers: gr.Checkbox
+    generate: gr.Button
 
-    def views(self) -> list[Any]:
+    def views(self) -> list[gr.components.Component]:
         """The outputs of :meth:`PageHandlers.view`, in its order."""
         return [self.session, self.ref_view, self.line_view, self.points_view, self.export_points, self.status,
                 self.ref_pick]
@@ -638,7 +651,7 @@ def page_layout(names: Sequence[str], defaults: RunSettings, limits: UiLimits) -
         "2. Click a spot on the reference, then the matching spot on the line art: that is one "
         "point pair. 3. Colorize. Coordinates are pixels of the uploaded images."
     )
-    c: dict[str, Any] = {"session": gr.State(Session())}
+    c: dict[str, gr.components.Component] = {"session": gr.State(Session())}
     with gr.Row():
         with gr.Column():
             c["ref_files"] = gr.File(label="References", file_count="multiple", elem_id="ref-upload")
@@ -714,7 +727,7 @@ def build_app(
     suggest: SuggestFn | None = None,
     limits: UiLimits = UiLimits(),
     workdir: str | Path | None = None,
-) -> Any:
+) -> gr.Blocks:
     """Build the page (a ``gr.Blocks``; call ``.queue(default_concurrency_limit=1).launch(...)``
     or use :func:`launch`): :func:`page_layout`'s components wired by :func:`wire_page` to
     :class:`PageHandlers`.
@@ -765,7 +778,7 @@ def launch(
     settings: NinjaSettings | None = None,
     prevent_thread_lock: bool = False,
     announce: Callable[[str], None] = print,
-) -> Any:
+) -> gr.Blocks:
     """Check the port, load the model once (when ``load`` names one), build the page and serve
     it on ``host``:``port`` (localhost by default); ``announce`` gets the page's URL. Returns the
     ``gr.Blocks``."""
@@ -778,13 +791,13 @@ def launch(
 
 
 def serve(
-    demo: Any,
+    demo: gr.Blocks,
     *,
     host: str = "127.0.0.1",
     port: int = 7860,
     prevent_thread_lock: bool = False,
     announce: Callable[[str], None] | None = None,
-) -> Any:
+) -> gr.Blocks:
     """Serve a page from :func:`build_app` on ``host``:``port`` with its upload limit; with
     ``prevent_thread_lock`` return at once (the server runs in a thread; ``demo.close()`` stops
     it). ``announce`` gets the URL once the server listens. Returns ``demo``."""
