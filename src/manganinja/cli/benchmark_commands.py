@@ -10,13 +10,18 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
 from manganinja.cli import app, choices, flag, user_errors
 from manganinja.cli import options
 from manganinja.engines import ENGINE_NAMES, EngineError, build_engine, check_model_source
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+    from manganinja.evaluation.benchmark import Extractor, Scorers
 
 benchmark_app = typer.Typer(help="Benchmark folders for `manganinja evaluate`.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
@@ -38,14 +43,14 @@ def synth(
     typer.echo(f"wrote {pairs} pairs to {out}")
 
 
-def _extractor(method: str) -> tuple[Any, str]:
+def _extractor(method: str) -> tuple[Extractor, str]:
     """The benchmark's fixed line-art extractor (RGB picture -> Lines) and its recorded name."""
     from manganinja.lines import Lines
     from manganinja.settings import InputSettings
 
     settings = InputSettings(extractor=method)
 
-    def extract(image: Any) -> Lines:
+    def extract(image: Image.Image) -> Lines:
         return Lines.from_picture(image, settings.extractor)
 
     return extract, f"manganinja.lines.extract_lineart(method={method!r})"
@@ -101,7 +106,7 @@ def evaluate(
                f"results in {out}")
 
 
-def _scorers(clip: Path | None, dino: Path | None, lpips: Path | None, device: str) -> tuple[Any, dict[str, str]]:
+def _scorers(clip: Path | None, dino: Path | None, lpips: Path | None, device: str) -> tuple[Scorers, dict[str, str]]:
     from manganinja.evaluation.benchmark import Scorers
 
     kwargs: dict[str, Any] = {}

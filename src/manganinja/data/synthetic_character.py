@@ -183,7 +183,7 @@ def random_character(rng: np.random.Generator, shading_prob: float = 0.6) -> Cha
 
     parts: list[Part] = []
 
-    def add(name: str, poly: np.ndarray, color: str, parent: str = "", pivot=(0.0, 0.0),
+    def add(name: str, poly: np.ndarray, color: str, parent: str = "", pivot: tuple[float, float] = (0.0, 0.0),
             max_angle: float = 0.0, max_offset: float = 0.0, shade: bool = False,
             accessory: bool = False) -> None:
         parts.append(Part(name, np.asarray(poly, float), color, parent,

@@ -13,12 +13,15 @@ import platform
 from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from manganinja.evaluation.metrics import mean_ci95
 from manganinja.images import load_image, to_rgb, write_bytes_atomic, write_json_atomic
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 #: Metric column -> (table header, decimals, higher is better).
 METRICS: dict[str, tuple[str, int, bool]] = {
@@ -177,7 +180,7 @@ def write_report(
     return summary
 
 
-def _save_figure(fig: Any, path: Path) -> None:
+def _save_figure(fig: Figure, path: Path) -> None:
     import io
 
     buf = io.BytesIO()
