@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Hashable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Hashable, Optional, Sequence, TypeVar
 
 from manganinja.batch import PageResult, run_pages, shard, single_file
 from manganinja.engines import BuiltEngine, Engine, NinjaEngine, build_engine, references_rgb
@@ -106,8 +106,12 @@ def _preparation(engine: Engine[Any]) -> Hashable:
     return id(engine)
 
 
+#: What an engine's ``prepare`` returns (its own type per engine).
+P = TypeVar("P")
+
+
 @dataclass(frozen=True, eq=False)
-class PreparedEngine:
+class PreparedEngine(Generic[P]):
     """An engine with one set of references prepared for it once (:func:`prepare`): the
     in-memory core of the road that :func:`run_colorize`, the web UI and the benchmark colorize
     through.
@@ -119,9 +123,9 @@ class PreparedEngine:
         state: what ``engine.prepare(references)`` returned.
     """
 
-    engine: Engine[Any]
+    engine: Engine[P]
     references: tuple["Image.Image", ...]
-    state: Any
+    state: P
 
     def colorize(self, lines: Lines, points: PointPairs | None = None) -> Layers:
         """``lines`` colorized after the prepared references: layers at ``lines.size``
@@ -136,7 +140,7 @@ class PreparedEngine:
             return layers
         return snap_layers(layers.composite, lines, keep_shading=True)
 
-    def with_engine(self, engine: Engine[Any]) -> "PreparedEngine":
+    def with_engine(self, engine: Engine[P]) -> PreparedEngine[P]:
         """The same references with ``engine`` (another configuration of this one): the prepared
         state is kept when ``engine`` prepares alike (:func:`_preparation`), else prepared again."""
         if engine is self.engine:
@@ -145,11 +149,11 @@ class PreparedEngine:
             return replace(self, engine=engine)
         return prepare(engine, self.references)
 
-    def with_seed(self, seed: int) -> "PreparedEngine":
+    def with_seed(self, seed: int) -> PreparedEngine[P]:
         """The same prepared references, sampling with ``seed``."""
         return self.with_engine(self.engine.with_seed(seed))
 
-    def configured(self, settings: RunSettings) -> "PreparedEngine":
+    def configured(self, settings: RunSettings) -> PreparedEngine[P]:
         """The same prepared references with the model's sampling settings of ``settings``
         (``settings.ninja``; a :class:`~manganinja.engines.NinjaEngine` sharing its loaded
         pipeline); other engines are kept as they are."""
@@ -159,7 +163,7 @@ class PreparedEngine:
         return self
 
 
-def prepare(engine: Engine[Any], references: Sequence["Image.Image"]) -> PreparedEngine:
+def prepare(engine: Engine[P], references: Sequence["Image.Image"]) -> PreparedEngine[P]:
     """``engine`` with ``references`` (RGB PIL images) prepared once (``engine.prepare``)."""
     refs = tuple(references)
     return PreparedEngine(engine, refs, engine.prepare(list(refs)))
