@@ -29,7 +29,16 @@ itself, snapped without guides and with the guides filling their regions), and t
 what error the unguided regions would need for the 0.7x bar, and what the bar gives for the target
 itself.
 
-    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap]]
+With ``--attention`` (and ``--model``) it also asks whether the guides change where the scored points
+look in the reference: during both samplings (none, 20 guides) every bank-reading attention call of
+the denoising U-Net is observed, and for each scored point the share of its token's bank weight
+(heads averaged) that lies on the point's own part of the reference (the generator's part map,
+area-resized to the bank's token grid) is averaged over calls (steps, blocks, branches). Printed per
+group (guided / unguided region, as with ``--snap``): that share without and with the guides, and
+chance (the part's share of the reference's area, the share a uniform attention would give). It is
+the correspondence probe's "right part" read inside sampling, as a weight rather than a nearest match.
+
+    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap] [--attention]]
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 """
@@ -92,6 +101,54 @@ def spread_colors(labels: np.ndarray, guide_xy: np.ndarray, reference_xy: np.nda
     return out
 
 
+def part_shares(parts: np.ndarray, point_parts: np.ndarray, side: int) -> np.ndarray:
+    """For each point's part, the share of each token's pixels on it: ``parts`` (S, S) part ids
+    of the reference at its drawn size, ``point_parts`` (K,) the part of each point; returns
+    float (K, side * side), row-major tokens of a ``side x side`` grid over the picture (area
+    resizing, as the pictures reach the model)."""
+    import cv2
+
+    masks = [(parts == p).astype(np.float32) for p in np.asarray(point_parts).reshape(-1)]
+    return np.stack([cv2.resize(m, (side, side), interpolation=cv2.INTER_AREA).reshape(-1) for m in masks]) \
+        if masks else np.zeros((0, side * side), np.float32)
+
+
+def mass_on_part(rows: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """The share of each attention row's weight that lies on its point's part: ``rows`` (K, M)
+    non-negative bank weights of K points' tokens, ``shares`` (K, M) from :func:`part_shares`;
+    returns (K,) in [0, 1]."""
+    return (rows * shares).sum(-1) / rows.sum(-1)
+
+
+class PartAttention:
+    """An observer for :attr:`~manganinja.models.reference_attention.ReferenceState.observer`:
+    at every bank-reading attention call, the bank weight rows (heads averaged, batch averaged)
+    of the tokens that hold ``target_xy`` ((K, 2) pixel positions at the model's ``resolution``),
+    as the share on each point's part (``parts`` / ``point_parts``, :func:`part_shares`)."""
+
+    def __init__(self, target_xy: np.ndarray, resolution: int, parts: np.ndarray, point_parts: np.ndarray) -> None:
+        import torch
+
+        self.target_xy = torch.as_tensor(np.asarray(target_xy, np.float32))[None]
+        self.resolution = resolution
+        self.parts, self.point_parts = parts, point_parts
+        self._shares: dict[int, np.ndarray] = {}
+        #: per observed call: (K,) the share of each point's bank weight on its part
+        self.masses: list[np.ndarray] = []
+
+    def __call__(self, name, attn, query_input, key_input, value_input, key_mask) -> None:
+        from manganinja.models.reference_attention import attention_weights
+        from manganinja.training.losses import grid_side, tokens_at
+
+        n = query_input.shape[1]
+        bank = attention_weights(attn, query_input, key_input, key_mask)[..., n:].mean(1)  # (B, N, M)
+        rows = tokens_at(bank, self.target_xy.expand(bank.shape[0], -1, -1), self.resolution).mean(0)  # (K, M)
+        side = grid_side(rows.shape[-1])
+        if side not in self._shares:
+            self._shares[side] = part_shares(self.parts, self.point_parts, side)
+        self.masses.append(mass_on_part(rows.detach().double().numpy(), self._shares[side]))
+
+
 def bar_needs(near_with: float, near_without: float, far_without: float, far: int, bar: float = 0.7) -> tuple[float, float]:
     """The mean point MSE the ``far`` scored points of the unguided regions would need for the
     total with guides to be ``bar`` times the total without, given the sums of the point MSEs of
@@ -112,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--snap", action="store_true",
                         help="with --model: its pictures snapped as colorize paints them, grouped by guided regions")
+    parser.add_argument("--attention", action="store_true",
+                        help="with --model: the scored points' attention on their own part of the reference, none / 20 guides")
     args = parser.parse_args(argv)
     from manganinja.evaluation import benchmark as B
 
@@ -119,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     check_input_folder(args.data, "--data", "benchmark")
     if args.model is not None:
         check_input_folder(args.model, "--model", "pipeline")
-    elif args.snap:
-        raise RequestError("--snap needs --model: it snaps the model's pictures; give --model MODEL_DIR")
+    elif args.snap or args.attention:
+        flag = "--snap" if args.snap else "--attention"
+        raise RequestError(f"{flag} needs --model: it reads the model's pictures; give --model MODEL_DIR")
 
     from manganinja.data.synthetic import generate_pair
     from manganinja.evaluation import metrics as M
@@ -141,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     covered_all: list[bool] = []
     in_guided_part: list[bool] = []
     in_guided_region: list[bool] = []
+    attention: dict[str, list[float]] = {}
     manifest = B.read_manifest(args.data)
     for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
@@ -159,10 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         spread = spread_colors(labels, gxy.astype(np.float64), rxy.astype(np.float64), ref, args.spread_k)
         size = (tgt.shape[1], tgt.shape[0])
         outputs = {}
+        looked: dict[str, np.ndarray] = {}
         if engine is not None:
             guides = PointPairs([points[int(j)] for j in guide_idx])
             for key, given in (("none", None), ("guides", guides)):
-                outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
+                observer = PartAttention(points.lineart_xy[scored_idx] * args.size / np.asarray(size, np.float64),
+                                         args.size, drawn.reference_parts, drawn.point_parts[scored_idx])
+                engine.pipe.reference_state.observer = observer if args.attention else None
+                try:
+                    outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
+                finally:
+                    engine.pipe.reference_state.observer = None
+                if args.attention:
+                    looked[key] = np.mean(observer.masses, axis=0)
+            if args.attention:
+                areas = np.array([np.mean(drawn.reference_parts == p) for p in drawn.point_parts[scored_idx]])
             outputs["floor"] = np.asarray(engine.pipe.autoencode(target, args.size))
             if args.snap:
                 outputs["floor"] = snap_layers(outputs["floor"], line).composite
@@ -170,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 outputs["snapped target, guides filling"] = snap_layers(tgt, line, guides=GuideFills(gxy, colors)).composite
         regions = label_regions(line.array) if args.snap else None
         guided_labels = {regions.label_at(tuple(xy)) for xy in gxy} if regions is not None else set()
-        for j in scored_idx:
+        for row, j in enumerate(scored_idx):
             xy = points.lineart_xy[int(j)]
             x, y = scale_xy(xy[None], size, (args.size, args.size))[0]
             covered = bool(hints[3, y, x] > 0)
@@ -192,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
                     rows.setdefault("spread uncovered", []).append(error(np.broadcast_to(spread[label], tgt.shape).copy()))
             for key, image in outputs.items():
                 rows.setdefault(f"{key} {group}", []).append(error(np.asarray(image)[..., :3]))
+            for key, masses in looked.items():
+                attention.setdefault(f"{key} {group}", []).append(float(masses[row]))
+            if looked:
+                attention.setdefault(f"chance {group}", []).append(float(areas[row]))
     covered_arr = np.array(covered_all)
     part_arr = np.array(in_guided_part)
     print(f"{len(covered_arr)} scored points, {covered_arr.mean():.1%} covered by the {GUIDES} guides' hints at {args.size} px; "
@@ -225,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"the snapped target itself: none {target['snapped target']:.4f}, 20 guides filling "
                   f"{target['snapped target, guides filling']:.4f} "
                   f"({target['snapped target, guides filling'] / target['snapped target']:.3f}x: no guide lowers an error at the floor)")
+    if attention:
+        print(f"attention of the scored points on their own part of the reference (share of the bank weight, "
+              f"every reader call of both samplings):")
+        print("| where | points | none | 20 guides | chance (the part's area) |\n|---|---|---|---|---|")
+        for group in (near, far):
+            if f"none {group}" in attention:
+                print(f"| {group} | {len(attention[f'none {group}'])} | {np.mean(attention[f'none {group}']):.3f} | "
+                      f"{np.mean(attention[f'guides {group}']):.3f} | {np.mean(attention[f'chance {group}']):.3f} |")
     return 0
 
 

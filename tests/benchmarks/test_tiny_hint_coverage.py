@@ -117,7 +117,57 @@ def test_snapped_the_totals_are_the_benchmarks_point_mse_as_colorize_paints(data
     assert "0.7x would need the unguided regions at most at" in printed and "the snapped target itself: none" in printed
 
 
-def test_snap_without_a_model_is_one_line(data, capsys):
-    assert exit_code(script().main, ["--data", str(data), "--snap"]) == 2
+@pytest.mark.parametrize("flag", ["--snap", "--attention"])
+def test_a_model_flag_without_a_model_is_one_line(data, flag, capsys):
+    assert exit_code(script().main, ["--data", str(data), flag]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "--snap needs --model" in err
+    assert err.count("\n") == 0 and f"{flag} needs --model" in err
+
+
+def test_the_part_shares_are_each_tokens_share_of_the_points_part():
+    parts = np.zeros((8, 8), np.int64)
+    parts[:, 4:] = 3  # part 3: the right half; part 0 the left
+    parts[0:2, 0:2] = 5  # part 5: the top-left 2 x 2 pixels
+    shares = script().part_shares(parts, np.array([3, 5]), 2)  # a 2 x 2 token grid of 4 x 4 pixels
+    np.testing.assert_allclose(shares, [[0, 1, 0, 1], [0.25, 0, 0, 0]])
+    np.testing.assert_allclose(shares.mean(1), [np.mean(parts == 3), np.mean(parts == 5)])  # tokens of equal area
+
+
+def test_the_mass_on_the_part_is_the_weight_on_its_tokens_and_chance_when_uniform():
+    shares = np.array([[0.0, 1.0, 0.0, 1.0], [0.25, 0.0, 0.0, 0.0]])
+    mass = script().mass_on_part(np.array([[0.0, 0.3, 0.7, 0.0], [2.0, 2.0, 2.0, 2.0]]), shares)
+    np.testing.assert_allclose(mass, [0.3, 0.25 / 4])  # rows need not sum to 1 (the own tokens' share is left out)
+
+
+def test_the_attention_rows_read_the_tokens_of_the_points():
+    """The observer reads the row of the token holding each point and scores it on that point's
+    part: target token 0 looks only at the reference's right half, token 1 only at its left half."""
+    import torch
+    from diffusers.models.attention_processor import Attention
+
+    attn = Attention(query_dim=4, heads=1, dim_head=4)  # no biases
+    with torch.no_grad():
+        attn.to_q.weight.copy_(torch.eye(4))
+        attn.to_k.weight.copy_(torch.eye(4))
+    parts = np.zeros((16, 16), np.int64)
+    parts[:, 8:] = 1  # part 1: the reference's right half, part 0 its left
+    # 2 x 2 token grids over 16 px: a point of part 1 in target token 0, of part 0 and of part 1 in token 1
+    observer = script().PartAttention(np.array([[1.0, 1.0], [14.0, 3.0], [12.0, 6.0]]), 16, parts, np.array([1, 0, 1]))
+    query = torch.zeros(1, 4, 4)
+    query[0, 0, 3] = query[0, 1, 2] = 1.0
+    keys = torch.zeros(1, 8, 4)  # the 4 own tokens (logit 0), then the bank's 4
+    keys[0, 4 + 1, 3] = keys[0, 4 + 3, 3] = 1e3  # the bank's right column answers token 0
+    keys[0, 4 + 0, 2] = keys[0, 4 + 2, 2] = 1e3  # its left column token 1
+    observer("block", attn, query, keys, keys, None)
+    np.testing.assert_allclose(observer.masses[0], [1.0, 1.0, 0.0], atol=1e-6)
+
+
+def test_the_attention_is_read_during_both_samplings(data, capsys):
+    assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2", "--snap", "--attention"]) == 0
+    printed = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line for line in printed.splitlines() if line.startswith("| guided region |")
+            or line.startswith("| unguided region |")}
+    assert set(rows) == {"guided region", "unguided region"}
+    for line in rows.values():
+        none, guided, chance = (float(v) for v in line.split("|")[3:6])
+        assert 0.0 <= none <= 1.0 and 0.0 <= guided <= 1.0 and 0.0 < chance < 1.0
