@@ -48,12 +48,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from manganinja.cli import run_script
 from manganinja.requests import RequestError, check_at_least, check_input_folder
 from manganinja.training.reproduce import GUIDES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from manganinja.models.reference_attention import ReferenceState
 
 
 def local_affine(src: np.ndarray, dst: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -124,29 +128,37 @@ class PartAttention:
     """An observer for :attr:`~manganinja.models.reference_attention.ReferenceState.observer`:
     at every bank-reading attention call, the bank weight rows (heads averaged, batch averaged)
     of the tokens that hold ``target_xy`` ((K, 2) pixel positions at the model's ``resolution``),
-    as the share on each point's part (``parts`` / ``point_parts``, :func:`part_shares`)."""
+    as the share on each point's part (``parts`` / ``point_parts``, :func:`part_shares`), kept by
+    the branch of ``state``'s layout the call belongs to (a reader calls the observer once per
+    bank-reading branch, in the layout's order)."""
 
-    def __init__(self, target_xy: np.ndarray, resolution: int, parts: np.ndarray, point_parts: np.ndarray) -> None:
+    def __init__(self, target_xy: np.ndarray, resolution: int, parts: np.ndarray, point_parts: np.ndarray,
+                 state: ReferenceState) -> None:
         import torch
 
         self.target_xy = torch.as_tensor(np.asarray(target_xy, np.float32))[None]
         self.resolution = resolution
         self.parts, self.point_parts = parts, point_parts
+        self.state = state
         self._shares: dict[int, np.ndarray] = {}
-        #: per observed call: (K,) the share of each point's bank weight on its part
-        self.masses: list[np.ndarray] = []
+        self._calls: dict[str, int] = {}
+        #: per branch name ("REF", "POINT"), per observed call: (K,) each point's bank weight share on its part
+        self.masses: dict[str, list[np.ndarray]] = {}
 
     def __call__(self, name, attn, query_input, key_input, value_input, key_mask) -> None:
-        from manganinja.models.reference_attention import attention_weights
+        from manganinja.models.reference_attention import Branch, attention_weights
         from manganinja.training.losses import grid_side, tokens_at
 
+        readers = [b for b in self.state.branches or (Branch.REF,) if b is not Branch.UNCOND]
+        branch = readers[self._calls.get(name, 0) % len(readers)]
+        self._calls[name] = self._calls.get(name, 0) + 1
         n = query_input.shape[1]
         bank = attention_weights(attn, query_input, key_input, key_mask)[..., n:].mean(1)  # (B, N, M)
         rows = tokens_at(bank, self.target_xy.expand(bank.shape[0], -1, -1), self.resolution).mean(0)  # (K, M)
         side = grid_side(rows.shape[-1])
         if side not in self._shares:
             self._shares[side] = part_shares(self.parts, self.point_parts, side)
-        self.masses.append(mass_on_part(rows.detach().double().numpy(), self._shares[side]))
+        self.masses.setdefault(branch.name, []).append(mass_on_part(rows.detach().double().numpy(), self._shares[side]))
 
 
 def bar_needs(near_with: float, near_without: float, far_without: float, far: int, bar: float = 0.7) -> tuple[float, float]:
@@ -201,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     covered_all: list[bool] = []
     in_guided_part: list[bool] = []
     in_guided_region: list[bool] = []
-    attention: dict[str, list[float]] = {}
+    attention: dict[tuple[str, str], list[float]] = {}  # (run, group) -> per point
     manifest = B.read_manifest(args.data)
     for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
@@ -225,14 +237,16 @@ def main(argv: list[str] | None = None) -> int:
             guides = PointPairs([points[int(j)] for j in guide_idx])
             for key, given in (("none", None), ("guides", guides)):
                 observer = PartAttention(points.lineart_xy[scored_idx] * args.size / np.asarray(size, np.float64),
-                                         args.size, drawn.reference_parts, drawn.point_parts[scored_idx])
+                                         args.size, drawn.reference_parts, drawn.point_parts[scored_idx],
+                                         engine.pipe.reference_state)
                 engine.pipe.reference_state.observer = observer if args.attention else None
                 try:
                     outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
                 finally:
                     engine.pipe.reference_state.observer = None
                 if args.attention:
-                    looked[key] = np.mean(observer.masses, axis=0)
+                    for branch, masses in observer.masses.items():
+                        looked[f"{key}, {branch} branch"] = np.mean(masses, axis=0)
             if args.attention:
                 areas = np.array([np.mean(drawn.reference_parts == p) for p in drawn.point_parts[scored_idx]])
             outputs["floor"] = np.asarray(engine.pipe.autoencode(target, args.size))
@@ -265,9 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             for key, image in outputs.items():
                 rows.setdefault(f"{key} {group}", []).append(error(np.asarray(image)[..., :3]))
             for key, masses in looked.items():
-                attention.setdefault(f"{key} {group}", []).append(float(masses[row]))
+                attention.setdefault((key, group), []).append(float(masses[row]))
             if looked:
-                attention.setdefault(f"chance {group}", []).append(float(areas[row]))
+                attention.setdefault(("chance", group), []).append(float(areas[row]))
     covered_arr = np.array(covered_all)
     part_arr = np.array(in_guided_part)
     print(f"{len(covered_arr)} scored points, {covered_arr.mean():.1%} covered by the {GUIDES} guides' hints at {args.size} px; "
@@ -304,11 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     if attention:
         print(f"attention of the scored points on their own part of the reference (share of the bank weight, "
               f"every reader call of both samplings):")
-        print("| where | points | none | 20 guides | chance (the part's area) |\n|---|---|---|---|---|")
+        runs = sorted({run for run, _ in attention if run != "chance"}, key=lambda r: (not r.startswith("none"), "REF" not in r, r))
+        print(f"| where | points | {' | '.join(runs)} | chance (the part's area) |\n|---|---|{'---|' * len(runs)}---|")
         for group in (near, far):
-            if f"none {group}" in attention:
-                print(f"| {group} | {len(attention[f'none {group}'])} | {np.mean(attention[f'none {group}']):.3f} | "
-                      f"{np.mean(attention[f'guides {group}']):.3f} | {np.mean(attention[f'chance {group}']):.3f} |")
+            if ("chance", group) in attention:
+                cells = " | ".join(f"{np.mean(attention[(run, group)]):.3f}" for run in runs)
+                print(f"| {group} | {len(attention[('chance', group)])} | {cells} | {np.mean(attention[('chance', group)]):.3f} |")
     return 0
 
 

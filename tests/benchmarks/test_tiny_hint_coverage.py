@@ -152,22 +152,29 @@ def test_the_attention_rows_read_the_tokens_of_the_points():
     parts = np.zeros((16, 16), np.int64)
     parts[:, 8:] = 1  # part 1: the reference's right half, part 0 its left
     # 2 x 2 token grids over 16 px: a point of part 1 in target token 0, of part 0 and of part 1 in token 1
-    observer = script().PartAttention(np.array([[1.0, 1.0], [14.0, 3.0], [12.0, 6.0]]), 16, parts, np.array([1, 0, 1]))
+    from manganinja.models.reference_attention import Branch, ReferenceState
+
+    state = ReferenceState()
+    state.branches = (Branch.UNCOND, Branch.REF, Branch.POINT)
+    observer = script().PartAttention(np.array([[1.0, 1.0], [14.0, 3.0], [12.0, 6.0]]), 16, parts, np.array([1, 0, 1]), state)
     query = torch.zeros(1, 4, 4)
     query[0, 0, 3] = query[0, 1, 2] = 1.0
     keys = torch.zeros(1, 8, 4)  # the 4 own tokens (logit 0), then the bank's 4
     keys[0, 4 + 1, 3] = keys[0, 4 + 3, 3] = 1e3  # the bank's right column answers token 0
     keys[0, 4 + 0, 2] = keys[0, 4 + 2, 2] = 1e3  # its left column token 1
-    observer("block", attn, query, keys, keys, None)
-    np.testing.assert_allclose(observer.masses[0], [1.0, 1.0, 0.0], atol=1e-6)
+    observer("block", attn, query, keys, keys, None)  # the REF branch's call, then the POINT branch's
+    observer("block", attn, query[:, [1, 0, 2, 3]], keys, keys, None)  # tokens 0 and 1 swapped
+    np.testing.assert_allclose(observer.masses["REF"][0], [1.0, 1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(observer.masses["POINT"][0], [0.0, 0.0, 1.0], atol=1e-6)
 
 
 def test_the_attention_is_read_during_both_samplings(data, capsys):
     assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2", "--snap", "--attention"]) == 0
     printed = capsys.readouterr().out
-    rows = {line.split("|")[1].strip(): line for line in printed.splitlines() if line.startswith("| guided region |")
-            or line.startswith("| unguided region |")}
+    table = printed[printed.index("| where | points |"):].splitlines()
+    assert table[0] == ("| where | points | none, REF branch | none, POINT branch | guides, REF branch | guides, POINT branch "
+                        "| chance (the part's area) |")  # without points the POINT branch runs with empty point maps
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[3:8]] for line in table[2:4]}
     assert set(rows) == {"guided region", "unguided region"}
-    for line in rows.values():
-        none, guided, chance = (float(v) for v in line.split("|")[3:6])
-        assert 0.0 <= none <= 1.0 and 0.0 <= guided <= 1.0 and 0.0 < chance < 1.0
+    for shares in rows.values():
+        assert all(0.0 <= v <= 1.0 for v in shares) and 0.0 < shares[-1] < 0.5
