@@ -33,9 +33,9 @@ With ``--attention`` (and ``--model``) it also asks whether the guides change wh
 look in the reference: during both samplings (none, 20 guides) every bank-reading attention call of
 the denoising U-Net is observed, and for each scored point the share of its token's bank weight
 (heads averaged) that lies on the point's own part of the reference (the generator's part map,
-area-resized to the bank's token grid) is averaged over calls (steps, blocks, branches). Printed per
-group (guided / unguided region, as with ``--snap``): that share without and with the guides, and
-chance (the part's share of the reference's area, the share a uniform attention would give). It is
+area-resized to the bank's token grid) is averaged over calls (steps, blocks), per branch of the
+guidance layout (REF, POINT). Printed per group (guided / unguided region, as with ``--snap``): that
+share without and with the guides, per branch, and chance (the part's share of the reference's area, the share a uniform attention would give). It is
 the correspondence probe's "right part" read inside sampling, as a weight rather than a nearest match.
 
     python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap] [--attention]]
@@ -48,16 +48,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from manganinja.cli import run_script
 from manganinja.requests import RequestError, check_at_least, check_input_folder
 from manganinja.training.reproduce import GUIDES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from manganinja.models.reference_attention import ReferenceState
 
 
 def local_affine(src: np.ndarray, dst: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -129,29 +125,22 @@ class PartAttention:
     at every bank-reading attention call, the bank weight rows (heads averaged, batch averaged)
     of the tokens that hold ``target_xy`` ((K, 2) pixel positions at the model's ``resolution``),
     as the share on each point's part (``parts`` / ``point_parts``, :func:`part_shares`), kept by
-    the branch of ``state``'s layout the call belongs to (a reader calls the observer once per
-    bank-reading branch, in the layout's order)."""
+    the branch the reader calls it for."""
 
-    def __init__(self, target_xy: np.ndarray, resolution: int, parts: np.ndarray, point_parts: np.ndarray,
-                 state: ReferenceState) -> None:
+    def __init__(self, target_xy: np.ndarray, resolution: int, parts: np.ndarray, point_parts: np.ndarray) -> None:
         import torch
 
         self.target_xy = torch.as_tensor(np.asarray(target_xy, np.float32))[None]
         self.resolution = resolution
         self.parts, self.point_parts = parts, point_parts
-        self.state = state
         self._shares: dict[int, np.ndarray] = {}
-        self._calls: dict[str, int] = {}
         #: per branch name ("REF", "POINT"), per observed call: (K,) each point's bank weight share on its part
         self.masses: dict[str, list[np.ndarray]] = {}
 
-    def __call__(self, name, attn, query_input, key_input, value_input, key_mask) -> None:
-        from manganinja.models.reference_attention import Branch, attention_weights
+    def __call__(self, name, branch, attn, query_input, key_input, value_input, key_mask) -> None:
+        from manganinja.models.reference_attention import attention_weights
         from manganinja.training.losses import grid_side, tokens_at
 
-        readers = [b for b in self.state.branches or (Branch.REF,) if b is not Branch.UNCOND]
-        branch = readers[self._calls.get(name, 0) % len(readers)]
-        self._calls[name] = self._calls.get(name, 0) + 1
         n = query_input.shape[1]
         bank = attention_weights(attn, query_input, key_input, key_mask)[..., n:].mean(1)  # (B, N, M)
         rows = tokens_at(bank, self.target_xy.expand(bank.shape[0], -1, -1), self.resolution).mean(0)  # (K, M)
@@ -237,14 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             guides = PointPairs([points[int(j)] for j in guide_idx])
             for key, given in (("none", None), ("guides", guides)):
                 observer = PartAttention(points.lineart_xy[scored_idx] * args.size / np.asarray(size, np.float64),
-                                         args.size, drawn.reference_parts, drawn.point_parts[scored_idx],
-                                         engine.pipe.reference_state)
-                engine.pipe.reference_state.observer = observer if args.attention else None
+                                         args.size, drawn.reference_parts, drawn.point_parts[scored_idx]) if args.attention else None
+                engine.pipe.reference_state.observer = observer
                 try:
                     outputs[key] = prepare(engine, [reference]).colorize(line, given).composite
                 finally:
                     engine.pipe.reference_state.observer = None
-                if args.attention:
+                if observer is not None:
                     for branch, masses in observer.masses.items():
                         looked[f"{key}, {branch} branch"] = np.mean(masses, axis=0)
             if args.attention:
@@ -316,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{target['snapped target, guides filling']:.4f} "
                   f"({target['snapped target, guides filling'] / target['snapped target']:.3f}x: no guide lowers an error at the floor)")
     if attention:
-        print(f"attention of the scored points on their own part of the reference (share of the bank weight, "
-              f"every reader call of both samplings):")
+        print("attention of the scored points on their own part of the reference (share of the bank weight, "
+              "every reader call of both samplings, by branch):")
         runs = sorted({run for run, _ in attention if run != "chance"}, key=lambda r: (not r.startswith("none"), "REF" not in r, r))
         print(f"| where | points | {' | '.join(runs)} | chance (the part's area) |\n|---|---|{'---|' * len(runs)}---|")
         for group in (near, far):

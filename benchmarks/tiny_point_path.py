@@ -112,20 +112,15 @@ def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: in
 
     from manganinja.evaluation import benchmark as B
     from manganinja.lines import Lines
-    from manganinja.models.reference_attention import Branch, attention_weights
+    from manganinja.models.reference_attention import attention_weights
     from manganinja.points import PointPairs
     from manganinja.training.losses import weights_at_correspondences
 
     size = int(pipe.recommended.get("resolution", 64))
     stats: dict[tuple[int, str], list[tuple[float, float]]] = {}
     guide_xy: dict[str, torch.Tensor] = {}
-    calls: dict[str, int] = {}
 
-    def observe(name, attn, query_input, key_input, value_input, key_mask) -> None:
-        # a reader calls the observer once per bank-reading branch of the layout, in its order
-        readers = [b for b in pipe.reference_state.branches if b is not Branch.UNCOND]
-        branch = readers[calls.get(name, 0) % len(readers)]
-        calls[name] = calls.get(name, 0) + 1
+    def observe(name, branch, attn, query_input, key_input, value_input, key_mask) -> None:
         n = query_input.shape[1]
         weights = attention_weights(attn, query_input, key_input, key_mask)
         probs, right, side = weights_at_correspondences(weights[..., n:], guide_xy["target"], guide_xy["reference"], size)
@@ -146,7 +141,6 @@ def guide_attention(pipe, data: Path, names: list[str], n_points: int, steps: in
             wanted = point_colors(np.asarray(reference.convert("RGB")), guide.reference_xy)
             lines = Lines.from_picture(target, "xdog")
             for branch, scale_point in (("REF", 0.0), ("POINT", 1.0)):
-                calls.clear()
                 pipe.reference_state.observer = observe if branch == "POINT" else None
                 out = pipe(reference=reference, lineart=lines, points=guide, generator=torch.Generator().manual_seed(0),
                            num_inference_steps=steps, guidance="paper", guidance_scale_ref=1.0, guidance_scale_point=scale_point,

@@ -152,18 +152,16 @@ def test_the_attention_rows_read_the_tokens_of_the_points():
     parts = np.zeros((16, 16), np.int64)
     parts[:, 8:] = 1  # part 1: the reference's right half, part 0 its left
     # 2 x 2 token grids over 16 px: a point of part 1 in target token 0, of part 0 and of part 1 in token 1
-    from manganinja.models.reference_attention import Branch, ReferenceState
+    from manganinja.models.reference_attention import Branch
 
-    state = ReferenceState()
-    state.branches = (Branch.UNCOND, Branch.REF, Branch.POINT)
-    observer = script().PartAttention(np.array([[1.0, 1.0], [14.0, 3.0], [12.0, 6.0]]), 16, parts, np.array([1, 0, 1]), state)
+    observer = script().PartAttention(np.array([[1.0, 1.0], [14.0, 3.0], [12.0, 6.0]]), 16, parts, np.array([1, 0, 1]))
     query = torch.zeros(1, 4, 4)
     query[0, 0, 3] = query[0, 1, 2] = 1.0
     keys = torch.zeros(1, 8, 4)  # the 4 own tokens (logit 0), then the bank's 4
     keys[0, 4 + 1, 3] = keys[0, 4 + 3, 3] = 1e3  # the bank's right column answers token 0
     keys[0, 4 + 0, 2] = keys[0, 4 + 2, 2] = 1e3  # its left column token 1
-    observer("block", attn, query, keys, keys, None)  # the REF branch's call, then the POINT branch's
-    observer("block", attn, query[:, [1, 0, 2, 3]], keys, keys, None)  # tokens 0 and 1 swapped
+    observer("block", Branch.REF, attn, query, keys, keys, None)
+    observer("block", Branch.POINT, attn, query[:, [1, 0, 2, 3]], keys, keys, None)  # tokens 0 and 1 swapped
     np.testing.assert_allclose(observer.masses["REF"][0], [1.0, 1.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(observer.masses["POINT"][0], [0.0, 0.0, 1.0], atol=1e-6)
 

@@ -74,10 +74,11 @@ class ReferenceState:
     #: Attention slicing: queries per slice (None = all at once). Kept by :meth:`clear`.
     query_chunk: int | None = None
     #: Diagnostics (``manganinja.training.reference_use``): called by every reader that attends
-    #: over [own tokens; bank] as ``observer(name, attn, query_input (B, N, C), key_input
-    #: (B, N + M, C), value_input (B, N + M, C), key_mask (B, N + M) or None)``; it must not change
+    #: over [own tokens; bank] as ``observer(name, branch, attn, query_input (B, N, C), key_input
+    #: (B, N + M, C), value_input (B, N + M, C), key_mask (B, N + M) or None)``, once per
+    #: bank-reading branch group (``branch``: REF or POINT) of the layout; it must not change
     #: them. Kept by :meth:`clear`.
-    observer: Callable[[str, Attention, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None], None] | None = None
+    observer: Callable[[str, Branch, Attention, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None], None] | None = None
 
     def clear(self) -> None:
         self.bank = {}
@@ -255,7 +256,7 @@ class ReferenceReadProcessor(_ReferenceProcessor):
         kv = torch.cat([h, bank], dim=1)
         if branch is Branch.REF:
             if self.state.observer is not None:
-                self.state.observer(self.name, attn, h, kv, kv, mask)
+                self.state.observer(self.name, branch, attn, h, kv, kv, mask)
             return attention(attn, h, kv, kv, mask, query_chunk=chunk)
         points = self.state.points
         if points is None:
@@ -270,7 +271,7 @@ class ReferenceReadProcessor(_ReferenceProcessor):
             ref_keys.append(part if e is None else part + e)
         k = torch.cat([q, *ref_keys], dim=1)
         if self.state.observer is not None:
-            self.state.observer(self.name, attn, q, k, kv, mask)
+            self.state.observer(self.name, branch, attn, q, k, kv, mask)
         return attention(attn, q, k, kv, mask, query_chunk=chunk)
 
 

@@ -44,7 +44,7 @@ import torch
 from diffusers.models.attention_processor import Attention
 
 from manganinja.evaluation.metrics import mean_ci95
-from manganinja.models.reference_attention import attention_weights
+from manganinja.models.reference_attention import Branch, attention_weights
 from manganinja.pipeline import MangaNinjaPipeline
 from manganinja.training.config import TrainConfig, resolve_config
 from manganinja.training.losses import correspondence_nll, weights_at_correspondences
@@ -144,7 +144,7 @@ def measure_reference_use(trainer: Trainer, batches: int) -> ReferenceUse:
     hits: dict[tuple[int, int], list[tuple[float, float, float, float]]] = defaultdict(list)
     match: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = (torch.zeros(0), torch.zeros(0), torch.zeros(0, dtype=torch.bool))
 
-    def observe(name: str, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
+    def observe(name: str, branch: Branch, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
                 value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
         n_self, total = query_input.shape[1], key_input.shape[1]
         weights = attention_weights(attn, query_input, key_input, key_mask)

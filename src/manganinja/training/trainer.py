@@ -487,7 +487,7 @@ class CorrespondenceObserver:
         self.total: torch.Tensor | None = None
         self.count: torch.Tensor | None = None
 
-    def __call__(self, name: str, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
+    def __call__(self, name: str, branch: Branch, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
                  value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
         tokens = query_input.shape[1]
         if self.branch == "point":  # the POINT branch's own queries and keys: point embeddings added
