@@ -38,7 +38,19 @@ guidance layout (REF, POINT). Printed per group (guided / unguided region, as wi
 share without and with the guides, per branch, and chance (the part's share of the reference's area, the share a uniform attention would give). It is
 the correspondence probe's "right part" read inside sampling, as a weight rather than a nearest match.
 
-    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap] [--attention]]
+With ``--parts`` (and ``--model --snap``) it asks whose color each scored point gets: the
+reference's parts (the generator's part map) each have a color, their median; a picture's color at
+a point (its 3 x 3 patch, as the point MSE cuts it) goes to the part whose color is nearest. The
+snapped target's own pick is the right one (it is what the floor paints); the model's picture
+either picks the same part, or **another part**, one a guide lies in (a part the guides pin
+elsewhere in the line art) or one no guide lies in. Printed per group (guided / unguided region):
+how many points fall in each case and their point MSE, for the snapped target, the model without
+guides and with them, and how many of the points on another part's color without guides the guides
+move back to the right part. It says whether the error left is a matching error (another part's
+color) or a color error (the right part, a paler or darker color), and whether the guides correct
+matches past their regions.
+
+    python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap [--parts]] [--attention]]
 
 Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
 """
@@ -120,6 +132,50 @@ def mass_on_part(rows: np.ndarray, shares: np.ndarray) -> np.ndarray:
     return (rows * shares).sum(-1) / rows.sum(-1)
 
 
+def part_colors(reference: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's parts and their colors: ``reference`` uint8 (H, W, 3), ``parts`` int
+    (H, W) the part id of each pixel; returns the part ids (P,) and each part's median color,
+    float (P, 3) in [0, 1]."""
+    ids = np.unique(parts)
+    return ids, np.stack([np.median(reference[parts == p][:, :3], axis=0) for p in ids]) / 255.0
+
+
+def patch_colors(image: np.ndarray, xy: np.ndarray, patch: int = 3) -> np.ndarray:
+    """The mean color of the ``patch`` x ``patch`` patch at each point, cut at the border as the
+    point MSE cuts it: ``image`` uint8 (H, W, 3), ``xy`` (K, 2) pixel positions (rounded);
+    returns float (K, 3) in [0, 1]."""
+    h, w = image.shape[:2]
+    r = patch // 2
+    out = []
+    for x, y in np.rint(np.asarray(xy, np.float64).reshape(-1, 2)).astype(np.int64):
+        out.append(image[max(y - r, 0):min(y + r + 1, h), max(x - r, 0):min(x + r + 1, w), :3].reshape(-1, 3).mean(0))
+    return np.asarray(out, np.float64).reshape(-1, 3) / 255.0
+
+
+def nearest_part(colors: np.ndarray, ids: np.ndarray, part_rgb: np.ndarray) -> np.ndarray:
+    """The part whose color is nearest each of ``colors`` (K, 3) (squared RGB distance; the
+    lowest id on a tie): ``ids`` (P,) and ``part_rgb`` (P, 3) from :func:`part_colors`;
+    returns (K,) part ids."""
+    d = ((np.asarray(colors)[:, None, :] - part_rgb[None]) ** 2).sum(-1)
+    return ids[np.argmin(d, axis=1)]
+
+
+#: The cases of ``--parts``, in the order printed.
+PART_CASES = ("same part as the snapped target", "another part, a guide's", "another part, no guide's")
+
+
+#: The pictures ``--parts`` reads (``--snap``'s): the snapped target, the model without and with guides.
+PART_PICTURES = ("snapped target", "none", "guides")
+
+
+def part_case(pick: int, right: int, guided_parts: set[int]) -> str:
+    """Which of :data:`PART_CASES` a picture's pick ``pick`` is, against the snapped target's
+    ``right``; ``guided_parts``: the parts the guides lie in."""
+    if pick == right:
+        return PART_CASES[0]
+    return PART_CASES[1] if pick in guided_parts else PART_CASES[2]
+
+
 class PartAttention:
     """An observer for :attr:`~manganinja.models.reference_attention.ReferenceState.observer`:
     at every bank-reading attention call, the bank weight rows (heads averaged, batch averaged)
@@ -172,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --model: its pictures snapped as colorize paints them, grouped by guided regions")
     parser.add_argument("--attention", action="store_true",
                         help="with --model: the scored points' attention on their own part of the reference, none / 20 guides")
+    parser.add_argument("--parts", action="store_true",
+                        help="with --model --snap: whose part's color each scored point gets, the right one or another")
     args = parser.parse_args(argv)
     from manganinja.evaluation import benchmark as B
 
@@ -179,9 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     check_input_folder(args.data, "--data", "benchmark")
     if args.model is not None:
         check_input_folder(args.model, "--model", "pipeline")
-    elif args.snap or args.attention:
-        flag = "--snap" if args.snap else "--attention"
+    elif args.snap or args.attention or args.parts:
+        flag = "--snap" if args.snap else "--attention" if args.attention else "--parts"
         raise RequestError(f"{flag} needs --model: it reads the model's pictures; give --model MODEL_DIR")
+    if args.parts and not args.snap:
+        raise RequestError("--parts reads the snapped pictures (the snapped target's pick is the right one); add --snap")
 
     from manganinja.data.synthetic import generate_pair
     from manganinja.evaluation import metrics as M
@@ -203,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     in_guided_part: list[bool] = []
     in_guided_region: list[bool] = []
     attention: dict[tuple[str, str], list[float]] = {}  # (run, group) -> per point
+    picked: dict[tuple[str, str, str], list[float]] = {}  # (picture, group, case) -> point MSEs
+    moved: dict[str, list[str]] = {}  # group -> per point on another part's color without guides: what the guides pick
     manifest = B.read_manifest(args.data)
     for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
@@ -242,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
                 outputs["floor"] = snap_layers(outputs["floor"], line).composite
                 outputs["snapped target"] = snap_layers(tgt, line).composite
                 outputs["snapped target, guides filling"] = snap_layers(tgt, line, guides=GuideFills(gxy, colors)).composite
+        picks: dict[str, np.ndarray] = {}
+        if args.parts:
+            ids, part_rgb = part_colors(ref, drawn.reference_parts)
+            guided_parts = set(drawn.point_parts[guide_idx].tolist())
+            for key in PART_PICTURES:
+                picks[key] = nearest_part(patch_colors(np.asarray(outputs[key])[..., :3], points.lineart_xy[scored_idx]),
+                                          ids, part_rgb)
         regions = label_regions(line.array) if args.snap else None
         guided_labels = {regions.label_at(tuple(xy)) for xy in gxy} if regions is not None else set()
         for row, j in enumerate(scored_idx):
@@ -268,6 +337,15 @@ def main(argv: list[str] | None = None) -> int:
                 rows.setdefault(f"{key} {group}", []).append(error(np.asarray(image)[..., :3]))
             for key, masses in looked.items():
                 attention.setdefault((key, group), []).append(float(masses[row]))
+            if picks:
+                right = int(picks["snapped target"][row])
+                for key in PART_PICTURES:
+                    case = part_case(int(picks[key][row]), right, guided_parts)
+                    picked.setdefault((key, group, case), []).append(error(np.asarray(outputs[key])[..., :3]))
+                if int(picks["none"][row]) != right:
+                    pick = int(picks["guides"][row])
+                    moved.setdefault(group, []).append(
+                        "the right part" if pick == right else "the same part" if pick == int(picks["none"][row]) else "a third part")
             if looked:
                 attention.setdefault(("chance", group), []).append(float(areas[row]))
     covered_arr = np.array(covered_all)
@@ -312,6 +390,31 @@ def main(argv: list[str] | None = None) -> int:
             if ("chance", group) in attention:
                 cells = " | ".join(f"{np.mean(attention[(run, group)]):.3f}" for run in runs)
                 print(f"| {group} | {len(attention[('chance', group)])} | {cells} | {np.mean(attention[('chance', group)]):.3f} |")
+    if picked:
+        print("whose part's color the scored points get (the reference part whose median color is nearest the point's 3 x 3 patch; "
+              "right: the snapped target's pick); share of the points, point MSE, share of the error:")
+        print(f"| where | picture | points | {' | '.join(PART_CASES)} |\n|---|---|---|{'---|' * len(PART_CASES)}")
+        for group in (near, far):
+            for key in PART_PICTURES:
+                cells = [picked.get((key, group, case), []) for case in PART_CASES]
+                n, total = sum(len(c) for c in cells), sum(float(np.sum(c)) for c in cells)
+                if not n:
+                    continue
+                text = " | ".join(f"{len(c) / n:.0%}, {np.mean(c):.4f}, {np.sum(c) / total:.0%}" if c else "0%" for c in cells)
+                print(f"| {group} | {key} | {n} | {text} |")
+            if group in moved:
+                counts = {k: moved[group].count(k) for k in ("the right part", "the same part", "a third part")}
+                print(f"{group}: of the {len(moved[group])} points on another part's color without guides, with the 20 guides on "
+                      + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        wrong = sum((picked.get(("guides", far, case), []) for case in PART_CASES[1:]), [])
+        right = picked.get(("guides", far, PART_CASES[0]), [])
+        if wrong and right:
+            need, _ = bar_needs(np.sum(rows[f"guides {near}"]), np.sum(rows[f"none {near}"]), np.sum(rows[f"none {far}"]),
+                                len(rows[f"guides {far}"]))
+            excess = np.sum(rows[f"guides {far}"]) - need * len(rows[f"guides {far}"])
+            print(f"0.7x would need {max(0, int(np.ceil(excess / (np.mean(wrong) - np.mean(right))))) } of the {len(wrong)} points of the "
+                  f"{far}s on another part's color with 20 guides moved to the right part, at the error of the points there on it "
+                  f"({np.mean(right):.4f} against {np.mean(wrong):.4f}), and none moved off it")
     return 0
 
 

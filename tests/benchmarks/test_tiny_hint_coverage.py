@@ -117,11 +117,67 @@ def test_snapped_the_totals_are_the_benchmarks_point_mse_as_colorize_paints(data
     assert "0.7x would need the unguided regions at most at" in printed and "the snapped target itself: none" in printed
 
 
-@pytest.mark.parametrize("flag", ["--snap", "--attention"])
+@pytest.mark.parametrize("flag", ["--snap", "--attention", "--parts"])
 def test_a_model_flag_without_a_model_is_one_line(data, flag, capsys):
     assert exit_code(script().main, ["--data", str(data), flag]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"{flag} needs --model" in err
+
+
+def test_the_parts_without_snap_is_one_line(data, capsys):
+    assert exit_code(script().main, ["--data", str(data), "--model", str(SHIPPED), "--parts"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--parts" in err and "add --snap" in err
+
+
+def test_each_part_has_its_median_color_and_a_color_goes_to_the_nearest_part():
+    reference = np.zeros((4, 6, 3), np.uint8)
+    parts = np.zeros((4, 6), np.int64)
+    reference[:, :3] = [200, 0, 0]
+    reference[0, 0] = [0, 0, 0]  # one odd pixel: the median ignores it
+    parts[:, 3:] = 7
+    reference[:, 3:] = [0, 0, 255]
+    ids, rgb = script().part_colors(reference, parts)
+    np.testing.assert_array_equal(ids, [0, 7])
+    np.testing.assert_allclose(rgb, [[200 / 255, 0, 0], [0, 0, 1]])
+    picks = script().nearest_part(np.array([[0.7, 0.1, 0.1], [0.1, 0.1, 0.8], [0.3, 0.0, 0.6]]), ids, rgb)
+    np.testing.assert_array_equal(picks, [0, 7, 7])
+
+
+def test_the_patch_color_is_the_mean_of_the_patch_the_point_mse_cuts():
+    from manganinja.evaluation import metrics as M
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (9, 9, 3)).astype(np.uint8)
+    xy = np.array([[4.2, 3.8], [0.0, 8.0]])  # inside, and a corner (a 2 x 2 patch)
+    colors = script().patch_colors(image, xy)
+    np.testing.assert_allclose(colors[0], image[3:6, 3:6].reshape(-1, 3).mean(0) / 255)
+    np.testing.assert_allclose(colors[1], image[7:9, 0:2].reshape(-1, 3).mean(0) / 255)
+    flat = np.broadcast_to(image[3:6, 3:6].reshape(-1, 3).mean(0).round().astype(np.uint8), image.shape)
+    assert M.point_mse(image, flat, xy[:1]) == pytest.approx(  # the patch's variance about its mean, up to rounding
+        np.mean((image[3:6, 3:6] / 255 - colors[0]) ** 2), abs=1e-4)
+
+
+def test_a_pick_is_the_right_part_or_another_a_guide_lies_in_or_not():
+    case = script().part_case
+    cases = script().PART_CASES
+    assert [case(3, 3, {3, 4}), case(4, 3, {4}), case(5, 3, {4})] == list(cases)
+
+
+def test_the_parts_sort_every_scored_point_of_each_picture(data, capsys):
+    """--parts: the snapped target's pick is the right one, every scored point of each picture
+    is in one case, and the count the bar needs is printed."""
+    assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2", "--snap", "--parts"]) == 0
+    printed = capsys.readouterr().out
+    table = [line for line in printed.splitlines() if line.startswith(("| guided region |", "| unguided region |"))]
+    assert len(table) == 6
+    for line in table:
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        shares = [int(c.split("%")[0]) for c in cells[3:]]
+        assert abs(sum(shares) - 100) <= 2  # rounded shares of every point
+        if cells[1] == "snapped target":
+            assert cells[3].startswith("100%,") and shares[1:] == [0, 0]
+    assert "points on another part's color without guides" in printed
 
 
 def test_the_part_shares_are_each_tokens_share_of_the_points_part():
