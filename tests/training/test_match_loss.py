@@ -67,6 +67,11 @@ def test_match_loss_settings_are_checked():
         resolve_config({"data": {"match_points": 8}, "train": {"match_loss": 0.1, "stage": 2}})
     cfg = resolve_config({"data": {"match_points": 8}, "train": {"match_loss": 0.5, "match_loss_until": 10}})
     assert match_loss_weight(cfg.train, 9) == 0.5 and match_loss_weight(cfg.train, 10) == 0.0
+    with pytest.raises(ConfigError, match="'point_matches' needs correspondences and guide points"):
+        resolve_config({"data": {"match_points": 8, "max_points": 0}, "train": {"match_loss": 0.1, "match_loss_branch": "point_matches"}})
+    with pytest.raises(ConfigError, match="stage 1 or 2"):
+        resolve_config({"data": {"match_points": 8, "max_points": 4},
+                        "train": {"match_loss": 0.1, "match_loss_branch": "point_matches", "stage": 0}})
 
 
 def test_match_loss_trains_the_attention_towards_the_correspondences(tmp_path):
@@ -153,6 +158,44 @@ def test_point_branch_match_loss_scores_only_rows_that_keep_their_points(tmp_pat
     with torch.no_grad():
         trainer.compute_loss(batch, 0, 0)
     assert trainer.last_match_loss == 0.0  # no row keeps its points: nothing is scored
+
+
+def test_the_point_branch_at_the_correspondences_is_the_content_attention_where_no_row_keeps_its_points(tmp_path):
+    """``match_loss_branch: point_matches`` scores the attention the POINT branch uses (the
+    guides' embeddings in queries and keys) at the data's correspondences: it differs from the
+    content-only attention (``ref``) while rows keep their points, and is the same when none does."""
+    pairs = write_synthetic(tmp_path / "pairs", n=4)
+
+    def trainer(branch: str) -> Trainer:
+        return Trainer(resolve_config({
+            "model": {"init": "tiny", "seed": 0},
+            "data": {"synthetic": [str(pairs)], "resolution": 64, "max_points": 24, "match_points": 24,
+                     "patch_shuffle": {"enabled": False}, "drop": {"points": 0.0, "reference": 0.0, "lineart": 0.0}},
+            "train": {"output_dir": str(tmp_path / branch), "stage": 1, "steps": 1, "batch_size": 4,
+                      "match_loss": 1.0, "match_loss_branch": branch},
+        }))
+
+    trainers = {branch: trainer(branch) for branch in ("ref", "point_matches")}
+    for t in trainers.values():  # a tiny PointNet's embeddings start near zero: give both the same larger ones
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in t.pipe.point_net.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
+    batch = next(iter(trainers["ref"].loader(0, 1)))
+
+    def losses() -> dict[str, float]:
+        out = {}
+        for branch, t in trainers.items():
+            with torch.no_grad():
+                t.compute_loss(batch, 0, 0)
+            out[branch] = t.last_match_loss
+        return out
+
+    kept = losses()
+    assert abs(kept["point_matches"] - kept["ref"]) > 1e-3
+    batch["drop_points"] = torch.ones(4, dtype=torch.bool)
+    dropped = losses()
+    assert dropped["point_matches"] == pytest.approx(dropped["ref"], rel=1e-5)
 
 
 def test_row_nll_of_gathered_queries_is_correspondence_nll_of_the_whole_attention():

@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 
 InitKind = Literal["tiny", "sd15", "official", "pretrained"]
 #: Which attention the matching loss scores (``train.match_loss_branch``).
-MatchBranch = Literal["ref", "point"]
+MatchBranch = Literal["ref", "point", "point_matches"]
 #: An integer that is not silently made from a bool, a float or a string.
 Int = Annotated[int, Strict()]
 
@@ -132,7 +132,10 @@ class TrainSection(Section):
     stops (None: never). ``match_loss_branch``: ``ref`` scores the content-only attention (the
     REF branch) at ``data.match_points`` correspondences; ``point`` scores the POINT branch's
     attention (point embeddings added to queries and keys) at the sample's guide points (stages 1
-    and 2: it teaches PointNet to steer the attention).
+    and 2: it teaches PointNet to steer the attention); ``point_matches`` scores the POINT branch's
+    attention at the ``data.match_points`` correspondences, guides or not (stages 1 and 2: the
+    attention with the guides' embeddings must still match the points no guide holds; a row
+    whose points are dropped has no embeddings, so there it is ``ref``'s).
 
     ``point_loss`` (stages 1 and 2; not in the paper): the weight of a second prediction loss
     taken only at the latent pixels that hold a guide target point of a row that keeps its
@@ -361,6 +364,12 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"train.match_loss on the ref branch applies to stage 1 (the stage that trains the attention), got stage {t.stage}")
         if d.match_points < 1:
             raise ConfigError("train.match_loss needs correspondences: set data.match_points (e.g. 32)")
+    if t.match_loss > 0 and t.match_loss_branch == "point_matches":
+        if t.stage == 0:
+            raise ConfigError("train.match_loss on the point branch needs stage 1 or 2 (stage 0 has no points)")
+        if d.match_points < 1 or d.max_points < 1:
+            raise ConfigError("train.match_loss_branch 'point_matches' needs correspondences and guide points: "
+                              f"set data.match_points and data.max_points (got {d.match_points}, {d.max_points})")
     if t.match_loss > 0 and t.match_loss_branch == "point":
         if t.stage == 0:
             raise ConfigError("train.match_loss on the point branch needs stage 1 or 2 (stage 0 has no points)")

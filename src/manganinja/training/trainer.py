@@ -466,9 +466,13 @@ class CorrespondenceObserver:
     :func:`~manganinja.training.losses.point_map_pairs`): it asks PointNet's embeddings to steer
     the attention of a guide point's token to its reference point's token.
 
+    ``branch="point_matches"``: the attention of the POINT branch scored at the batch's
+    correspondences, as for ``ref``: the guides' embeddings must leave the points no guide holds
+    matching (rows whose points are dropped get no embeddings: there it is ``ref``'s attention).
+
     ``keep`` (B,) bool: the rows scored, those that attend in the branch scored (the inputs'
-    ``bank_keep`` for ``ref``; ``point_keep`` for ``point``, since rows whose points are dropped
-    get no point embeddings)."""
+    ``bank_keep`` for ``ref`` and ``point_matches``; ``point_keep`` for ``point``, since rows
+    whose points are dropped get no point embeddings)."""
 
     def __init__(self, batch: dict, keep: torch.Tensor, resolution: int, branch: MatchBranch) -> None:
         device = keep.device
@@ -490,7 +494,7 @@ class CorrespondenceObserver:
     def __call__(self, name: str, branch: Branch, attn: Attention, query_input: torch.Tensor, key_input: torch.Tensor,
                  value_input: torch.Tensor, key_mask: torch.Tensor | None) -> None:
         tokens = query_input.shape[1]
-        if self.branch == "point":  # the POINT branch's own queries and keys: point embeddings added
+        if self.branch != "ref":  # the POINT branch's own queries and keys: point embeddings added
             query, keys = query_input, key_input[:, tokens:]
         else:  # content only, as in the REF branch
             query, keys = value_input[:, :tokens], value_input[:, tokens:]
