@@ -45,10 +45,11 @@ snapped target's own pick is the right one (it is what the floor paints); the mo
 either picks the same part, or **another part**, one a guide lies in (a part the guides pin
 elsewhere in the line art) or one no guide lies in. Printed per group (guided / unguided region):
 how many points fall in each case and their point MSE, for the snapped target, the model without
-guides and with them, and how many of the points on another part's color without guides the guides
-move back to the right part. It says whether the error left is a matching error (another part's
-color) or a color error (the right part, a paler or darker color), and whether the guides correct
-matches past their regions.
+guides and with them; how many of the points on another part's color without guides the guides
+move back to the right part, and how many points on the right part without guides they move off
+it. It says whether the error left is a matching error (another part's color) or a color error
+(the right part, a paler or darker color), and whether the guides correct matches past their
+regions.
 
     python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap [--parts]] [--attention]]
 
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     in_guided_region: list[bool] = []
     attention: dict[tuple[str, str], list[float]] = {}  # (run, group) -> per point
     picked: dict[tuple[str, str, str], list[float]] = {}  # (picture, group, case) -> point MSEs
-    moved: dict[str, list[str]] = {}  # group -> per point on another part's color without guides: what the guides pick
+    moved: dict[str, list[str]] = {}  # group -> per point: where the guides' pick goes from the pick without them
     manifest = B.read_manifest(args.data)
     for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
@@ -342,10 +343,12 @@ def main(argv: list[str] | None = None) -> int:
                 for key in PART_PICTURES:
                     case = part_case(int(picks[key][row]), right, guided_parts)
                     picked.setdefault((key, group, case), []).append(error(np.asarray(outputs[key])[..., :3]))
+                pick = int(picks["guides"][row])
                 if int(picks["none"][row]) != right:
-                    pick = int(picks["guides"][row])
                     moved.setdefault(group, []).append(
                         "the right part" if pick == right else "the same part" if pick == int(picks["none"][row]) else "a third part")
+                else:
+                    moved.setdefault(group, []).append("off the right part" if pick != right else "kept")
             if looked:
                 attention.setdefault(("chance", group), []).append(float(areas[row]))
     covered_arr = np.array(covered_all)
@@ -404,8 +407,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {group} | {key} | {n} | {text} |")
             if group in moved:
                 counts = {k: moved[group].count(k) for k in ("the right part", "the same part", "a third part")}
-                print(f"{group}: of the {len(moved[group])} points on another part's color without guides, with the 20 guides on "
-                      + ", ".join(f"{k} {v}" for k, v in counts.items()))
+                right_before = moved[group].count("kept") + moved[group].count("off the right part")
+                print(f"{group}: of the {sum(counts.values())} points on another part's color without guides, with the 20 guides on "
+                      + ", ".join(f"{k} {v}" for k, v in counts.items())
+                      + f"; of the {right_before} on the right part without guides, {moved[group].count('off the right part')} "
+                      "on another part with them")
         wrong = sum((picked.get(("guides", far, case), []) for case in PART_CASES[1:]), [])
         right = picked.get(("guides", far, PART_CASES[0]), [])
         if wrong and right:
