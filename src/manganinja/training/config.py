@@ -364,17 +364,14 @@ def _validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"train.match_loss on the ref branch applies to stage 1 (the stage that trains the attention), got stage {t.stage}")
         if d.match_points < 1:
             raise ConfigError("train.match_loss needs correspondences: set data.match_points (e.g. 32)")
-    if t.match_loss > 0 and t.match_loss_branch == "point_matches":
+    if t.match_loss > 0 and t.match_loss_branch != "ref":
         if t.stage == 0:
             raise ConfigError("train.match_loss on the point branch needs stage 1 or 2 (stage 0 has no points)")
-        if d.match_points < 1 or d.max_points < 1:
+        if t.match_loss_branch == "point" and d.max_points < 1:
+            raise ConfigError("train.match_loss_branch 'point' needs guide points: set data.max_points")
+        if t.match_loss_branch == "point_matches" and (d.match_points < 1 or d.max_points < 1):
             raise ConfigError("train.match_loss_branch 'point_matches' needs correspondences and guide points: "
                               f"set data.match_points and data.max_points (got {d.match_points}, {d.max_points})")
-    if t.match_loss > 0 and t.match_loss_branch == "point":
-        if t.stage == 0:
-            raise ConfigError("train.match_loss on the point branch needs stage 1 or 2 (stage 0 has no points)")
-        if d.max_points < 1:
-            raise ConfigError("train.match_loss_branch 'point' needs guide points: set data.max_points")
     if d.match_points < 0:
         raise ConfigError(f"data.match_points must be >= 0, got {d.match_points}")
     if t.threads is not None and t.threads < 1:
