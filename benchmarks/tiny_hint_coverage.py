@@ -142,14 +142,12 @@ def part_colors(reference: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, n
 
 
 def patch_colors(image: np.ndarray, xy: np.ndarray, patch: int = 3) -> np.ndarray:
-    """The mean color of the ``patch`` x ``patch`` patch at each point, cut at the border as the
-    point MSE cuts it: ``image`` uint8 (H, W, 3), ``xy`` (K, 2) pixel positions (rounded);
-    returns float (K, 3) in [0, 1]."""
-    h, w = image.shape[:2]
-    r = patch // 2
-    out = []
-    for x, y in np.rint(np.asarray(xy, np.float64).reshape(-1, 2)).astype(np.int64):
-        out.append(image[max(y - r, 0):min(y + r + 1, h), max(x - r, 0):min(x + r + 1, w), :3].reshape(-1, 3).mean(0))
+    """The mean color of the ``patch`` x ``patch`` patch at each point, cut as the point MSE cuts
+    it (:func:`~manganinja.evaluation.metrics.patch_slices`): ``image`` uint8 (H, W, 3), ``xy``
+    (K, 2) pixel positions; returns float (K, 3) in [0, 1]."""
+    from manganinja.evaluation.metrics import patch_slices
+
+    out = [image[patch_slices(p, patch)][..., :3].reshape(-1, 3).mean(0) for p in np.asarray(xy, np.float64).reshape(-1, 2)]
     return np.asarray(out, np.float64).reshape(-1, 3) / 255.0
 
 
@@ -334,15 +332,16 @@ def main(argv: list[str] | None = None) -> int:
                 label = int(labels[int(round(xy[1])), int(round(xy[0]))])
                 if label in spread:
                     rows.setdefault("spread uncovered", []).append(error(np.broadcast_to(spread[label], tgt.shape).copy()))
-            for key, image in outputs.items():
-                rows.setdefault(f"{key} {group}", []).append(error(np.asarray(image)[..., :3]))
+            errors = {key: error(np.asarray(image)[..., :3]) for key, image in outputs.items()}
+            for key, value in errors.items():
+                rows.setdefault(f"{key} {group}", []).append(value)
             for key, masses in looked.items():
                 attention.setdefault((key, group), []).append(float(masses[row]))
             if picks:
                 right = int(picks["snapped target"][row])
                 for key in PART_PICTURES:
                     case = part_case(int(picks[key][row]), right, guided_parts)
-                    picked.setdefault((key, group, case), []).append(error(np.asarray(outputs[key])[..., :3]))
+                    picked.setdefault((key, group, case), []).append(errors[key])
                 pick = int(picks["guides"][row])
                 if int(picks["none"][row]) != right:
                     moved.setdefault(group, []).append(

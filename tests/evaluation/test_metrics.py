@@ -101,6 +101,13 @@ def test_point_mse_by_hand():
     assert got == pytest.approx((0.25 / 27 + 0.01) / 2, rel=1e-12)
 
 
+def test_the_patch_of_a_point_is_rounded_and_cut_at_the_border():
+    image = np.arange(5 * 6).reshape(5, 6)
+    assert image[M.patch_slices((2.4, 2.6))].tolist() == image[2:5, 1:4].tolist()
+    assert image[M.patch_slices((0.0, 4.0))].tolist() == image[3:5, 0:2].tolist()  # a corner: 2 x 2
+    assert image[M.patch_slices((5.0, 0.0), patch=5)].tolist() == image[0:3, 3:6].tolist()
+
+
 def test_point_mse_rejects_bad_points():
     img = np.zeros((9, 9, 3))
     with pytest.raises(M.MetricInputError, match="point 2"):

@@ -204,15 +204,22 @@ def point_mse(
     if patch < 1 or patch % 2 == 0:
         raise MetricInputError(f"patch side must be odd and positive, got {patch}")
     h, w = a.shape[:2]
-    r = patch // 2
     values = []
     for i, (x, y) in enumerate(pts):
         col, row = int(round(x)), int(round(y))
         if not (0 <= col < w and 0 <= row < h):
             raise MetricInputError(f"point {i + 1} ({x:g}, {y:g}) is outside the {w}x{h} image")
-        sl = (slice(max(row - r, 0), row + r + 1), slice(max(col - r, 0), col + r + 1))
+        sl = patch_slices((x, y), patch)
         values.append(float(np.mean((a[sl] - b[sl]) ** 2)))
     return float(np.mean(values))
+
+
+def patch_slices(xy: Sequence[float], patch: int = 3) -> tuple[slice, slice]:
+    """The rows and columns of the ``patch`` x ``patch`` patch centred at the point ``xy`` =
+    (x, y), rounded to the nearest pixel, as :func:`point_mse` cuts it (cut at the image's
+    border when indexing an ``(H, W, ...)`` array)."""
+    col, row, r = int(round(xy[0])), int(round(xy[1])), patch // 2
+    return slice(max(row - r, 0), row + r + 1), slice(max(col - r, 0), col + r + 1)
 
 
 def cosine_similarity(u: np.ndarray, v: np.ndarray) -> float:
