@@ -167,6 +167,20 @@ PART_CASES = ("same part as the snapped target", "another part, a guide's", "ano
 PART_PICTURES = ("snapped target", "none", "guides")
 
 
+#: The region sizes ``--parts`` sorts the scored points by, in latent cells of the model's grid
+#: (one cell: the autoencoder's factor squared, in pixels at ``--size``): upper bounds of the
+#: first three bins, the last bin open.
+SIZE_BINS = ((0.25, "under 1/4 of a latent cell"), (1.0, "1/4 to 1 cell"), (4.0, "1 to 4 cells"),
+             (float("inf"), "4 cells or more"))
+
+
+def size_bin(area: float, picture: tuple[int, int], side: int, factor: int) -> str:
+    """The :data:`SIZE_BINS` label of a region of ``area`` pixels of a ``picture`` (W, H) the
+    model sees at ``side`` x ``side`` through an autoencoder of downsampling ``factor``."""
+    cells = area * side * side / (picture[0] * picture[1]) / (factor * factor)
+    return next(label for bound, label in SIZE_BINS if cells < bound)
+
+
 def part_case(pick: int, right: int, guided_parts: set[int]) -> str:
     """Which of :data:`PART_CASES` a picture's pick ``pick`` is, against the snapped target's
     ``right``; ``guided_parts``: the parts the guides lie in."""
@@ -264,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     attention: dict[tuple[str, str], list[float]] = {}  # (run, group) -> per point
     picked: dict[tuple[str, str, str], list[float]] = {}  # (picture, group, case) -> point MSEs
     moved: dict[str, list[str]] = {}  # group -> per point: where the guides' pick goes from the pick without them
+    sized: dict[tuple[str, str], list[tuple[bool, bool, bool, float]]] = {}  # (group, size) -> per point: off the right part floor / none / guides, error with guides
     manifest = B.read_manifest(args.data)
     for i, name in enumerate(manifest["pairs"]):
         reference, target, _, points = B.load_pair(args.data, name).direction("a->b")
@@ -307,10 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.parts:
             ids, part_rgb = part_colors(ref, drawn.reference_parts)
             guided_parts = set(drawn.point_parts[guide_idx].tolist())
-            for key in PART_PICTURES:
+            for key in (*PART_PICTURES, "floor"):
                 picks[key] = nearest_part(patch_colors(np.asarray(outputs[key])[..., :3], points.lineart_xy[scored_idx]),
                                           ids, part_rgb)
         regions = label_regions(line.array) if args.snap else None
+        region_areas = regions.areas() if regions is not None else None
         guided_labels = {regions.label_at(tuple(xy)) for xy in gxy} if regions is not None else set()
         for row, j in enumerate(scored_idx):
             xy = points.lineart_xy[int(j)]
@@ -348,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
                         "the right part" if pick == right else "the same part" if pick == int(picks["none"][row]) else "a third part")
                 else:
                     moved.setdefault(group, []).append("off the right part" if pick != right else "kept")
+                size_label = size_bin(float(region_areas[regions.label_at(tuple(xy))]), size, args.size,
+                                      engine.pipe.vae_scale_factor)
+                sized.setdefault((group, size_label), []).append(
+                    (int(picks["floor"][row]) != right, int(picks["none"][row]) != right, pick != right, errors["guides"]))
             if looked:
                 attention.setdefault(("chance", group), []).append(float(areas[row]))
     covered_arr = np.array(covered_all)
@@ -411,6 +431,20 @@ def main(argv: list[str] | None = None) -> int:
                       + ", ".join(f"{k} {v}" for k, v in counts.items())
                       + f"; of the {right_before} on the right part without guides, {moved[group].count('off the right part')} "
                       "on another part with them")
+        print(f"by the size of the point's region in the model's latent grid ({args.size} px, a cell "
+              f"{engine.pipe.vae_scale_factor} x {engine.pipe.vae_scale_factor} px there): share of the points on another part's color, "
+              "the floor's (the target through the autoencoder, snapped), the model's without and with 20 guides, "
+              "and the share of the group's error with 20 guides:")
+        print("| where | region size | points | on another part's color: floor | none | 20 guides | share of the error, 20 guides |\n"
+              "|---|---|---|---|---|---|---|")
+        for group in (near, far):
+            group_error = sum(item[-1] for (g, _), items in sized.items() if g == group for item in items)
+            for _, label in SIZE_BINS:
+                items = sized.get((group, label), [])
+                if items:
+                    off_floor, off_none, off_guides, err = (np.array(v, float) for v in zip(*items))
+                    print(f"| {group} | {label} | {len(items)} | {off_floor.mean():.0%} | {off_none.mean():.0%} | {off_guides.mean():.0%} "
+                          f"| {err.sum() / group_error:.0%} |")
         wrong = sum((picked.get(("guides", far, case), []) for case in PART_CASES[1:]), [])
         right = picked.get(("guides", far, PART_CASES[0]), [])
         if wrong and right:

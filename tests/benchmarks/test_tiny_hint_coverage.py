@@ -158,6 +158,17 @@ def test_the_patch_color_is_the_mean_of_the_patch_the_point_mse_cuts():
         np.mean((image[3:6, 3:6] / 255 - colors[0]) ** 2), abs=1e-4)
 
 
+def test_a_regions_size_is_counted_in_latent_cells_at_the_models_side():
+    size_bin = script().size_bin
+    # a 256 x 256 picture seen at 64 px through a factor-4 autoencoder: a cell is 16 x 16 px of the picture
+    assert [size_bin(a, (256, 256), 64, 4) for a in (63, 64, 255, 256, 1023, 1024, 10**6)] == [
+        "under 1/4 of a latent cell", "1/4 to 1 cell", "1/4 to 1 cell", "1 to 4 cells", "1 to 4 cells",
+        "4 cells or more", "4 cells or more"]
+    assert size_bin(255, (256, 256), 128, 4) == "1 to 4 cells"  # twice the side: four times the cells
+    assert size_bin(255, (512, 128), 64, 4) == "1/4 to 1 cell"  # the picture's area, not its shape
+    assert size_bin(255, (256, 256), 64, 8) == "under 1/4 of a latent cell"  # a cell four times the pixels
+
+
 def test_a_pick_is_the_right_part_or_another_a_guide_lies_in_or_not():
     case = script().part_case
     cases = script().PART_CASES
@@ -169,7 +180,8 @@ def test_the_parts_sort_every_scored_point_of_each_picture(data, capsys):
     is in one case, and the count the bar needs is printed."""
     assert script().main(["--data", str(data), "--model", str(SHIPPED), "--steps", "2", "--snap", "--parts"]) == 0
     printed = capsys.readouterr().out
-    table = [line for line in printed.splitlines() if line.startswith(("| guided region |", "| unguided region |"))]
+    table = [line for line in printed.splitlines() if line.startswith(("| guided region |", "| unguided region |"))
+             and line.split("|")[2].strip() in script().PART_PICTURES]
     assert len(table) == 6
     for line in table:
         cells = [c.strip() for c in line.split("|")[1:-1]]
@@ -178,6 +190,12 @@ def test_the_parts_sort_every_scored_point_of_each_picture(data, capsys):
         if cells[1] == "snapped target":
             assert cells[3].startswith("100%,") and shares[1:] == [0, 0]
     assert "points on another part's color without guides" in printed
+    sizes = [line for line in printed.splitlines() if line.startswith(("| guided region | ", "| unguided region | "))
+             and any(label in line for _, label in script().SIZE_BINS)]
+    assert sum(int(line.split("|")[3]) for line in sizes) == 60  # every scored point in one bin
+    for group in ("| guided region |", "| unguided region |"):
+        shares = [int(line.split("|")[-2].strip().rstrip("%")) for line in sizes if line.startswith(group)]
+        assert abs(sum(shares) - 100) <= len(shares)  # the group's error, in rounded shares
 
 
 def test_the_part_shares_are_each_tokens_share_of_the_points_part():
