@@ -119,6 +119,19 @@ def test_official_maps_round_trip() -> None:
     np.testing.assert_array_equal(big.to_official_maps((1024, 1024), (1024, 1024))[0], ref_map)
 
 
+def test_official_maps_scaled_to_the_pictures_they_were_clicked_on() -> None:
+    ref_map = np.zeros((512, 512), np.uint8)
+    line_map = np.zeros((256, 128), np.uint8)  # (H, W): maps need not be square or alike
+    ref_map[0, 511], line_map[255, 0] = 1, 1
+    ref_map[100, 50], line_map[10, 20] = 2, 2
+    pairs = PointPairs.from_official_maps(ref_map, line_map, (1024, 1024), (128, 256))
+    np.testing.assert_allclose(pairs.reference_xy, [[1022.5, 0.5], [100.5, 200.5]])  # pixel centre to pixel centre
+    np.testing.assert_allclose(pairs.lineart_xy, [[0, 255], [20, 10]])  # the map's own size: unchanged
+    assert PointPairs.from_official_maps(ref_map, line_map, None, (128, 256)).reference_xy.tolist() == [[511, 0], [50, 100]]
+    back_ref, _ = pairs.to_official_maps((1024, 1024), (128, 256))
+    np.testing.assert_array_equal(back_ref, ref_map)
+
+
 def test_official_maps_from_files_and_mismatch(tmp_path: Path) -> None:
     a = np.zeros((8, 8), np.uint8)
     b = np.zeros((8, 8), np.uint8)

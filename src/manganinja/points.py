@@ -134,6 +134,12 @@ class PointPairs(Sequence[PointPair]):
     def from_json(cls, path: str | os.PathLike) -> "PointPairs":
         """Read a point file in the JSON format of this module."""
         path = Path(path)
+        if path.suffix.lower() == ".npy":
+            raise PointsError(
+                f"points file '{path}': a NumPy file, not point-pairs JSON (the official code's point maps "
+                "come as two .npy files, one per picture); convert them with `manganinja points convert "
+                "REFERENCE_MAP.npy LINEART_MAP.npy -o points.json` and give points.json"
+            )
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -154,11 +160,15 @@ class PointPairs(Sequence[PointPair]):
         cls,
         reference_map: str | os.PathLike | np.ndarray,
         lineart_map: str | os.PathLike | np.ndarray,
+        reference_size: tuple[int, int] | None = None,
+        lineart_size: tuple[int, int] | None = None,
     ) -> "PointPairs":
         """Read the official ``.npy`` point maps (pair ``i`` marked with value ``i`` on both).
 
-        Coordinates are in the maps' own pixels (the official maps are 512x512). A value that
-        covers several pixels gives their centroid, rounded.
+        Coordinates are in the maps' own pixels (the official maps are 512x512), or, with
+        ``reference_size`` / ``lineart_size`` = (width, height) of the pictures the maps were
+        clicked on, scaled to those pictures, pixel centre to pixel centre (the inverse of
+        :meth:`to_official_maps`). A value that covers several pixels gives their centroid, rounded.
         """
         maps = [_load_map(m, name) for m, name in ((reference_map, "reference"), (lineart_map, "lineart"))]
         ref_values = set(np.unique(maps[0]).tolist()) - {0}
@@ -172,7 +182,7 @@ class PointPairs(Sequence[PointPair]):
             )
         pairs = []
         for value in sorted(ref_values):
-            xy = [_centroid(m, value) for m in maps]
+            xy = [_map_to_picture(_centroid(m, value), m, size) for m, size in zip(maps, (reference_size, lineart_size))]
             pairs.append(PointPair(xy[0], xy[1], 0))
         return cls(pairs)
 
@@ -307,6 +317,15 @@ def _load_map(value: str | os.PathLike | np.ndarray, name: str) -> np.ndarray:
     if arr.ndim != 2:
         raise PointsError(f"{name} point map: expected a 2-D map, got shape {arr.shape}")
     return arr
+
+
+def _map_to_picture(xy: tuple[float, float], arr: np.ndarray, size: tuple[int, int] | None) -> tuple[float, float]:
+    """``xy`` in the pixels of the map ``arr`` (H, W), in those of a picture of ``size`` =
+    (width, height) (None: the map's own), pixel centre to pixel centre."""
+    if size is None:
+        return xy
+    height, width = arr.shape
+    return ((xy[0] + 0.5) * size[0] / width - 0.5, (xy[1] + 0.5) * size[1] / height - 0.5)
 
 
 def _centroid(arr: np.ndarray, value: int) -> tuple[float, float]:

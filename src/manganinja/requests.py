@@ -189,6 +189,21 @@ def check_folder_kept(folder: Path, inputs: Iterable[tuple[str, Path]], fix: str
             raise RequestError(f"output folder '{folder}' {same} the {what} '{path}'; {fix} (inputs are never overwritten)")
 
 
+def check_points_output(path: Path, option: str = "--output") -> None:
+    """Where a command writes point pairs: a ``.json`` file (so a slip of ``-o`` never writes JSON
+    over a picture) in a folder that exists or can be made and is writable.
+
+    Raises:
+        RequestError: one line naming ``option``, the path and the fix.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        raise RequestError(f"{option} '{path}': point pairs are written as JSON; give a path ending in .json")
+    if path.is_dir():
+        raise RequestError(f"{option} '{path}' is a folder; give a file path ending in .json")
+    check_folder_writable(path.parent, f"{option} '{path}'")
+
+
 def check_at_least(values: Mapping[str, int | float], least: int) -> None:
     """Each of ``values`` (option -> value, ``{"--steps": 0}``) is at least ``least``.
 

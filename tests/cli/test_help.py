@@ -59,7 +59,7 @@ def test_outputs_progress_and_choices_are_named_alike():
     assert "-o, --output FILE" in help_text(["colorize"]) and "--output-dir DIR" in help_text(["colorize"])
     for path in (["convert"], ["synth"], ["benchmark", "synth"], ["evaluate"], ["shot", "evaluate"]):
         assert "--output-dir DIR" in help_text(path), path
-    for path in (["points", "draw"], ["points", "suggest"], ["lineart", "normalize"], ["lineart", "extract"]):
+    for path in (["points", "draw"], ["points", "suggest"], ["points", "convert"], ["lineart", "normalize"], ["lineart", "extract"]):
         assert "-o, --output FILE" in help_text(path), path
     shot = help_text(["shot", "colorize"])
     assert "--quiet" in shot and "--progress" not in shot

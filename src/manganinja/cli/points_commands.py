@@ -1,14 +1,16 @@
-"""``manganinja points draw|suggest``: draw a point file to check it, or suggest pairs without a model."""
+"""``manganinja points draw|suggest|convert``: draw a point file to check it, suggest pairs without a
+model, or convert the official code's point maps."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from manganinja.cli import app, user_errors
 
-points_app = typer.Typer(help="Point pairs: draw a point file to check it, or suggest pairs without a model.", no_args_is_help=True)
+points_app = typer.Typer(help="Point pairs: draw a point file to check it, suggest pairs without a model, or convert the official code's point maps.", no_args_is_help=True)
 app.add_typer(points_app, name="points")
 
 
@@ -51,12 +53,39 @@ def suggest(
     and write them as a point-pairs JSON file to review and edit."""
     from manganinja.flat.engine import suggest_points
     from manganinja.lines import Lines
-    from manganinja.requests import check_folder_writable, check_inputs_kept
+    from manganinja.requests import check_inputs_kept, check_points_output
 
     check_inputs_kept([out], [("reference", reference), ("line art", lineart)], "choose another --output")
-    check_folder_writable(out.parent, f"--output '{out}'")
+    check_points_output(out)
     pairs = suggest_points(reference, Lines.from_input(lineart).array, k)
     path = pairs.to_json(out)
     if not pairs:
         typer.echo("warning: no reliable correspondences found; wrote an empty list", err=True)
+    typer.echo(f"wrote {len(pairs)} point pair(s) to {path}")
+
+
+@points_app.command("convert")
+@user_errors
+def convert(
+    reference_map: Path = typer.Argument(..., help="The official code's point map of the reference (.npy)."),
+    lineart_map: Path = typer.Argument(..., help="Its point map of the line art (.npy): pair i marked with value i on both."),
+    out: Path = typer.Option(..., "-o", "--output", metavar="FILE", help="Where to write the point pairs (a .json file)."),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", "-r", metavar="FILE", help="The reference picture the map was clicked on: points scaled to its size "
+        "(default: the map's own pixels, 512 x 512 in the official code)."),
+    lineart: Optional[Path] = typer.Option(
+        None, "--lineart", "-l", metavar="FILE", help="The line art picture its map was clicked on: points scaled to its size."),
+) -> None:
+    """Convert the official code's two .npy point maps into a point-pairs JSON file (the format
+    `colorize --points`, `points draw` and the web UI read)."""
+    from manganinja.points import PointPairs
+    from manganinja.requests import check_inputs_kept, check_points_output, image_size
+
+    inputs = [("reference map", reference_map), ("line-art map", lineart_map)]
+    inputs += [(name, path) for name, path in (("reference", reference), ("line art", lineart)) if path is not None]
+    check_inputs_kept([out], inputs, "choose another --output")
+    check_points_output(out)
+    sizes = [image_size(path, name) if path is not None else None for name, path in (("reference", reference), ("line art", lineart))]
+    pairs = PointPairs.from_official_maps(reference_map, lineart_map, sizes[0], sizes[1])
+    path = pairs.to_json(out)
     typer.echo(f"wrote {len(pairs)} point pair(s) to {path}")
