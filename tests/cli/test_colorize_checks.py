@@ -22,6 +22,8 @@ from typer.testing import CliRunner
 from manganinja.cli import app
 from manganinja.pipeline import MangaNinjaPipeline, build_pipeline
 
+from _cli import one_line_error
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -57,15 +59,6 @@ def no_loading(monkeypatch):
 
 def invoke(*args: object):
     return CliRunner().invoke(app, ["colorize", *map(str, args)])
-
-
-def one_line_error(res) -> str:
-    assert res.exit_code == 2, res.output
-    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.output
-    assert "Traceback" not in res.output
-    return lines[0]
 
 
 def write_points(path: Path, pairs: list[dict]) -> Path:

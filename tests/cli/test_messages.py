@@ -17,17 +17,13 @@ from typer.testing import CliRunner
 import manganinja.cli as cli
 from manganinja.cli import app
 
+from _cli import one_line_error
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def run(*args: object):
     return CliRunner().invoke(app, [*map(str, args)])
-
-
-def one_line(result, code: int = 2) -> str:
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == code and len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize("extra, named", [
@@ -39,7 +35,7 @@ def one_line(result, code: int = 2) -> str:
 ])
 def test_model_options_refused_with_the_flat_engine(chapter, tmp_path, extra, named):
     ref, pages = chapter
-    line = one_line(run("colorize", "-e", "flat", "-r", ref, "-l", pages / "p0.png", "-o", tmp_path / "o.png", *extra))
+    line = one_line_error(run("colorize", "-e", "flat", "-r", ref, "-l", pages / "p0.png", "-o", tmp_path / "o.png", *extra))
     assert named in line and "ninja engine only" in line
     assert not (tmp_path / "o.png").exists()
 
@@ -53,7 +49,7 @@ def _shot(tmp_path: Path) -> Path:
 def test_shot_model_options_refused_with_another_engine(tmp_path):
     shot = _shot(tmp_path)
     for engine in ("flat", "mean-color"):
-        line = one_line(run("shot", "colorize", shot, "--output-dir", tmp_path / "o", "--engine", engine,
+        line = one_line_error(run("shot", "colorize", shot, "--output-dir", tmp_path / "o", "--engine", engine,
                             "--steps", "3", "--guidance-ref", "2"))
         assert "--steps, --guidance-ref" in line and f"not {engine}" in line
 
@@ -85,7 +81,7 @@ def test_size_over_the_open_limit_names_size_and_limit(chapter, tmp_path, monkey
     checked (here lowered so that a 64x64 page is over it)."""
     ref, pages = chapter
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    line = one_line(run("colorize", "-e", "flat", "-r", ref, "-l", pages / "p0.png", "-o", tmp_path / "o.png"))
+    line = one_line_error(run("colorize", "-e", "flat", "-r", ref, "-l", pages / "p0.png", "-o", tmp_path / "o.png"))
     assert "4096 pixels is over the limit of 2000 pixels" in line, line
 
 

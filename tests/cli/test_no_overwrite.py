@@ -16,19 +16,16 @@ from typer.testing import CliRunner
 
 from manganinja.cli import app
 
+from _cli import one_line_error
+
 
 def run(*args: object):
     return CliRunner().invoke(app, [*map(str, args)])
 
 
 def refused(result, *words: str) -> None:
-    """Exit 2, one line ``error: ...`` naming ``words``, no traceback."""
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "never overwritten" in lines[0], lines[0]
-    for word in words:
-        assert word in lines[0], lines[0]
+    """Exit 2, one line ``error: ...`` saying inputs are never overwritten and naming ``words``."""
+    one_line_error(result, "never overwritten", *words)
 
 
 def snapshot(*folders: Path) -> dict[Path, bytes]:

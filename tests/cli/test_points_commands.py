@@ -15,18 +15,11 @@ from typer.testing import CliRunner
 from manganinja.cli import app
 from manganinja.points import PointPairs
 
+from _cli import one_line_error
+
 
 def run(*args: object):
     return CliRunner().invoke(app, [*map(str, args)])
-
-
-def one_line_error(result, *words: str) -> str:
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def maps(tmp_path: Path) -> tuple[Path, Path]:
