@@ -163,3 +163,66 @@ def test_points_suggest_cli(pair: dict, tmp_path) -> None:
     assert len(PointPairs.from_json(out)) == 5
     res = CliRunner().invoke(app, ["points", "suggest", str(tmp_path / "nope.png"), str(tmp_path / "line.png"), "--out", str(out)])
     assert res.exit_code == 2 and "nope.png" in res.output
+
+
+def _cropped_figure_on_a_photograph() -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """A 64 x 64 reference whose figure's hair runs off the top (the border's most frequent color,
+    on the top side only) in front of a photograph-like background of 8 x 8 blocks of many colors,
+    with one wall color on the left and the bottom. Returns it, the hair mask and the wall color."""
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(60, 250, (8, 8, 3))
+    rgb = np.kron(blocks, np.ones((8, 8, 1))).astype(np.uint8)  # no block color holds 5 % of two sides and beats the wall
+    wall = (120, 140, 160)
+    rgb[8:40, :12] = wall  # 32 px of the left side
+    rgb[56:, :12] = wall  # and 12 px of the bottom side: 44 border pixels on two sides
+    hair = np.zeros((64, 64), np.uint8)
+    cv2.ellipse(hair, (34, 0), (30, 18), 0, 0, 360, 1, -1)  # 60 px of the top side
+    face = np.zeros((64, 64), np.uint8)
+    cv2.circle(face, (34, 28), 12, 1, -1)
+    rgb[face > 0] = (250, 220, 190)
+    rgb[hair > 0] = (230, 150, 170)
+    outline = np.zeros((64, 64), np.uint8)
+    for mask in (hair, face):
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(outline, contours, -1, 1, 1)
+    outline[0] = 0  # where the frame cuts the hair there is no drawn line
+    rgb[outline > 0] = (20, 20, 20)
+    return rgb, (hair > 0) & (outline == 0), wall
+
+
+def test_a_figure_cropped_by_the_frame_is_not_the_background_a_color_on_two_sides_is():
+    """The hair holds the most border pixels but only on the top side; the background is the color
+    seen on two sides (the left and the bottom), as on the official case's kitchen photograph."""
+    from manganinja.flat.engine import border_color_code, reference_background
+
+    rgb, hair, wall = _cropped_figure_on_a_photograph()
+    codes, best = border_color_code(rgb)
+    hair_code = (230 >> 4 << 8) | (150 >> 4 << 4) | (170 >> 4)
+    assert np.bincount(codes).argmax() == hair_code  # the most frequent border color: the hair's
+    assert best == (wall[0] >> 4 << 8) | (wall[1] >> 4 << 4) | (wall[2] >> 4)
+    background, color, flat = reference_background(rgb)
+    assert not background[hair].any()
+    assert background[(rgb == wall).all(axis=2)].all()
+    assert np.abs(color.astype(int) - wall).max() < 16  # the median of the border's pixels of the wall's code
+    plain = np.full((32, 32, 3), 200, np.uint8)
+    plain[8:24, 8:24] = (10, 200, 10)
+    assert border_color_code(plain)[1] == (200 >> 4 << 8) | (200 >> 4 << 4) | (200 >> 4)  # a plain background: its own color
+    one_side = np.full((32, 32, 3), 90, np.uint8)
+    one_side[:, 16:] = np.arange(16)[None, :, None] * 10 + 40  # every color on one side at most but the 90 gray
+    assert border_color_code(one_side)[1] == (90 >> 4 << 8) | (90 >> 4 << 4) | (90 >> 4)
+
+
+def test_the_official_cases_hair_cropped_by_the_frame_is_painted_not_left_as_background(official_cases):
+    """hz0's hair runs off the top of the frame and is its border's most frequent color (7 % of
+    the border, all on the top side, before a kitchen photograph); it was taken for the
+    background, and hz1's hair was left white. It takes the hair's pink now."""
+    from manganinja.flat.engine import reference_background
+    from manganinja.flat.inputs import load_rgb
+    from manganinja.lines import Lines
+
+    background, _, _ = reference_background(load_rgb(official_cases / "hz0.png", "reference"))
+    assert background[:60, 150:350].mean() < 0.05  # the hair along the top, middle of the frame
+    result = colorize_flat(official_cases / "hz0.png", Lines.from_input(official_cases / "hz1_lineart_official.png"))
+    assert not result.background[40, 250]  # hz1's hair
+    r, g, b = result.color_layer[40, 250].astype(int)
+    assert r > g + 25 and r > b + 25 and min(r, g, b) > 120  # a light pink, not white, not a dark

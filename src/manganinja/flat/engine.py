@@ -156,13 +156,31 @@ class _Reference:
         return label_regions(self.lines, gap_radius=self.gap_radius)
 
 
-def background_mask(rgb: np.ndarray, tolerance: int = BACKGROUND_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
-    """The background of a picture: pixels within ``tolerance`` levels (every channel) of the
-    border's dominant color and connected to the border. Returns bool ``(H, W)`` and uint8 (3,)."""
+def border_color_code(rgb: np.ndarray, side_share: float = 0.05) -> tuple[np.ndarray, int]:
+    """The border's dominant color, as a background surrounds a figure: the most frequent color
+    (4 bits a channel) among those that hold at least ``side_share`` of two sides or more of the
+    picture's border, else (no color does) the most frequent one. A character cropped by the frame
+    (hair running off the top) holds one side only, so a background seen on two sides wins over
+    it even when each of its colors is rarer. Returns the border's codes ``(2 * (H + W),)`` and
+    the chosen code."""
+    h, w = rgb.shape[:2]
     border = border_pixels(rgb)
     q = border >> 4
     codes = (q[:, 0].astype(np.int32) << 8) | (q[:, 1].astype(np.int32) << 4) | q[:, 2]
-    best = np.bincount(codes).argmax()
+    counts = np.bincount(codes, minlength=1 << 12)
+    sides = np.split(codes, [w, 2 * w, 2 * w + h])  # top, bottom, left, right (border_pixels' order)
+    held = sum((np.bincount(side, minlength=1 << 12) >= side_share * len(side)).astype(np.int32) for side in sides)
+    surrounding = held >= 2
+    best = int(np.argmax(np.where(surrounding, counts, -1))) if surrounding.any() else int(counts.argmax())
+    return codes, best
+
+
+def background_mask(rgb: np.ndarray, tolerance: int = BACKGROUND_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """The background of a picture: pixels within ``tolerance`` levels (every channel) of the
+    border's dominant color (:func:`border_color_code`) and connected to the border. Returns bool
+    ``(H, W)`` and uint8 (3,)."""
+    border = border_pixels(rgb)
+    codes, best = border_color_code(rgb)
     color = np.median(border[codes == best], axis=0).astype(np.uint8)
     near = (np.abs(rgb.astype(np.int16) - color.astype(np.int16)).max(axis=2) <= tolerance).astype(np.uint8)
     n, comp = cv2.connectedComponents(near, connectivity=4)
