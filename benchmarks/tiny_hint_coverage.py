@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             covered_all.append(covered)
             group = "covered" if covered else "uncovered"
             if regions is not None:
-                in_guided_region.append(regions.label_at(tuple(xy)) in guided_labels)
+                region = regions.label_at(tuple(xy))
+                in_guided_region.append(region in guided_labels)
                 group = "guided region" if in_guided_region[-1] else "unguided region"
 
             def error(image: np.ndarray) -> float:
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                         "the right part" if pick == right else "the same part" if pick == int(picks["none"][row]) else "a third part")
                 else:
                     moved.setdefault(group, []).append("off the right part" if pick != right else "kept")
-                size_label = size_bin(float(region_areas[regions.label_at(tuple(xy))]), size, args.size,
+                size_label = size_bin(float(region_areas[region]), size, args.size,
                                       engine.pipe.vae_scale_factor)
                 sized.setdefault((group, size_label), []).append(
                     (int(picks["floor"][row]) != right, int(picks["none"][row]) != right, pick != right, errors["guides"]))
