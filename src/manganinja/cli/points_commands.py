@@ -81,11 +81,11 @@ def convert(
     from manganinja.points import PointPairs
     from manganinja.requests import check_inputs_kept, check_points_output, image_size
 
-    inputs = [("reference map", reference_map), ("line-art map", lineart_map)]
-    inputs += [(name, path) for name, path in (("reference", reference), ("line art", lineart)) if path is not None]
+    pictures = (("reference", reference), ("line art", lineart))
+    inputs = [("reference map", reference_map), ("line-art map", lineart_map), *((n, p) for n, p in pictures if p is not None)]
     check_inputs_kept([out], inputs, "choose another --output")
     check_points_output(out)
-    sizes = [image_size(path, name) if path is not None else None for name, path in (("reference", reference), ("line art", lineart))]
+    sizes = [image_size(path, name) if path is not None else None for name, path in pictures]
     pairs = PointPairs.from_official_maps(reference_map, lineart_map, sizes[0], sizes[1])
     path = pairs.to_json(out)
     typer.echo(f"wrote {len(pairs)} point pair(s) to {path}")
