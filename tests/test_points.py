@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from manganinja.points import MAX_POINT_PAIRS, PointPair, PointPairs, PointsError
+from manganinja.points import MAX_POINT_PAIRS, PointPair, PointPairs, PointsError, rescale_centres, scale_xy
 
 
 def pairs_of(*items: tuple[tuple[float, float], tuple[float, float]]) -> PointPairs:
@@ -90,6 +91,28 @@ def test_missing_point_file(tmp_path: Path) -> None:
         PointPairs.from_json(tmp_path / "nope.json")
     with pytest.raises(PointsError, match="cannot be read"):
         PointPairs.from_json(tmp_path)
+
+
+def test_rescale_centres_maps_pixel_centres_as_cv2_resize_does() -> None:
+    # Doubling: the centre of pixel 0 (0.0) lies between pixels 0 and 1 of the larger picture.
+    np.testing.assert_allclose(rescale_centres(np.array([0.0, 1.0, 3.0]), 2), [0.5, 2.5, 6.5])
+    # Per-axis scale and offset on (N, 2); the picture's edges (-0.5, size - 0.5) map to edges.
+    xy = np.array([[-0.5, -0.5], [9.5, 19.5], [4.0, 9.0]])
+    out = rescale_centres(xy, (0.5, 2.0), (10, 0))
+    np.testing.assert_allclose(out, [[9.5, -0.5], [14.5, 39.5], [11.75, 18.5]])
+    # Scaling there and back is the identity.
+    np.testing.assert_allclose(rescale_centres(rescale_centres(xy, (3.0, 0.25)), (1 / 3, 4.0)), xy)
+    # What cv2.resize samples: a ramp halved (linear) takes at pixel j the value at rescale_centres(j).
+    ramp = np.tile(np.arange(16, dtype=np.float32), (4, 1))
+    small = cv2.resize(ramp, (8, 4), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(small[0], rescale_centres(np.arange(8), 2.0), atol=1e-6)
+
+
+def test_scale_xy_is_the_pixel_of_the_rescaled_centre() -> None:
+    xy = np.array([[0.0, 0.0], [0.49, 1.5], [3.0, 3.9], [7.9, 7.9]])
+    want = np.clip(np.floor(rescale_centres(xy, (24 / 8, 4 / 8)) + 0.5), 0, [23, 3]).astype(np.int64)
+    np.testing.assert_array_equal(scale_xy(xy, (8, 8), (24, 4)), want)
+    np.testing.assert_array_equal(scale_xy(np.array([[1.4, 0.5]]), (8, 8), (8, 8)), [[1, 1]])
 
 
 def test_json_round_trip(tmp_path: Path) -> None:

@@ -325,7 +325,8 @@ def _map_to_picture(xy: tuple[float, float], arr: np.ndarray, size: tuple[int, i
     if size is None:
         return xy
     height, width = arr.shape
-    return ((xy[0] + 0.5) * size[0] / width - 0.5, (xy[1] + 0.5) * size[1] / height - 0.5)
+    x, y = rescale_centres(np.asarray(xy, np.float64), (size[0] / width, size[1] / height))
+    return float(x), float(y)
 
 
 def _centroid(arr: np.ndarray, value: int) -> tuple[float, float]:
@@ -338,12 +339,17 @@ def scale_xy(xy: np.ndarray, src_size: tuple[int, int], dst_size: tuple[int, int
     (both (width, height)), pixel centres to pixel centres; returns integer pixel indices
     clipped to the destination."""
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    sx = dst_size[0] / src_size[0]
-    sy = dst_size[1] / src_size[1]
-    out = np.empty_like(xy, dtype=np.int64)
-    out[:, 0] = np.clip(np.floor((xy[:, 0] + 0.5) * sx), 0, dst_size[0] - 1)
-    out[:, 1] = np.clip(np.floor((xy[:, 1] + 0.5) * sy), 0, dst_size[1] - 1)
-    return out
+    scaled = rescale_centres(xy, (dst_size[0] / src_size[0], dst_size[1] / src_size[1]))
+    return np.clip(np.floor(scaled + 0.5), 0, np.array(dst_size) - 1).astype(np.int64)
+
+
+def rescale_centres(coords: np.ndarray, scale: float | tuple[float, float], offset: float | tuple[float, float] = 0.0) -> np.ndarray:
+    """Pixel coordinates (float, any shape; with a pair ``scale`` or ``offset``, the last axis is
+    (x, y)) in a picture scaled by ``scale`` and then moved by ``offset``, pixel centre to pixel
+    centre: ``offset + (coords + 0.5) * scale - 0.5``, as ``cv2.resize`` maps pixels. Float64,
+    the shape of ``coords``."""
+    coords = np.asarray(coords, dtype=np.float64)
+    return np.asarray(offset, np.float64) + (coords + 0.5) * np.asarray(scale, np.float64) - 0.5
 
 
 def point_map(

@@ -11,7 +11,7 @@ import colorsys
 from PIL import Image, ImageDraw, ImageFont
 
 from manganinja.images import ImageInput, load_image, to_rgb
-from manganinja.points import PointPairs
+from manganinja.points import PointPairs, rescale_centres
 
 #: Panels are scaled to a common height of at most this many pixels.
 MAX_PANEL_HEIGHT = 1024
@@ -119,7 +119,7 @@ def marker_centres(
     for i, p in enumerate(pairs):
         if p.reference_index != reference_index:
             continue
-        ref = ((p.reference[0] + 0.5) * ls - 0.5, (p.reference[1] + 0.5) * ls - 0.5)
-        line = (x0 + (p.lineart[0] + 0.5) * rs - 0.5, (p.lineart[1] + 0.5) * rs - 0.5)
-        out.append((i + 1, ref, line))
+        ref = rescale_centres(p.reference, ls)
+        line = rescale_centres(p.lineart, rs, (x0, 0))
+        out.append((i + 1, (float(ref[0]), float(ref[1])), (float(line[0]), float(line[1]))))
     return out

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import PIL.Image
 
-from manganinja.points import PointPairs
+from manganinja.points import PointPairs, rescale_centres
 
 #: Per reference, ``(x0, y0, scale)``: a point ``(x, y)`` of the reference lands at
 #: ``(x0 + x * scale, y0 + y * scale)`` on the canvas.
@@ -55,6 +55,5 @@ def stitched_points(pairs: PointPairs, placements: Sequence[Placement]) -> Point
     xy = pairs.reference_xy.copy()
     for i, k in enumerate(pairs.reference_indices):
         x0, y0, s = placements[k]
-        xy[i, 0] = x0 + (xy[i, 0] + 0.5) * s - 0.5
-        xy[i, 1] = y0 + (xy[i, 1] + 0.5) * s - 0.5
+        xy[i] = rescale_centres(xy[i], s, (x0, y0))
     return PointPairs.from_arrays(xy, pairs.lineart_xy)

@@ -58,7 +58,7 @@ from manganinja.data.video_pairs import FramePair, PairIndexSettings, build_pair
 from manganinja.images import load_image, to_rgb
 from manganinja.lines import Extractor, extract_lineart, model_condition, normalize_lineart, resize_line_map
 from manganinja.point_regions import HINT_CHANNELS, fill_regions, hint_map, line_regions, picture_regions, reference_colors
-from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map
+from manganinja.points import MAX_POINT_PAIRS, PointPairs, point_map, rescale_centres
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def fit_square_points(xy: np.ndarray, width: int, height: int, resolution: int) 
     x0, y0, side = square_crop_box(width, height)
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     scale = resolution / side
-    out = (xy - [x0, y0] + 0.5) * scale - 0.5
+    out = rescale_centres(xy - [x0, y0], scale)
     inside = (out[:, 0] >= -0.5) & (out[:, 0] < resolution - 0.5) & (out[:, 1] >= -0.5) & (out[:, 1] < resolution - 0.5)
     return out, inside
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from manganinja.data.synthetic_character import Character, FramePose, _apply, _ellipse, _hsv, _shadow_color
+from manganinja.points import rescale_centres
 
 #: Part-map value of pixels that belong to no part (background).
 BACKGROUND_ID = 0
@@ -32,7 +33,7 @@ _SUPERSAMPLE = 2  # the anti-aliased line art is rendered at this factor and are
 
 def _to_fixed(xy: np.ndarray, factor: int) -> np.ndarray:
     """Pixel-centre coordinates -> cv2 fixed-point (shift 4) int32 at ``factor`` x resolution."""
-    scaled = (xy + 0.5) * factor - 0.5
+    scaled = rescale_centres(xy, factor)
     return np.round(scaled * 16).astype(np.int32).reshape(-1, 1, 2)
 
 

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from manganinja.points import rescale_centres
+
 logger = logging.getLogger(__name__)
 
 #: Fewer RANSAC inliers than this and the feature matches are not trusted at all.
@@ -83,7 +85,7 @@ def detect_features(lines: np.ndarray, *, work_long_side: int = 768, max_feature
     kp, des = sift.detectAndCompute(img, None)
     xy = np.array([k.pt for k in kp], np.float64).reshape(-1, 2)
     # Work-image pixel centres back to the original image's pixel centres.
-    return Features((xy + 0.5) * factor - 0.5, des)
+    return Features(rescale_centres(xy, factor), des)
 
 
 def match_detected(reference: Features, lineart: Features, *, ratio: float = 0.8) -> Matches:
@@ -176,8 +178,8 @@ class Mapping:
             return map_x, map_y
         gw, gh = max(2, -(-w // step)), max(2, -(-h // step))
         # Grid node j stands for pixel (j + 0.5) * w / gw - 0.5, as cv2.resize maps it.
-        gx = (np.arange(gw) + 0.5) * w / gw - 0.5
-        gy = (np.arange(gh) + 0.5) * h / gh - 0.5
+        gx = rescale_centres(np.arange(gw), w / gw)
+        gy = rescale_centres(np.arange(gh), h / gh)
         grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
         delta = (self.tps(grid) - (grid @ self.affine[:, :2].T + self.affine[:, 2])).reshape(gh, gw, 2)
         delta = cv2.resize(delta.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
