@@ -26,7 +26,7 @@ the target's XDoG line art (:func:`~manganinja.flat.snap.snap_layers`, the lines
 
 VAE: ``AutoencoderKL`` folders (``manganinja train-autoencoder`` writes them to
 ``train.output_dir/final``, with the held-out PSNR in ``metrics.json``, printed beside).
-Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+Run with the package installed, as the README installs it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Speed of the weight-free machinery: regions of a page, and the flat engine end to end.
 
-Run: ``PYTHONPATH=src python benchmarks/bench_flat.py [--repeat 3] [--threads 1]``
+Run: ``python benchmarks/bench_flat.py [--repeat 3] [--threads 1]``
 
 Prints the best-of-``repeat`` wall time of :func:`manganinja.flat.regions.label_regions` on a
 synthetic 2048x2048 page (hundreds of outlined shapes with small gaps), of

@@ -1,6 +1,6 @@
 """Speed of shot coloring with the flat engine: a 24-frame 1920x1080 synthetic shot.
 
-Run: ``PYTHONPATH=src taskset -c 0 python benchmarks/bench_shot.py [--frames 24] [--mode propagate] [--profile] [--set NAME=VALUE]``
+Run: ``taskset -c 0 python benchmarks/bench_shot.py [--frames 24] [--mode propagate] [--profile] [--set NAME=VALUE]``
 
 The shot is :func:`manganinja.data.synthetic_shots.generate_shot` at 1080x1080, padded to
 1920x1080 (the character in the middle of a wide frame), written to a temporary folder; then

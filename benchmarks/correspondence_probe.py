@@ -16,7 +16,7 @@ target points whose match lies on the point's part, within 0.1 x size (PCK@0.1) 
 MODEL: a pipeline folder (``save_pretrained`` layout: a trained stage, the shipped model) or
 ``random``: the tiny start of the configs (``model.tiny_start: paper``, ``--init-seed``,
 ``--unet-channels``, the ``--vae`` given), with the stage configs' noise schedule.
-Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+Run with the package installed, as the README installs it.
 """
 
 from __future__ import annotations

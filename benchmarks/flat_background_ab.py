@@ -3,7 +3,7 @@ foreground PSNR (as ``manganinja evaluate`` scores it: the target's mask, white 
 synthetic pairs in both directions, line art by XDoG, with the background filled white (the
 engine) or, for comparison only, with the reference's dominant border color.
 
-    PYTHONPATH=src python benchmarks/flat_background_ab.py --pairs 12 [--fill border]
+    python benchmarks/flat_background_ab.py --pairs 12 [--fill border]
 
 Run it with ``PYTHONPATH`` pointing at an older tree's ``src`` (without ``--fill``) for the
 figure before the change.

@@ -5,7 +5,7 @@ Prints precision / recall / F1 (2-pixel tolerance, see ``manganinja.evaluation.l
 model's cutoff 0.24, and the extraction time. ``--grid`` reruns the XDoG parameter search that
 chose the defaults (it ranks by F1 at the threshold given by ``--grid-threshold``).
 
-    PYTHONPATH=src python benchmarks/lineart_f1.py [--cases ../shared/data/official_cases]
+    python benchmarks/lineart_f1.py [--cases ../shared/data/official_cases]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ entropy and how much the bank's values differ between references.
     python benchmarks/reference_use_probe.py random:models/tiny-synthetic/vae --data data/synth256-seed1
 
 ``random:VAE`` is the paper-shaped random start (both U-Nets from one initialisation) with that
-VAE. Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+VAE. Run with the package installed, as the README installs it.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """The shot table of the README and docs/shots.md: ``propagate`` vs ``keyframe`` vs the mean-color
 baseline on synthetic shots, per paint-bucket metric and by distance from the keyframe.
 
-    PYTHONPATH=src python benchmarks/shot_table.py --work bench/shots20 [--shots 20 --frames 12 --size 512 --seed 0]
+    python benchmarks/shot_table.py --work bench/shots20 [--shots 20 --frames 12 --size 512 --seed 0]
 
 Drift (``--drift``): flat ``propagate`` only, per family (``--family character`` and/or effect
 families, repeatable), pixel metrics by distance from the keyframe: character pixel accuracy
 (non-line ground-truth character pixels painted in exactly their color) and background IoU (non-line
 pixels transparent in both / in either)::
 
-    PYTHONPATH=src python benchmarks/shot_table.py --drift --work bench/drift --shots 6 --frames 51 \
+    python benchmarks/shot_table.py --drift --work bench/drift --shots 6 --frames 51 \
         --size 384 --seed 0 --family character --family effects
 
 ``--set NAME=VALUE`` (repeatable) sets a field of the flat shot engine's settings

@@ -53,7 +53,7 @@ regions.
 
     python benchmarks/tiny_hint_coverage.py --data runs/repro/data/bench [--model models/tiny-synthetic [--snap [--parts]] [--attention]]
 
-Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+Run with the package installed, as the README installs it.
 """
 
 from __future__ import annotations

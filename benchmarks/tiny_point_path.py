@@ -29,7 +29,7 @@ over all steps and blocks; and the MSE at the guide points when sampling from th
 (``paper`` guidance, point scale 0) or the POINT branch alone (``paper``, scales 1 / 1). It says
 whether the points move the attention, and whether attention that moves brings the colors.
 
-Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+Run with the package installed, as the README installs it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ kept the run the same (a data-loading change must not change them).
     python benchmarks/tiny_step_time.py configs/tiny_synthetic_autoencoder.yaml --autoencoder --steps 200 \
         --set "data.synthetic=[runs/full20/data/train]" --set data.holdout=[] [--set train.mixed_precision=bf16]
 
-Run with the package installed (or ``PYTHONPATH=src`` from a checkout), from the folder the
+Run with the package installed, as the README installs it, from the folder the
 config's paths are relative to (the repository root for the chain's configs).
 """
 

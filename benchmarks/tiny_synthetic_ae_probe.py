@@ -9,7 +9,7 @@ training frames, printing the batch MSE every 50 steps and the held-out PSNR at 
     python benchmarks/tiny_synthetic_ae_probe.py data/synth64-train data/synth64-aeval 1 2e-3 sample 300 8
     python benchmarks/tiny_synthetic_ae_probe.py data/synth64-train data/synth64-aeval 1 2e-3 det 600 2
 
-A documented diagnostic (run with the package installed, or PYTHONPATH=src from a checkout).
+A documented diagnostic (run with the package installed, as the README installs it).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ pair's own reference and with the next pair's, and of the mean-color baseline; a
 
     python benchmarks/tiny_synthetic_overfit_check.py MODEL ROOT
 
-A documented diagnostic (run with the package installed, or PYTHONPATH=src from a checkout).
+A documented diagnostic (run with the package installed, as the README installs it).
 """
 
 from __future__ import annotations

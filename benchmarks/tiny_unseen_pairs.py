@@ -14,7 +14,7 @@ recommended settings (or ``--scales``), 10 sampling steps, seed 0:
 
     python benchmarks/tiny_unseen_pairs.py models/tiny-synthetic [--seed 4] [--pairs 16] [--threads 2] [--snap [--no-guide-fill]]
 
-Run with the package installed (or ``PYTHONPATH=src`` from a checkout).
+Run with the package installed, as the README installs it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pictures for the README's weight-free section: snapping, and the flat engine.
 
-Run: ``PYTHONPATH=src python examples/flat_demo.py --out docs/images/``
+Run: ``python examples/flat_demo.py --out docs/images/``
 (``--cases`` defaults to ``../shared/data/official_cases`` beside the repository; without it only
 the synthetic picture is made.)
 

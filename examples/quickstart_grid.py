@@ -1,6 +1,6 @@
 """Draw what the README's quick start makes, from its outputs.
 
-    PYTHONPATH=src python examples/quickstart_grid.py --outputs outputs --out docs/images/quickstart.png
+    python examples/quickstart_grid.py --outputs outputs --out docs/images/quickstart.png
 
 Run the quick start first (it writes ``outputs/``). Top row: the example pair's reference, its line
 art, ``outputs/colored.png`` and the ground truth. Bottom row: the example shot's keyframe, line

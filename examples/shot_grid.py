@@ -1,6 +1,6 @@
 """Picture of a shot colored by propagation: the keyframe, three later line frames, their results.
 
-    PYTHONPATH=src python examples/shot_grid.py --out docs/images/shot_grid.png [--seed 0 --shot 4]
+    python examples/shot_grid.py --out docs/images/shot_grid.png [--seed 0 --shot 4]
 
 Top row: the colored keyframe (frame 0) and the line frames 3, 7 and 11 as the painter gets them
 (black outlines, red shadow lines). Bottom row: the keyframe's line frame, then the flat engine's

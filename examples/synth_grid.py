@@ -1,6 +1,6 @@
 """Draw a grid of synthetic pairs: reference | line art | target, with matching points.
 
-    PYTHONPATH=src python examples/synth_grid.py --out docs/images/synth_grid.png
+    python examples/synth_grid.py --out docs/images/synth_grid.png
 
 Each row is one pair from ``manganinja.data.synthetic.generate_pair``; the same coloured dot marks
 a point on the reference and its exact correspondence on the line art and the target.
