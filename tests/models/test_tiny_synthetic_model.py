@@ -130,7 +130,8 @@ def test_twenty_guide_points_lower_the_point_mse_by_a_clear_margin(runs):
 @pytest.mark.xfail(strict=True, reason="with line art, 20 guides with color hints bring the held-out point MSE to 0.88x, "
                                        "not 0.7x (docs/reproduce.md, fourteenth attempt: 0.0412 -> 0.0363 over 16 pairs; "
                                        "with every point the hints cover at the autoencoder's floor it would be 0.755x: "
-                                       "benchmarks/tiny_hint_coverage.py, fifteenth attempt)")
+                                       "benchmarks/tiny_hint_coverage.py, fifteenth attempt; the whole account: "
+                                       "docs/reproduce.md, 'Why the guide bar is not met')")
 def test_twenty_guide_points_cut_the_point_mse_to_0_7x(runs):
     # the issue's bar (issue 19), on these 5 pairs, scored on the points outside the 20 guides;
     # measured (fourteenth attempt's model): 0.0400 -> 0.0359 (0.90x; the eleventh's: 0.0489 -> 0.0489)
