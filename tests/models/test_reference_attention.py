@@ -271,6 +271,13 @@ def test_attention_weights_are_the_ones_attention_applies():
         mixed = (weights @ values).transpose(1, 2).reshape(2, 5, 16)
         expected = ra.attention(attn, q_in, kv_in, kv_in, mask)
         assert torch.allclose(attn.to_out[0](mixed), expected, atol=1e-5)
+        # with a logit bias: still the weights attention applies, and the masked key still gets none
+        bias = torch.randn(1, 1, 5, 7) * 3
+        biased = ra.attention_weights(attn, q_in, kv_in, mask, logit_bias=bias)
+        assert biased[1, ..., 4:].abs().max() == 0 and not torch.allclose(biased, weights)
+        mixed = (biased @ values).transpose(1, 2).reshape(2, 5, 16)
+        expected = ra.attention(attn, q_in, kv_in, kv_in, mask, logit_bias=bias)
+        assert torch.allclose(attn.to_out[0](mixed), expected, atol=1e-5)
 
 
 def test_a_logit_bias_is_added_to_the_logits_with_the_mask_and_in_query_chunks():

@@ -134,12 +134,16 @@ def attention_weights(
     query_input: torch.Tensor,
     key_input: torch.Tensor,
     key_mask: torch.Tensor | None = None,
+    logit_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The softmax weights that :func:`attention` applies to the values: (B, heads, N, M) for
     ``query_input`` (B, N, C) and ``key_input`` (B, M, C); ``key_mask`` (B, M) bool, True =
-    attend (diagnostics; :func:`attention` itself never forms them)."""
+    attend; ``logit_bias`` (B or 1, heads or 1, N, M) added to the logits, as :func:`attention`
+    adds it (diagnostics; :func:`attention` itself never forms them)."""
     query, key = _query_key(attn, query_input, key_input)
     logits = query @ key.transpose(-1, -2) * attn.scale
+    if logit_bias is not None:
+        logits = logits + logit_bias.to(logits.dtype)
     if key_mask is not None:
         logits = logits.masked_fill(~key_mask[:, None, None, :], float("-inf"))
     return logits.softmax(-1)
