@@ -122,13 +122,14 @@ def forced_processors(pipe, maps: dict) -> None:
             rows, tokens, channels = h.shape
             bank, _ = self._bank(rows, channels)
             kv = torch.cat([h, bank], dim=1)
-            bias_of = parts_bias if oracle else region_bias
-            bias = bias_of(maps["target"], maps["reference"], tokens, bank.shape[1], maps["beta"])
             mask = self._key_mask(rows, tokens, bank.shape[1], h.device)
-            if oracle:  # how much of each token's attention lands on its own part of the reference
-                same = parts_bias(maps["target"], maps["reference"], tokens, bank.shape[1], 1.0).to(h.device)
+            if oracle:  # the bias, and how much of each token's attention lands on its own part of the reference
+                same = parts_bias(maps["target"], maps["reference"], tokens, bank.shape[1], 1.0)
+                bias = same * maps["beta"]
                 weights = attention_weights(attn, h, kv, mask, logit_bias=bias.to(h.device))
-                maps.setdefault("own", []).append(float((weights * same).sum(-1).mean()))
+                maps.setdefault("own", []).append(float((weights * same.to(h.device)).sum(-1).mean()))
+            else:
+                bias = region_bias(maps["target"], maps["reference"], tokens, bank.shape[1], maps["beta"])
             return attention(attn, h, kv, kv, mask, self.state.query_chunk, logit_bias=bias.to(h.device))
 
     unet = pipe.denoising_unet
